@@ -1,1 +1,18 @@
+//! # superlinear
+//!
+//! An executable appendix for Zhang, Yang, Tu (2026), "On the Superlinear
+//! Relationship between SGD Noise Covariance and Loss Landscape Curvature".
+//! Every claim of the paper has an id `C1` ... `C15` (see `theory/claims.toml`
+//! and `../shared/paper/THEORY.md`); the modules below compute the quantities
+//! those claims are about, and [`claims`] runs the checks behind
+//! `superlinear verify`.
+//!
+//! Dependencies flow one way: `cli` -> `claims` -> core modules; the core never
+//! imports the CLI, and `data` needs nothing else of the crate.
 
+pub mod error;
+pub mod exit;
+pub mod linalg;
+
+pub use error::{Error, Result};
+pub mod claims;

@@ -1,0 +1,189 @@
+//! The claim runner behind `superlinear verify`.
+//!
+//! Each claim of the paper (C1 ... C15, see `theory/claims.toml` and
+//! `../shared/paper/THEORY.md`) is either backed by one check function in
+//! `claims/cN.rs`, or reported as **unchecked**, never as passing. A check
+//! builds its inputs from the core modules (`ensemble`, `moments`, `fit`,
+//! `bounds`, ...), runs them with an explicit seed, and returns a
+//! [`ClaimOutcome`]: a verdict, one key figure for the table, named figures
+//! for JSON, and detail lines (counterexamples, measurements).
+//!
+//! Verdicts and the exit code (`crate::exit`): a `Fail` of an `identity` or
+//! `inequality` claim makes `verify` exit 1. `Deviates` marks an asymptotic
+//! or empirical claim whose measured figure is off the paper's statement:
+//! that is a result to report, not a broken tool, so it does not change the
+//! exit code. `Counterexample` marks a claim that holds as the paper states
+//! it only under conditions our search found violated; the counterexample is
+//! in `details` and in `theory/`.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub mod catalogue;
+
+pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};
+
+/// Settings shared by every check: parsed and validated once by the CLI.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckSettings {
+    /// Master seed; each check derives its own streams from it.
+    pub seed: u64,
+    /// Number of random cases (ensembles, rotations, ...) a property check draws.
+    pub cases: usize,
+}
+
+impl Default for CheckSettings {
+    fn default() -> Self {
+        CheckSettings {
+            seed: 20260205,
+            cases: 64,
+        }
+    }
+}
+
+impl CheckSettings {
+    /// Validates the settings (cases >= 1).
+    pub fn new(seed: u64, cases: usize) -> Result<Self> {
+        if cases == 0 {
+            return Err(Error::param("cases", cases, "must be at least 1"));
+        }
+        Ok(CheckSettings { seed, cases })
+    }
+}
+
+/// The verdict of one claim check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The claim held on every case the check drew.
+    Pass,
+    /// An identity or inequality was violated beyond tolerance.
+    Fail,
+    /// An asymptotic or empirical claim measured off the paper's statement.
+    Deviates,
+    /// The claim as stated fails on a documented class of inputs.
+    Counterexample,
+    /// No check exists yet.
+    Unchecked,
+}
+
+impl Verdict {
+    /// Lower-case name used in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Deviates => "deviates",
+            Verdict::Counterexample => "counterexample",
+            Verdict::Unchecked => "unchecked",
+        }
+    }
+}
+
+/// What a check found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimOutcome {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// One short human-readable key figure for the table row.
+    pub figure: String,
+    /// Named figures, for JSON (rounded by the reporter, not here).
+    pub figures: BTreeMap<String, f64>,
+    /// Further lines: sub-checks, counterexamples, measurements.
+    pub details: Vec<String>,
+}
+
+impl ClaimOutcome {
+    /// An outcome with a verdict and key figure and no named figures yet.
+    pub fn new(verdict: Verdict, figure: impl Into<String>) -> Self {
+        ClaimOutcome {
+            verdict,
+            figure: figure.into(),
+            figures: BTreeMap::new(),
+            details: Vec::new(),
+        }
+    }
+
+    /// Adds a named figure.
+    pub fn with(mut self, name: &str, value: f64) -> Self {
+        self.figures.insert(name.to_string(), value);
+        self
+    }
+
+    /// Adds a detail line.
+    pub fn detail(mut self, line: impl Into<String>) -> Self {
+        self.details.push(line.into());
+        self
+    }
+}
+
+/// A check: the claim id it decides and the function that runs it.
+#[derive(Clone, Copy)]
+pub struct Check {
+    /// Claim id, e.g. "C9".
+    pub claim: &'static str,
+    /// The function that runs it.
+    pub run: fn(&CheckSettings) -> Result<ClaimOutcome>,
+}
+
+/// Every check that exists, in claim order. A claim not listed here is
+/// reported as unchecked.
+pub fn registry() -> Vec<Check> {
+    vec![]
+}
+
+/// One row of the verify report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimRow {
+    /// Claim id.
+    pub id: String,
+    /// Where in the paper.
+    pub paper_ref: String,
+    /// identity, inequality, asymptotic or empirical.
+    pub kind: ClaimKind,
+    /// The outcome (verdict `unchecked` when no check exists).
+    pub outcome: ClaimOutcome,
+    /// Wall time of the check in seconds.
+    pub seconds: f64,
+}
+
+/// Runs every check (or only `only`, a claim id) and returns one row per claim
+/// of the catalogue, unchecked claims included.
+pub fn run_all(settings: &CheckSettings, only: Option<&str>) -> Result<Vec<ClaimRow>> {
+    let catalogue = Catalogue::builtin()?;
+    if let Some(id) = only {
+        catalogue.get(id)?;
+    }
+    let checks = registry();
+    let mut rows = Vec::new();
+    for entry in &catalogue.claims {
+        if only.is_some_and(|id| !id.eq_ignore_ascii_case(&entry.id)) {
+            continue;
+        }
+        let start = Instant::now();
+        let outcome = match checks.iter().find(|c| c.claim == entry.id) {
+            Some(check) => (check.run)(settings)?,
+            None => ClaimOutcome::new(Verdict::Unchecked, "no check yet"),
+        };
+        rows.push(ClaimRow {
+            id: entry.id.clone(),
+            paper_ref: entry.paper_ref.clone(),
+            kind: entry.kind,
+            outcome,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(rows)
+}
+
+/// Whether the rows make `verify` exit 1: a failed identity or inequality.
+pub fn any_hard_failure(rows: &[ClaimRow]) -> bool {
+    rows.iter().any(|r| {
+        r.outcome.verdict == Verdict::Fail
+            && matches!(r.kind, ClaimKind::Identity | ClaimKind::Inequality)
+    })
+}

@@ -1,0 +1,103 @@
+//! Typed errors of the library. Every variant names the input it is about and
+//! what was wrong with it, so the CLI can print one clear line and exit with
+//! code 2 (see `crate::exit`). Nothing in the library panics on user input.
+
+use thiserror::Error;
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors of the core (ensembles, moments, fits, bounds, claim checks).
+#[derive(Debug, Error, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two shapes that must agree do not.
+    #[error("{input}: shape mismatch: expected {expected}, got {got}")]
+    Shape {
+        input: String,
+        expected: String,
+        got: String,
+    },
+    /// A NaN or infinity where a finite number is required.
+    #[error("{input}: non-finite value {value} at {location}")]
+    NonFinite {
+        input: String,
+        location: String,
+        value: f64,
+    },
+    /// A matrix that must be symmetric is not (within tolerance).
+    #[error("{input}: not symmetric: max |A_ij - A_ji| = {max_asym:e} > tolerance {tol:e}")]
+    NotSymmetric {
+        input: String,
+        max_asym: f64,
+        tol: f64,
+    },
+    /// A matrix that must be PSD has an eigenvalue below `-30 n eps ||A||_2`.
+    #[error("{input}: not positive semidefinite: smallest eigenvalue {min_eig:e} < -{tol:e}")]
+    NotPsd {
+        input: String,
+        min_eig: f64,
+        tol: f64,
+    },
+    /// Columns that must be orthonormal are not.
+    #[error("{input}: columns not orthonormal: max |U^T U - I| = {residual:e} > {tol:e}")]
+    NotOrthonormal {
+        input: String,
+        residual: f64,
+        tol: f64,
+    },
+    /// An ensemble, sample set or point set with nothing in it.
+    #[error("{input}: empty ({what})")]
+    Empty { input: String, what: String },
+    /// A parameter outside its admissible range.
+    #[error("{name} = {value}: {reason}")]
+    InvalidParameter {
+        name: String,
+        value: String,
+        reason: String,
+    },
+    /// A fit that has too few usable points, or degenerate abscissae.
+    #[error("{input}: cannot fit: {reason}")]
+    DegenerateFit { input: String, reason: String },
+    /// An iterative linear-algebra routine did not converge.
+    #[error("{input}: {routine} did not converge")]
+    NoConvergence { input: String, routine: String },
+    /// Reading or writing a file failed.
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    /// A claim id that the catalogue does not know.
+    #[error("unknown claim id {id:?} (known: {known})")]
+    UnknownClaim { id: String, known: String },
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn param(name: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name: name.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Shape`].
+    pub fn shape(
+        input: &str,
+        expected: impl std::fmt::Display,
+        got: impl std::fmt::Display,
+    ) -> Self {
+        Error::Shape {
+            input: input.to_string(),
+            expected: expected.to_string(),
+            got: got.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::Empty`].
+    pub fn empty(input: &str, what: &str) -> Self {
+        Error::Empty {
+            input: input.to_string(),
+            what: what.to_string(),
+        }
+    }
+}

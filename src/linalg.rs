@@ -1,0 +1,230 @@
+//! Dense linear-algebra primitives shared by every module, on `faer`.
+//!
+//! - Symmetric eigendecomposition `A = V diag(l) V^T` with eigenvalues in
+//!   **descending** order (the paper indexes `lambda_1 >= lambda_2 >= ...`).
+//! - The one PSD rule used everywhere: a symmetric `A` (n x n) counts as PSD
+//!   when `lambda_min(A) >= -30 n eps ||A||_2`.
+//! - Haar-distributed orthogonal matrices and orthonormal frames: QR of a
+//!   Gaussian matrix with the sign fix `Q <- Q diag(sign(R_ii))` (Mezzadri
+//!   2007), without which the distribution is not Haar.
+//! - Seeded ChaCha generators, so every run is reproducible from its seed.
+
+use faer::{Mat, MatRef, Side};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::error::{Error, Result};
+
+/// The generator every random routine takes: ChaCha8, seeded explicitly.
+pub type Rng = ChaCha8Rng;
+
+/// A ChaCha8 generator from a 64-bit seed.
+pub fn seeded_rng(seed: u64) -> Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// An independent stream `stream` of the generator for `seed`: used to give
+/// parallel workers (or sub-experiments) their own reproducible streams.
+pub fn seeded_stream(seed: u64, stream: u64) -> Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+/// Symmetric eigendecomposition with eigenvalues in descending order.
+#[derive(Debug, Clone)]
+pub struct SymEig {
+    /// Eigenvalues, descending.
+    pub values: Vec<f64>,
+    /// Eigenvectors as columns, `vectors.col(i)` belongs to `values[i]`.
+    pub vectors: Mat<f64>,
+}
+
+/// The PSD tolerance `30 n eps ||A||_2` for an n x n matrix of spectral norm `norm2`.
+pub fn psd_tolerance(n: usize, norm2: f64) -> f64 {
+    30.0 * n.max(1) as f64 * f64::EPSILON * norm2
+}
+
+/// Whether a spectrum of an n x n symmetric matrix passes the PSD rule.
+pub fn spectrum_is_psd(values: &[f64], n: usize) -> bool {
+    let norm2 = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let min = values.iter().cloned().fold(f64::INFINITY, f64::min);
+    values.is_empty() || min >= -psd_tolerance(n, norm2)
+}
+
+/// Fails with [`Error::NonFinite`] at the first NaN or infinity of `a`.
+pub fn check_finite(a: MatRef<'_, f64>, input: &str) -> Result<()> {
+    for j in 0..a.ncols() {
+        for i in 0..a.nrows() {
+            let v = a[(i, j)];
+            if !v.is_finite() {
+                return Err(Error::NonFinite {
+                    input: input.to_string(),
+                    location: format!("({i}, {j})"),
+                    value: v,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fails with [`Error::NonFinite`] at the first NaN or infinity of `v`.
+pub fn check_finite_slice(v: &[f64], input: &str) -> Result<()> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(Error::NonFinite {
+            input: input.to_string(),
+            location: format!("[{i}]"),
+            value: v[i],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Checks squareness, finiteness and symmetry to `100 n eps max|A_ij|`.
+pub fn check_symmetric(a: MatRef<'_, f64>, input: &str) -> Result<()> {
+    let n = a.nrows();
+    if a.ncols() != n {
+        return Err(Error::shape(
+            input,
+            "a square matrix",
+            format!("{} x {}", a.nrows(), a.ncols()),
+        ));
+    }
+    check_finite(a, input)?;
+    let scale = a.norm_max();
+    let tol = 100.0 * n.max(1) as f64 * f64::EPSILON * scale;
+    let mut max_asym = 0.0f64;
+    for j in 0..n {
+        for i in 0..j {
+            max_asym = max_asym.max((a[(i, j)] - a[(j, i)]).abs());
+        }
+    }
+    if max_asym > tol {
+        return Err(Error::NotSymmetric {
+            input: input.to_string(),
+            max_asym,
+            tol,
+        });
+    }
+    Ok(())
+}
+
+/// Eigendecomposition of a symmetric matrix (validated: square, finite,
+/// symmetric), eigenvalues descending. Uses the lower triangle.
+pub fn sym_eig(a: MatRef<'_, f64>, input: &str) -> Result<SymEig> {
+    check_symmetric(a, input)?;
+    let n = a.nrows();
+    if n == 0 {
+        return Ok(SymEig {
+            values: vec![],
+            vectors: Mat::zeros(0, 0),
+        });
+    }
+    let evd = a
+        .self_adjoint_eigen(Side::Lower)
+        .map_err(|_| Error::NoConvergence {
+            input: input.to_string(),
+            routine: "symmetric eigendecomposition".into(),
+        })?;
+    let s = evd.S().column_vector();
+    let u = evd.U();
+    // faer returns ascending order: reverse.
+    let values: Vec<f64> = (0..n).rev().map(|i| s[i]).collect();
+    let vectors = Mat::from_fn(n, n, |i, j| u[(i, n - 1 - j)]);
+    Ok(SymEig { values, vectors })
+}
+
+/// Eigenvalues only, descending.
+pub fn sym_eigenvalues(a: MatRef<'_, f64>, input: &str) -> Result<Vec<f64>> {
+    check_symmetric(a, input)?;
+    if a.nrows() == 0 {
+        return Ok(vec![]);
+    }
+    let mut v = a
+        .self_adjoint_eigenvalues(Side::Lower)
+        .map_err(|_| Error::NoConvergence {
+            input: input.to_string(),
+            routine: "symmetric eigenvalues".into(),
+        })?;
+    v.reverse();
+    Ok(v)
+}
+
+/// Fails with [`Error::NotPsd`] unless symmetric `a` passes the PSD rule.
+pub fn check_psd(a: MatRef<'_, f64>, input: &str) -> Result<()> {
+    let values = sym_eigenvalues(a, input)?;
+    let n = a.nrows();
+    let norm2 = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let min = values.iter().cloned().fold(f64::INFINITY, f64::min);
+    let tol = psd_tolerance(n, norm2);
+    if !values.is_empty() && min < -tol {
+        return Err(Error::NotPsd {
+            input: input.to_string(),
+            min_eig: min,
+            tol,
+        });
+    }
+    Ok(())
+}
+
+/// A d x r matrix of independent standard normals.
+pub fn gaussian_matrix(nrows: usize, ncols: usize, rng: &mut Rng) -> Mat<f64> {
+    Mat::from_fn(nrows, ncols, |_, _| StandardNormal.sample(rng))
+}
+
+/// The first `r` columns of a Haar-distributed d x d orthogonal matrix
+/// (a uniformly random orthonormal r-frame): thin QR of a d x r Gaussian
+/// matrix with the sign fix `Q <- Q diag(sign(R_ii))`. Requires `r <= d`.
+pub fn haar_frame(d: usize, r: usize, rng: &mut Rng) -> Result<Mat<f64>> {
+    if r > d {
+        return Err(Error::param(
+            "rank",
+            r,
+            format!("a frame in dimension d = {d} has at most d columns"),
+        ));
+    }
+    if r == 0 || d == 0 {
+        return Ok(Mat::zeros(d, r));
+    }
+    let g = gaussian_matrix(d, r, rng);
+    let qr = g.qr();
+    let mut q = qr.compute_thin_Q();
+    let rr = qr.thin_R();
+    for j in 0..r {
+        if rr[(j, j)] < 0.0 {
+            for i in 0..d {
+                q[(i, j)] = -q[(i, j)];
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// A Haar-distributed d x d orthogonal matrix.
+pub fn haar_orthogonal(d: usize, rng: &mut Rng) -> Mat<f64> {
+    // r = d <= d always holds, so this cannot fail.
+    haar_frame(d, d, rng).unwrap_or_else(|_| Mat::identity(d, d))
+}
+
+/// `max_ij |(U^T U - I)_ij|` for the columns of `u`.
+pub fn orthonormality_residual(u: MatRef<'_, f64>) -> f64 {
+    let g = u.transpose() * u;
+    let r = g.nrows();
+    let mut m = 0.0f64;
+    for j in 0..r {
+        for i in 0..r {
+            let target = if i == j { 1.0 } else { 0.0 };
+            m = m.max((g[(i, j)] - target).abs());
+        }
+    }
+    m
+}
+
+/// Spectral norm of a symmetric matrix: the largest |eigenvalue|.
+pub fn sym_norm2(a: MatRef<'_, f64>, input: &str) -> Result<f64> {
+    Ok(sym_eigenvalues(a, input)?
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs())))
+}
