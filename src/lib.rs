@@ -16,3 +16,5 @@ pub mod linalg;
 
 pub use error::{Error, Result};
 pub mod claims;
+pub mod ensemble;
+pub mod moments;
