@@ -59,6 +59,22 @@ pub enum Error {
     /// A fit that has too few usable points, or degenerate abscissae.
     #[error("{input}: cannot fit: {reason}")]
     DegenerateFit { input: String, reason: String },
+    /// A sequence that must be sorted (e.g. descending eigenvalues) is not.
+    #[error("{input}: not sorted {order}: entry {index} is {next:e} after {prev:e}")]
+    NotSorted {
+        input: String,
+        order: String,
+        index: usize,
+        prev: f64,
+        next: f64,
+    },
+    /// One bootstrap replicate failed; `source` says why.
+    #[error("bootstrap replicate {rep}: {source}")]
+    Bootstrap {
+        rep: usize,
+        #[source]
+        source: Box<Error>,
+    },
     /// An iterative linear-algebra routine did not converge.
     #[error("{input}: {routine} did not converge")]
     NoConvergence { input: String, routine: String },

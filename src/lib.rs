@@ -13,6 +13,9 @@
 pub mod error;
 pub mod exit;
 pub mod linalg;
+pub mod fit;
+pub mod bounds;
+pub mod alignment;
 
 pub use error::{Error, Result};
 pub mod claims;
