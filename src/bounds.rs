@@ -82,7 +82,11 @@ impl BoundTolerance {
 
     fn validate(&self) -> Result<()> {
         if !(self.c.is_finite() && self.c >= 0.0) {
-            return Err(Error::param("tolerance c", self.c, "must be finite and >= 0"));
+            return Err(Error::param(
+                "tolerance c",
+                self.c,
+                "must be finite and >= 0",
+            ));
         }
         Ok(())
     }

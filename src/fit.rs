@@ -329,10 +329,18 @@ where
     F: Fn(&[usize]) -> Result<(Vec<f64>, Vec<f64>)> + Sync,
 {
     if n_samples == 0 {
-        return Err(Error::param("n_samples", n_samples, "need at least one sample"));
+        return Err(Error::param(
+            "n_samples",
+            n_samples,
+            "need at least one sample",
+        ));
     }
     if reps < 2 {
-        return Err(Error::param("reps", reps, "a percentile interval needs at least 2 replicates"));
+        return Err(Error::param(
+            "reps",
+            reps,
+            "a percentile interval needs at least 2 replicates",
+        ));
     }
     if !(level > 0.0 && level < 1.0) {
         return Err(Error::param("level", level, "must be in (0, 1)"));

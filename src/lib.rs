@@ -10,12 +10,12 @@
 //! Dependencies flow one way: `cli` -> `claims` -> core modules; the core never
 //! imports the CLI, and `data` needs nothing else of the crate.
 
+pub mod alignment;
+pub mod bounds;
 pub mod error;
 pub mod exit;
-pub mod linalg;
 pub mod fit;
-pub mod bounds;
-pub mod alignment;
+pub mod linalg;
 
 pub use error::{Error, Result};
 pub mod claims;

@@ -25,7 +25,13 @@ const SCALES: [(&str, f64); 3] = [("1", 1.0), ("1e300", 1e300), ("1e-300", 1e-30
 
 /// The spectra of the diagonal test types, length n, max |value| = 1.
 fn spectrum(kind: &str, n: usize, seed: u64) -> Vec<f64> {
-    let t = |i: usize| if n == 1 { 0.0 } else { i as f64 / (n - 1) as f64 };
+    let t = |i: usize| {
+        if n == 1 {
+            0.0
+        } else {
+            i as f64 / (n - 1) as f64
+        }
+    };
     match kind {
         "zero" => vec![0.0; n],
         "identity" => vec![1.0; n],
@@ -242,9 +248,7 @@ fn faer_and_nalgebra_agree_on_lapack_test_types() {
             r.n,
             r.faer.residual,
             r.faer.orthogonality,
-            r.nalgebra
-                .as_ref()
-                .map(|x| (x.residual, x.orthogonality)),
+            r.nalgebra.as_ref().map(|x| (x.residual, x.orthogonality)),
             r.agreement
         );
     }
@@ -268,5 +272,7 @@ fn subnormal_diagonal_converges() {
     let e = sym_eig(a.as_ref(), "A").expect("converges after scaling");
     let tol = 30.0 * 256.0 * EPS * 1e-300;
     assert!((e.values[0] - 1e-300).abs() <= tol, "{}", e.values[0]);
-    assert!(e.values[1..].iter().all(|&v| (v - EPS * 1e-300).abs() <= tol));
+    assert!(e.values[1..]
+        .iter()
+        .all(|&v| (v - EPS * 1e-300).abs() <= tol));
 }
