@@ -38,6 +38,14 @@
 //! and `c = 30`, the constant of the crate's PSD rule (`-30 n eps ||A||_2`).
 //! A direction violates an inequality when `lhs_i - rhs_i > tol_i`.
 //!
+//! Measured (tests/bounds.rs, 4 properties x 1000 random PSD ensembles with
+//! d < 24, n < 20, Haar or shared frames, rank 1 to d, up to 12 decades):
+//! with `c = 0` rounding-level violations do occur, so a tolerance is needed;
+//! with `c = 30` the worst `(lhs_i - rhs_i) / tol_i` seen was 0.011 (left)
+//! and 0.0066 (right), i.e. `c = 0.33` would have sufficed there. The
+//! constant keeps the margin of the worst-case analysis rather than the
+//! typical case.
+//!
 //! # What is reported ([`InequalityReport`])
 //! Per inequality: the number of violations; the worst relative excess
 //! `max_i (lhs_i - rhs_i) / max(|lhs_i|, |rhs_i|, tol_i)` (in [-1, 2]; <= 0
