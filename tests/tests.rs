@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per area (ripgrep's layout).
 
+mod alignment;
 mod bounds;
 mod eigen;
 mod fit;
