@@ -60,7 +60,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::linalg::check_finite_slice;
+use crate::linalg::{check_paired_finite, check_positive_slice};
 
 /// Tolerance model for [`check_bounds`] (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -204,18 +204,10 @@ pub fn check_bounds(
     lambda_max: f64,
     tol: &BoundTolerance,
 ) -> Result<BoundReport> {
-    if h_diag.len() != s_diag.len() {
-        return Err(Error::shape(
-            "s_diag",
-            format!("{} values (one per direction of h_diag)", h_diag.len()),
-            s_diag.len(),
-        ));
-    }
+    check_paired_finite(h_diag, "h_diag", s_diag, "s_diag")?;
     if h_diag.is_empty() {
         return Err(Error::empty("h_diag", "no directions"));
     }
-    check_finite_slice(h_diag, "h_diag")?;
-    check_finite_slice(s_diag, "s_diag")?;
     if !(lambda_max.is_finite() && lambda_max >= 0.0) {
         return Err(Error::param(
             "lambda_max",
@@ -252,27 +244,13 @@ pub fn check_bounds(
 /// `(ln s_{i+1} - ln s_i) / (ln h_{i+1} - ln h_i)` for `i = 0..len-1`,
 /// `None` where `h_{i+1} = h_i` (no abscissa spacing).
 ///
-/// Errors on mismatched lengths, NaN/inf, or a non-positive value (a
+/// Errors on mismatched lengths, NaN/inf, or a non-positive value
+/// ([`Error::NotPositive`]; a
 /// logarithm is needed; apply the [`crate::fit::FitRule`] floor first).
 pub fn local_slopes(h: &[f64], s: &[f64]) -> Result<Vec<Option<f64>>> {
-    if h.len() != s.len() {
-        return Err(Error::shape(
-            "s",
-            format!("{} values (as many as h)", h.len()),
-            s.len(),
-        ));
-    }
-    check_finite_slice(h, "h")?;
-    check_finite_slice(s, "s")?;
-    for (name, v) in [("h", h), ("s", s)] {
-        if let Some(j) = v.iter().position(|&t| t <= 0.0) {
-            return Err(Error::param(
-                &format!("{name}[{j}]"),
-                v[j],
-                "local log-log slopes need positive values",
-            ));
-        }
-    }
+    check_paired_finite(h, "h", s, "s")?;
+    check_positive_slice(h, "h")?;
+    check_positive_slice(s, "s")?;
     Ok(h.windows(2)
         .zip(s.windows(2))
         .map(|(hw, sw)| {

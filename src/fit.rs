@@ -65,7 +65,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::linalg::{check_finite_slice, seeded_stream};
+use crate::linalg::{check_paired_finite, check_positive_slice, seeded_stream};
 
 /// Result of a log-log ordinary least-squares fit `ln y = a + g ln x`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -87,26 +87,12 @@ pub struct PowerLawFit {
 /// Log-log OLS of `y` on `x` (see the module doc for the formulas).
 ///
 /// Requires equal lengths, at least 3 points, every value finite and
-/// positive, and a log-range of `x` above rounding level
+/// positive ([`Error::NotPositive`] otherwise), and a log-range of `x` above rounding level
 /// (`ln(max x / min x) > 16 eps max(1, max |ln x_j|)`). Never returns NaN.
 pub fn fit_power_law(x: &[f64], y: &[f64]) -> Result<PowerLawFit> {
-    if x.len() != y.len() {
-        return Err(Error::shape(
-            "y",
-            format!("{} values (as many as x)", x.len()),
-            y.len(),
-        ));
-    }
-    check_finite_slice(x, "x")?;
-    check_finite_slice(y, "y")?;
-    for (name, v) in [("x", x), ("y", y)] {
-        if let Some(j) = v.iter().position(|&t| t <= 0.0) {
-            return Err(Error::DegenerateFit {
-                input: name.to_string(),
-                reason: format!("{name}[{j}] = {:e} is not positive", v[j]),
-            });
-        }
-    }
+    check_paired_finite(x, "x", y, "y")?;
+    check_positive_slice(x, "x")?;
+    check_positive_slice(y, "y")?;
     let m = x.len();
     if m < 3 {
         return Err(Error::DegenerateFit {
@@ -219,18 +205,10 @@ impl FitRule {
     /// and the number of candidate directions `min(top_k, len)`.
     pub fn select(&self, h_diag: &[f64], c_diag: &[f64]) -> Result<(Vec<usize>, usize)> {
         self.validate()?;
-        if h_diag.len() != c_diag.len() {
-            return Err(Error::shape(
-                "c_diag",
-                format!("{} values (one per H eigenvalue)", h_diag.len()),
-                c_diag.len(),
-            ));
-        }
+        check_paired_finite(h_diag, "h_diag", c_diag, "c_diag")?;
         if h_diag.is_empty() {
             return Err(Error::empty("h_diag", "no eigen-directions"));
         }
-        check_finite_slice(h_diag, "h_diag")?;
-        check_finite_slice(c_diag, "c_diag")?;
         if let Some(w) = h_diag.windows(2).position(|w| w[1] > w[0]) {
             return Err(Error::NotSorted {
                 input: "h_diag".into(),

@@ -93,6 +93,32 @@ pub fn check_finite_slice(v: &[f64], input: &str) -> Result<()> {
     }
 }
 
+/// Checks that `b` has as many values as `a` (else [`Error::Shape`] naming
+/// `b_name`) and that both are finite (else [`Error::NonFinite`]).
+pub fn check_paired_finite(a: &[f64], a_name: &str, b: &[f64], b_name: &str) -> Result<()> {
+    if a.len() != b.len() {
+        return Err(Error::shape(
+            b_name,
+            format!("{} values (one per entry of {a_name})", a.len()),
+            b.len(),
+        ));
+    }
+    check_finite_slice(a, a_name)?;
+    check_finite_slice(b, b_name)
+}
+
+/// Fails with [`Error::NotPositive`] at the first value `<= 0` of `v`.
+pub fn check_positive_slice(v: &[f64], input: &str) -> Result<()> {
+    match v.iter().position(|&x| x <= 0.0) {
+        Some(i) => Err(Error::NotPositive {
+            input: input.to_string(),
+            index: i,
+            value: v[i],
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Checks squareness, finiteness and symmetry to `100 n eps max|A_ij|`.
 pub fn check_symmetric(a: MatRef<'_, f64>, input: &str) -> Result<()> {
     let n = a.nrows();
