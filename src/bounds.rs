@@ -57,13 +57,14 @@
 //! used by the C9 exponent search (a finite-range least-squares slope is an
 //! average of them, weighted by the spacings).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::linalg::{check_paired_finite, check_positive_slice};
 
 /// Tolerance model for [`check_bounds`] (see the module doc).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BoundTolerance {
     /// Safety constant `c` (30 by default, as in the PSD rule).
     pub c: f64,

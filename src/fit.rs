@@ -62,7 +62,7 @@
 
 use rand::Rng as _;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::linalg::{check_paired_finite, check_positive_slice, seeded_stream};
@@ -162,7 +162,8 @@ pub fn fit_power_law(x: &[f64], y: &[f64]) -> Result<PowerLawFit> {
 
 /// Which directions enter the gamma fit (see the module doc for the rule and
 /// the justification of the default floor).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FitRule {
     /// Use the first `top_k` directions (H eigenvalues descending); all of
     /// them if fewer are supplied.
@@ -294,7 +295,10 @@ pub fn fit_gamma(h_diag: &[f64], c_diag: &[f64], rule: &FitRule) -> Result<Gamma
 /// does not depend on the number of rayon threads.
 ///
 /// Errors: `n_samples == 0`, `reps < 2`, `level` outside (0, 1), or the
-/// first failing replicate (in replicate order) as [`Error::Bootstrap`].
+/// first failing replicate (in replicate order) as [`Error::Bootstrap`]. A
+/// replicate that cannot be fitted (e.g. fewer than 3 usable directions in
+/// that resample) fails the interval rather than being skipped: skipping
+/// would condition the interval on the resamples that happen to fit.
 pub fn bootstrap_ci<F>(
     n_samples: usize,
     reps: usize,
