@@ -1,6 +1,10 @@
 //! The single integration-test binary: one module per area (ripgrep's layout).
 
+mod alignment;
+mod bounds;
+mod eigen;
 mod ensemble;
+mod fit;
 mod linalg;
 mod moments;
 mod util;
