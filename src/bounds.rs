@@ -260,3 +260,62 @@ pub fn local_slopes(h: &[f64], s: &[f64]) -> Result<Vec<Option<f64>>> {
         })
         .collect())
 }
+
+/// The sharp interval for a **finite** least-squares exponent (C9 exponent).
+///
+/// Theorem 5.1 puts every point `(x_i, y_i) = (ln H_ii, ln S_ii)` in the band
+/// `2 x_i <= y_i <= ln(Lambda) + x_i`. The OLS slope `sum c_i y_i / sum c_i^2`
+/// (`c_i = x_i - mean(x)`) is linear in the `y_i`, so over the band it is
+/// extremal at its corners:
+///
+/// ```text
+/// gamma_max = 1 + [ (L - xbar) P + sum_{c_i < 0} c_i^2 ] / Sxx
+/// gamma_min = 1 - [ (L - xbar) P - sum_{c_i > 0} c_i^2 ] / Sxx
+/// ```
+///
+/// with `L = ln Lambda`, `P = sum_{c_i > 0} c_i`, `Sxx = sum c_i^2`. The
+/// interval always contains [1, 2] (because `L - xbar >= c_i` for every i gives
+/// `(L - xbar) P >= sum_{c_i > 0} c_i^2`) and widens with `(ln Lambda - xbar)`, the
+/// distance of the fitted H_ii from Lambda in log scale, relative to their
+/// log-spread. It is attained: with perfectly aligned samples each direction's
+/// `S_ii` can be put anywhere in `[H_ii^2, Lambda H_ii]` independently (a
+/// deterministic eigenvalue gives the lower end, a two-point law on
+/// `{0, Lambda}` the upper end). So a finite top-k fit of a PSD ensemble can
+/// lie outside [1, 2]; only this interval is guaranteed.
+///
+/// `h_used` are the H_ii that enter the fit (positive), `lambda_max >= max h`.
+pub fn finite_fit_interval(h_used: &[f64], lambda_max: f64) -> Result<(f64, f64)> {
+    check_positive_slice(h_used, "h_used")?;
+    if h_used.len() < 2 {
+        return Err(Error::DegenerateFit {
+            input: "h_used".into(),
+            reason: "need at least two directions".into(),
+        });
+    }
+    let hmax = h_used.iter().cloned().fold(0.0, f64::max);
+    // H_ii <= Lambda holds exactly; allow rounding of the eigensolver.
+    if !(lambda_max.is_finite() && lambda_max >= hmax * (1.0 - 1e-10)) {
+        return Err(Error::param(
+            "lambda_max",
+            lambda_max,
+            format!("must be finite and >= max H_ii = {hmax:e}"),
+        ));
+    }
+    let x: Vec<f64> = h_used.iter().map(|h| h.ln()).collect();
+    let xbar = x.iter().sum::<f64>() / x.len() as f64;
+    let c: Vec<f64> = x.iter().map(|v| v - xbar).collect();
+    let sxx: f64 = c.iter().map(|v| v * v).sum();
+    if sxx <= 0.0 {
+        return Err(Error::DegenerateFit {
+            input: "h_used".into(),
+            reason: "all H_ii equal: zero log-range".into(),
+        });
+    }
+    let l = lambda_max.max(hmax).ln();
+    let p: f64 = c.iter().filter(|&&v| v > 0.0).sum();
+    let neg2: f64 = c.iter().filter(|&&v| v < 0.0).map(|v| v * v).sum();
+    let pos2: f64 = c.iter().filter(|&&v| v > 0.0).map(|v| v * v).sum();
+    let hi = 1.0 + ((l - xbar) * p + neg2) / sxx;
+    let lo = 1.0 - ((l - xbar) * p - pos2) / sxx;
+    Ok((lo, hi))
+}

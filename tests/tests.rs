@@ -2,6 +2,7 @@
 
 mod alignment;
 mod bounds;
+mod c9;
 mod eigen;
 mod ensemble;
 mod fit;

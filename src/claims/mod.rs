@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 
 pub mod c7;
 pub mod c8;
+pub mod c9;
 pub mod cases;
 pub mod catalogue;
 pub mod report;
@@ -138,15 +139,17 @@ pub struct Check {
 /// reported as unchecked.
 pub fn registry() -> Vec<Check> {
     vec![
-        Check {
-            claim: "C7",
-            run: c7::check,
-        },
-        Check {
-            claim: "C8",
-            run: c8::check,
-        },
+        Check::new("C7", c7::check),
+        Check::new("C8", c8::check),
+        Check::new("C9", c9::check),
     ]
+}
+
+impl Check {
+    /// A check for `claim`.
+    pub const fn new(claim: &'static str, run: fn(&CheckSettings) -> Result<ClaimOutcome>) -> Self {
+        Check { claim, run }
+    }
 }
 
 /// One row of the verify report.
