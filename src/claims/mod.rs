@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod c10;
+pub mod c11;
+pub mod c2;
 pub mod c7;
 pub mod c8;
 pub mod c9;
@@ -139,9 +142,12 @@ pub struct Check {
 /// reported as unchecked.
 pub fn registry() -> Vec<Check> {
     vec![
+        Check::new("C2", c2::check),
         Check::new("C7", c7::check),
         Check::new("C8", c8::check),
         Check::new("C9", c9::check),
+        Check::new("C10", c10::check),
+        Check::new("C11", c11::check),
     ]
 }
 
