@@ -54,8 +54,8 @@ fn hessian_and_second_moment_match_dense_sums() {
         s = &s + &hp * &hp;
         h = &h + &hp;
     }
-    h = h * faer::Scale(1.0 / 5.0);
-    s = s * faer::Scale(1.0 / 5.0);
+    h *= faer::Scale(1.0 / 5.0);
+    s *= faer::Scale(1.0 / 5.0);
     assert!((&h - hessian(&ens)).norm_max() < 1e-14);
     assert!((&s - second_moment(&ens)).norm_max() < 1e-14);
 }

@@ -3,6 +3,8 @@
 mod alignment;
 mod bounds;
 mod c9;
+mod claims;
+
 mod eigen;
 mod ensemble;
 mod fit;
