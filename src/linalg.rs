@@ -272,18 +272,25 @@ pub fn haar_frame(d: usize, r: usize, rng: &mut Rng) -> Result<Mat<f64>> {
     if r == 0 || d == 0 {
         return Ok(Mat::zeros(d, r));
     }
-    let g = gaussian_matrix(d, r, rng);
+    Ok(sign_fixed_q(gaussian_matrix(d, r, rng).as_ref()))
+}
+
+/// The thin Q factor of `g` (d x r, r <= d) with the sign fix
+/// `Q <- Q diag(sign(R_ii))`, so that `g = Q R` with `R_ii >= 0`: the
+/// orthonormalisation that keeps Gaussian input Haar-distributed and keeps an
+/// orthonormal first column `g.col(0)` unchanged.
+pub fn sign_fixed_q(g: MatRef<'_, f64>) -> Mat<f64> {
     let qr = g.qr();
     let mut q = qr.compute_thin_Q();
     let rr = qr.thin_R();
-    for j in 0..r {
+    for j in 0..q.ncols() {
         if rr[(j, j)] < 0.0 {
-            for i in 0..d {
+            for i in 0..q.nrows() {
                 q[(i, j)] = -q[(i, j)];
             }
         }
     }
-    Ok(q)
+    q
 }
 
 /// A Haar-distributed d x d orthogonal matrix.

@@ -84,11 +84,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     })?;
     let exact_ok = err <= TOLERANCE && (g_exact - 2.0).abs() < 1e-9;
     let stat_ok = lo <= 2.0 && 2.0 <= hi;
-    let verdict = if exact_ok && stat_ok {
-        Verdict::Pass
-    } else {
-        Verdict::Fail
-    };
+    let verdict = Verdict::pass_if(exact_ok && stat_ok);
     Ok(ClaimOutcome::new(
         verdict,
         format!(

@@ -76,11 +76,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
         shift_err = shift_err.max(((noise.intercept - base.2.intercept) - expected).abs());
     }
     let ratio_span = rows[4].3 / rows[0].3;
-    let verdict = if dg <= TOLERANCE && shift_err <= 1e-6 {
-        Verdict::Pass
-    } else {
-        Verdict::Fail
-    };
+    let verdict = Verdict::pass_if(dg <= TOLERANCE && shift_err <= 1e-6);
     let mut out = ClaimOutcome::new(
         verdict,
         format!(

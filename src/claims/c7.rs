@@ -175,7 +175,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     let rho_slope = slope(&dims_f, &rhos);
     let last = mc[mc.len() - 1];
     let mut out = ClaimOutcome::new(
-        if pass { Verdict::Pass } else { Verdict::Fail },
+        Verdict::pass_if(pass),
         format!(
             "MC rel err {:.3} (tol {:.3}) at N={}; anisotropic dw (beta=1) moves C by {:.0}%; rho_bar ~ d^{:.2}",
             last.1, last.2, last.0, 100.0 * aniso_dev, rho_slope

@@ -60,11 +60,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
         w16 = w16.max(e16);
         w17 = w17.max(e17);
     }
-    let verdict = if w16 <= TOLERANCE && w17 <= TOLERANCE {
-        Verdict::Pass
-    } else {
-        Verdict::Fail
-    };
+    let verdict = Verdict::pass_if(w16 <= TOLERANCE && w17 <= TOLERANCE);
     let mut out = ClaimOutcome::new(
         verdict,
         format!("max rel err Eq.16 {w16:.1e}, Eq.17 {w17:.1e} (tol {TOLERANCE:.0e}, {} ensembles)", settings.cases),

@@ -142,11 +142,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
         }
     }
     let inequalities_hold = psd_fail == 0 && min_l && !min_r && left_fail_indef == 0;
-    let verdict = if inequalities_hold && interval_breaks == 0 {
-        Verdict::Pass
-    } else {
-        Verdict::Fail
-    };
+    let verdict = Verdict::pass_if(inequalities_hold && interval_breaks == 0);
     let mut out = ClaimOutcome::new(
         verdict,
         format!(

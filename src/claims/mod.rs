@@ -80,6 +80,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// `Pass` when `ok`, else `Fail`.
+    pub fn pass_if(ok: bool) -> Self {
+        if ok {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+
     /// Lower-case name used in tables.
     pub fn as_str(self) -> &'static str {
         match self {
