@@ -10,4 +10,5 @@ mod ensemble;
 mod fit;
 mod linalg;
 mod moments;
+mod synthetic_claims;
 mod util;

@@ -16,11 +16,15 @@
 //!    of gamma.
 //! 3. How the mean off-diagonal coupling `rho_bar` of `E[h^2]` in H's eigenbasis
 //!    falls with d for Haar-aligned samples (the "C and H nearly commute" part):
-//!    the log-log slope over d in {10, 20, 40, 80, 160}.
+//!    the log-log slope over d in {10, 20, 40, 80, 160}, with the direct
+//!    measures of [`crate::alignment`]: the relative commutator
+//!    `||H S - S H||_F / (2 ||H||_F ||S||_F)` and the largest principal angle
+//!    between the top-3 eigenspaces of H and `S = E[h^2]`.
 
 use faer::Mat;
 use rand_distr::{Distribution, Normal};
 
+use crate::alignment::{principal_angles, relative_commutator};
 use crate::claims::{CheckSettings, ClaimOutcome, Verdict};
 use crate::ensemble::{Alignment, EigenLaw, Ensemble, EnsembleSpec};
 use crate::error::{Error, Result};
@@ -160,6 +164,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     let (_, aniso_dev) = anisotropic_covariance(&ens, 1.0)?;
     let dims = [10usize, 20, 40, 80, 160];
     let mut rhos = Vec::new();
+    let mut commutators = Vec::new();
     for (t, &d) in dims.iter().enumerate() {
         let spec = EnsembleSpec::new(
             d,
@@ -169,7 +174,14 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
             Alignment::Haar,
             settings.seed ^ (t as u64 + 1),
         );
-        rhos.push(second_moment_coupling(&spec.generate()?)?);
+        let e = spec.generate()?;
+        rhos.push(second_moment_coupling(&e)?);
+        let (h, s2) = (crate::moments::hessian(&e), second_moment(&e));
+        let kappa = relative_commutator(h.as_ref(), s2.as_ref())?;
+        let angle = principal_angles(h.as_ref(), s2.as_ref(), 3)?
+            .into_iter()
+            .fold(0.0f64, f64::max);
+        commutators.push((kappa, angle));
     }
     let dims_f: Vec<f64> = dims.iter().map(|&d| d as f64).collect();
     let rho_slope = slope(&dims_f, &rhos);
@@ -188,9 +200,9 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     for (n, e, t) in &mc {
         out = out.detail(format!("isotropic dw, N = {n}: ||C_hat - sigma^2 E[h^2]||_F / ||.||_F = {e:.4} (tolerance {t:.4})"));
     }
-    for (d, r) in dims.iter().zip(&rhos) {
+    for ((d, r), (kappa, angle)) in dims.iter().zip(&rhos).zip(&commutators) {
         out = out.detail(format!(
-            "Haar samples, d = {d}: rho_bar of E[h^2] in H's basis = {r:.4}"
+            "Haar samples, d = {d}: rho_bar of E[h^2] in H's basis = {r:.4}, relative commutator {kappa:.4}, max principal angle (top 3) {angle:.3} rad"
         ));
     }
     Ok(out)
