@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod c12;
+pub mod c13;
 pub mod c7;
 pub mod c8;
 pub mod cases;
@@ -145,6 +147,14 @@ pub fn registry() -> Vec<Check> {
         Check {
             claim: "C8",
             run: c8::check,
+        },
+        Check {
+            claim: "C12",
+            run: c12::check,
+        },
+        Check {
+            claim: "C13",
+            run: c13::check,
         },
     ]
 }
