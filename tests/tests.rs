@@ -7,4 +7,6 @@ mod ensemble;
 mod fit;
 mod linalg;
 mod moments;
+mod shifts;
+mod suppression;
 mod util;
