@@ -16,9 +16,9 @@
 //! H' = E_p[h'_p],  C'_awd = E_p[h'_p^2]                        (Eq. 27)
 //! ```
 //!
-//! with the eigenvectors untouched ([`Ensemble::with_spectra`]). The text of
-//! App. B.3 we have lost the numerical defaults (the threshold percentage and
-//! the suppression factors). Our defaults ([`SuppressionConfig::default`]):
+//! with the eigenvectors untouched ([`Ensemble::with_spectra`]). The
+//! extracted text of App. B.3 lost the numerical defaults (the threshold
+//! percentage and the suppression factors). Our defaults ([`SuppressionConfig::default`]):
 //! `q = 0.1`, `stiff_tail = 1e-3`, `background_top = 1e-2`,
 //! `background_tail = 1e-3`, "several orders of magnitude" as Sec. 5.3 puts
 //! it; every one is configurable. `homogenize = false` gives the

@@ -178,11 +178,11 @@ proptest! {
             let g = model.gradient(&minus).unwrap();
             let ev = model.hessian_eigenvalues(&minus).unwrap();
             let gs = g.iter().fold(1e-300f64, |m, x| m.max(x.abs()));
-            for j in 0..model.d() {
-                prop_assert!((g[j] - s.grads[(b, j)]).abs() <= 1e-12 * gs.max(1e-12));
+            for (j, gj) in g.iter().enumerate() {
+                prop_assert!((gj - s.grads[(b, j)]).abs() <= 1e-12 * gs.max(1e-12));
             }
-            for i in 0..model.m() {
-                prop_assert!(rel_err(ev[i], s.eigenvalues[(b, i)], 1.0) <= 1e-12);
+            for (i, ei) in ev.iter().enumerate() {
+                prop_assert!(rel_err(*ei, s.eigenvalues[(b, i)], 1.0) <= 1e-12);
             }
         }
     }
