@@ -6,7 +6,8 @@ use superlinear::claims::{c13, CheckSettings, Verdict};
 use superlinear::ensemble::{Alignment, EigenLaw, Ensemble, EnsembleSpec};
 use superlinear::moments::Moments;
 use superlinear::suppression::{
-    entanglement, pearson, principal_eigenvalues, principal_indices, suppress, SuppressionConfig,
+    entanglement, pearson, principal_eigenvalues, principal_indices, suppress, suppression_effect,
+    SuppressionConfig,
 };
 
 fn arb_ensemble() -> impl Strategy<Value = Ensemble> {
@@ -107,6 +108,34 @@ fn pearson_known_values() {
 fn c13_check_passes_at_default_settings() {
     let out = c13::check(&CheckSettings::default()).unwrap();
     assert_eq!(out.verdict, Verdict::Pass, "{:#?}", out.details);
+}
+
+#[test]
+fn tails_raise_gamma_without_entanglement() {
+    // The confound recorded in theory/c12-c13.md: coupling 0 (eigenvalue
+    // independent of direction) but tails at 10% of the top eigenvalue. gamma
+    // is well above 1, the tails-only control brings it back near 1, and the
+    // full suppression "lowers gamma" although there is no entanglement.
+    let mut spec = c13::spec(0.0, 3);
+    spec.law = EigenLaw::SpikedBulk {
+        spikes: 1,
+        ratio: 1.0,
+    };
+    let ens = spec.generate().unwrap();
+    let full = suppression_effect(&ens, &SuppressionConfig::default(), c13::DIRECTIONS).unwrap();
+    let tails =
+        suppression_effect(&ens, &SuppressionConfig::tails_only(1e-3), c13::DIRECTIONS).unwrap();
+    assert!(
+        full.before.gamma > 1.0 + 2.0 * full.before.std_err,
+        "{:?}",
+        full.before
+    );
+    assert!(
+        (tails.after.gamma - 1.0).abs() < 3.0 * tails.after.std_err,
+        "{:?}",
+        tails.after
+    );
+    assert!(full.after.gamma < full.before.gamma - 0.05);
 }
 
 proptest! {
