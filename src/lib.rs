@@ -21,3 +21,5 @@ pub use error::{Error, Result};
 pub mod claims;
 pub mod ensemble;
 pub mod moments;
+pub mod shifts;
+pub mod suppression;

@@ -10,5 +10,7 @@ mod ensemble;
 mod fit;
 mod linalg;
 mod moments;
+mod shifts;
+mod suppression;
 mod synthetic_claims;
 mod util;

@@ -25,6 +25,8 @@ use crate::error::{Error, Result};
 
 pub mod c10;
 pub mod c11;
+pub mod c12;
+pub mod c13;
 pub mod c2;
 pub mod c7;
 pub mod c8;
@@ -157,6 +159,8 @@ pub fn registry() -> Vec<Check> {
         Check::new("C9", c9::check),
         Check::new("C10", c10::check),
         Check::new("C11", c11::check),
+        Check::new("C12", c12::check),
+        Check::new("C13", c13::check),
     ]
 }
 
