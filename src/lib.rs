@@ -15,4 +15,8 @@ pub mod exit;
 pub mod linalg;
 
 pub use error::{Error, Result};
+pub mod awd;
 pub mod claims;
+pub mod loss;
+pub mod mlp;
+pub mod pairs;
