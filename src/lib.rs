@@ -20,3 +20,4 @@ pub mod claims;
 pub mod loss;
 pub mod mlp;
 pub mod pairs;
+pub mod fisher;
