@@ -107,7 +107,11 @@ pub fn curvature_term(net: &Mlp, t: &Trace, c: ArrayView1<'_, f64>) -> Result<Ar
     let p = net.num_params();
     let mut out = Array2::zeros((p, p));
     if c.len() != net.output_dim() {
-        return Err(Error::shape("logit coefficients c", net.output_dim(), c.len()));
+        return Err(Error::shape(
+            "logit coefficients c",
+            net.output_dim(),
+            c.len(),
+        ));
     }
     let layers = net.layers();
     if layers.len() == 2 {
@@ -147,7 +151,12 @@ pub fn per_sample(net: &Mlp, loss: Loss, x: ArrayView1<'_, f64>, y: usize) -> Re
 }
 
 /// Gradient only: `J^T dl/dz`.
-pub fn per_sample_grad(net: &Mlp, loss: Loss, x: ArrayView1<'_, f64>, y: usize) -> Result<Array1<f64>> {
+pub fn per_sample_grad(
+    net: &Mlp,
+    loss: Loss,
+    x: ArrayView1<'_, f64>,
+    y: usize,
+) -> Result<Array1<f64>> {
     let (j, t) = logit_jacobian(net, x)?;
     let head = loss.eval(t.logits().view(), y)?;
     Ok(j.t().dot(&head.grad))
@@ -184,6 +193,17 @@ fn check_data(net: &Mlp, xs: ArrayView2<'_, f64>, ys: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// The size of the per-sample terms before any cancellation,
+/// `|J|_F^2 + |sum_k hess z_k|_F`: the logit heads' `M`, `c` and `S - d d^T`
+/// are O(1), so the identities of this module hold to `O(P eps)` times this
+/// (not times `|H|`, which is tiny when the softmax saturates).
+pub fn rounding_scale(net: &Mlp, x: ArrayView1<'_, f64>) -> Result<f64> {
+    let (j, t) = logit_jacobian(net, x)?;
+    let ones = Array1::ones(net.output_dim());
+    let jf = stable_frobenius(j.view());
+    Ok(jf * jf + stable_frobenius(curvature_term(net, &t, ones.view())?.view()))
+}
+
 /// Data-averaged second-order quantities of one network on one data set.
 #[derive(Debug, Clone)]
 pub struct Moments {
@@ -202,6 +222,8 @@ pub struct Moments {
     pub eq3_fixed: Option<Array2<f64>>,
     /// NLL only: `E_p E_{y~p}[T_p(y)]`, which vanishes identically.
     pub eq3_model: Option<Array2<f64>>,
+    /// `E_p` of [`rounding_scale`]: the scale of rounding errors.
+    pub rounding_scale: f64,
 }
 
 /// Every per-sample Hessian, gradient and Eq. 3 term of a data set, averaged.
@@ -218,7 +240,9 @@ pub fn moments(net: &Mlp, loss: Loss, xs: ArrayView2<'_, f64>, ys: &[usize]) -> 
     let nll = loss == Loss::CrossEntropy;
     let mut eq3_fixed = Array2::zeros((p, p));
     let mut eq3_model = Array2::zeros((p, p));
+    let mut scale = 0.0;
     for (row, &y) in xs.axis_iter(Axis(0)).zip(ys) {
+        scale += rounding_scale(net, row)?;
         let s = per_sample(net, loss, row, y)?;
         hessian += &s.hess;
         second += &outer(&s.grad);
@@ -244,6 +268,7 @@ pub fn moments(net: &Mlp, loss: Loss, xs: ArrayView2<'_, f64>, ys: &[usize]) -> 
         model_hessian: model_hessian / n,
         eq3_fixed: nll.then(|| eq3_fixed / n),
         eq3_model: nll.then(|| eq3_model / n),
+        rounding_scale: scale / n,
     })
 }
 
@@ -354,7 +379,11 @@ pub fn train_gd(
 ) -> Result<Mlp> {
     check_data(net, xs, ys)?;
     if !(lr.is_finite() && lr > 0.0) {
-        return Err(Error::param("learning rate", lr, "must be finite and positive"));
+        return Err(Error::param(
+            "learning rate",
+            lr,
+            "must be finite and positive",
+        ));
     }
     let n = xs.nrows() as f64;
     let mut theta = net.params();
@@ -371,7 +400,13 @@ pub fn train_gd(
 }
 
 /// Central-difference gradient of the loss, step `eps` per parameter.
-pub fn fd_gradient(net: &Mlp, loss: Loss, x: ArrayView1<'_, f64>, y: usize, eps: f64) -> Result<Array1<f64>> {
+pub fn fd_gradient(
+    net: &Mlp,
+    loss: Loss,
+    x: ArrayView1<'_, f64>,
+    y: usize,
+    eps: f64,
+) -> Result<Array1<f64>> {
     let theta = net.params();
     let mut out = Array1::zeros(theta.len());
     for i in 0..theta.len() {
@@ -387,7 +422,13 @@ pub fn fd_gradient(net: &Mlp, loss: Loss, x: ArrayView1<'_, f64>, y: usize, eps:
 }
 
 /// Central differences of the closed-form gradient: the Hessian, step `eps`.
-pub fn fd_hessian(net: &Mlp, loss: Loss, x: ArrayView1<'_, f64>, y: usize, eps: f64) -> Result<Array2<f64>> {
+pub fn fd_hessian(
+    net: &Mlp,
+    loss: Loss,
+    x: ArrayView1<'_, f64>,
+    y: usize,
+    eps: f64,
+) -> Result<Array2<f64>> {
     let theta = net.params();
     let p = theta.len();
     let mut out = Array2::zeros((p, p));

@@ -17,7 +17,7 @@ pub mod linalg;
 pub use error::{Error, Result};
 pub mod awd;
 pub mod claims;
+pub mod fisher;
 pub mod loss;
 pub mod mlp;
 pub mod pairs;
-pub mod fisher;

@@ -1,4 +1,6 @@
 //! The single integration-test binary: one module per area (ripgrep's layout).
 
+mod awd;
+mod fisher;
 mod linalg;
 mod util;
