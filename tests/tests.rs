@@ -4,3 +4,4 @@ mod awd;
 mod fisher;
 mod linalg;
 mod util;
+mod pairs;

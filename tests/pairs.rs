@@ -1,0 +1,115 @@
+//! Matched pairs (Sec. 3.1, C5): nearest same-class partner, deterministic
+//! tie-breaking, class-balanced batches, |da| / |a|.
+
+use ndarray::{array, Array2};
+use proptest::prelude::*;
+use rand_distr::{Distribution, StandardNormal};
+use superlinear::linalg::seeded_rng;
+use superlinear::mlp::Mlp;
+use superlinear::pairs::{
+    activity_ratios, balanced_batch_pair, match_nearest, matched_pair_experiment, ratio_stats,
+    MatchSpace, PairSettings,
+};
+use superlinear::Error;
+
+fn gauss(seed: u64, n: usize, d: usize) -> Array2<f64> {
+    let mut rng = seeded_rng(seed);
+    Array2::from_shape_simple_fn((n, d), || {
+        let g: f64 = StandardNormal.sample(&mut rng);
+        g
+    })
+}
+
+#[test]
+fn ties_go_to_the_lowest_index() {
+    let a = array![[0.0, 0.0]];
+    // Rows 1 and 3 are both at distance 1 (same class); row 0 is closer but of another class.
+    let b = array![[0.0, 0.1], [1.0, 0.0], [5.0, 5.0], [0.0, -1.0]];
+    let m = match_nearest(a.view(), &[1], b.view(), &[0, 1, 1, 1]).unwrap();
+    assert_eq!(m.partner, vec![1]);
+    assert_eq!(m.distance, vec![1.0]);
+}
+
+#[test]
+fn missing_class_is_no_partner_error() {
+    let a = array![[0.0], [1.0]];
+    let b = array![[0.0]];
+    match match_nearest(a.view(), &[0, 3], b.view(), &[0]) {
+        Err(Error::NoPartner { sample, class }) => assert_eq!((sample, class), (1, 3)),
+        other => panic!("expected NoPartner, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_shapes_and_nan_are_errors() {
+    let a = array![[0.0, 1.0]];
+    let b = array![[0.0]];
+    assert!(matches!(match_nearest(a.view(), &[0], b.view(), &[0]), Err(Error::Shape { .. })));
+    assert!(matches!(match_nearest(a.view(), &[0, 1], a.view(), &[0]), Err(Error::Shape { .. })));
+    let nan = array![[f64::NAN, 1.0]];
+    assert!(matches!(match_nearest(a.view(), &[0], nan.view(), &[0]), Err(Error::NonFinite { .. })));
+    assert!(ratio_stats(&[]).is_err());
+    let zero = array![[0.0, 0.0]];
+    assert!(matches!(activity_ratios(zero.view(), a.view(), &[0]), Err(Error::ZeroActivity { sample: 0, .. })));
+    assert!(activity_ratios(a.view(), a.view(), &[1]).is_err());
+}
+
+proptest! {
+    #![proptest_config(crate::util::proptest_config(32))]
+    #[test]
+    fn partner_is_the_nearest_same_class_sample(seed in any::<u64>(), n in 1usize..12, d in 1usize..5, k in 1u8..4) {
+        let a = gauss(seed, n, d);
+        let b = gauss(seed ^ 1, 2 * n, d);
+        let la: Vec<u8> = (0..n).map(|i| (i as u8) % k).collect();
+        let lb: Vec<u8> = (0..2 * n).map(|i| (i as u8 / 2) % k).collect();
+        prop_assume!((0..k).all(|c| lb.contains(&c) || !la.contains(&c)));
+        let m = match_nearest(a.view(), &la, b.view(), &lb).unwrap();
+        for p in 0..n {
+            let q = m.partner[p];
+            prop_assert_eq!(lb[q], la[p]);
+            let dist = |r: usize| (&a.row(p) - &b.row(r)).mapv(|v| v * v).sum().sqrt();
+            prop_assert!((dist(q) - m.distance[p]).abs() <= 1e-12 * (1.0 + dist(q)));
+            for r in 0..2 * n {
+                if lb[r] == la[p] {
+                    prop_assert!(dist(r) >= m.distance[p] - 1e-12, "row {} closer", r);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn balanced_batches_are_disjoint_balanced_and_seeded() {
+    let labels: Vec<u8> = (0..300).map(|i| (i % 10) as u8).collect();
+    let classes = [0u8, 3, 7];
+    let (a, b) = balanced_batch_pair(&labels, &classes, 5, 42).unwrap();
+    assert_eq!((a.len(), b.len()), (15, 15));
+    for &c in &classes {
+        assert_eq!(a.iter().filter(|&&i| labels[i] == c).count(), 5);
+        assert_eq!(b.iter().filter(|&&i| labels[i] == c).count(), 5);
+    }
+    assert!(a.iter().all(|i| !b.contains(i)));
+    assert_eq!(balanced_batch_pair(&labels, &classes, 5, 42).unwrap(), (a.clone(), b));
+    assert_ne!(balanced_batch_pair(&labels, &classes, 5, 43).unwrap().0, a);
+    assert!(balanced_batch_pair(&labels, &classes, 16, 1).is_err());
+    assert!(balanced_batch_pair(&labels, &[], 1, 1).is_err());
+    assert!(balanced_batch_pair(&labels, &classes, 0, 1).is_err());
+}
+
+#[test]
+fn experiment_on_synthetic_clusters() {
+    // Two tight clusters per class: partners are close, |da| / |a| small.
+    let n = 200;
+    let d = 6;
+    let noise = gauss(5, n, d) * 0.01;
+    let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+    let xs = Array2::from_shape_fn((n, d), |(i, j)| if j == i % 2 { 1.0 } else { 0.0 }) + noise;
+    let net = Mlp::random(&[d, 8, 8, 2], 3).unwrap();
+    for (layer, space) in [(0, MatchSpace::Raw), (1, MatchSpace::LayerInput), (1, MatchSpace::Raw)] {
+        let s = PairSettings { layer, classes: vec![0, 1], per_class: 10, space, seed: 9 };
+        let r = matched_pair_experiment(&net, xs.view(), &labels, &s).unwrap();
+        assert_eq!(r.stats.n, 20);
+        assert!(r.stats.mean < 0.1, "layer {layer} {space:?}: {:?}", r.stats);
+        assert!(r.stats.min <= r.stats.median && r.stats.median <= r.stats.max);
+    }
+}
