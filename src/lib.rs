@@ -21,3 +21,5 @@ pub mod fisher;
 pub mod loss;
 pub mod mlp;
 pub mod pairs;
+pub mod ensemble;
+pub mod moments;

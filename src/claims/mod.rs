@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub mod catalogue;
+pub mod report;
 
 pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};
 
