@@ -453,3 +453,34 @@ pub fn kink_margin(net: &Mlp, x: ArrayView1<'_, f64>) -> Result<f64> {
     }
     Ok(t.pre[0].iter().fold(f64::INFINITY, |m, v| m.min(v.abs())))
 }
+
+/// Synthetic inputs `x ~ N(0, I_d)` (`n x d`) with Dirac labels
+/// `y = argmax_k z_k(x)` of a He-initialised teacher network `[d, h, k]`
+/// (seeded): a fixed-label data set on which nothing is realizable by
+/// construction for a student of another architecture or scale.
+pub fn teacher_data(
+    d: usize,
+    h: usize,
+    k: usize,
+    n: usize,
+    seed: u64,
+) -> Result<(Array2<f64>, Vec<usize>)> {
+    if n == 0 {
+        return Err(Error::param("samples", n, "must be at least 1"));
+    }
+    let teacher = Mlp::random(&[d, h, k], seed.wrapping_add(1))?;
+    let mut rng = seeded_rng(seed);
+    let xs = Array2::from_shape_simple_fn((n, d), || {
+        let g: f64 = rand_distr::StandardNormal.sample(&mut rng);
+        g
+    });
+    let ys = xs
+        .axis_iter(Axis(0))
+        .map(|x| {
+            let t = teacher.forward(x)?;
+            let z = t.logits();
+            Ok((0..k).fold(0, |b, i| if z[i] > z[b] { i } else { b }))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((xs, ys))
+}

@@ -244,6 +244,24 @@ impl Mlp {
         Ok(a)
     }
 
+    /// Rounding scales of the pre-activations `z_m`, `m = l..L`, given the
+    /// scale `base` of `z_l`: `base * prod_{k=l+1..=m} |W_k|_F` (ReLU is
+    /// 1-Lipschitz, so an error in `z_l` grows at most by these factors).
+    /// Errors in `z_m` are judged against these, not against `|z_m|`, which
+    /// may be exactly zero behind a dead layer.
+    pub fn error_scales(&self, l: usize, base: f64) -> Result<Vec<f64>> {
+        if l >= self.layers.len() {
+            return Err(self.bad_layer(l));
+        }
+        let mut s = base;
+        let mut out = vec![s];
+        for w in self.layers.iter().skip(l + 1) {
+            s *= crate::awd::stable_frobenius(w.view());
+            out.push(s);
+        }
+        Ok(out)
+    }
+
     /// Per-sample loss of input `x` with label `y`.
     pub fn loss(&self, loss: Loss, x: ArrayView1<'_, f64>, y: usize) -> Result<f64> {
         let t = self.forward(x)?;

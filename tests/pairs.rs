@@ -44,13 +44,25 @@ fn missing_class_is_no_partner_error() {
 fn bad_shapes_and_nan_are_errors() {
     let a = array![[0.0, 1.0]];
     let b = array![[0.0]];
-    assert!(matches!(match_nearest(a.view(), &[0], b.view(), &[0]), Err(Error::Shape { .. })));
-    assert!(matches!(match_nearest(a.view(), &[0, 1], a.view(), &[0]), Err(Error::Shape { .. })));
+    assert!(matches!(
+        match_nearest(a.view(), &[0], b.view(), &[0]),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        match_nearest(a.view(), &[0, 1], a.view(), &[0]),
+        Err(Error::Shape { .. })
+    ));
     let nan = array![[f64::NAN, 1.0]];
-    assert!(matches!(match_nearest(a.view(), &[0], nan.view(), &[0]), Err(Error::NonFinite { .. })));
+    assert!(matches!(
+        match_nearest(a.view(), &[0], nan.view(), &[0]),
+        Err(Error::NonFinite { .. })
+    ));
     assert!(ratio_stats(&[]).is_err());
     let zero = array![[0.0, 0.0]];
-    assert!(matches!(activity_ratios(zero.view(), a.view(), &[0]), Err(Error::ZeroActivity { sample: 0, .. })));
+    assert!(matches!(
+        activity_ratios(zero.view(), a.view(), &[0]),
+        Err(Error::ZeroActivity { sample: 0, .. })
+    ));
     assert!(activity_ratios(a.view(), a.view(), &[1]).is_err());
 }
 
@@ -64,13 +76,13 @@ proptest! {
         let lb: Vec<u8> = (0..2 * n).map(|i| (i as u8 / 2) % k).collect();
         prop_assume!((0..k).all(|c| lb.contains(&c) || !la.contains(&c)));
         let m = match_nearest(a.view(), &la, b.view(), &lb).unwrap();
-        for p in 0..n {
+        for (p, &lp) in la.iter().enumerate() {
             let q = m.partner[p];
-            prop_assert_eq!(lb[q], la[p]);
+            prop_assert_eq!(lb[q], lp);
             let dist = |r: usize| (&a.row(p) - &b.row(r)).mapv(|v| v * v).sum().sqrt();
             prop_assert!((dist(q) - m.distance[p]).abs() <= 1e-12 * (1.0 + dist(q)));
-            for r in 0..2 * n {
-                if lb[r] == la[p] {
+            for (r, &lr) in lb.iter().enumerate() {
+                if lr == lp {
                     prop_assert!(dist(r) >= m.distance[p] - 1e-12, "row {} closer", r);
                 }
             }
@@ -89,7 +101,10 @@ fn balanced_batches_are_disjoint_balanced_and_seeded() {
         assert_eq!(b.iter().filter(|&&i| labels[i] == c).count(), 5);
     }
     assert!(a.iter().all(|i| !b.contains(i)));
-    assert_eq!(balanced_batch_pair(&labels, &classes, 5, 42).unwrap(), (a.clone(), b));
+    assert_eq!(
+        balanced_batch_pair(&labels, &classes, 5, 42).unwrap(),
+        (a.clone(), b)
+    );
     assert_ne!(balanced_batch_pair(&labels, &classes, 5, 43).unwrap().0, a);
     assert!(balanced_batch_pair(&labels, &classes, 16, 1).is_err());
     assert!(balanced_batch_pair(&labels, &[], 1, 1).is_err());
@@ -105,8 +120,18 @@ fn experiment_on_synthetic_clusters() {
     let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
     let xs = Array2::from_shape_fn((n, d), |(i, j)| if j == i % 2 { 1.0 } else { 0.0 }) + noise;
     let net = Mlp::random(&[d, 8, 8, 2], 3).unwrap();
-    for (layer, space) in [(0, MatchSpace::Raw), (1, MatchSpace::LayerInput), (1, MatchSpace::Raw)] {
-        let s = PairSettings { layer, classes: vec![0, 1], per_class: 10, space, seed: 9 };
+    for (layer, space) in [
+        (0, MatchSpace::Raw),
+        (1, MatchSpace::LayerInput),
+        (1, MatchSpace::Raw),
+    ] {
+        let s = PairSettings {
+            layer,
+            classes: vec![0, 1],
+            per_class: 10,
+            space,
+            seed: 9,
+        };
         let r = matched_pair_experiment(&net, xs.view(), &labels, &s).unwrap();
         assert_eq!(r.stats.n, 20);
         assert!(r.stats.mean < 0.1, "layer {layer} {space:?}: {:?}", r.stats);

@@ -3,5 +3,5 @@
 mod awd;
 mod fisher;
 mod linalg;
-mod util;
 mod pairs;
+mod util;

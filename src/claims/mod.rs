@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod c1;
+pub mod c5;
 pub mod catalogue;
 pub mod report;
 
@@ -134,7 +136,16 @@ pub struct Check {
 /// Every check that exists, in claim order. A claim not listed here is
 /// reported as unchecked.
 pub fn registry() -> Vec<Check> {
-    vec![]
+    vec![
+        Check {
+            claim: "C1",
+            run: c1::check,
+        },
+        Check {
+            claim: "C5",
+            run: c5::check,
+        },
+    ]
 }
 
 /// One row of the verify report.
