@@ -23,3 +23,4 @@ pub mod loss;
 pub mod mlp;
 pub mod moments;
 pub mod pairs;
+pub mod data;

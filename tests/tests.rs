@@ -2,6 +2,7 @@
 
 mod awd;
 mod fisher;
+mod data;
 mod linalg;
 mod pairs;
 mod util;
