@@ -915,18 +915,7 @@ proptest! {
 
 // ---------- the shared real data ----------
 
-/// The shared data directory: `SUPERLINEAR_DATA`, else `../shared/data` or
-/// `../../shared/data` from the crate root (main checkout or worktree).
-fn shared_data() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("SUPERLINEAR_DATA") {
-        return Some(PathBuf::from(p)).filter(|p| p.is_dir());
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    ["../shared/data", "../../shared/data"]
-        .iter()
-        .map(|r| root.join(r))
-        .find(|p| p.join("README.md").is_file())
-}
+use crate::util::shared_data;
 
 #[test]
 fn shared_mnist_10k_counts() {

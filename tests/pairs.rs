@@ -138,3 +138,90 @@ fn experiment_on_synthetic_clusters() {
         assert!(r.stats.min <= r.stats.median && r.stats.median <= r.stats.max);
     }
 }
+
+// ---------- the shared real MNIST subset ----------
+
+/// Matched pairs on real MNIST (Sec. 3.1): |da| / |a| on raw inputs and on
+/// the input activity of the 50 x 50 middle layer of a He-initialised
+/// 784-50-50-10 MLP (the paper's analysed layer), and the C5 duality on
+/// every matched pair. Prints the statistics (run with --nocapture).
+#[test]
+fn mnist_matched_pairs() {
+    use superlinear::awd::{constraint_residual, minimal_dw_batch};
+    use superlinear::data::load_mnist;
+    let Some(root) = crate::util::shared_data().filter(|r| r.join("mnist-10k").is_dir()) else {
+        println!(
+            "skipped: shared MNIST data (../shared/data/mnist-10k or SUPERLINEAR_DATA) not found"
+        );
+        return;
+    };
+    let ds = load_mnist(&root).unwrap();
+    let xs = ds.images.mapv(f64::from);
+    let classes: Vec<u8> = (0..10).collect();
+    let net = Mlp::random(&[784, 50, 50, 10], 2026).unwrap();
+    for per_class in [5usize, 50] {
+        let run = |layer: usize, space: MatchSpace| {
+            let s = PairSettings {
+                layer,
+                classes: classes.clone(),
+                per_class,
+                space,
+                seed: 7,
+            };
+            matched_pair_experiment(&net, xs.view(), &ds.labels, &s).unwrap()
+        };
+        let raw = run(0, MatchSpace::Raw);
+        let act = run(1, MatchSpace::LayerInput);
+        let act_by_raw = run(1, MatchSpace::Raw);
+        for (what, r) in [
+            ("raw inputs, matched on raw", &raw),
+            ("layer-1 input activity, matched on activity", &act),
+            ("layer-1 input activity, matched on raw", &act_by_raw),
+        ] {
+            println!(
+                "MNIST B = {} ({per_class}/class): {what}: |da|/|a| mean {:.4} median {:.4} min {:.4} max {:.4}",
+                r.stats.n, r.stats.mean, r.stats.median, r.stats.min, r.stats.max
+            );
+            assert_eq!(r.stats.n, 10 * per_class);
+            assert!(r.stats.mean.is_finite() && r.stats.mean > 0.0);
+        }
+        // Matching on the activity minimises |da| there, sample by sample.
+        for (x, y) in act.ratios.iter().zip(&act_by_raw.ratios) {
+            assert!(x <= &(y + 1e-12));
+        }
+        // The duality on every matched pair of the analysed layer.
+        let xa = xs.select(ndarray::Axis(0), &act.batch_a);
+        let xb = xs.select(ndarray::Axis(0), &act.batch_b);
+        let a = net.layer_inputs(xa.view(), 1).unwrap();
+        let b = net.layer_inputs(xb.view(), 1).unwrap();
+        let da = &b.select(ndarray::Axis(0), &act.matching.partner) - &a;
+        let w = net.weights(1).unwrap();
+        let dws = minimal_dw_batch(w, a.view(), da.view()).unwrap();
+        let mut worst = 0.0f64;
+        for (p, dw) in dws.iter().enumerate() {
+            let dense = dw.to_dense();
+            worst = worst.max(constraint_residual(w, a.row(p), da.row(p), dense.view()).unwrap());
+            let y = ds.labels[act.batch_a[p]] as usize;
+            let moved = net.perturbed(1, dense.view()).unwrap();
+            let lm = moved
+                .loss(superlinear::loss::Loss::CrossEntropy, xa.row(p), y)
+                .unwrap();
+            let lp = net
+                .loss(
+                    superlinear::loss::Loss::CrossEntropy,
+                    xb.row(act.matching.partner[p]),
+                    y,
+                )
+                .unwrap();
+            assert!(
+                (lm - lp).abs() <= 1e-12 * lm.abs().max(lp.abs()).max(1.0),
+                "{lm} vs {lp}"
+            );
+        }
+        println!(
+            "MNIST B = {}: max constraint residual {worst:.2e}",
+            10 * per_class
+        );
+        assert!(worst <= 1e-12);
+    }
+}
