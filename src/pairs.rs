@@ -14,6 +14,11 @@
 //! so equal points tie exactly). Then `a` is the layer's input activity of
 //! `p`, `da = a_{p'} - a_p`, and the reported statistic is the distribution
 //! of `|da| / |a|` over A (mean, median, extremes).
+//!
+//! The paper's prose (Sec. 3.1) calls the pairing a one-to-one
+//! correspondence, but its formula is this argmin, which several samples of
+//! A may share; [`Matching::distinct_partners`] reports how many partners
+//! are distinct.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +48,18 @@ pub struct Matching {
     pub partner: Vec<usize>,
     /// Euclidean distance of each pair in the matching space.
     pub distance: Vec<f64>,
+}
+
+impl Matching {
+    /// Number of distinct partners. The paper's prose calls the pairing a
+    /// "one-to-one correspondence" while its formula is a nearest-neighbour
+    /// argmin, which need not be injective: this measures how far it is.
+    pub fn distinct_partners(&self) -> usize {
+        let mut p = self.partner.clone();
+        p.sort_unstable();
+        p.dedup();
+        p.len()
+    }
 }
 
 /// Nearest same-class partner in `b` of every row of `a` (rows are

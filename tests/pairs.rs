@@ -28,6 +28,7 @@ fn ties_go_to_the_lowest_index() {
     let m = match_nearest(a.view(), &[1], b.view(), &[0, 1, 1, 1]).unwrap();
     assert_eq!(m.partner, vec![1]);
     assert_eq!(m.distance, vec![1.0]);
+    assert_eq!(m.distinct_partners(), 1);
 }
 
 #[test]
@@ -179,8 +180,9 @@ fn mnist_matched_pairs() {
             ("layer-1 input activity, matched on raw", &act_by_raw),
         ] {
             println!(
-                "MNIST B = {} ({per_class}/class): {what}: |da|/|a| mean {:.4} median {:.4} min {:.4} max {:.4}",
-                r.stats.n, r.stats.mean, r.stats.median, r.stats.min, r.stats.max
+                "MNIST B = {} ({per_class}/class): {what}: |da|/|a| mean {:.4} median {:.4} min {:.4} max {:.4}; distinct partners {}/{}",
+                r.stats.n, r.stats.mean, r.stats.median, r.stats.min, r.stats.max,
+                r.matching.distinct_partners(), r.stats.n
             );
             assert_eq!(r.stats.n, 10 * per_class);
             assert!(r.stats.mean.is_finite() && r.stats.mean > 0.0);
