@@ -91,14 +91,7 @@ pub fn stable_frobenius(x: ArrayView2<'_, f64>) -> f64 {
 }
 
 fn check_finite_view1(x: ArrayView1<'_, f64>, input: &str) -> Result<()> {
-    match x.iter().position(|v| !v.is_finite()) {
-        Some(i) => Err(Error::NonFinite {
-            input: input.to_string(),
-            location: format!("[{i}]"),
-            value: x[i],
-        }),
-        None => Ok(()),
-    }
+    crate::linalg::check_finite_slice(&x.to_vec(), input)
 }
 
 pub(crate) fn check_finite_view2(x: ArrayView2<'_, f64>, input: &str) -> Result<()> {

@@ -407,18 +407,22 @@ pub fn fd_gradient(
     y: usize,
     eps: f64,
 ) -> Result<Array1<f64>> {
-    let theta = net.params();
-    let mut out = Array1::zeros(theta.len());
-    for i in 0..theta.len() {
-        let mut tp = theta.clone();
-        tp[i] += eps;
-        let mut tm = theta.clone();
-        tm[i] -= eps;
-        let lp = net.with_params(tp.view())?.loss(loss, x, y)?;
-        let lm = net.with_params(tm.view())?.loss(loss, x, y)?;
-        out[i] = (lp - lm) / (2.0 * eps);
+    let mut out = Array1::zeros(net.num_params());
+    for i in 0..out.len() {
+        let (plus, minus) = nudged(net, i, eps)?;
+        out[i] = (plus.loss(loss, x, y)? - minus.loss(loss, x, y)?) / (2.0 * eps);
     }
     Ok(out)
+}
+
+/// The network with parameter `i` moved by `+eps` and by `-eps`.
+fn nudged(net: &Mlp, i: usize, eps: f64) -> Result<(Mlp, Mlp)> {
+    let theta = net.params();
+    let mut tp = theta.clone();
+    tp[i] += eps;
+    let mut tm = theta;
+    tm[i] -= eps;
+    Ok((net.with_params(tp.view())?, net.with_params(tm.view())?))
 }
 
 /// Central differences of the closed-form gradient: the Hessian, step `eps`.
@@ -429,16 +433,12 @@ pub fn fd_hessian(
     y: usize,
     eps: f64,
 ) -> Result<Array2<f64>> {
-    let theta = net.params();
-    let p = theta.len();
+    let p = net.num_params();
     let mut out = Array2::zeros((p, p));
     for i in 0..p {
-        let mut tp = theta.clone();
-        tp[i] += eps;
-        let mut tm = theta.clone();
-        tm[i] -= eps;
-        let gp = per_sample_grad(&net.with_params(tp.view())?, loss, x, y)?;
-        let gm = per_sample_grad(&net.with_params(tm.view())?, loss, x, y)?;
+        let (plus, minus) = nudged(net, i, eps)?;
+        let gp = per_sample_grad(&plus, loss, x, y)?;
+        let gm = per_sample_grad(&minus, loss, x, y)?;
         out.column_mut(i).assign(&((gp - gm) / (2.0 * eps)));
     }
     Ok(out)

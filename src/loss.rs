@@ -63,6 +63,18 @@ pub fn softmax_jacobian(p: ArrayView1<'_, f64>) -> Array2<f64> {
     })
 }
 
+/// `|v - e_y|^2 / 2`.
+fn half_sq_dist_to_onehot(v: ArrayView1<'_, f64>, y: usize) -> f64 {
+    0.5 * v
+        .iter()
+        .enumerate()
+        .map(|(i, vi)| {
+            let q = vi - if i == y { 1.0 } else { 0.0 };
+            q * q
+        })
+        .sum::<f64>()
+}
+
 fn check_label(z: ArrayView1<'_, f64>, y: usize) -> Result<()> {
     if z.is_empty() {
         return Err(Error::empty("logits", "no classes"));
@@ -94,27 +106,8 @@ impl Loss {
                 let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
                 lse - z[y]
             }
-            Loss::SoftmaxMse => {
-                let p = softmax(z);
-                0.5 * p
-                    .iter()
-                    .enumerate()
-                    .map(|(i, pi)| {
-                        let q = pi - if i == y { 1.0 } else { 0.0 };
-                        q * q
-                    })
-                    .sum::<f64>()
-            }
-            Loss::Mse => {
-                0.5 * z
-                    .iter()
-                    .enumerate()
-                    .map(|(i, zi)| {
-                        let q = zi - if i == y { 1.0 } else { 0.0 };
-                        q * q
-                    })
-                    .sum::<f64>()
-            }
+            Loss::SoftmaxMse => half_sq_dist_to_onehot(softmax(z).view(), y),
+            Loss::Mse => half_sq_dist_to_onehot(z, y),
         })
     }
 
