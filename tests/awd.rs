@@ -347,3 +347,13 @@ fn mlp_rejects_bad_shapes_and_layers() {
         .is_err());
     assert!(net.perturbed(0, Array2::zeros((3, 3)).view()).is_err());
 }
+
+#[test]
+fn c5_check_passes_on_other_seeds() {
+    use superlinear::claims::{c5, CheckSettings, Verdict};
+    for seed in [1u64, 2, 3] {
+        let out = c5::check(&CheckSettings::new(seed, 16).unwrap()).unwrap();
+        assert_eq!(out.verdict, Verdict::Pass, "seed {seed}: {:?}", out.details);
+        assert!(out.figures["max_loss_rel_err"] <= 1e-12);
+    }
+}

@@ -10,7 +10,7 @@ use rand_distr::{Distribution, StandardNormal};
 use superlinear::awd::{stable_frobenius, stable_norm};
 use superlinear::fisher::{
     eq3_term, fd_gradient, fd_hessian, kink_margin, moments, monte_carlo_fisher, per_sample,
-    rel_gap, rounding_scale, train_gd,
+    rel_gap, rounding_scale, teacher_data, train_gd,
 };
 use superlinear::linalg::seeded_rng;
 use superlinear::loss::Loss;
@@ -180,16 +180,7 @@ fn eq3_vanishes_saturated_regression() {
 /// by gradient descent on them.
 fn trained(depth: usize, seed: u64) -> (Mlp, Array2<f64>, Vec<usize>) {
     let (d, h, k, n) = (5, 6, 3, 120);
-    let xs = inputs(seed, n, d, 1.0);
-    let teacher = net(seed ^ 7, depth, d, h, k, 1.0);
-    let ys: Vec<usize> = xs
-        .rows()
-        .into_iter()
-        .map(|x| {
-            let z = teacher.forward(x).unwrap().logits().clone();
-            (0..k).fold(0, |b, i| if z[i] > z[b] { i } else { b })
-        })
-        .collect();
+    let (xs, ys) = teacher_data(d, h, k, n, seed).unwrap();
     let student = net(seed ^ 9, depth, d, h, k, 0.5);
     let fit = train_gd(&student, Loss::CrossEntropy, xs.view(), &ys, 100, 0.5).unwrap();
     (fit, xs, ys)
@@ -266,4 +257,15 @@ fn fisher_rejects_bad_inputs() {
     assert!(moments(&nt, Loss::CrossEntropy, xs.view(), &[0]).is_err());
     assert!(monte_carlo_fisher(&nt, xs.view(), 0, 1).is_err());
     assert!(train_gd(&nt, Loss::Mse, xs.view(), &[0, 1], 1, f64::NAN).is_err());
+}
+
+#[test]
+fn c1_check_passes_on_other_seeds() {
+    use superlinear::claims::{c1, CheckSettings, Verdict};
+    for seed in [1u64, 2] {
+        let out = c1::check(&CheckSettings::new(seed, 8).unwrap()).unwrap();
+        assert_eq!(out.verdict, Verdict::Pass, "seed {seed}: {:?}", out.details);
+        assert!(out.figures["b_softmax_emp_fisher_rel_gap"] > 1e-3);
+        assert!(out.figures["d_relu_eq3_model_over_h"] < 1e-12);
+    }
 }
