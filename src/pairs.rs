@@ -18,7 +18,10 @@
 //! The paper's prose (Sec. 3.1) calls the pairing a one-to-one
 //! correspondence, but its formula is this argmin, which several samples of
 //! A may share; [`Matching::distinct_partners`] reports how many partners
-//! are distinct.
+//! are distinct. [`MatchRule::OneToOne`] builds the one-to-one reading
+//! instead: per class, the assignment A -> B of least total Euclidean
+//! distance (Kuhn-Munkres from the `pathfinding` crate, on distances
+//! quantised to `1e-12` of the class block's largest distance).
 
 use std::collections::BTreeMap;
 
@@ -39,6 +42,18 @@ pub enum MatchSpace {
     Raw,
     /// The input activity of the analysed layer.
     LayerInput,
+}
+
+/// How partners are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchRule {
+    /// Each sample's nearest same-class sample (the paper's argmin);
+    /// partners may repeat.
+    Nearest,
+    /// A one-to-one same-class assignment of least total distance (the
+    /// paper's "one-to-one correspondence").
+    OneToOne,
 }
 
 /// The partner in batch B of each sample of batch A.
@@ -115,6 +130,49 @@ pub fn match_nearest(
                     class: labels_a[p],
                 })
             }
+        }
+    }
+    Ok(Matching { partner, distance })
+}
+
+/// One-to-one same-class matching of least total Euclidean distance: per
+/// class, Kuhn-Munkres on the distance matrix of that class's rows of A
+/// (rows) against its rows of B (columns). A class with fewer samples in B
+/// than in A is [`Error::NoPartner`] for its first unmatched sample.
+pub fn match_one_to_one(
+    a: ArrayView2<'_, f64>,
+    labels_a: &[u8],
+    b: ArrayView2<'_, f64>,
+    labels_b: &[u8],
+) -> Result<Matching> {
+    // Shapes and finiteness are checked by the nearest matching, which also
+    // gives every class's candidate set a partner or fails.
+    match_nearest(a, labels_a, b, labels_b)?;
+    let mut partner = vec![0usize; a.nrows()];
+    let mut distance = vec![0.0f64; a.nrows()];
+    let classes: std::collections::BTreeSet<u8> = labels_a.iter().copied().collect();
+    for c in classes {
+        let ia: Vec<usize> = (0..a.nrows()).filter(|&p| labels_a[p] == c).collect();
+        let ib: Vec<usize> = (0..b.nrows()).filter(|&q| labels_b[q] == c).collect();
+        if ib.len() < ia.len() {
+            return Err(Error::NoPartner {
+                sample: ia[ib.len()],
+                class: c,
+            });
+        }
+        let dist = Array2::from_shape_fn((ia.len(), ib.len()), |(i, j)| {
+            stable_norm((&a.row(ia[i]) - &b.row(ib[j])).view())
+        });
+        let dmax = dist.iter().fold(0.0f64, |m, v| m.max(*v));
+        let unit = if dmax > 0.0 { dmax * 1e-12 } else { 1.0 };
+        let weights = pathfinding::matrix::Matrix::from_fn(ia.len(), ib.len(), |(i, j)| {
+            (dist[(i, j)] / unit).round() as i64
+        });
+        // rows <= columns holds (checked above), so this cannot panic.
+        let (_, assign) = pathfinding::kuhn_munkres::kuhn_munkres_min(&weights);
+        for (i, &j) in assign.iter().enumerate() {
+            partner[ia[i]] = ib[j];
+            distance[ia[i]] = dist[(i, j)];
         }
     }
     Ok(Matching { partner, distance })
@@ -268,6 +326,8 @@ pub struct PairSettings {
     pub per_class: usize,
     /// Features the partners are matched on.
     pub space: MatchSpace,
+    /// Nearest (partners may repeat) or one-to-one.
+    pub rule: MatchRule,
     /// Seed of the batch draw.
     pub seed: u64,
 }
@@ -290,6 +350,7 @@ pub fn matched_pair_experiment(
         ref classes,
         per_class,
         space,
+        rule,
         seed,
     } = *settings;
     let (batch_a, batch_b) = balanced_batch_pair(labels, classes, per_class, seed)?;
@@ -299,9 +360,13 @@ pub fn matched_pair_experiment(
     let yb: Vec<u8> = batch_b.iter().map(|&i| labels[i]).collect();
     let act_a = net.layer_inputs(xa.view(), layer)?;
     let act_b = net.layer_inputs(xb.view(), layer)?;
-    let matching = match space {
-        MatchSpace::Raw => match_nearest(xa.view(), &ya, xb.view(), &yb)?,
-        MatchSpace::LayerInput => match_nearest(act_a.view(), &ya, act_b.view(), &yb)?,
+    let (fa, fb) = match space {
+        MatchSpace::Raw => (xa.view(), xb.view()),
+        MatchSpace::LayerInput => (act_a.view(), act_b.view()),
+    };
+    let matching = match rule {
+        MatchRule::Nearest => match_nearest(fa, &ya, fb, &yb)?,
+        MatchRule::OneToOne => match_one_to_one(fa, &ya, fb, &yb)?,
     };
     let ratios = activity_ratios(act_a.view(), act_b.view(), &matching.partner)?;
     let stats = ratio_stats(&ratios)?;

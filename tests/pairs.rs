@@ -3,12 +3,13 @@
 
 use ndarray::{array, Array2};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use rand_distr::{Distribution, StandardNormal};
 use superlinear::linalg::seeded_rng;
 use superlinear::mlp::Mlp;
 use superlinear::pairs::{
-    activity_ratios, balanced_batch_pair, match_nearest, matched_pair_experiment, ratio_stats,
-    MatchSpace, PairSettings,
+    activity_ratios, balanced_batch_pair, match_nearest, match_one_to_one, matched_pair_experiment,
+    ratio_stats, MatchRule, MatchSpace, PairSettings,
 };
 use superlinear::Error;
 
@@ -91,6 +92,63 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(crate::util::proptest_config(24))]
+    #[test]
+    fn one_to_one_is_a_least_total_distance_bijection(seed in any::<u64>(), m in 1usize..6, d in 1usize..4) {
+        // Two classes, m samples each in both batches; brute force over all
+        // permutations of each class block.
+        let a = gauss(seed, 2 * m, d);
+        let b = gauss(seed ^ 3, 2 * m, d);
+        let la: Vec<u8> = (0..2 * m).map(|i| (i % 2) as u8).collect();
+        let lb: Vec<u8> = (0..2 * m).map(|i| ((i + 1) % 2) as u8).collect();
+        let one = match_one_to_one(a.view(), &la, b.view(), &lb).unwrap();
+        prop_assert_eq!(one.distinct_partners(), 2 * m);
+        let near = match_nearest(a.view(), &la, b.view(), &lb).unwrap();
+        let dist = |p: usize, q: usize| (&a.row(p) - &b.row(q)).mapv(|v| v * v).sum().sqrt();
+        for c in 0..2u8 {
+            let ia: Vec<usize> = (0..2 * m).filter(|&p| la[p] == c).collect();
+            let ib: Vec<usize> = (0..2 * m).filter(|&q| lb[q] == c).collect();
+            let got: f64 = ia.iter().map(|&p| { prop_assert_eq!(lb[one.partner[p]], c); Ok(one.distance[p]) })
+                .collect::<Result<Vec<_>, TestCaseError>>()?.iter().sum();
+            let lower: f64 = ia.iter().map(|&p| near.distance[p]).sum();
+            prop_assert!(got >= lower - 1e-12);
+            let mut best = f64::INFINITY;
+            let mut perm: Vec<usize> = (0..m).collect();
+            permutations(&mut perm, 0, &mut |pm| {
+                let t: f64 = (0..m).map(|i| dist(ia[i], ib[pm[i]])).sum();
+                best = best.min(t);
+            });
+            prop_assert!(got <= best * (1.0 + 1e-9) + 1e-12, "class {}: {} > optimum {}", c, got, best);
+        }
+    }
+}
+
+fn permutations(v: &mut Vec<usize>, k: usize, f: &mut dyn FnMut(&[usize])) {
+    if k == v.len() {
+        f(v);
+        return;
+    }
+    for i in k..v.len() {
+        v.swap(k, i);
+        permutations(v, k + 1, f);
+        v.swap(k, i);
+    }
+}
+
+#[test]
+fn one_to_one_needs_enough_partners() {
+    let a = array![[0.0], [1.0]];
+    let b = array![[0.0], [5.0]];
+    assert!(matches!(
+        match_one_to_one(a.view(), &[0, 0], b.view(), &[0, 1]),
+        Err(Error::NoPartner {
+            sample: 1,
+            class: 0
+        })
+    ));
+}
+
 #[test]
 fn balanced_batches_are_disjoint_balanced_and_seeded() {
     let labels: Vec<u8> = (0..300).map(|i| (i % 10) as u8).collect();
@@ -131,6 +189,7 @@ fn experiment_on_synthetic_clusters() {
             classes: vec![0, 1],
             per_class: 10,
             space,
+            rule: MatchRule::Nearest,
             seed: 9,
         };
         let r = matched_pair_experiment(&net, xs.view(), &labels, &s).unwrap();
@@ -161,23 +220,30 @@ fn mnist_matched_pairs() {
     let classes: Vec<u8> = (0..10).collect();
     let net = Mlp::random(&[784, 50, 50, 10], 2026).unwrap();
     for per_class in [5usize, 50] {
-        let run = |layer: usize, space: MatchSpace| {
+        let run = |layer: usize, space: MatchSpace, rule: MatchRule| {
             let s = PairSettings {
                 layer,
                 classes: classes.clone(),
                 per_class,
                 space,
+                rule,
                 seed: 7,
             };
             matched_pair_experiment(&net, xs.view(), &ds.labels, &s).unwrap()
         };
-        let raw = run(0, MatchSpace::Raw);
-        let act = run(1, MatchSpace::LayerInput);
-        let act_by_raw = run(1, MatchSpace::Raw);
+        let raw = run(0, MatchSpace::Raw, MatchRule::Nearest);
+        let act = run(1, MatchSpace::LayerInput, MatchRule::Nearest);
+        let act_by_raw = run(1, MatchSpace::Raw, MatchRule::Nearest);
+        let raw_1to1 = run(0, MatchSpace::Raw, MatchRule::OneToOne);
+        let act_1to1 = run(1, MatchSpace::LayerInput, MatchRule::OneToOne);
+        assert_eq!(raw_1to1.matching.distinct_partners(), 10 * per_class);
+        assert!(raw_1to1.stats.mean >= raw.stats.mean - 1e-12);
         for (what, r) in [
             ("raw inputs, matched on raw", &raw),
             ("layer-1 input activity, matched on activity", &act),
             ("layer-1 input activity, matched on raw", &act_by_raw),
+            ("raw inputs, one-to-one on raw", &raw_1to1),
+            ("layer-1 input activity, one-to-one on activity", &act_1to1),
         ] {
             println!(
                 "MNIST B = {} ({per_class}/class): {what}: |da|/|a| mean {:.4} median {:.4} min {:.4} max {:.4}; distinct partners {}/{}",
