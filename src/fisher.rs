@@ -116,6 +116,19 @@ pub fn curvature_term(net: &Mlp, t: &Trace, c: ArrayView1<'_, f64>) -> Result<Ar
     let layers = net.layers();
     if layers.len() == 2 {
         let (h, d) = layers[0].dim();
+        let fits = t.inputs.first().is_some_and(|x| x.len() == d)
+            && t.pre.first().is_some_and(|s| s.len() == h);
+        if !fits {
+            return Err(Error::shape(
+                "trace (must come from this network's forward pass)",
+                format!("input {d}, first pre-activation {h}"),
+                format!(
+                    "input {:?}, first pre-activation {:?}",
+                    t.inputs.first().map(|x| x.len()),
+                    t.pre.first().map(|s| s.len())
+                ),
+            ));
+        }
         let off = h * d;
         let x = &t.inputs[0];
         let s = &t.pre[0];
@@ -139,7 +152,7 @@ pub fn curvature_term(net: &Mlp, t: &Trace, c: ArrayView1<'_, f64>) -> Result<Ar
 /// Loss, gradient and Hessian of one sample in closed form.
 pub fn per_sample(net: &Mlp, loss: Loss, x: ArrayView1<'_, f64>, y: usize) -> Result<PerSample> {
     let (j, t) = logit_jacobian(net, x)?;
-    let head = loss.eval(t.logits().view(), y)?;
+    let head = loss.eval(t.logits(), y)?;
     let grad = j.t().dot(&head.grad);
     let hess = j.t().dot(&head.hess).dot(&j) + curvature_term(net, &t, head.grad.view())?;
     Ok(PerSample {
@@ -158,7 +171,7 @@ pub fn per_sample_grad(
     y: usize,
 ) -> Result<Array1<f64>> {
     let (j, t) = logit_jacobian(net, x)?;
-    let head = loss.eval(t.logits().view(), y)?;
+    let head = loss.eval(t.logits(), y)?;
     Ok(j.t().dot(&head.grad))
 }
 
@@ -167,7 +180,7 @@ pub fn per_sample_grad(
 /// `d = p - e_y` (so that `h = g g^T + T` is a check, not a definition).
 pub fn eq3_term(net: &Mlp, x: ArrayView1<'_, f64>, y: usize) -> Result<Array2<f64>> {
     let (j, t) = logit_jacobian(net, x)?;
-    let head = Loss::CrossEntropy.eval(t.logits().view(), y)?;
+    let head = Loss::CrossEntropy.eval(t.logits(), y)?;
     let d = &head.grad;
     let s = softmax_jacobian(head.probs.view());
     let k = d.len();
@@ -330,7 +343,7 @@ pub fn monte_carlo_fisher(
             .map(|c| per_sample_grad(net, Loss::CrossEntropy, row, c))
             .collect::<Result<Vec<_>>>()?;
         let (_, t) = logit_jacobian(net, row)?;
-        let probs = crate::loss::softmax(t.logits().view());
+        let probs = crate::loss::softmax(t.logits());
         let mut counts = vec![0usize; k];
         for _ in 0..draws {
             let u: f64 = unif.sample(&mut rng);

@@ -36,10 +36,13 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// The logits (last pre-activation).
-    pub fn logits(&self) -> &Array1<f64> {
-        // A trace always has at least one layer (Mlp::new rejects none).
-        &self.pre[self.pre.len() - 1]
+    /// The logits (last pre-activation); empty for a trace with no layers
+    /// (which [`Mlp::forward`] never builds), so loss heads reject it.
+    pub fn logits(&self) -> ArrayView1<'_, f64> {
+        match self.pre.last() {
+            Some(z) => z.view(),
+            None => ArrayView1::from(&[]),
+        }
     }
 }
 
@@ -265,6 +268,6 @@ impl Mlp {
     /// Per-sample loss of input `x` with label `y`.
     pub fn loss(&self, loss: Loss, x: ArrayView1<'_, f64>, y: usize) -> Result<f64> {
         let t = self.forward(x)?;
-        loss.value(t.logits().view(), y)
+        loss.value(t.logits(), y)
     }
 }

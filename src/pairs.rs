@@ -164,6 +164,13 @@ pub fn match_one_to_one(
             stable_norm((&a.row(ia[i]) - &b.row(ib[j])).view())
         });
         let dmax = dist.iter().fold(0.0f64, |m, v| m.max(*v));
+        if !dmax.is_finite() {
+            return Err(Error::NonFinite {
+                input: format!("distances between class-{c} samples (features too large)"),
+                location: "one-to-one cost matrix".into(),
+                value: dmax,
+            });
+        }
         let unit = if dmax > 0.0 { dmax * 1e-12 } else { 1.0 };
         let weights = pathfinding::matrix::Matrix::from_fn(ia.len(), ib.len(), |(i, j)| {
             (dist[(i, j)] / unit).round() as i64

@@ -357,3 +357,41 @@ fn c5_check_passes_on_other_seeds() {
         assert!(out.figures["max_loss_rel_err"] <= 1e-12);
     }
 }
+
+#[test]
+fn oracle_and_closed_form_on_degenerate_shapes() {
+    // No output rows: dW is empty for both implementations.
+    let w = Array2::<f64>::zeros((0, 2));
+    let a = Array1::from_vec(vec![1.0, 2.0]);
+    let da = Array1::from_vec(vec![0.5, 0.0]);
+    assert_eq!(
+        least_norm_oracle(w.view(), a.view(), da.view())
+            .unwrap()
+            .dim(),
+        (0, 2)
+    );
+    // No inputs: |a| = 0.
+    let w = Array2::<f64>::zeros((2, 0));
+    let e = Array1::<f64>::zeros(0);
+    assert!(matches!(
+        minimal_dw(w.view(), e.view(), e.view()),
+        Err(Error::ZeroActivity { .. })
+    ));
+    assert!(matches!(
+        least_norm_oracle(w.view(), e.view(), e.view()),
+        Err(Error::ZeroActivity { .. })
+    ));
+}
+
+#[test]
+fn foreign_trace_is_a_shape_error() {
+    use superlinear::fisher::curvature_term;
+    let small = Mlp::random(&[2, 3, 2], 1).unwrap();
+    let big = Mlp::random(&[4, 5, 2], 1).unwrap();
+    let t = small.forward(Array1::ones(2).view()).unwrap();
+    let c = Array1::ones(2);
+    assert!(matches!(
+        curvature_term(&big, &t, c.view()),
+        Err(Error::Shape { .. })
+    ));
+}

@@ -137,6 +137,16 @@ fn permutations(v: &mut Vec<usize>, k: usize, f: &mut dyn FnMut(&[usize])) {
 }
 
 #[test]
+fn one_to_one_rejects_overflowing_distances() {
+    let a = array![[1e308], [0.0]];
+    let b = array![[-1e308], [1.0]];
+    assert!(matches!(
+        match_one_to_one(a.view(), &[0, 0], b.view(), &[0, 0]),
+        Err(Error::NonFinite { .. })
+    ));
+}
+
+#[test]
 fn one_to_one_needs_enough_partners() {
     let a = array![[0.0], [1.0]];
     let b = array![[0.0], [5.0]];

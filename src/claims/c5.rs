@@ -139,8 +139,8 @@ fn run_case(settings: &CheckSettings, case: usize, m: &mut Maxima) -> Result<()>
             }
         }
         let y = la[p] as usize % widths[depth];
-        let l_moved = Loss::CrossEntropy.value(tm.logits().view(), y)?;
-        let l_partner = Loss::CrossEntropy.value(tp.logits().view(), y)?;
+        let l_moved = Loss::CrossEntropy.value(tm.logits(), y)?;
+        let l_partner = Loss::CrossEntropy.value(tp.logits(), y)?;
         let s = l_moved.abs().max(l_partner.abs());
         if s > 0.0 {
             m.loss = m.loss.max((l_moved - l_partner).abs() / s);
