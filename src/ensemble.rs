@@ -35,7 +35,7 @@ use statrs::distribution::{ContinuousCDF, Normal as StatNormal};
 use crate::error::{Error, Result};
 use crate::linalg::{
     check_finite, check_finite_slice, haar_frame, orthonormality_residual, psd_tolerance,
-    seeded_rng, Rng,
+    seeded_rng, sign_fixed_q, Rng,
 };
 
 /// A per-sample Hessian ensemble in factored form.
@@ -664,16 +664,7 @@ fn perturbed_frame(q: MatRef<'_, f64>, angle: f64, rng: &mut Rng) -> Result<Mat<
     let g = haar_frame(d, r, rng)?;
     // Project out Q, re-orthonormalise (QR) and sign-fix.
     let proj = &g - q * (q.transpose() * &g);
-    let qr = proj.qr();
-    let mut w = qr.compute_thin_Q();
-    let rr = qr.thin_R();
-    for j in 0..r {
-        if rr[(j, j)] < 0.0 {
-            for i in 0..d {
-                w[(i, j)] = -w[(i, j)];
-            }
-        }
-    }
+    let w = sign_fixed_q(proj.as_ref());
     let (c, s) = (angle.cos(), angle.sin());
     Ok(Mat::from_fn(d, r, |i, j| c * q[(i, j)] + s * w[(i, j)]))
 }
@@ -686,17 +677,7 @@ fn frame_with_first(first: &[f64], r: usize, rng: &mut Rng) -> Result<Mat<f64>> 
     for i in 0..d {
         g[(i, 0)] = first[i];
     }
-    let qr = g.qr();
-    let mut q = qr.compute_thin_Q();
-    let rr = qr.thin_R();
-    for j in 0..r {
-        if rr[(j, j)] < 0.0 {
-            for i in 0..d {
-                q[(i, j)] = -q[(i, j)];
-            }
-        }
-    }
-    Ok(q)
+    Ok(sign_fixed_q(g.as_ref()))
 }
 
 /// Draws `n` i.i.d. normal vectors of length d with standard deviation `sigma`.

@@ -24,7 +24,14 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub mod c1;
+pub mod c10;
+pub mod c11;
+pub mod c2;
 pub mod c5;
+pub mod c7;
+pub mod c8;
+pub mod c9;
+pub mod cases;
 pub mod catalogue;
 pub mod report;
 
@@ -75,6 +82,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// `Pass` when `ok`, else `Fail`.
+    pub fn pass_if(ok: bool) -> Self {
+        if ok {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+
     /// Lower-case name used in tables.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -137,15 +153,22 @@ pub struct Check {
 /// reported as unchecked.
 pub fn registry() -> Vec<Check> {
     vec![
-        Check {
-            claim: "C1",
-            run: c1::check,
-        },
-        Check {
-            claim: "C5",
-            run: c5::check,
-        },
+        Check::new("C1", c1::check),
+        Check::new("C2", c2::check),
+        Check::new("C5", c5::check),
+        Check::new("C7", c7::check),
+        Check::new("C8", c8::check),
+        Check::new("C9", c9::check),
+        Check::new("C10", c10::check),
+        Check::new("C11", c11::check),
     ]
+}
+
+impl Check {
+    /// A check for `claim`.
+    pub const fn new(claim: &'static str, run: fn(&CheckSettings) -> Result<ClaimOutcome>) -> Self {
+        Check { claim, run }
+    }
 }
 
 /// One row of the verify report.

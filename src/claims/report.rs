@@ -56,7 +56,15 @@ fn num(x: f64) -> Value {
 }
 
 /// The JSON report: provenance, settings, one object per claim, a summary.
-pub fn to_json(rows: &[ClaimRow], settings: &CheckSettings, provenance: &Provenance) -> Value {
+///
+/// With `timings` false the per-claim `seconds` are left out, so that the same
+/// seed gives byte-identical JSON (determinism tests, snapshots).
+pub fn to_json(
+    rows: &[ClaimRow],
+    settings: &CheckSettings,
+    provenance: &Provenance,
+    timings: bool,
+) -> Value {
     let claims: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -66,7 +74,7 @@ pub fn to_json(rows: &[ClaimRow], settings: &CheckSettings, provenance: &Provena
                 .iter()
                 .map(|(k, v)| (k.clone(), num(*v)))
                 .collect();
-            json!({
+            let mut row = json!({
                 "id": r.id,
                 "paper_ref": r.paper_ref,
                 "kind": r.kind,
@@ -74,8 +82,11 @@ pub fn to_json(rows: &[ClaimRow], settings: &CheckSettings, provenance: &Provena
                 "figure": r.outcome.figure,
                 "figures": figures,
                 "details": r.outcome.details,
-                "seconds": (r.seconds * 1000.0).round() / 1000.0,
-            })
+            });
+            if timings {
+                row["seconds"] = json!((r.seconds * 1000.0).round() / 1000.0);
+            }
+            row
         })
         .collect();
     json!({

@@ -21,6 +21,9 @@ pub struct VerifyArgs {
     /// Print JSON (with provenance) instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Leave per-claim timings out of the JSON (byte-identical output per seed).
+    #[arg(long)]
+    pub no_timings: bool,
     /// Print each check's detail lines under its row.
     #[arg(long)]
     pub details: bool,
@@ -30,7 +33,7 @@ pub fn run(args: VerifyArgs) -> Result<i32> {
     let settings = CheckSettings::new(args.seed, args.cases)?;
     let rows = run_all(&settings, args.claim.as_deref())?;
     if args.json {
-        let value = to_json(&rows, &settings, &Provenance::current());
+        let value = to_json(&rows, &settings, &Provenance::current(), !args.no_timings);
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         print!("{}", render_table(&rows, &settings, args.details));
