@@ -88,6 +88,15 @@ pub enum Error {
     /// Reading or writing a file failed.
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    /// An activity vector whose norm is zero or subnormal: no weight
+    /// perturbation of the layer can reproduce a partner's pre-activation
+    /// from it (C5, Lemma 3.2 divides by `|a|^2`).
+    #[error("activity of sample {sample} has norm {norm:e} (zero or subnormal): the minimal dW = W da a^T / |a|^2 is undefined")]
+    ZeroActivity { sample: usize, norm: f64 },
+    /// A sample of one mini-batch whose class has no sample in the other
+    /// batch, so it has no matched partner (Sec. 3.1).
+    #[error("sample {sample} of class {class} has no same-class partner in the other batch")]
+    NoPartner { sample: usize, class: u8 },
     /// A claim id that the catalogue does not know.
     #[error("unknown claim id {id:?} (known: {known})")]
     UnknownClaim { id: String, known: String },

@@ -18,8 +18,14 @@ pub mod fit;
 pub mod linalg;
 
 pub use error::{Error, Result};
+pub mod awd;
 pub mod claims;
+pub mod data;
 pub mod ensemble;
+pub mod fisher;
+pub mod loss;
+pub mod mlp;
 pub mod moments;
+pub mod pairs;
 pub mod shifts;
 pub mod suppression;

@@ -69,3 +69,16 @@ impl FailurePersistence for RegressionsDir {
 pub fn rel_diff(a: f64, b: f64, floor: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs()).max(floor)
 }
+
+/// The shared data directory: `SUPERLINEAR_DATA`, else `../shared/data` or
+/// `../../shared/data` from the crate root (main checkout or worktree).
+pub fn shared_data() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("SUPERLINEAR_DATA") {
+        return Some(std::path::PathBuf::from(p)).filter(|p| p.is_dir());
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["../shared/data", "../../shared/data"]
+        .iter()
+        .map(|r| root.join(r))
+        .find(|p| p.join("README.md").is_file())
+}

@@ -23,11 +23,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod c1;
 pub mod c10;
 pub mod c11;
 pub mod c12;
 pub mod c13;
 pub mod c2;
+pub mod c5;
 pub mod c7;
 pub mod c8;
 pub mod c9;
@@ -153,7 +155,9 @@ pub struct Check {
 /// reported as unchecked.
 pub fn registry() -> Vec<Check> {
     vec![
+        Check::new("C1", c1::check),
         Check::new("C2", c2::check),
+        Check::new("C5", c5::check),
         Check::new("C7", c7::check),
         Check::new("C8", c8::check),
         Check::new("C9", c9::check),
