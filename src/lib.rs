@@ -27,5 +27,6 @@ pub mod loss;
 pub mod mlp;
 pub mod moments;
 pub mod pairs;
+pub mod published;
 pub mod shifts;
 pub mod suppression;

@@ -13,6 +13,7 @@ mod fit;
 mod linalg;
 mod moments;
 mod pairs;
+mod published;
 mod shifts;
 mod suppression;
 mod synthetic_claims;
