@@ -16,3 +16,4 @@ pub mod linalg;
 
 pub use error::{Error, Result};
 pub mod claims;
+pub mod coupling;

@@ -1,0 +1,286 @@
+//! The formula-against-null grid of C3 and C4: for each dimension d and
+//! spectrum, the simulated null of `rho_bar` (Haar rotations) against the
+//! paper's mean (App. C) and standard error (App. D) and against our corrected
+//! expressions (see the parent module doc and `theory/coupling-null.md`).
+//!
+//! Figures per point: `rel_err = (formula - simulated_mean) / simulated_mean`
+//! and `se_ratio = simulated_std / SE_formula`. The grid is long (minutes at
+//! d = 2500): it runs behind a CLI command that writes the table into
+//! `theory/`, never in the default test suite; `verify` runs a small slice.
+
+use serde::Serialize;
+
+use super::spectrum::Spectrum;
+use super::{
+    corrected_mean, corrected_mean_sq, corrected_se, paper_mean, paper_se, simulate_null, summarize, SpectrumMoments,
+};
+use crate::error::Result;
+
+/// Settings of a grid run.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridSettings {
+    /// Dimensions.
+    pub ds: Vec<usize>,
+    /// Rotations per point for d below `large_d`.
+    pub rotations: usize,
+    /// Rotations per point for `d >= large_d` (the d^3 points are costly).
+    pub rotations_large: usize,
+    /// Threshold for `rotations_large`.
+    pub large_d: usize,
+    /// Master seed; point p uses seed `seed + p`.
+    pub seed: u64,
+}
+
+impl Default for GridSettings {
+    /// The grid of issue 3: d in {50, 100, 300, 1000, 2500}, 200 rotations
+    /// (40 at d = 2500).
+    fn default() -> Self {
+        GridSettings {
+            ds: vec![50, 100, 300, 1000, 2500],
+            rotations: 200,
+            rotations_large: 40,
+            large_d: 2500,
+            seed: 20260205,
+        }
+    }
+}
+
+/// The spectra of the grid at dimension d: k equal spikes for
+/// k in {1, 2, 3, 5, 10, 30, 100, d/3} (k <= d), power laws `i^-alpha` over all
+/// d directions for alpha in {0.5, 1, 2}, and 10 spikes on a bulk of relative
+/// height 0.001 and 0.01.
+pub fn grid_spectra(d: usize) -> Vec<Spectrum> {
+    let mut ks: Vec<usize> = [1, 2, 3, 5, 10, 30, 100, d / 3]
+        .into_iter()
+        .filter(|&k| k >= 1 && k <= d)
+        .collect();
+    ks.sort_unstable();
+    ks.dedup();
+    let mut v: Vec<Spectrum> = ks.into_iter().map(|k| Spectrum::Spikes { k }).collect();
+    for alpha in [0.5, 1.0, 2.0] {
+        v.push(Spectrum::Power { alpha, k: None });
+    }
+    for ratio in [0.001, 0.01] {
+        if d > 10 {
+            v.push(Spectrum::SpikesBulk { k: 10, ratio });
+        }
+    }
+    v
+}
+
+/// One grid point.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridPoint {
+    pub d: usize,
+    pub spectrum: String,
+    pub rank: usize,
+    pub k_eff: f64,
+    /// `1 / E rho^2` in the Gaussian-row limit (see `gaussian_rho_sq`).
+    pub k_rho: f64,
+    pub rotations: usize,
+    pub seed: u64,
+    /// Simulated null mean of `rho_bar` and its Monte Carlo standard error.
+    pub simulated_mean: f64,
+    pub simulated_mean_mcse: f64,
+    /// Simulated null standard deviation of `rho_bar`.
+    pub simulated_std: f64,
+    /// Simulated `E rho^2` (mean over rotations of `mean_{i != j} rho_ij^2`).
+    pub simulated_mean_rho_sq: f64,
+    /// Corrected `E rho^2 = (d - k_rho) / (k_rho (d - 1))`.
+    pub corrected_mean_rho_sq: f64,
+    pub paper_mean: f64,
+    pub corrected_mean: f64,
+    pub paper_mean_rel_err: f64,
+    pub corrected_mean_rel_err: f64,
+    pub paper_se: f64,
+    pub corrected_se: f64,
+    /// `simulated_std / paper_se`.
+    pub paper_se_ratio: f64,
+    /// `simulated_std / corrected_se`.
+    pub corrected_se_ratio: f64,
+}
+
+fn rel_err(formula: f64, sim: f64) -> f64 {
+    if sim == 0.0 {
+        if formula == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        (formula - sim) / sim
+    }
+}
+
+fn ratio(num: f64, den: f64) -> f64 {
+    if den == 0.0 {
+        if num.abs() < 1e-15 {
+            1.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        num / den
+    }
+}
+
+/// Simulates one point and compares it with the formulas.
+pub fn grid_point(d: usize, mu: &[f64], label: &str, rotations: usize, seed: u64) -> Result<GridPoint> {
+    let m = SpectrumMoments::of(mu, d)?;
+    let null = simulate_null(mu, d, rotations, seed)?;
+    let s = summarize(&null.rho_bar, &[])?;
+    let rho_sq = null.mean_rho_sq.iter().sum::<f64>() / null.mean_rho_sq.len() as f64;
+    let pm = paper_mean(&m);
+    let cm = corrected_mean(&m, d);
+    let pse = paper_se(pm, d);
+    let cse = corrected_se(&m, d);
+    Ok(GridPoint {
+        d,
+        spectrum: label.to_string(),
+        rank: null.rank,
+        k_eff: m.k_eff(),
+        k_rho: m.k_rho,
+        rotations,
+        seed,
+        simulated_mean: s.mean,
+        simulated_mean_mcse: s.std / (rotations as f64).sqrt(),
+        simulated_std: s.std,
+        simulated_mean_rho_sq: rho_sq,
+        corrected_mean_rho_sq: corrected_mean_sq(&m, d),
+        paper_mean: pm,
+        corrected_mean: cm,
+        paper_mean_rel_err: rel_err(pm, s.mean),
+        corrected_mean_rel_err: rel_err(cm, s.mean),
+        paper_se: pse,
+        corrected_se: cse,
+        paper_se_ratio: ratio(s.std, pse),
+        corrected_se_ratio: ratio(s.std, cse),
+    })
+}
+
+/// Runs the grid; `progress` is called after each point (e.g. to print it).
+pub fn run_grid(settings: &GridSettings, progress: &mut dyn FnMut(&GridPoint)) -> Result<Vec<GridPoint>> {
+    let mut out = Vec::new();
+    let mut p = 0u64;
+    let no_file = |_: &std::path::Path| -> Result<Vec<f64>> { Ok(vec![]) };
+    for &d in &settings.ds {
+        let rotations = if d >= settings.large_d {
+            settings.rotations_large
+        } else {
+            settings.rotations
+        };
+        for spec in grid_spectra(d) {
+            let mu = spec.eigenvalues(d, &no_file)?;
+            let point = grid_point(d, &mu, &spec.to_string(), rotations, settings.seed + p)?;
+            progress(&point);
+            out.push(point);
+            p += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:+.1}%", 100.0 * x)
+    } else {
+        "inf".into()
+    }
+}
+
+/// The grid as a Markdown table (one row per point).
+pub fn grid_markdown(points: &[GridPoint]) -> String {
+    let mut s = String::from(
+        "| d | spectrum | k_eff | R | sim mean (mcse) | paper mean | err | corrected | err | sim std | paper SE ratio | corrected SE ratio |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for p in points {
+        s.push_str(&format!(
+            "| {} | {} | {:.2} | {} | {:.4} ({:.1e}) | {:.4} | {} | {:.4} | {} | {:.2e} | {:.2} | {:.2} |\n",
+            p.d,
+            p.spectrum,
+            p.k_eff,
+            p.rotations,
+            p.simulated_mean,
+            p.simulated_mean_mcse,
+            p.paper_mean,
+            pct(p.paper_mean_rel_err),
+            p.corrected_mean,
+            pct(p.corrected_mean_rel_err),
+            p.simulated_std,
+            p.paper_se_ratio,
+            p.corrected_se_ratio,
+        ));
+    }
+    s
+}
+
+/// A finished grid with its settings: what `theory/coupling-null.json` holds.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct GridResults {
+    pub command: String,
+    pub settings: GridSettingsRecord,
+    pub points: Vec<GridPointRecord>,
+}
+
+/// The settings as recorded in the results file.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct GridSettingsRecord {
+    pub ds: Vec<usize>,
+    pub rotations: usize,
+    pub rotations_large: usize,
+    pub large_d: usize,
+    pub seed: u64,
+}
+
+/// The per-point figures as recorded (non-finite values as null).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct GridPointRecord {
+    pub d: usize,
+    pub spectrum: String,
+    pub k_eff: f64,
+    pub k_rho: f64,
+    pub rotations: usize,
+    pub simulated_mean: f64,
+    pub simulated_std: f64,
+    pub paper_mean_rel_err: Option<f64>,
+    pub corrected_mean_rel_err: Option<f64>,
+    pub paper_se_ratio: Option<f64>,
+    pub corrected_se_ratio: Option<f64>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+impl GridResults {
+    /// Packs a run for writing.
+    pub fn new(command: &str, s: &GridSettings, points: &[GridPoint]) -> Self {
+        GridResults {
+            command: command.to_string(),
+            settings: GridSettingsRecord {
+                ds: s.ds.clone(),
+                rotations: s.rotations,
+                rotations_large: s.rotations_large,
+                large_d: s.large_d,
+                seed: s.seed,
+            },
+            points: points
+                .iter()
+                .map(|p| GridPointRecord {
+                    d: p.d,
+                    spectrum: p.spectrum.clone(),
+                    k_eff: p.k_eff,
+                    k_rho: p.k_rho,
+                    rotations: p.rotations,
+                    simulated_mean: p.simulated_mean,
+                    simulated_std: p.simulated_std,
+                    paper_mean_rel_err: finite(p.paper_mean_rel_err),
+                    corrected_mean_rel_err: finite(p.corrected_mean_rel_err),
+                    paper_se_ratio: finite(p.paper_se_ratio),
+                    corrected_se_ratio: finite(p.corrected_se_ratio),
+                })
+                .collect(),
+        }
+    }
+}
