@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod c3;
+pub mod c4;
 pub mod catalogue;
 
 pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};
@@ -133,7 +135,16 @@ pub struct Check {
 /// Every check that exists, in claim order. A claim not listed here is
 /// reported as unchecked.
 pub fn registry() -> Vec<Check> {
-    vec![]
+    vec![
+        Check {
+            claim: "C3",
+            run: c3::check,
+        },
+        Check {
+            claim: "C4",
+            run: c4::check,
+        },
+    ]
 }
 
 /// One row of the verify report.

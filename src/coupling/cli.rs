@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use super::spectrum::Spectrum;
 use super::{
-    corrected_mean, corrected_se, coupling_dense, empirical_p, paper_mean, paper_se,
-    simulate_null, summarize, z_and_p, Summary, SpectrumMoments, DEFAULT_QUANTILES,
+    corrected_mean, corrected_se, coupling_dense, empirical_p, paper_mean, paper_se, simulate_null,
+    summarize, z_and_p, SpectrumMoments, Summary, DEFAULT_QUANTILES,
 };
 use crate::error::{Error, Result};
 use crate::linalg::{self, check_symmetric};
@@ -287,7 +287,10 @@ impl fmt::Display for CouplingReport {
             if self.excluded.is_empty() {
                 String::new()
             } else {
-                format!(", {} zero-variance directions excluded", self.excluded.len())
+                format!(
+                    ", {} zero-variance directions excluded",
+                    self.excluded.len()
+                )
             }
         )?;
         writeln!(
@@ -295,7 +298,10 @@ impl fmt::Display for CouplingReport {
             "{:<28} {:>10} {:>12} {:>10} {:>10}",
             "null", "mean", "std / SE", "z", "p"
         )?;
-        for (name, t) in [("paper (App. C, D)", &self.paper), ("corrected", &self.corrected)] {
+        for (name, t) in [
+            ("paper (App. C, D)", &self.paper),
+            ("corrected", &self.corrected),
+        ] {
             writeln!(
                 f,
                 "{:<28} {:>10.5} {:>12.3e} {:>10.2} {:>10.3e}",

@@ -12,34 +12,27 @@ use serde::Serialize;
 
 use super::spectrum::Spectrum;
 use super::{
-    corrected_mean, corrected_mean_sq, corrected_se, paper_mean, paper_se, simulate_null, summarize, SpectrumMoments,
+    corrected_mean, corrected_mean_sq, corrected_se, paper_mean, paper_se, simulate_null,
+    summarize, SpectrumMoments,
 };
 use crate::error::Result;
 
 /// Settings of a grid run.
 #[derive(Debug, Clone, Serialize)]
 pub struct GridSettings {
-    /// Dimensions.
-    pub ds: Vec<usize>,
-    /// Rotations per point for d below `large_d`.
-    pub rotations: usize,
-    /// Rotations per point for `d >= large_d` (the d^3 points are costly).
-    pub rotations_large: usize,
-    /// Threshold for `rotations_large`.
-    pub large_d: usize,
-    /// Master seed; point p uses seed `seed + p`.
+    /// Dimensions, with the number of rotations at each (the d^3 points are
+    /// costly at large d).
+    pub ds: Vec<(usize, usize)>,
+    /// Master seed; the point for (d, spectrum) uses `seed + d + 7919 * index`.
     pub seed: u64,
 }
 
 impl Default for GridSettings {
-    /// The grid of issue 3: d in {50, 100, 300, 1000, 2500}, 200 rotations
-    /// (40 at d = 2500).
+    /// The grid of issue 3: d in {50, 100, 300, 1000, 2500} with 200, 200, 200,
+    /// 100 and 10 rotations.
     fn default() -> Self {
         GridSettings {
-            ds: vec![50, 100, 300, 1000, 2500],
-            rotations: 200,
-            rotations_large: 40,
-            large_d: 2500,
+            ds: vec![(50, 200), (100, 200), (300, 200), (1000, 100), (2500, 10)],
             seed: 20260205,
         }
     }
@@ -125,11 +118,35 @@ fn ratio(num: f64, den: f64) -> f64 {
 }
 
 /// Simulates one point and compares it with the formulas.
-pub fn grid_point(d: usize, mu: &[f64], label: &str, rotations: usize, seed: u64) -> Result<GridPoint> {
-    let m = SpectrumMoments::of(mu, d)?;
+pub fn grid_point(
+    d: usize,
+    mu: &[f64],
+    label: &str,
+    rotations: usize,
+    seed: u64,
+) -> Result<GridPoint> {
     let null = simulate_null(mu, d, rotations, seed)?;
     let s = summarize(&null.rho_bar, &[])?;
     let rho_sq = null.mean_rho_sq.iter().sum::<f64>() / null.mean_rho_sq.len() as f64;
+    compare_point(d, mu, label, rotations, seed, s.mean, s.std, rho_sq)
+}
+
+/// Compares already simulated null figures (mean, std, mean rho^2 over
+/// `rotations` rotations) with the formulas: lets a committed grid be
+/// re-scored after a formula changes without re-simulating.
+#[allow(clippy::too_many_arguments)]
+pub fn compare_point(
+    d: usize,
+    mu: &[f64],
+    label: &str,
+    rotations: usize,
+    seed: u64,
+    sim_mean: f64,
+    sim_std: f64,
+    sim_rho_sq: f64,
+) -> Result<GridPoint> {
+    let m = SpectrumMoments::of(mu, d)?;
+    let rank = mu.iter().filter(|&&x| x > 0.0).count();
     let pm = paper_mean(&m);
     let cm = corrected_mean(&m, d);
     let pse = paper_se(pm, d);
@@ -137,44 +154,69 @@ pub fn grid_point(d: usize, mu: &[f64], label: &str, rotations: usize, seed: u64
     Ok(GridPoint {
         d,
         spectrum: label.to_string(),
-        rank: null.rank,
+        rank,
         k_eff: m.k_eff(),
         k_rho: m.k_rho,
         rotations,
         seed,
-        simulated_mean: s.mean,
-        simulated_mean_mcse: s.std / (rotations as f64).sqrt(),
-        simulated_std: s.std,
-        simulated_mean_rho_sq: rho_sq,
+        simulated_mean: sim_mean,
+        simulated_mean_mcse: sim_std / (rotations as f64).sqrt(),
+        simulated_std: sim_std,
+        simulated_mean_rho_sq: sim_rho_sq,
         corrected_mean_rho_sq: corrected_mean_sq(&m, d),
         paper_mean: pm,
         corrected_mean: cm,
-        paper_mean_rel_err: rel_err(pm, s.mean),
-        corrected_mean_rel_err: rel_err(cm, s.mean),
+        paper_mean_rel_err: rel_err(pm, sim_mean),
+        corrected_mean_rel_err: rel_err(cm, sim_mean),
         paper_se: pse,
         corrected_se: cse,
-        paper_se_ratio: ratio(s.std, pse),
-        corrected_se_ratio: ratio(s.std, cse),
+        paper_se_ratio: ratio(sim_std, pse),
+        corrected_se_ratio: ratio(sim_std, cse),
     })
 }
 
-/// Runs the grid; `progress` is called after each point (e.g. to print it).
-pub fn run_grid(settings: &GridSettings, progress: &mut dyn FnMut(&GridPoint)) -> Result<Vec<GridPoint>> {
-    let mut out = Vec::new();
-    let mut p = 0u64;
+/// Re-scores committed results against the current formulas (no simulation).
+pub fn rescore(results: &GridResults) -> Result<Vec<GridPoint>> {
     let no_file = |_: &std::path::Path| -> Result<Vec<f64>> { Ok(vec![]) };
-    for &d in &settings.ds {
-        let rotations = if d >= settings.large_d {
-            settings.rotations_large
-        } else {
-            settings.rotations
-        };
-        for spec in grid_spectra(d) {
+    results
+        .points
+        .iter()
+        .map(|p| {
+            let mu = Spectrum::parse(&p.spectrum)?.eigenvalues(p.d, &no_file)?;
+            compare_point(
+                p.d,
+                &mu,
+                &p.spectrum,
+                p.rotations,
+                p.seed,
+                p.simulated_mean,
+                p.simulated_std,
+                p.simulated_mean_rho_sq,
+            )
+        })
+        .collect()
+}
+
+/// Runs the grid, skipping the points `skip(d, spectrum)` says are done;
+/// `progress` is called after each point (e.g. to print or save it).
+pub fn run_grid(
+    settings: &GridSettings,
+    skip: &dyn Fn(usize, &str) -> bool,
+    progress: &mut dyn FnMut(&GridPoint),
+) -> Result<Vec<GridPoint>> {
+    let mut out = Vec::new();
+    let no_file = |_: &std::path::Path| -> Result<Vec<f64>> { Ok(vec![]) };
+    for &(d, rotations) in &settings.ds {
+        for (index, spec) in grid_spectra(d).into_iter().enumerate() {
+            let label = spec.to_string();
+            if skip(d, &label) {
+                continue;
+            }
             let mu = spec.eigenvalues(d, &no_file)?;
-            let point = grid_point(d, &mu, &spec.to_string(), rotations, settings.seed + p)?;
+            let seed = settings.seed + d as u64 + 7919 * index as u64;
+            let point = grid_point(d, &mu, &label, rotations, seed)?;
             progress(&point);
             out.push(point);
-            p += 1;
         }
     }
     Ok(out)
@@ -226,10 +268,8 @@ pub struct GridResults {
 /// The settings as recorded in the results file.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct GridSettingsRecord {
-    pub ds: Vec<usize>,
-    pub rotations: usize,
-    pub rotations_large: usize,
-    pub large_d: usize,
+    /// `(d, rotations)` pairs.
+    pub ds: Vec<(usize, usize)>,
     pub seed: u64,
 }
 
@@ -241,8 +281,10 @@ pub struct GridPointRecord {
     pub k_eff: f64,
     pub k_rho: f64,
     pub rotations: usize,
+    pub seed: u64,
     pub simulated_mean: f64,
     pub simulated_std: f64,
+    pub simulated_mean_rho_sq: f64,
     pub paper_mean_rel_err: Option<f64>,
     pub corrected_mean_rel_err: Option<f64>,
     pub paper_se_ratio: Option<f64>,
@@ -260,9 +302,6 @@ impl GridResults {
             command: command.to_string(),
             settings: GridSettingsRecord {
                 ds: s.ds.clone(),
-                rotations: s.rotations,
-                rotations_large: s.rotations_large,
-                large_d: s.large_d,
                 seed: s.seed,
             },
             points: points
@@ -273,8 +312,10 @@ impl GridResults {
                     k_eff: p.k_eff,
                     k_rho: p.k_rho,
                     rotations: p.rotations,
+                    seed: p.seed,
                     simulated_mean: p.simulated_mean,
                     simulated_std: p.simulated_std,
+                    simulated_mean_rho_sq: p.simulated_mean_rho_sq,
                     paper_mean_rel_err: finite(p.paper_mean_rel_err),
                     corrected_mean_rel_err: finite(p.corrected_mean_rel_err),
                     paper_se_ratio: finite(p.paper_se_ratio),
@@ -283,4 +324,54 @@ impl GridResults {
                 .collect(),
         }
     }
+}
+
+/// The dimension of the verify-time slice.
+pub const SLICE_D: usize = 200;
+
+/// The small representative slice `verify` runs (d = 200, a second or two):
+/// spikes k in {1, 2, 5, 10, 30, d/3}, power laws alpha in {1, 2} over all d,
+/// and 10 spikes on a 0.01 bulk, `rotations` each.
+pub fn verify_slice(rotations: usize, seed: u64) -> Result<Vec<GridPoint>> {
+    let d = SLICE_D;
+    let mut spectra: Vec<Spectrum> = [1, 2, 5, 10, 30, d / 3]
+        .into_iter()
+        .map(|k| Spectrum::Spikes { k })
+        .collect();
+    spectra.push(Spectrum::Power {
+        alpha: 1.0,
+        k: None,
+    });
+    spectra.push(Spectrum::Power {
+        alpha: 2.0,
+        k: None,
+    });
+    spectra.push(Spectrum::SpikesBulk { k: 10, ratio: 0.01 });
+    let no_file = |_: &std::path::Path| -> Result<Vec<f64>> { Ok(vec![]) };
+    spectra
+        .iter()
+        .enumerate()
+        .map(|(p, spec)| {
+            let mu = spec.eigenvalues(d, &no_file)?;
+            grid_point(
+                d,
+                &mu,
+                &spec.to_string(),
+                rotations,
+                seed.wrapping_add(p as u64),
+            )
+        })
+        .collect()
+}
+
+/// The grid results committed in `theory/coupling-null.json` (written by
+/// `examples/coupling_grid.rs`), embedded at build time.
+pub const COMMITTED_RESULTS: &str = include_str!("../../theory/coupling-null.json");
+
+/// Parses [`COMMITTED_RESULTS`].
+pub fn committed_results() -> Result<GridResults> {
+    serde_json::from_str(COMMITTED_RESULTS).map_err(|e| crate::error::Error::Io {
+        path: "theory/coupling-null.json".into(),
+        message: format!("invalid grid results: {e}"),
+    })
 }

@@ -38,19 +38,25 @@
 //!   `z = (rho_obs - mu0) / SE`, one-sided `p = Phi(z)`.
 //!
 //! # Corrections (derived in `theory/coupling-null.md`, checked on the grid)
-//! - mean: `mu_c = G(k_eff) sqrt((d - k_eff) / (d - 1))` with
+//! - mean: `mu_c = G(k_rho) sqrt((d - k_rho) / (d - 1))` with
 //!   `G(k) = Gamma(k/2) / (sqrt(pi) Gamma((k+1)/2))`, the exact mean |cosine|
-//!   between independent isotropic vectors in R^k (the paper's
+//!   of two independent isotropic vectors in R^k (the paper's
 //!   concentrated-diagonal step replaces it by `sqrt(2/(pi k))`, exact only as
-//!   `k -> inf`; `G(1) = 1`), and `(d - k)/(d - 1)` the finite-d factor from the
-//!   orthogonality of Haar rows (`E rho^2 = (d - k)/(k (d - 1))` exactly when
-//!   `sum_i w_i w_i^T / |w_i|^2` is isotropic; it makes `rho_bar = 0` at
-//!   `C = I`).
-//! - SE: `rho_bar` is a U-statistic of order 2 in the d rows, with
-//!   `rho_ij = rho_ji` (only `M/2` distinct terms) and a first-order
-//!   (Hoeffding) part that is zero for equal spikes and nonzero otherwise:
-//!   `SE_c^2 = 2 var1 / M + 4 zeta1 / d`, `var1 = E rho^2 - mu_c^2`, `zeta1`
-//!   from the quadratic forms `S2, S3, S4` (see [`corrected_se`]).
+//!   `k -> inf`; `G(1) = 1`); `k_rho = 1 / E[rho^2]` for independent Gaussian
+//!   rows `N(0, diag(mu))`, computed exactly by one-dimensional integrals
+//!   ([`gaussian_rho_sq`]; `k_rho = k` for equal spikes, `k_rho > k_eff`
+//!   otherwise, because `C'_ii` and `C'_ij` fluctuate together); and
+//!   `(d - k)/(d - 1)` the finite-d factor from the orthogonality of Haar rows
+//!   (it makes `mu_c = 0` at `C = I`, where `rho_bar = 0` exactly).
+//! - SE: `rho_bar` is a U-statistic of order 2 in the d rows of
+//!   `W = U diag(sqrt(mu))`. Its degenerate part
+//!   ([`corrected_var_degenerate`]) is `2/M` (not `1/M`: `rho_ij = rho_ji`)
+//!   times `Var|rho|` less the degree-2 harmonic part that `U^T U = I`
+//!   suppresses; its first-order part ([`corrected_var_first_order`]) is zero
+//!   for equal spikes and of order `1/d` (not `1/d^2`) otherwise.
+//!
+//! Formulas never replace the simulation: `baseline` and `coupling` print the
+//! simulated null beside them, and the exact Monte Carlo p-value.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::matmul::matmul;
@@ -481,6 +487,8 @@ pub fn simulate_null_dense(
 pub struct SpectrumMoments {
     pub s1: f64,
     pub s2: f64,
+    pub s3: f64,
+    pub s4: f64,
     /// `k_rho = 1 / E[rho_ij^2]` for independent Gaussian rows `w ~ N(0, diag(mu))`
     /// (the d -> inf limit), from [`gaussian_rho_sq`]; equals k for k equal spikes.
     pub k_rho: f64,
@@ -494,6 +502,8 @@ impl SpectrumMoments {
         Ok(SpectrumMoments {
             s1: mu.iter().sum(),
             s2: mu.iter().map(|x| x * x).sum(),
+            s3: mu.iter().map(|x| x.powi(3)).sum(),
+            s4: mu.iter().map(|x| x.powi(4)).sum(),
             k_rho: 1.0 / gaussian_rho_sq(&mu),
         })
     }
@@ -587,15 +597,14 @@ pub fn corrected_mean_sq(m: &SpectrumMoments, d: usize) -> f64 {
     finite_d_factor(k, d) / k
 }
 
-/// Corrected standard error of `rho_bar` under the null (module doc):
-/// `SE_c^2 = f (2/M) [Var|t| - (1 - lambda^2) V2]` at `k = k_rho`, with t the
-/// cosine of two isotropic vectors in R^k (`Var|t| = 1/k - G^2`),
+/// Degenerate (second-order) part of the corrected null variance:
+/// `f (2/M) [Var|t| - (1 - lambda^2) V2]` at `k = k_rho`, with t the cosine of
+/// two isotropic vectors in R^k (`Var|t| = 1/k - G^2`),
 /// `V2 = G^2 (k-1)(k+2) / (2 (k+1)^2)` its degree-2 (Gegenbauer) part,
-/// `lambda = 2/(k+2)` the variance left to the degree-2 harmonic sum of the
-/// row directions by the Haar constraint `U^T U = I`, and
-/// `f = (d - k)/(d - 1)`. Exact for k = 1 (0); for unequal spectra it omits the
-/// first-order (Hoeffding) term, see `theory/coupling-null.md`.
-pub fn corrected_se(m: &SpectrumMoments, d: usize) -> f64 {
+/// `lambda = 2/(k+2)` the share of variance the Haar constraint `U^T U = I`
+/// leaves to the degree-2 harmonic sum of the row directions, and
+/// `f = (d - k)/(d - 1)`. Exact (0) for k = 1.
+pub fn corrected_var_degenerate(m: &SpectrumMoments, d: usize) -> f64 {
     let df = d as f64;
     let pairs = df * (df - 1.0);
     let k = k_rho_in(m, d);
@@ -603,8 +612,39 @@ pub fn corrected_se(m: &SpectrumMoments, d: usize) -> f64 {
     let var_abs = (1.0 / k - g2).max(0.0);
     let v2 = g2 * (k - 1.0) * (k + 2.0) / (2.0 * (k + 1.0).powi(2));
     let lambda = 2.0 / (k + 2.0);
-    let var = finite_d_factor(k, d) * 2.0 / pairs * (var_abs - (1.0 - lambda * lambda) * v2);
-    var.max(0.0).sqrt()
+    (finite_d_factor(k, d) * 2.0 / pairs * (var_abs - (1.0 - lambda * lambda) * v2)).max(0.0)
+}
+
+/// First-order (Hoeffding) part of the corrected null variance, zero for
+/// equal spikes: `(4/d) mu_c^2 Var(Q)`. With `X = |w|^2`, `Y = w^T D w`
+/// (`w ~ N(0, D)`), `a = Y/S2 - 1`, `b = X/S1 - 1`, the row term
+/// `E[|rho_ij| | w_i] ~ mu (Y/X)^(1/2)`; its linear part `(a - b)/2` sums to
+/// exactly 0 over the rows of a Haar frame (`sum_i w_i w_i^T = d D`), leaving
+/// `Q = -a^2/8 + 3 b^2/8 - a b/4`, whose variance we take with (a, b) jointly
+/// Gaussian (`Var a = 2 S4/S2^2`, `Var b = 2 S2/S1^2`,
+/// `Cov = 2 S3/(S1 S2)`): `Var Q = 2 tr((B Sigma)^2)`. A leading-order
+/// estimate: it is only as good as the grid shows (`theory/coupling-null.md`).
+pub fn corrected_var_first_order(m: &SpectrumMoments, d: usize) -> f64 {
+    let va = 2.0 * m.s4 / (m.s2 * m.s2);
+    let vb = 2.0 * m.s2 / (m.s1 * m.s1);
+    let cab = 2.0 * m.s3 / (m.s1 * m.s2);
+    let b = [[-0.125, -0.125], [-0.125, 0.375]];
+    let sig = [[va, cab], [cab, vb]];
+    let mut bs = [[0.0; 2]; 2];
+    for i in 0..2 {
+        for j in 0..2 {
+            bs[i][j] = b[i][0] * sig[0][j] + b[i][1] * sig[1][j];
+        }
+    }
+    let tr2 = bs[0][0] * bs[0][0] + 2.0 * bs[0][1] * bs[1][0] + bs[1][1] * bs[1][1];
+    let mc = corrected_mean(m, d);
+    (4.0 / d as f64) * mc * mc * (2.0 * tr2).max(0.0)
+}
+
+/// Corrected standard error of `rho_bar` under the null:
+/// `sqrt(corrected_var_degenerate + corrected_var_first_order)`.
+pub fn corrected_se(m: &SpectrumMoments, d: usize) -> f64 {
+    (corrected_var_degenerate(m, d) + corrected_var_first_order(m, d)).sqrt()
 }
 
 /// `z = (obs - mu0) / se` and the one-sided p-value `Phi(z)`.

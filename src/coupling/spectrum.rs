@@ -29,8 +29,7 @@ pub enum Spectrum {
     File { path: PathBuf },
 }
 
-const SPEC_HELP: &str =
-    "expected spikes:K, power:ALPHA[:K], spikes-bulk:K:RATIO or file:PATH";
+const SPEC_HELP: &str = "expected spikes:K, power:ALPHA[:K], spikes-bulk:K:RATIO or file:PATH";
 
 fn bad(spec: &str, reason: impl Into<String>) -> Error {
     Error::param("spectrum", spec, format!("{}; {SPEC_HELP}", reason.into()))
