@@ -202,12 +202,8 @@ fn checked_spectrum(mu: &[f64], d: usize, input: &str) -> Result<Vec<f64>> {
     Ok(mu.iter().map(|&x| x.max(0.0)).collect())
 }
 
-/// Coupling of a dense C to the eigenbasis `v` (columns) of H: `C' = V^T C V`.
-/// Validates C (square, finite, symmetric, PSD) and V (d x d, finite).
-pub fn coupling_dense(c: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<Coupling> {
-    check_symmetric(c, "C")?;
-    linalg::check_psd(c, "C")?;
-    let d = c.nrows();
+/// Checks that the eigenbasis `v` of H is d x d and finite.
+fn check_basis(v: MatRef<'_, f64>, d: usize) -> Result<()> {
     if v.nrows() != d || v.ncols() != d {
         return Err(Error::shape(
             "V (eigenbasis of H)",
@@ -215,7 +211,16 @@ pub fn coupling_dense(c: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<Coupling
             format!("{} x {}", v.nrows(), v.ncols()),
         ));
     }
-    check_finite(v, "V (eigenbasis of H)")?;
+    check_finite(v, "V (eigenbasis of H)")
+}
+
+/// Coupling of a dense C to the eigenbasis `v` (columns) of H: `C' = V^T C V`.
+/// Validates C (square, finite, symmetric, PSD) and V (d x d, finite).
+pub fn coupling_dense(c: MatRef<'_, f64>, v: MatRef<'_, f64>) -> Result<Coupling> {
+    check_symmetric(c, "C")?;
+    linalg::check_psd(c, "C")?;
+    let d = c.nrows();
+    check_basis(v, d)?;
     let cp = v.transpose() * c * v;
     coupling_of_projected(cp.as_ref(), "C' = V^T C V")
 }
@@ -279,14 +284,7 @@ pub fn coupling_factored(
     let d = f.nrows();
     let r = f.ncols();
     check_finite(f, "F")?;
-    if v.nrows() != d || v.ncols() != d {
-        return Err(Error::shape(
-            "V (eigenbasis of H)",
-            format!("{d} x {d}"),
-            format!("{} x {}", v.nrows(), v.ncols()),
-        ));
-    }
-    check_finite(v, "V (eigenbasis of H)")?;
+    check_basis(v, d)?;
     let scale: Vec<f64> = match mu {
         None => vec![1.0; r],
         Some(mu) => {
