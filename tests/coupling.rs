@@ -425,3 +425,93 @@ fn verify_rows_for_c3_and_c4_come_from_the_grid_slice() {
     assert_eq!(o4.verdict, Verdict::Counterexample, "{o4:?}");
     assert!(o4.figures["paper_se_ratio_min"] < 0.7);
 }
+
+#[test]
+fn gaussian_rho_sq_is_exact_for_spikes_and_matches_monte_carlo_otherwise() {
+    use rand_distr::{Distribution, StandardNormal};
+    use superlinear::coupling::gaussian_rho_sq;
+    for k in [1usize, 2, 7, 40] {
+        let v = gaussian_rho_sq(&vec![1.0; k]);
+        assert!((v * k as f64 - 1.0).abs() < 1e-9, "k = {k}: {v}");
+    }
+    // Unequal spectrum: E cos^2 of independent N(0, diag(mu)) rows, by Monte Carlo.
+    let mu: [f64; 6] = [1.0, 0.5, 0.25, 0.1, 0.1, 0.05];
+    let mut rng = seeded_rng(3);
+    let n = 40_000;
+    let mut acc = 0.0;
+    let mut acc2 = 0.0;
+    for _ in 0..n {
+        let a: Vec<f64> = mu
+            .iter()
+            .map(|m| {
+                m.sqrt() * {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    z
+                }
+            })
+            .collect();
+        let b: Vec<f64> = mu
+            .iter()
+            .map(|m| {
+                m.sqrt() * {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    z
+                }
+            })
+            .collect();
+        let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        let c2 = dot * dot
+            / (a.iter().map(|x| x * x).sum::<f64>() * b.iter().map(|x| x * x).sum::<f64>());
+        acc += c2;
+        acc2 += c2 * c2;
+    }
+    let mean = acc / n as f64;
+    let se = ((acc2 / n as f64 - mean * mean) / n as f64).sqrt();
+    let exact = gaussian_rho_sq(&mu);
+    assert!(
+        (exact - mean).abs() < 4.0 * se,
+        "{exact} vs MC {mean} +- {se}"
+    );
+}
+
+#[test]
+fn file_spectra_go_through_the_loader_with_checks() {
+    let spec = Spectrum::parse("file:eig.txt").unwrap();
+    let load = |p: &std::path::Path| -> superlinear::Result<Vec<f64>> {
+        assert_eq!(p, std::path::Path::new("eig.txt"));
+        Ok(vec![3.0, 1.0])
+    };
+    assert_eq!(spec.eigenvalues(5, &load).unwrap(), vec![3.0, 1.0]);
+    assert!(matches!(
+        spec.eigenvalues(1, &load),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        spec.eigenvalues(5, &no_file),
+        Err(Error::Empty { .. })
+    ));
+    let nan = |_: &std::path::Path| -> superlinear::Result<Vec<f64>> { Ok(vec![1.0, f64::NAN]) };
+    let s = BaselineSettings::new(10, spec.clone(), 4, 0).unwrap();
+    assert!(matches!(
+        run_baseline(&s, &nan),
+        Err(Error::NonFinite { .. })
+    ));
+    let neg = |_: &std::path::Path| -> superlinear::Result<Vec<f64>> { Ok(vec![1.0, -0.5]) };
+    assert!(matches!(run_baseline(&s, &neg), Err(Error::NotPsd { .. })));
+}
+
+#[test]
+fn grid_rescore_reproduces_a_simulated_point() {
+    use superlinear::coupling::grid::{grid_point, rescore, GridResults, GridSettings};
+    let mu = vec![1.0; 4];
+    let p = grid_point(30, &mu, "spikes:4", 20, 5).unwrap();
+    let s = GridSettings {
+        ds: vec![(30, 20)],
+        seed: 5,
+    };
+    let res = GridResults::new("test", &s, std::slice::from_ref(&p));
+    let back = rescore(&res).unwrap();
+    assert_eq!(back[0].simulated_mean, p.simulated_mean);
+    assert_eq!(back[0].corrected_se, p.corrected_se);
+    assert_eq!(back[0].paper_mean_rel_err, p.paper_mean_rel_err);
+}
