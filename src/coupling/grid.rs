@@ -93,9 +93,12 @@ pub struct GridPoint {
     pub corrected_se_ratio: f64,
 }
 
+/// Below this a simulated `rho_bar` is rounding noise around an exact 0 (k = d).
+const ZERO: f64 = 1e-12;
+
 fn rel_err(formula: f64, sim: f64) -> f64 {
-    if sim == 0.0 {
-        if formula == 0.0 {
+    if sim.abs() <= ZERO {
+        if formula.abs() <= ZERO {
             0.0
         } else {
             f64::INFINITY
@@ -262,27 +265,39 @@ pub fn grid_summary(points: &[GridPoint]) -> String {
         }
     };
     let all = |_: &GridPoint| true;
-    let spikes = |p: &GridPoint| p.spectrum.starts_with("spikes:");
+    // k = 1 and k = d have a point-mass null (rho_bar = 1, resp. 0): no std to compare.
+    let degenerate = |p: &GridPoint| p.spectrum == "spikes:1" || p.simulated_mean.abs() <= ZERO;
+    let spikes = |p: &GridPoint| p.spectrum.starts_with("spikes:") && !degenerate(p);
     let flatish = |p: &GridPoint| !p.spectrum.starts_with("power:");
     let power = |p: &GridPoint| p.spectrum.starts_with("power:");
     let within = points
         .iter()
         .filter(|p| p.paper_mean_rel_err.abs() <= 0.05)
         .count();
+    let at_d: Vec<String> = points
+        .iter()
+        .filter(|p| p.simulated_mean.abs() <= ZERO)
+        .map(|p| format!("{:.4} at d = {} {}", p.paper_mean, p.d, p.spectrum))
+        .collect();
     format!(
-        "- App. C mean: within 5% at {within} of {} points; worst {}; worst at k = 1: {}.\n\
+        "- App. C mean: within 5% at {within} of {} points; worst finite {}; at k = 1: {}; \
+         where rho_bar = 0 exactly (k = d) it gives {}.\n\
          - Corrected mean: worst {}.\n\
          - sim std / App. D SE, equal spikes (k >= 2): {}; power laws: {}; all: {}.\n\
          - sim std / corrected SE, equal spikes and spikes-bulk: {}; power laws: {}.\n",
         points.len(),
         worst(&|p| p.paper_mean_rel_err, &all),
         worst(&|p| p.paper_mean_rel_err, &|p| p.spectrum == "spikes:1"),
+        if at_d.is_empty() {
+            "-".to_string()
+        } else {
+            at_d.join(", ")
+        },
         worst(&|p| p.corrected_mean_rel_err, &all),
         range(&|p| p.paper_se_ratio, &spikes),
         range(&|p| p.paper_se_ratio, &power),
-        range(&|p| p.paper_se_ratio, &all),
-        range(&|p| p.corrected_se_ratio, &|p| flatish(p)
-            && p.spectrum != "spikes:1"),
+        range(&|p| p.paper_se_ratio, &|p| !degenerate(p)),
+        range(&|p| p.corrected_se_ratio, &|p| flatish(p) && !degenerate(p)),
         range(&|p| p.corrected_se_ratio, &power),
     )
 }
