@@ -10,10 +10,17 @@
 //! Dependencies flow one way: `cli` -> `claims` -> core modules; the core never
 //! imports the CLI, and `data` needs nothing else of the crate.
 
+pub mod alignment;
+pub mod bounds;
 pub mod error;
 pub mod exit;
+pub mod fit;
 pub mod linalg;
 
 pub use error::{Error, Result};
 pub mod claims;
 pub mod coupling;
+pub mod ensemble;
+pub mod moments;
+pub mod shifts;
+pub mod suppression;

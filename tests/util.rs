@@ -1,9 +1,13 @@
 //! Shared helpers for the integration tests.
 
-use proptest::test_runner::Config;
+use std::any::Any;
+use std::path::Path;
+
+use proptest::test_runner::{Config, FailurePersistence, FileFailurePersistence, PersistedSeed};
 
 /// A proptest configuration with `default_cases` cases, overridden by the
-/// `PROPTEST_CASES` environment variable when it is set.
+/// `PROPTEST_CASES` environment variable when it is set. Shrunk failures are
+/// kept in `tests/proptest-regressions/<area>.txt` (committed).
 pub fn proptest_config(default_cases: u32) -> Config {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
@@ -11,7 +15,53 @@ pub fn proptest_config(default_cases: u32) -> Config {
         .unwrap_or(default_cases);
     Config {
         cases,
+        failure_persistence: Some(Box::new(RegressionsDir)),
         ..Config::default()
+    }
+}
+
+/// Persists failures of `tests/<area>.rs` in `tests/proptest-regressions/<area>.txt`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RegressionsDir;
+
+impl RegressionsDir {
+    fn file(source_file: Option<&'static str>) -> FileFailurePersistence {
+        let stem = source_file
+            .and_then(|f| Path::new(f).file_stem())
+            .and_then(|s| s.to_str())
+            .unwrap_or("unknown");
+        let path = format!(
+            "{}/tests/proptest-regressions/{stem}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        FileFailurePersistence::Direct(Box::leak(path.into_boxed_str()))
+    }
+}
+
+impl FailurePersistence for RegressionsDir {
+    fn load_persisted_failures2(&self, source_file: Option<&'static str>) -> Vec<PersistedSeed> {
+        Self::file(source_file).load_persisted_failures2(source_file)
+    }
+
+    fn save_persisted_failure2(
+        &mut self,
+        source_file: Option<&'static str>,
+        seed: PersistedSeed,
+        shrunken_value: &dyn std::fmt::Debug,
+    ) {
+        Self::file(source_file).save_persisted_failure2(source_file, seed, shrunken_value)
+    }
+
+    fn box_clone(&self) -> Box<dyn FailurePersistence> {
+        Box::new(*self)
+    }
+
+    fn eq(&self, other: &dyn FailurePersistence) -> bool {
+        other.as_any().is::<RegressionsDir>()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 

@@ -23,7 +23,7 @@ fn worst(pts: &[GridPoint], f: impl Fn(&GridPoint) -> f64) -> Option<&GridPoint>
 
 /// The C3 check.
 pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
-    let rotations = settings.cases.max(16);
+    let rotations = settings.cases.max(64);
     let pts = verify_slice(rotations, settings.seed)?;
     let spikes_ok: Vec<usize> = pts
         .iter()

@@ -23,9 +23,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod c10;
+pub mod c11;
+pub mod c12;
+pub mod c13;
+pub mod c2;
 pub mod c3;
 pub mod c4;
+pub mod c7;
+pub mod c8;
+pub mod c9;
+pub mod cases;
 pub mod catalogue;
+pub mod report;
 
 pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};
 
@@ -74,6 +84,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// `Pass` when `ok`, else `Fail`.
+    pub fn pass_if(ok: bool) -> Self {
+        if ok {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+
     /// Lower-case name used in tables.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -136,15 +155,24 @@ pub struct Check {
 /// reported as unchecked.
 pub fn registry() -> Vec<Check> {
     vec![
-        Check {
-            claim: "C3",
-            run: c3::check,
-        },
-        Check {
-            claim: "C4",
-            run: c4::check,
-        },
+        Check::new("C2", c2::check),
+        Check::new("C3", c3::check),
+        Check::new("C4", c4::check),
+        Check::new("C7", c7::check),
+        Check::new("C8", c8::check),
+        Check::new("C9", c9::check),
+        Check::new("C10", c10::check),
+        Check::new("C11", c11::check),
+        Check::new("C12", c12::check),
+        Check::new("C13", c13::check),
     ]
+}
+
+impl Check {
+    /// A check for `claim`.
+    pub const fn new(claim: &'static str, run: fn(&CheckSettings) -> Result<ClaimOutcome>) -> Self {
+        Check { claim, run }
+    }
 }
 
 /// One row of the verify report.
