@@ -88,6 +88,21 @@ pub struct Coupling {
     pub excluded: Vec<usize>,
 }
 
+impl Coupling {
+    /// From `sum_{i < j} |rho_ij|` and `sum_{i < j} rho_ij^2` over the `n` used
+    /// directions (each unordered pair once).
+    fn from_pair_sums(sum_abs: f64, sum_sq: f64, d: usize, n: usize, excluded: Vec<usize>) -> Self {
+        let pairs = (n * (n - 1)) as f64;
+        Coupling {
+            rho_bar: 2.0 * sum_abs / pairs,
+            mean_rho_sq: 2.0 * sum_sq / pairs,
+            d,
+            n_used: n,
+            excluded,
+        }
+    }
+}
+
 /// Tolerance under which `C'_ii` counts as zero: `30 d eps max_j C'_jj`.
 pub fn zero_variance_tol(d: usize, max_diag: f64) -> f64 {
     30.0 * d.max(1) as f64 * f64::EPSILON * max_diag
@@ -133,14 +148,7 @@ pub fn coupling_of_rows(w: MatRef<'_, f64>, input: &str) -> Result<Coupling> {
         w[(i, k)] / diag[i].sqrt()
     });
     let (sum_abs, sum_sq) = sum_offdiag_cosines(wn.as_ref());
-    let pairs = (n * (n - 1)) as f64;
-    Ok(Coupling {
-        rho_bar: 2.0 * sum_abs / pairs,
-        mean_rho_sq: 2.0 * sum_sq / pairs,
-        d,
-        n_used: n,
-        excluded,
-    })
+    Ok(Coupling::from_pair_sums(sum_abs, sum_sq, d, n, excluded))
 }
 
 /// `(sum_{a < b} |x_a . x_b|, sum_{a < b} (x_a . x_b)^2)` over the unit columns
@@ -241,14 +249,7 @@ pub fn coupling_of_projected(cp: MatRef<'_, f64>, input: &str) -> Result<Couplin
             sum_sq += rho * rho;
         }
     }
-    let pairs = (n * (n - 1)) as f64;
-    Ok(Coupling {
-        rho_bar: 2.0 * sum_abs / pairs,
-        mean_rho_sq: 2.0 * sum_sq / pairs,
-        d,
-        n_used: n,
-        excluded,
-    })
+    Ok(Coupling::from_pair_sums(sum_abs, sum_sq, d, n, excluded))
 }
 
 /// The correlation matrix `rho` of a projected `C'`; rows and columns of
