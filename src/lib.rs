@@ -20,6 +20,7 @@ pub mod linalg;
 pub use error::{Error, Result};
 pub mod awd;
 pub mod claims;
+pub mod coupling;
 pub mod data;
 pub mod ensemble;
 pub mod fisher;

@@ -5,7 +5,9 @@ mod awd;
 mod bounds;
 mod c9;
 mod claims;
+mod coupling;
 mod data;
+
 mod eigen;
 mod ensemble;
 mod fisher;

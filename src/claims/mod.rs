@@ -29,6 +29,8 @@ pub mod c11;
 pub mod c12;
 pub mod c13;
 pub mod c2;
+pub mod c3;
+pub mod c4;
 pub mod c5;
 pub mod c7;
 pub mod c8;
@@ -158,6 +160,8 @@ pub fn registry() -> Vec<Check> {
         Check::new("C1", c1::check),
         Check::new("C2", c2::check),
         Check::new("C5", c5::check),
+        Check::new("C3", c3::check),
+        Check::new("C4", c4::check),
         Check::new("C7", c7::check),
         Check::new("C8", c8::check),
         Check::new("C9", c9::check),

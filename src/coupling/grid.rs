@@ -1,0 +1,451 @@
+//! The formula-against-null grid of C3 and C4: for each dimension d and
+//! spectrum, the simulated null of `rho_bar` (Haar rotations) against the
+//! paper's mean (App. C) and standard error (App. D) and against our corrected
+//! expressions (see the parent module doc and `theory/coupling-null.md`).
+//!
+//! Figures per point: `rel_err = (formula - simulated_mean) / simulated_mean`
+//! and `se_ratio = simulated_std / SE_formula`. The grid is long (minutes at
+//! d = 2500): it runs behind a CLI command that writes the table into
+//! `theory/`, never in the default test suite; `verify` runs a small slice.
+
+use serde::Serialize;
+
+use super::spectrum::Spectrum;
+use super::{
+    corrected_mean, corrected_mean_sq, corrected_se, paper_mean, paper_se, simulate_null,
+    summarize, SpectrumMoments,
+};
+use crate::error::Result;
+
+/// Settings of a grid run.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridSettings {
+    /// Dimensions, with the number of rotations at each (the d^3 points are
+    /// costly at large d).
+    pub ds: Vec<(usize, usize)>,
+    /// Master seed; the point for (d, spectrum) uses `seed + d + 7919 * index`.
+    pub seed: u64,
+}
+
+impl Default for GridSettings {
+    /// The grid of issue 3: d in {50, 100, 300, 1000, 2500} with 200, 200, 200,
+    /// 100 and 40 rotations.
+    fn default() -> Self {
+        GridSettings {
+            ds: vec![(50, 200), (100, 200), (300, 200), (1000, 100), (2500, 40)],
+            seed: 20260205,
+        }
+    }
+}
+
+/// The spectra of the grid at dimension d: k equal spikes for
+/// k in {1, 2, 3, 5, 10, 30, 100, d/3} (k <= d), power laws `i^-alpha` over all
+/// d directions for alpha in {0.5, 1, 2}, and 10 spikes on a bulk of relative
+/// height 0.001 and 0.01.
+pub fn grid_spectra(d: usize) -> Vec<Spectrum> {
+    let mut ks: Vec<usize> = [1, 2, 3, 5, 10, 30, 100, d / 3]
+        .into_iter()
+        .filter(|&k| k >= 1 && k <= d)
+        .collect();
+    ks.sort_unstable();
+    ks.dedup();
+    let mut v: Vec<Spectrum> = ks.into_iter().map(|k| Spectrum::Spikes { k }).collect();
+    for alpha in [0.5, 1.0, 2.0] {
+        v.push(Spectrum::Power { alpha, k: None });
+    }
+    for ratio in [0.001, 0.01] {
+        if d > 10 {
+            v.push(Spectrum::SpikesBulk { k: 10, ratio });
+        }
+    }
+    v
+}
+
+/// One grid point.
+#[derive(Debug, Clone, Serialize)]
+pub struct GridPoint {
+    pub d: usize,
+    pub spectrum: String,
+    pub rank: usize,
+    pub k_eff: f64,
+    /// `1 / E rho^2` in the Gaussian-row limit (see `gaussian_rho_sq`).
+    pub k_rho: f64,
+    pub rotations: usize,
+    pub seed: u64,
+    /// Simulated null mean of `rho_bar` and its Monte Carlo standard error.
+    pub simulated_mean: f64,
+    pub simulated_mean_mcse: f64,
+    /// Simulated null standard deviation of `rho_bar`.
+    pub simulated_std: f64,
+    /// Simulated `E rho^2` (mean over rotations of `mean_{i != j} rho_ij^2`).
+    pub simulated_mean_rho_sq: f64,
+    /// Corrected `E rho^2 = (d - k_rho) / (k_rho (d - 1))`.
+    pub corrected_mean_rho_sq: f64,
+    pub paper_mean: f64,
+    pub corrected_mean: f64,
+    pub paper_mean_rel_err: f64,
+    pub corrected_mean_rel_err: f64,
+    pub paper_se: f64,
+    pub corrected_se: f64,
+    /// `simulated_std / paper_se`.
+    pub paper_se_ratio: f64,
+    /// `simulated_std / corrected_se`.
+    pub corrected_se_ratio: f64,
+}
+
+/// Below this a simulated `rho_bar` is rounding noise around an exact 0 (k = d).
+const ZERO: f64 = 1e-12;
+
+fn rel_err(formula: f64, sim: f64) -> f64 {
+    if sim.abs() <= ZERO {
+        if formula.abs() <= ZERO {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        (formula - sim) / sim
+    }
+}
+
+fn ratio(num: f64, den: f64) -> f64 {
+    if den == 0.0 {
+        if num.abs() < 1e-15 {
+            1.0
+        } else {
+            f64::INFINITY
+        }
+    } else {
+        num / den
+    }
+}
+
+/// Simulates one point and compares it with the formulas.
+pub fn grid_point(
+    d: usize,
+    mu: &[f64],
+    label: &str,
+    rotations: usize,
+    seed: u64,
+) -> Result<GridPoint> {
+    let null = simulate_null(mu, d, rotations, seed)?;
+    let s = summarize(&null.rho_bar, &[])?;
+    let rho_sq = null.mean_rho_sq.iter().sum::<f64>() / null.mean_rho_sq.len() as f64;
+    compare_point(d, mu, label, rotations, seed, s.mean, s.std, rho_sq)
+}
+
+/// Compares already simulated null figures (mean, std, mean rho^2 over
+/// `rotations` rotations) with the formulas: lets a committed grid be
+/// re-scored after a formula changes without re-simulating.
+#[allow(clippy::too_many_arguments)]
+pub fn compare_point(
+    d: usize,
+    mu: &[f64],
+    label: &str,
+    rotations: usize,
+    seed: u64,
+    sim_mean: f64,
+    sim_std: f64,
+    sim_rho_sq: f64,
+) -> Result<GridPoint> {
+    let m = SpectrumMoments::of(mu, d)?;
+    let rank = mu.iter().filter(|&&x| x > 0.0).count();
+    let pm = paper_mean(&m);
+    let cm = corrected_mean(&m, d);
+    let pse = paper_se(pm, d);
+    let cse = corrected_se(&m, d);
+    Ok(GridPoint {
+        d,
+        spectrum: label.to_string(),
+        rank,
+        k_eff: m.k_eff(),
+        k_rho: m.k_rho,
+        rotations,
+        seed,
+        simulated_mean: sim_mean,
+        simulated_mean_mcse: sim_std / (rotations as f64).sqrt(),
+        simulated_std: sim_std,
+        simulated_mean_rho_sq: sim_rho_sq,
+        corrected_mean_rho_sq: corrected_mean_sq(&m, d),
+        paper_mean: pm,
+        corrected_mean: cm,
+        paper_mean_rel_err: rel_err(pm, sim_mean),
+        corrected_mean_rel_err: rel_err(cm, sim_mean),
+        paper_se: pse,
+        corrected_se: cse,
+        paper_se_ratio: ratio(sim_std, pse),
+        corrected_se_ratio: ratio(sim_std, cse),
+    })
+}
+
+/// Re-scores committed results against the current formulas (no simulation).
+pub fn rescore(results: &GridResults) -> Result<Vec<GridPoint>> {
+    let no_file = |_: &std::path::Path| -> Result<Vec<f64>> { Ok(vec![]) };
+    results
+        .points
+        .iter()
+        .map(|p| {
+            let mu = Spectrum::parse(&p.spectrum)?.eigenvalues(p.d, &no_file)?;
+            compare_point(
+                p.d,
+                &mu,
+                &p.spectrum,
+                p.rotations,
+                p.seed,
+                p.simulated_mean,
+                p.simulated_std,
+                p.simulated_mean_rho_sq,
+            )
+        })
+        .collect()
+}
+
+/// Runs the grid, skipping the points `skip(d, spectrum)` says are done;
+/// `progress` is called after each point (e.g. to print or save it).
+pub fn run_grid(
+    settings: &GridSettings,
+    skip: &dyn Fn(usize, &str) -> bool,
+    progress: &mut dyn FnMut(&GridPoint),
+) -> Result<Vec<GridPoint>> {
+    let mut out = Vec::new();
+    let no_file = |_: &std::path::Path| -> Result<Vec<f64>> { Ok(vec![]) };
+    for &(d, rotations) in &settings.ds {
+        for (index, spec) in grid_spectra(d).into_iter().enumerate() {
+            let label = spec.to_string();
+            if skip(d, &label) {
+                continue;
+            }
+            let mu = spec.eigenvalues(d, &no_file)?;
+            let seed = settings.seed + d as u64 + 7919 * index as u64;
+            let point = grid_point(d, &mu, &label, rotations, seed)?;
+            progress(&point);
+            out.push(point);
+        }
+    }
+    Ok(out)
+}
+
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:+.1}%", 100.0 * x)
+    } else {
+        "inf".into()
+    }
+}
+
+/// Worst cases of the grid, one Markdown bullet per figure.
+pub fn grid_summary(points: &[GridPoint]) -> String {
+    let fin = |x: f64| x.is_finite();
+    let worst = |f: &dyn Fn(&GridPoint) -> f64, pred: &dyn Fn(&GridPoint) -> bool| {
+        points
+            .iter()
+            .filter(|p| pred(p) && fin(f(p)))
+            .max_by(|a, b| f(a).abs().total_cmp(&f(b).abs()))
+            .map(|p| format!("{} at d = {} {}", pct(f(p)), p.d, p.spectrum))
+            .unwrap_or_else(|| "none".into())
+    };
+    let range = |f: &dyn Fn(&GridPoint) -> f64, pred: &dyn Fn(&GridPoint) -> bool| {
+        let v: Vec<&GridPoint> = points
+            .iter()
+            .filter(|p| pred(p) && fin(f(p)) && f(p) > 0.0)
+            .collect();
+        let lo = v.iter().min_by(|a, b| f(a).total_cmp(&f(b)));
+        let hi = v.iter().max_by(|a, b| f(a).total_cmp(&f(b)));
+        match (lo, hi) {
+            (Some(a), Some(b)) => format!(
+                "{:.2} (d = {} {}) to {:.2} (d = {} {})",
+                f(a),
+                a.d,
+                a.spectrum,
+                f(b),
+                b.d,
+                b.spectrum
+            ),
+            _ => "none".into(),
+        }
+    };
+    let all = |_: &GridPoint| true;
+    // k = 1 and k = d have a point-mass null (rho_bar = 1, resp. 0): no std to compare.
+    let degenerate = |p: &GridPoint| p.spectrum == "spikes:1" || p.simulated_mean.abs() <= ZERO;
+    let spikes = |p: &GridPoint| p.spectrum.starts_with("spikes:") && !degenerate(p);
+    let flatish = |p: &GridPoint| !p.spectrum.starts_with("power:");
+    let power = |p: &GridPoint| p.spectrum.starts_with("power:");
+    let within = points
+        .iter()
+        .filter(|p| p.paper_mean_rel_err.abs() <= 0.05)
+        .count();
+    let at_d: Vec<String> = points
+        .iter()
+        .filter(|p| p.simulated_mean.abs() <= ZERO)
+        .map(|p| format!("{:.4} at d = {} {}", p.paper_mean, p.d, p.spectrum))
+        .collect();
+    format!(
+        "- App. C mean: within 5% at {within} of {} points; worst finite {}; at k = 1: {}; \
+         where rho_bar = 0 exactly (k = d) it gives {}.\n\
+         - Corrected mean: worst {}.\n\
+         - sim std / App. D SE, equal spikes (k >= 2): {}; power laws: {}; all: {}.\n\
+         - sim std / corrected SE, equal spikes and spikes-bulk: {}; power laws: {}.\n",
+        points.len(),
+        worst(&|p| p.paper_mean_rel_err, &all),
+        worst(&|p| p.paper_mean_rel_err, &|p| p.spectrum == "spikes:1"),
+        if at_d.is_empty() {
+            "-".to_string()
+        } else {
+            at_d.join(", ")
+        },
+        worst(&|p| p.corrected_mean_rel_err, &all),
+        range(&|p| p.paper_se_ratio, &spikes),
+        range(&|p| p.paper_se_ratio, &power),
+        range(&|p| p.paper_se_ratio, &|p| !degenerate(p)),
+        range(&|p| p.corrected_se_ratio, &|p| flatish(p) && !degenerate(p)),
+        range(&|p| p.corrected_se_ratio, &power),
+    )
+}
+
+/// The grid as a Markdown table (one row per point) followed by its worst cases.
+pub fn grid_markdown(points: &[GridPoint]) -> String {
+    let mut s = String::from(
+        "| d | spectrum | k_eff | R | sim mean (mcse) | paper mean | err | corrected | err | sim std | paper SE ratio | corrected SE ratio |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for p in points {
+        s.push_str(&format!(
+            "| {} | {} | {:.2} | {} | {:.4} ({:.1e}) | {:.4} | {} | {:.4} | {} | {:.2e} | {:.2} | {:.2} |\n",
+            p.d,
+            p.spectrum,
+            p.k_eff,
+            p.rotations,
+            p.simulated_mean,
+            p.simulated_mean_mcse,
+            p.paper_mean,
+            pct(p.paper_mean_rel_err),
+            p.corrected_mean,
+            pct(p.corrected_mean_rel_err),
+            p.simulated_std,
+            p.paper_se_ratio,
+            p.corrected_se_ratio,
+        ));
+    }
+    s.push_str("\nWorst cases:\n\n");
+    s.push_str(&grid_summary(points));
+    s
+}
+
+/// A finished grid with its settings: what `theory/coupling-null.json` holds.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct GridResults {
+    pub command: String,
+    pub settings: GridSettingsRecord,
+    pub points: Vec<GridPointRecord>,
+}
+
+/// The settings as recorded in the results file.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct GridSettingsRecord {
+    /// `(d, rotations)` pairs.
+    pub ds: Vec<(usize, usize)>,
+    pub seed: u64,
+}
+
+/// The per-point figures as recorded (non-finite values as null).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct GridPointRecord {
+    pub d: usize,
+    pub spectrum: String,
+    pub k_eff: f64,
+    pub k_rho: f64,
+    pub rotations: usize,
+    pub seed: u64,
+    pub simulated_mean: f64,
+    pub simulated_std: f64,
+    pub simulated_mean_rho_sq: f64,
+    pub paper_mean_rel_err: Option<f64>,
+    pub corrected_mean_rel_err: Option<f64>,
+    pub paper_se_ratio: Option<f64>,
+    pub corrected_se_ratio: Option<f64>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+impl GridResults {
+    /// Packs a run for writing.
+    pub fn new(command: &str, s: &GridSettings, points: &[GridPoint]) -> Self {
+        GridResults {
+            command: command.to_string(),
+            settings: GridSettingsRecord {
+                ds: s.ds.clone(),
+                seed: s.seed,
+            },
+            points: points
+                .iter()
+                .map(|p| GridPointRecord {
+                    d: p.d,
+                    spectrum: p.spectrum.clone(),
+                    k_eff: p.k_eff,
+                    k_rho: p.k_rho,
+                    rotations: p.rotations,
+                    seed: p.seed,
+                    simulated_mean: p.simulated_mean,
+                    simulated_std: p.simulated_std,
+                    simulated_mean_rho_sq: p.simulated_mean_rho_sq,
+                    paper_mean_rel_err: finite(p.paper_mean_rel_err),
+                    corrected_mean_rel_err: finite(p.corrected_mean_rel_err),
+                    paper_se_ratio: finite(p.paper_se_ratio),
+                    corrected_se_ratio: finite(p.corrected_se_ratio),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The dimension of the verify-time slice.
+pub const SLICE_D: usize = 200;
+
+/// The small representative slice `verify` runs (d = 200, a second or two):
+/// spikes k in {1, 2, 5, 10, 30, d/3}, power laws alpha in {1, 2} over all d,
+/// and 10 spikes on a 0.01 bulk, `rotations` each.
+pub fn verify_slice(rotations: usize, seed: u64) -> Result<Vec<GridPoint>> {
+    let d = SLICE_D;
+    let mut spectra: Vec<Spectrum> = [1, 2, 5, 10, 30, d / 3]
+        .into_iter()
+        .map(|k| Spectrum::Spikes { k })
+        .collect();
+    spectra.push(Spectrum::Power {
+        alpha: 1.0,
+        k: None,
+    });
+    spectra.push(Spectrum::Power {
+        alpha: 2.0,
+        k: None,
+    });
+    spectra.push(Spectrum::SpikesBulk { k: 10, ratio: 0.01 });
+    let no_file = |_: &std::path::Path| -> Result<Vec<f64>> { Ok(vec![]) };
+    spectra
+        .iter()
+        .enumerate()
+        .map(|(p, spec)| {
+            let mu = spec.eigenvalues(d, &no_file)?;
+            grid_point(
+                d,
+                &mu,
+                &spec.to_string(),
+                rotations,
+                seed.wrapping_add(p as u64),
+            )
+        })
+        .collect()
+}
+
+/// The grid results committed in `theory/coupling-null.json` (written by
+/// `examples/coupling_grid.rs`), embedded at build time.
+pub const COMMITTED_RESULTS: &str = include_str!("../../theory/coupling-null.json");
+
+/// Parses [`COMMITTED_RESULTS`].
+pub fn committed_results() -> Result<GridResults> {
+    serde_json::from_str(COMMITTED_RESULTS).map_err(|e| crate::error::Error::Io {
+        path: "theory/coupling-null.json".into(),
+        message: format!("invalid grid results: {e}"),
+    })
+}
