@@ -14,6 +14,10 @@
 # fuzz/corpus/TARGET (git-ignored); crashes land in fuzz/artifacts/TARGET
 # (git-ignored) and make the script exit 1 after all targets ran. Extra
 # libFuzzer flags can be passed in FUZZ_ARGS (e.g. FUZZ_ARGS="-jobs=2").
+# FUZZ_TARGET_DIR moves the build out of fuzz/target: the sanitizer build of
+# the crate's dependencies (faer above all) takes long on 2 cores, so CI on a
+# clean clone should point it at a cache kept between runs, e.g.
+# FUZZ_TARGET_DIR=~/.cache/superlinear/fuzz-target.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -43,8 +47,15 @@ for t in "${targets[@]}"; do
     fi
 done
 
+tdir=()
+if [ -n "${FUZZ_TARGET_DIR:-}" ]; then
+    tdir=(--target-dir "$FUZZ_TARGET_DIR")
+fi
+
 # One build for all targets up front, so the timed runs only fuzz.
-cargo fuzz build
+start=$(date +%s)
+cargo fuzz build ${tdir[@]+"${tdir[@]}"}
+echo "fuzz.sh: build took $(($(date +%s) - start)) s" >&2
 
 logdir=fuzz/logs
 mkdir -p "$logdir"
@@ -56,7 +67,7 @@ for t in "${targets[@]}"; do
     echo "== $t: ${secs}s" >&2
     status=ok
     # shellcheck disable=SC2086
-    if ! cargo fuzz run "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
+    if ! cargo fuzz run ${tdir[@]+"${tdir[@]}"} "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
         -max_total_time="$secs" -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1; then
         status=CRASH
         failed+=("$t")
