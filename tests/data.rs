@@ -749,6 +749,17 @@ fn npy_bad_dtype() {
 fn npy_size_overflow_and_too_large() {
     let e = npy::parse_matrix(&npy_bytes("<f8", false, &[1 << 40, 1 << 40], &[]), "o").unwrap_err();
     assert!(matches!(e, DataError::SizeOverflow { .. }), "{e}");
+    // Zero elements, yet no valid layout: ndarray would refuse the shape (and
+    // ndarray-npy would panic on that refusal) if it got that far.
+    let e =
+        npy::parse_array(&npy_bytes("<f8", false, &[0, 1 << 62, 1 << 62], &[]), "z").unwrap_err();
+    assert!(matches!(e, DataError::SizeOverflow { .. }), "{e}");
+    assert_eq!(
+        npy::parse_matrix(&npy_bytes("<f8", false, &[0, 5], &[]), "e")
+            .unwrap()
+            .dim(),
+        (0, 5)
+    );
     let e = npy::parse_matrix(&npy_bytes("<f8", false, &[100_000, 100_000], &[]), "o").unwrap_err();
     assert!(
         matches!(
