@@ -618,6 +618,16 @@ fn hand_built_inconsistent_dataset_is_an_error_not_a_panic() {
         Err(DataError::BadDims { .. })
     ));
     assert!(ds.channel_stats().0.iter().all(|m| m.is_nan()));
+    let mut short = toy();
+    short.labels.push(0);
+    assert!(matches!(
+        short.first_classes(1),
+        Err(DataError::BadDims { .. })
+    ));
+    assert!(matches!(
+        short.take_balanced_prefix(1),
+        Err(DataError::BadDims { .. })
+    ));
     let e = Dataset::from_bytes(vec![0; 7], vec![0, 1], 1, 2, 2, "x").unwrap_err();
     assert!(matches!(e, DataError::Inconsistent { .. }), "{e}");
 }
