@@ -5,6 +5,7 @@ mod awd;
 mod bounds;
 mod c9;
 mod claims;
+mod cli;
 mod coupling;
 mod data;
 

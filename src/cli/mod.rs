@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use superlinear::exit;
 
+mod coupling;
 mod verify;
 
 /// Executable appendix for Zhang, Yang, Tu (2026): SGD noise covariance vs
@@ -21,6 +22,12 @@ pub struct Cli {
 pub enum Command {
     /// Run every claim check and print one row per claim (C1-C15).
     Verify(verify::VerifyArgs),
+    /// The random baseline of rho_bar for a spectrum of C: App. C formula,
+    /// simulated Haar null, corrected formula (C3, C4).
+    Baseline(coupling::BaselineArgs),
+    /// rho_bar of C in H's eigenbasis for matrices saved from NumPy, with the
+    /// paper's z and p and an exact p-value from the simulated null (C3, C4).
+    Coupling(coupling::CouplingArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -39,6 +46,8 @@ pub fn run() -> i32 {
     };
     let result = match cli.command {
         Command::Verify(args) => verify::run(args),
+        Command::Baseline(args) => coupling::baseline(args),
+        Command::Coupling(args) => coupling::coupling(args),
     };
     match result {
         Ok(code) => code,

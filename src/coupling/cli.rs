@@ -321,3 +321,38 @@ impl fmt::Display for CouplingReport {
         fmt_quantiles(f, &self.simulated.quantiles)
     }
 }
+
+/// Reads an eigenvalue file for `file:PATH` spectra: `.npy` (any real dtype,
+/// 1-D or a single row/column) or text (numbers separated by white space or
+/// commas, `#` comments).
+pub fn load_spectrum_file(path: &Path) -> Result<Vec<f64>> {
+    let is_npy = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    let read = if is_npy {
+        crate::data::npy::read_vector(path)
+    } else {
+        crate::data::read_text_vector(path)
+    };
+    read.map_err(|e| data_error(path, e))
+}
+
+/// Reads a square matrix saved from NumPy (`.npy`) for `coupling`.
+pub fn load_matrix(path: &Path, role: &str) -> Result<Mat<f64>> {
+    let a = crate::data::npy::read_matrix(path).map_err(|e| data_error(path, e))?;
+    if a.nrows() != a.ncols() {
+        return Err(Error::shape(
+            &format!("{role} ({})", path.display()),
+            "a square matrix",
+            format!("{} x {}", a.nrows(), a.ncols()),
+        ));
+    }
+    Ok(mat_from_ndarray(a.view()))
+}
+
+fn data_error(path: &Path, e: crate::data::DataError) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
