@@ -12,7 +12,10 @@
 
 pub mod error;
 pub mod exit;
+pub mod kron;
 pub mod linalg;
+#[cfg(feature = "torch")]
+pub mod torch;
 
 pub use error::{Error, Result};
 pub mod claims;
