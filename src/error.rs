@@ -59,6 +59,29 @@ pub enum Error {
     /// A fit that has too few usable points, or degenerate abscissae.
     #[error("{input}: cannot fit: {reason}")]
     DegenerateFit { input: String, reason: String },
+    /// A value that must be strictly positive (e.g. to take its logarithm) is not.
+    #[error("{input}: entry {index} is {value:e}, not positive")]
+    NotPositive {
+        input: String,
+        index: usize,
+        value: f64,
+    },
+    /// A sequence that must be sorted (e.g. descending eigenvalues) is not.
+    #[error("{input}: not sorted {order}: entry {index} is {next:e} after {prev:e}")]
+    NotSorted {
+        input: String,
+        order: String,
+        index: usize,
+        prev: f64,
+        next: f64,
+    },
+    /// One bootstrap replicate failed; `source` says why.
+    #[error("bootstrap replicate {rep}: {source}")]
+    Bootstrap {
+        rep: usize,
+        #[source]
+        source: Box<Error>,
+    },
     /// An iterative linear-algebra routine did not converge.
     #[error("{input}: {routine} did not converge")]
     NoConvergence { input: String, routine: String },

@@ -10,8 +10,11 @@
 //! Dependencies flow one way: `cli` -> `claims` -> core modules; the core never
 //! imports the CLI, and `data` needs nothing else of the crate.
 
+pub mod alignment;
+pub mod bounds;
 pub mod error;
 pub mod exit;
+pub mod fit;
 pub mod kron;
 pub mod linalg;
 #[cfg(feature = "torch")]
@@ -19,3 +22,5 @@ pub mod torch;
 
 pub use error::{Error, Result};
 pub mod claims;
+pub mod ensemble;
+pub mod moments;

@@ -8,6 +8,17 @@
 //!   Gaussian matrix with the sign fix `Q <- Q diag(sign(R_ii))` (Mezzadri
 //!   2007), without which the distribution is not Haar.
 //! - Seeded ChaCha generators, so every run is reproducible from its seed.
+//!
+//! Finding (issue 2 item 8, `theory/eigen-crosscheck.md`): faer 0.24's
+//! `self_adjoint_eigen` does not scale its input. On Haar-rotated matrices
+//! with `||A|| ~ 1e300` its residual `||A - V L V^T||_1 / (n ||A||_1 eps)`
+//! reached 4e10, at `||A|| ~ 1e-300` 4e12, and on some matrices with
+//! subnormal entries it reported no convergence. [`sym_eig`] and
+//! [`sym_eigenvalues`] therefore decompose `2^-e A` with `2^e` the power of
+//! two at or just below `max |A_ij|` (an exact scaling: no rounding, except
+//! entries below `2^-1074 max |A_ij|`, far under `eps ||A||`) and multiply
+//! the eigenvalues back by `2^e`; with that, every test type passes at ratio
+//! below 30, as nalgebra (which scales the same way) does.
 
 use faer::{Mat, MatRef, Side};
 use rand::SeedableRng;
@@ -82,6 +93,32 @@ pub fn check_finite_slice(v: &[f64], input: &str) -> Result<()> {
     }
 }
 
+/// Checks that `b` has as many values as `a` (else [`Error::Shape`] naming
+/// `b_name`) and that both are finite (else [`Error::NonFinite`]).
+pub fn check_paired_finite(a: &[f64], a_name: &str, b: &[f64], b_name: &str) -> Result<()> {
+    if a.len() != b.len() {
+        return Err(Error::shape(
+            b_name,
+            format!("{} values (one per entry of {a_name})", a.len()),
+            b.len(),
+        ));
+    }
+    check_finite_slice(a, a_name)?;
+    check_finite_slice(b, b_name)
+}
+
+/// Fails with [`Error::NotPositive`] at the first value `<= 0` of `v`.
+pub fn check_positive_slice(v: &[f64], input: &str) -> Result<()> {
+    match v.iter().position(|&x| x <= 0.0) {
+        Some(i) => Err(Error::NotPositive {
+            input: input.to_string(),
+            index: i,
+            value: v[i],
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Checks squareness, finiteness and symmetry to `100 n eps max|A_ij|`.
 pub fn check_symmetric(a: MatRef<'_, f64>, input: &str) -> Result<()> {
     let n = a.nrows();
@@ -111,18 +148,63 @@ pub fn check_symmetric(a: MatRef<'_, f64>, input: &str) -> Result<()> {
     Ok(())
 }
 
+/// `x 2^k`, exact unless the result over- or underflows (applied in steps
+/// so that `2^k` itself need not be representable).
+fn mul_pow2(mut x: f64, mut k: i32) -> f64 {
+    while k != 0 {
+        let step = k.clamp(-1000, 1000);
+        x *= 2f64.powi(step);
+        k -= step;
+    }
+    x
+}
+
+/// The exponent `e` with `2^e <= max |A_ij| < 2^(e+1)`, or `None` for a
+/// zero matrix.
+fn max_abs_exponent(a: MatRef<'_, f64>) -> Option<i32> {
+    let m = a.norm_max();
+    // log2 is exact on powers of two and monotone, so floor() gives e.
+    (m > 0.0).then(|| m.log2().floor() as i32)
+}
+
+/// `2^-e A` for the exponent of [`max_abs_exponent`] (see the module doc).
+fn scaled_by_pow2(a: MatRef<'_, f64>, e: i32) -> Mat<f64> {
+    Mat::from_fn(a.nrows(), a.ncols(), |i, j| mul_pow2(a[(i, j)], -e))
+}
+
+/// Multiplies eigenvalues back by `2^e`; an eigenvalue beyond the f64 range
+/// (possible only when `||A||_2 > f64::MAX` although every entry is finite)
+/// is an error.
+fn unscale_values(values: &mut [f64], e: i32, input: &str) -> Result<()> {
+    for (i, v) in values.iter_mut().enumerate() {
+        *v = mul_pow2(*v, e);
+        if !v.is_finite() {
+            return Err(Error::NonFinite {
+                input: input.to_string(),
+                location: format!("eigenvalue {i} (overflows f64)"),
+                value: *v,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Eigendecomposition of a symmetric matrix (validated: square, finite,
-/// symmetric), eigenvalues descending. Uses the lower triangle.
+/// symmetric), eigenvalues descending. Uses the lower triangle. The matrix
+/// is scaled by a power of two near `1 / max |A_ij|` before faer decomposes
+/// it (see the module doc for why).
 pub fn sym_eig(a: MatRef<'_, f64>, input: &str) -> Result<SymEig> {
     check_symmetric(a, input)?;
     let n = a.nrows();
-    if n == 0 {
+    let Some(e) = max_abs_exponent(a) else {
+        // Zero matrix (or n = 0): eigenvalues 0, eigenvectors I.
         return Ok(SymEig {
-            values: vec![],
-            vectors: Mat::zeros(0, 0),
+            values: vec![0.0; n],
+            vectors: Mat::identity(n, n),
         });
-    }
-    let evd = a
+    };
+    let scaled = scaled_by_pow2(a, e);
+    let evd = scaled
         .self_adjoint_eigen(Side::Lower)
         .map_err(|_| Error::NoConvergence {
             input: input.to_string(),
@@ -131,7 +213,8 @@ pub fn sym_eig(a: MatRef<'_, f64>, input: &str) -> Result<SymEig> {
     let s = evd.S().column_vector();
     let u = evd.U();
     // faer returns ascending order: reverse.
-    let values: Vec<f64> = (0..n).rev().map(|i| s[i]).collect();
+    let mut values: Vec<f64> = (0..n).rev().map(|i| s[i]).collect();
+    unscale_values(&mut values, e, input)?;
     let vectors = Mat::from_fn(n, n, |i, j| u[(i, n - 1 - j)]);
     Ok(SymEig { values, vectors })
 }
@@ -139,16 +222,17 @@ pub fn sym_eig(a: MatRef<'_, f64>, input: &str) -> Result<SymEig> {
 /// Eigenvalues only, descending.
 pub fn sym_eigenvalues(a: MatRef<'_, f64>, input: &str) -> Result<Vec<f64>> {
     check_symmetric(a, input)?;
-    if a.nrows() == 0 {
-        return Ok(vec![]);
-    }
-    let mut v = a
+    let Some(e) = max_abs_exponent(a) else {
+        return Ok(vec![0.0; a.nrows()]);
+    };
+    let mut v = scaled_by_pow2(a, e)
         .self_adjoint_eigenvalues(Side::Lower)
         .map_err(|_| Error::NoConvergence {
             input: input.to_string(),
             routine: "symmetric eigenvalues".into(),
         })?;
     v.reverse();
+    unscale_values(&mut v, e, input)?;
     Ok(v)
 }
 

@@ -1,1 +1,10 @@
-fn main() {}
+//! The `superlinear` command line: a thin layer over the library. Flags are
+//! parsed once (clap) into validated library settings; every command is also a
+//! library call. Exit codes: see `superlinear::exit` (0 ok, 1 a claim failed,
+//! 2 bad usage or input).
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::run());
+}

@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests.
 
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, FileFailurePersistence};
 
 /// A proptest configuration with `default_cases` cases, overridden by the
 /// `PROPTEST_CASES` environment variable when it is set.
@@ -11,6 +11,10 @@ pub fn proptest_config(default_cases: u32) -> Config {
         .unwrap_or(default_cases);
     Config {
         cases,
+        // Shrunk failures are kept in tests/proptest-regressions/<area>.txt (committed).
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
         ..Config::default()
     }
 }

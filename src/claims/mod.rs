@@ -23,7 +23,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod c7;
+pub mod c8;
+pub mod cases;
 pub mod catalogue;
+pub mod report;
 
 pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};
 
@@ -133,7 +137,16 @@ pub struct Check {
 /// Every check that exists, in claim order. A claim not listed here is
 /// reported as unchecked.
 pub fn registry() -> Vec<Check> {
-    vec![]
+    vec![
+        Check {
+            claim: "C7",
+            run: c7::check,
+        },
+        Check {
+            claim: "C8",
+            run: c8::check,
+        },
+    ]
 }
 
 /// One row of the verify report.

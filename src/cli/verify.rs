@@ -1,0 +1,43 @@
+//! `superlinear verify [--seed S] [--cases N] [--claim ID] [--json] [--details]`
+
+use anyhow::Result;
+use clap::Args;
+
+use superlinear::claims::report::{render_table, to_json, Provenance};
+use superlinear::claims::{any_hard_failure, run_all, CheckSettings};
+use superlinear::exit;
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Master seed: the same seed gives the same figures.
+    #[arg(long, default_value_t = CheckSettings::default().seed)]
+    pub seed: u64,
+    /// Random cases (ensembles, rotations) each property check draws.
+    #[arg(long, default_value_t = CheckSettings::default().cases)]
+    pub cases: usize,
+    /// Run only this claim (e.g. C9).
+    #[arg(long)]
+    pub claim: Option<String>,
+    /// Print JSON (with provenance) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Print each check's detail lines under its row.
+    #[arg(long)]
+    pub details: bool,
+}
+
+pub fn run(args: VerifyArgs) -> Result<i32> {
+    let settings = CheckSettings::new(args.seed, args.cases)?;
+    let rows = run_all(&settings, args.claim.as_deref())?;
+    if args.json {
+        let value = to_json(&rows, &settings, &Provenance::current());
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", render_table(&rows, &settings, args.details));
+    }
+    Ok(if any_hard_failure(&rows) {
+        exit::CLAIM_FAILED
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,243 @@
+//! Theorem 5.1 (claim C9) on PSD ensembles built densely in the test:
+//! `h_p = U_p diag(l_p) U_p^T` with Haar frames `U_p` and nonnegative `l_p`,
+//! `H = (1/n) sum h_p`, `S = (1/n) sum U_p diag(l_p^2) U_p^T`, projected on
+//! H's eigenvectors.
+
+use faer::Mat;
+use proptest::prelude::*;
+use rand::Rng;
+use superlinear::bounds::{check_bounds, local_slopes, BoundReport, BoundTolerance};
+use superlinear::linalg::{haar_frame, seeded_rng, sym_eig};
+use superlinear::Error;
+
+use crate::util::rel_diff;
+
+/// How the per-sample eigenvalues are drawn.
+#[derive(Debug, Clone, Copy)]
+enum Law {
+    /// `10^(-decades u)`, u uniform, some exact zeros.
+    Spread { decades: f64 },
+    /// All eigenvalues equal to 1 (degenerate spectra).
+    Equal,
+}
+
+/// `(H_ii, S_ii, Lambda)` for an ensemble of n samples of rank r in dim d.
+/// `shared` uses one frame for every sample (perfect alignment).
+fn ensemble(
+    d: usize,
+    n: usize,
+    r: usize,
+    law: Law,
+    shared: bool,
+    seed: u64,
+) -> (Vec<f64>, Vec<f64>, f64) {
+    let mut rng = seeded_rng(seed);
+    let mut h = Mat::<f64>::zeros(d, d);
+    let mut s = Mat::<f64>::zeros(d, d);
+    let common = haar_frame(d, r, &mut rng).unwrap();
+    let mut lambda = 0.0f64;
+    for _ in 0..n {
+        let u = if shared {
+            common.clone()
+        } else {
+            haar_frame(d, r, &mut rng).unwrap()
+        };
+        let l: Vec<f64> = (0..r)
+            .map(|_| match law {
+                Law::Equal => 1.0,
+                Law::Spread { decades } => {
+                    if rng.random_bool(0.1) {
+                        0.0
+                    } else {
+                        10f64.powf(-decades * rng.random::<f64>())
+                    }
+                }
+            })
+            .collect();
+        lambda = l.iter().cloned().fold(lambda, f64::max);
+        let ul = Mat::from_fn(d, r, |i, k| u[(i, k)] * l[k]);
+        let ul2 = Mat::from_fn(d, r, |i, k| u[(i, k)] * l[k] * l[k]);
+        h += &ul * u.transpose();
+        s += &ul2 * u.transpose();
+    }
+    let inv_n = 1.0 / n as f64;
+    let h = Mat::from_fn(d, d, |i, j| 0.5 * inv_n * (h[(i, j)] + h[(j, i)]));
+    let s = Mat::from_fn(d, d, |i, j| 0.5 * inv_n * (s[(i, j)] + s[(j, i)]));
+    let e = sym_eig(h.as_ref(), "H").unwrap();
+    let s_diag = (0..d)
+        .map(|i| {
+            let v = e.vectors.col(i);
+            let sv = &s * v;
+            v.transpose() * &sv
+        })
+        .collect();
+    (e.values, s_diag, lambda)
+}
+
+fn check(d: usize, n: usize, (h, s, lambda): (Vec<f64>, Vec<f64>, f64)) -> BoundReport {
+    check_bounds(&h, &s, lambda, &BoundTolerance::default_for(d, n)).unwrap()
+}
+
+proptest! {
+    #![proptest_config(crate::util::proptest_config(48))]
+    #[test]
+    fn bounds_hold_on_random_psd_ensembles(
+        d in 1usize..24, n in 1usize..20, r_frac in 0.0f64..1.0,
+        decades in 0.0f64..6.0, seed in any::<u64>(),
+    ) {
+        let r = 1 + ((d - 1) as f64 * r_frac) as usize;
+        let rep = check(d, n, ensemble(d, n, r, Law::Spread { decades }, false, seed));
+        prop_assert!(rep.holds(), "{rep:#?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(crate::util::proptest_config(32))]
+    #[test]
+    fn bounds_hold_on_degenerate_spectra(
+        d in 1usize..24, n in 1usize..20, r_frac in 0.0f64..1.0,
+        shared in any::<bool>(), seed in any::<u64>(),
+    ) {
+        let r = 1 + ((d - 1) as f64 * r_frac) as usize;
+        let rep = check(d, n, ensemble(d, n, r, Law::Equal, shared, seed));
+        prop_assert!(rep.holds(), "{rep:#?}");
+        if shared {
+            // Identical h_p = P (a projector): H = S = P, both bounds attained.
+            prop_assert!((rep.left.tightness.unwrap() - 1.0).abs() < 1e-12, "{rep:#?}");
+            prop_assert!((rep.right.tightness.unwrap() - 1.0).abs() < 1e-12, "{rep:#?}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(crate::util::proptest_config(48))]
+    #[test]
+    fn bounds_hold_on_rank_one_ensembles(
+        d in 1usize..24, n in 1usize..20, decades in 0.0f64..12.0, seed in any::<u64>(),
+    ) {
+        let rep = check(d, n, ensemble(d, n, 1, Law::Spread { decades }, false, seed));
+        prop_assert!(rep.holds(), "{rep:#?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(crate::util::proptest_config(48))]
+    #[test]
+    fn bounds_hold_over_twelve_decades(
+        d in 2usize..24, n in 1usize..20, r_frac in 0.0f64..1.0,
+        shared in any::<bool>(), seed in any::<u64>(),
+    ) {
+        let r = 1 + ((d - 1) as f64 * r_frac) as usize;
+        let rep = check(d, n, ensemble(d, n, r, Law::Spread { decades: 12.0 }, shared, seed));
+        prop_assert!(rep.holds(), "{rep:#?}");
+    }
+}
+
+#[test]
+fn single_rank_one_sample_attains_both_bounds() {
+    // h = l u u^T: H_11 = l, S_11 = l^2 = H_11^2 = Lambda H_11.
+    let rep = check(
+        5,
+        1,
+        ensemble(5, 1, 1, Law::Spread { decades: 3.0 }, false, 11),
+    );
+    assert!(rep.holds());
+    assert!(rel_diff(rep.left.tightness.unwrap(), 1.0, 1.0) < 1e-12);
+    assert!(rel_diff(rep.right.tightness.unwrap(), 1.0, 1.0) < 1e-12);
+    assert_eq!(rep.left.tightest_index, Some(0));
+}
+
+#[test]
+fn violations_are_counted_and_located() {
+    let tol = BoundTolerance::default_for(3, 3);
+    // Direction 1 breaks the left bound (S < H^2), direction 2 the right
+    // bound (S > Lambda H), both far beyond rounding level.
+    let h = [1.0, 0.5, 0.1];
+    let s = [1.0, 0.2, 0.5];
+    let rep = check_bounds(&h, &s, 1.0, &tol).unwrap();
+    assert!(!rep.holds());
+    assert_eq!((rep.left.violations, rep.left.worst_index), (1, 1));
+    assert!((rep.left.worst_relative_excess - 0.05 / 0.25).abs() < 1e-12);
+    assert_eq!((rep.right.violations, rep.right.worst_index), (1, 2));
+    assert!((rep.right.worst_relative_excess - 0.4 / 0.5).abs() < 1e-12);
+    assert!(rep.right.worst_excess_over_tol > 1e10);
+    // A violation at rounding level (S_ii below H_ii^2 by 1 ulp) is not one.
+    let rep = check_bounds(&[0.5], &[0.25 * (1.0 - f64::EPSILON)], 1.0, &tol).unwrap();
+    assert!(rep.holds());
+}
+
+#[test]
+fn right_bound_needs_psd_left_does_not() {
+    // h_1 = 1, h_2 = -1 (d = 1): H = 0, S = 1, Lambda = 1: S <= Lambda H fails,
+    // H^2 <= S holds (Jensen needs only symmetric h_p).
+    let rep = check_bounds(&[0.0], &[1.0], 1.0, &BoundTolerance::default_for(1, 2)).unwrap();
+    assert!(rep.left.holds());
+    assert_eq!(rep.right.violations, 1);
+}
+
+#[test]
+fn typed_errors_on_bad_input() {
+    let tol = BoundTolerance::default_for(2, 2);
+    assert!(matches!(
+        check_bounds(&[1.0], &[1.0, 2.0], 1.0, &tol),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        check_bounds(&[], &[], 1.0, &tol),
+        Err(Error::Empty { .. })
+    ));
+    assert!(matches!(
+        check_bounds(&[f64::NAN], &[1.0], 1.0, &tol),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        check_bounds(&[1.0], &[1.0], -1.0, &tol),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        check_bounds(&[1.0], &[1.0], f64::INFINITY, &tol),
+        Err(Error::InvalidParameter { .. })
+    ));
+    let bad = BoundTolerance { c: f64::NAN, ..tol };
+    assert!(matches!(
+        check_bounds(&[1.0], &[1.0], 1.0, &bad),
+        Err(Error::InvalidParameter { .. })
+    ));
+}
+
+proptest! {
+    #![proptest_config(crate::util::proptest_config(64))]
+    #[test]
+    fn local_slopes_are_the_exponent_of_an_exact_power_law(
+        m in 2usize..50, gamma in -2.0f64..3.0, range in 0.1f64..27.0,
+    ) {
+        let h: Vec<f64> = (0..m).map(|i| (-range * i as f64 / (m - 1) as f64).exp()).collect();
+        let s: Vec<f64> = h.iter().map(|x| x.powf(gamma)).collect();
+        let slopes = local_slopes(&h, &s).unwrap();
+        prop_assert_eq!(slopes.len(), m - 1);
+        let step = range / (m - 1) as f64;
+        for sl in slopes {
+            let sl = sl.unwrap();
+            prop_assert!((sl - gamma).abs() <= 64.0 * f64::EPSILON * (1.0 + range * gamma.abs()) / step);
+        }
+    }
+}
+
+#[test]
+fn local_slopes_mark_equal_abscissae_and_reject_nonpositive() {
+    let sl = local_slopes(&[2.0, 2.0, 1.0], &[4.0, 3.0, 1.0]).unwrap();
+    assert_eq!(sl[0], None);
+    assert!((sl[1].unwrap() - 3f64.ln() / 2f64.ln()).abs() < 1e-14);
+    assert!(matches!(
+        local_slopes(&[1.0, 0.0], &[1.0, 1.0]),
+        Err(Error::NotPositive { index: 1, .. })
+    ));
+    assert!(matches!(
+        local_slopes(&[1.0, f64::NAN], &[1.0, 1.0]),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        local_slopes(&[1.0], &[1.0, 1.0]),
+        Err(Error::Shape { .. })
+    ));
+}
