@@ -24,3 +24,4 @@ pub use error::{Error, Result};
 pub mod claims;
 pub mod ensemble;
 pub mod moments;
+pub mod data;

@@ -2,6 +2,7 @@
 
 mod alignment;
 mod bounds;
+mod data;
 mod eigen;
 mod ensemble;
 mod fit;
