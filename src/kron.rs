@@ -365,7 +365,11 @@ impl KronCurvature {
     }
 
     /// `P = G V` (N x k): every sample's gradient projected on every column.
-    fn gradient_projections(&self, vectors: MatRef<'_, f64>, batch_size: usize) -> Result<Mat<f64>> {
+    fn gradient_projections(
+        &self,
+        vectors: MatRef<'_, f64>,
+        batch_size: usize,
+    ) -> Result<Mat<f64>> {
         self.check_vectors(vectors)?;
         if batch_size == 0 {
             return Err(Error::param("batch size", 0, "must be at least 1"));

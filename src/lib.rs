@@ -22,6 +22,6 @@ pub mod torch;
 
 pub use error::{Error, Result};
 pub mod claims;
+pub mod data;
 pub mod ensemble;
 pub mod moments;
-pub mod data;

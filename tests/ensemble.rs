@@ -7,12 +7,22 @@ use superlinear::linalg::{orthonormality_residual, seeded_rng};
 use superlinear::Error;
 
 fn spec_strategy() -> impl Strategy<Value = EnsembleSpec> {
-    (1usize..24, 1usize..12, any::<u64>(), 0usize..5, 0usize..4, 0.0f64..2.0).prop_map(
-        |(d, n, seed, law, align, jitter)| {
+    (
+        1usize..24,
+        1usize..12,
+        any::<u64>(),
+        0usize..5,
+        0usize..4,
+        0.0f64..2.0,
+    )
+        .prop_map(|(d, n, seed, law, align, jitter)| {
             let rank = 1 + (seed as usize % d);
             let law = match law {
                 0 => EigenLaw::PowerLaw { exponent: 1.5 },
-                1 => EigenLaw::SpikedBulk { spikes: 1, ratio: 1e-3 },
+                1 => EigenLaw::SpikedBulk {
+                    spikes: 1,
+                    ratio: 1e-3,
+                },
                 2 => EigenLaw::Equal,
                 3 => EigenLaw::Geometric { decades: 12.0 },
                 _ => EigenLaw::LogNormal { sigma: 1.0 },
@@ -31,8 +41,7 @@ fn spec_strategy() -> impl Strategy<Value = EnsembleSpec> {
                 jitter,
                 ..EnsembleSpec::new(d, n, rank, law, alignment, seed)
             }
-        },
-    )
+        })
 }
 
 proptest! {
@@ -76,7 +85,14 @@ fn perturbed_frames_sit_at_the_requested_angle() {
     // Every principal angle between U_p and the common frame equals the angle:
     // the singular values of Q^T U_p are all cos(angle).
     let angle = 0.4;
-    let spec = EnsembleSpec::new(30, 5, 4, EigenLaw::Equal, Alignment::Perturbed { angle }, 11);
+    let spec = EnsembleSpec::new(
+        30,
+        5,
+        4,
+        EigenLaw::Equal,
+        Alignment::Perturbed { angle },
+        11,
+    );
     let ens = spec.generate().unwrap();
     let perfect = EnsembleSpec::new(30, 1, 4, EigenLaw::Equal, Alignment::Perfect, 11)
         .generate()
@@ -104,7 +120,11 @@ fn jitter_has_the_requested_relative_variance() {
     let mean = l.iter().sum::<f64>() / l.len() as f64;
     let var = l.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / l.len() as f64;
     assert!((mean - 1.0).abs() < 0.05, "mean {mean}");
-    assert!((var / (mean * mean) - alpha).abs() < 0.12, "relative variance {}", var / (mean * mean));
+    assert!(
+        (var / (mean * mean) - alpha).abs() < 0.12,
+        "relative variance {}",
+        var / (mean * mean)
+    );
 }
 
 #[test]
@@ -115,7 +135,10 @@ fn indefinite_spectra_are_reported() {
     };
     let ens = spec.generate().unwrap();
     assert!(!ens.is_psd());
-    assert!(matches!(ens.require_psd("ensemble"), Err(Error::NotPsd { .. })));
+    assert!(matches!(
+        ens.require_psd("ensemble"),
+        Err(Error::NotPsd { .. })
+    ));
 }
 
 #[test]
@@ -125,10 +148,37 @@ fn bad_specs_are_errors_naming_the_knob() {
         (EnsembleSpec { d: 0, ..base }, "d"),
         (EnsembleSpec { n: 0, ..base }, "n"),
         (EnsembleSpec { rank: 6, ..base }, "rank"),
-        (EnsembleSpec { jitter: f64::NAN, ..base }, "jitter"),
-        (EnsembleSpec { scale: -1.0, ..base }, "scale"),
-        (EnsembleSpec { alignment: Alignment::Perturbed { angle: 0.1 }, rank: 3, ..base }, "rank"),
-        (EnsembleSpec { law: EigenLaw::PowerLaw { exponent: f64::INFINITY }, ..base }, "exponent"),
+        (
+            EnsembleSpec {
+                jitter: f64::NAN,
+                ..base
+            },
+            "jitter",
+        ),
+        (
+            EnsembleSpec {
+                scale: -1.0,
+                ..base
+            },
+            "scale",
+        ),
+        (
+            EnsembleSpec {
+                alignment: Alignment::Perturbed { angle: 0.1 },
+                rank: 3,
+                ..base
+            },
+            "rank",
+        ),
+        (
+            EnsembleSpec {
+                law: EigenLaw::PowerLaw {
+                    exponent: f64::INFINITY,
+                },
+                ..base
+            },
+            "exponent",
+        ),
     ];
     for (spec, knob) in cases {
         let err = spec.generate().unwrap_err();

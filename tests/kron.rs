@@ -11,7 +11,14 @@ use superlinear::linalg::{seeded_rng, sym_eig};
 
 use crate::util::{proptest_config, rel_diff};
 
-fn random_samples(n: usize, out: usize, inn: usize, k: usize, loss: LossKind, seed: u64) -> LayerSamples {
+fn random_samples(
+    n: usize,
+    out: usize,
+    inn: usize,
+    k: usize,
+    loss: LossKind,
+    seed: u64,
+) -> LayerSamples {
     let mut rng = seeded_rng(seed);
     let mut g = || rng.random_range(-1.0..1.0f64);
     let acts = Mat::from_fn(n, inn, |_, _| g().abs());
@@ -58,13 +65,24 @@ fn check_engine(loss: LossKind, seed: u64, n: usize, out: usize, inn: usize, k: 
     let mut h2_dense = Mat::<f64>::zeros(d, d);
     for p in 0..n {
         let hp = dense_h(&s, p);
-        assert!(rel_diff(max_abs(&(&hp - e.per_sample_hessian(p).unwrap())), 0.0, max_abs(&hp)) < 1e-12);
+        assert!(
+            rel_diff(
+                max_abs(&(&hp - e.per_sample_hessian(p).unwrap())),
+                0.0,
+                max_abs(&hp)
+            ) < 1e-12
+        );
         // Factored eigenpairs reproduce h_p.
         let (u, l) = e.per_sample_eig(p).unwrap();
         assert!(l.len() <= k, "rank {} > K = {k}", l.len());
-        let rebuilt = &u * Mat::from_fn(l.len(), l.len(), |i, j| if i == j { l[i] } else { 0.0 }) * u.transpose();
+        let rebuilt = &u
+            * Mat::from_fn(l.len(), l.len(), |i, j| if i == j { l[i] } else { 0.0 })
+            * u.transpose();
         let scale = max_abs(&hp).max(1e-300);
-        assert!(max_abs(&(&rebuilt - &hp)) / scale < 1e-10, "eigenpairs of h_{p}");
+        assert!(
+            max_abs(&(&rebuilt - &hp)) / scale < 1e-10,
+            "eigenpairs of h_{p}"
+        );
         h2_dense += &hp * &hp;
         h_dense += hp;
     }
@@ -77,19 +95,31 @@ fn check_engine(loss: LossKind, seed: u64, n: usize, out: usize, inn: usize, k: 
     let v = eig.vectors.as_ref();
     let (first, second) = e.first_second_moment_diag(v, 3).unwrap();
     let c_awd = e.c_awd_diag(v).unwrap();
-    let scale2 = (0..d).map(|i| (v.col(i).transpose() * &h2_dense * v.col(i)).abs()).fold(0.0, f64::max);
+    let scale2 = (0..d)
+        .map(|i| (v.col(i).transpose() * &h2_dense * v.col(i)).abs())
+        .fold(0.0, f64::max);
     for i in 0..d {
         let vi = v.col(i);
         let dense2 = vi.transpose() * &h2_dense * vi;
-        assert!((second[i] - dense2).abs() <= 1e-10 * scale2, "E[h^2] diag {i}: {} vs {dense2}", second[i]);
+        assert!(
+            (second[i] - dense2).abs() <= 1e-10 * scale2,
+            "E[h^2] diag {i}: {} vs {dense2}",
+            second[i]
+        );
         assert!((c_awd[i] - dense2).abs() <= 1e-10 * scale2);
-        assert!((first[i] - eig.values[i]).abs() <= 1e-10 * hs, "first moment {i}");
+        assert!(
+            (first[i] - eig.values[i]).abs() <= 1e-10 * hs,
+            "first moment {i}"
+        );
     }
     // C from per-sample gradients, densely, with B = 7.
     let g = e.per_sample_gradients();
     let b = 7.0;
-    let mean = Mat::from_fn(d, 1, |j, _| (0..n).map(|p| g[(p, j)]).sum::<f64>() / n as f64);
-    let c_dense = (g.transpose() * &g) * faer::Scale(1.0 / (n as f64 * b)) - (&mean * mean.transpose()) * faer::Scale(1.0 / b);
+    let mean = Mat::from_fn(d, 1, |j, _| {
+        (0..n).map(|p| g[(p, j)]).sum::<f64>() / n as f64
+    });
+    let c_dense = (g.transpose() * &g) * faer::Scale(1.0 / (n as f64 * b))
+        - (&mean * mean.transpose()) * faer::Scale(1.0 / b);
     let c = e.c_diag(v, 7).unwrap();
     let cp = e.c_projected(v, 7).unwrap();
     let cs = max_abs(&c_dense);
@@ -144,7 +174,11 @@ fn finite_difference_check(loss: LossKind, f: &[f64], y: usize) {
         assert!((dl - q[j]).abs() < 1e-7, "q[{j}]: {} vs {dl}", q[j]);
         for i in 0..k {
             let dq = (qp[i] - qm[i]) / (2.0 * eps);
-            assert!((dq - m[(i, j)]).abs() < 1e-7, "M[{i},{j}]: {} vs {dq}", m[(i, j)]);
+            assert!(
+                (dq - m[(i, j)]).abs() < 1e-7,
+                "M[{i},{j}]: {} vs {dq}",
+                m[(i, j)]
+            );
         }
     }
 }

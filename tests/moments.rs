@@ -7,8 +7,14 @@ use superlinear::ensemble::{Alignment, EigenLaw, EnsembleSpec};
 use superlinear::moments::{hessian, noise_covariance, second_moment, Moments};
 
 fn arb_spec(negative_fraction: f64) -> impl Strategy<Value = EnsembleSpec> {
-    (1usize..20, 1usize..10, any::<u64>(), 0usize..3, -8.0f64..8.0).prop_map(
-        move |(d, n, seed, align, log_scale)| {
+    (
+        1usize..20,
+        1usize..10,
+        any::<u64>(),
+        0usize..3,
+        -8.0f64..8.0,
+    )
+        .prop_map(move |(d, n, seed, align, log_scale)| {
             let rank = 1 + (seed as usize % d);
             let alignment = match align {
                 0 => Alignment::Perfect,
@@ -18,15 +24,28 @@ fn arb_spec(negative_fraction: f64) -> impl Strategy<Value = EnsembleSpec> {
                 scale: 10f64.powf(log_scale),
                 jitter: 0.5,
                 negative_fraction,
-                ..EnsembleSpec::new(d, n, rank, EigenLaw::Geometric { decades: 12.0 }, alignment, seed)
+                ..EnsembleSpec::new(
+                    d,
+                    n,
+                    rank,
+                    EigenLaw::Geometric { decades: 12.0 },
+                    alignment,
+                    seed,
+                )
             }
-        },
-    )
+        })
 }
 
 #[test]
 fn hessian_and_second_moment_match_dense_sums() {
-    let spec = EnsembleSpec::new(7, 5, 3, EigenLaw::PowerLaw { exponent: 1.0 }, Alignment::Haar, 3);
+    let spec = EnsembleSpec::new(
+        7,
+        5,
+        3,
+        EigenLaw::PowerLaw { exponent: 1.0 },
+        Alignment::Haar,
+        3,
+    );
     let ens = spec.generate().unwrap();
     let mut h = Mat::<f64>::zeros(7, 7);
     let mut s = Mat::<f64>::zeros(7, 7);
@@ -60,7 +79,14 @@ fn noise_covariance_is_eq2() {
 
 #[test]
 fn faer_eigenbasis_agrees_with_nalgebra() {
-    let spec = EnsembleSpec::new(12, 8, 4, EigenLaw::PowerLaw { exponent: 1.0 }, Alignment::Haar, 9);
+    let spec = EnsembleSpec::new(
+        12,
+        8,
+        4,
+        EigenLaw::PowerLaw { exponent: 1.0 },
+        Alignment::Haar,
+        9,
+    );
     let ens = spec.generate().unwrap();
     let m = Moments::compute(&ens).unwrap();
     let h = &m.hessian;

@@ -43,7 +43,11 @@ pub fn random_spec(
         },
         _ => Alignment::Entangled {
             coupling: rng.random_range(-1.0..1.0),
-            spread: if d >= 2 { rng.random_range(0.0..1.0) } else { 0.0 },
+            spread: if d >= 2 {
+                rng.random_range(0.0..1.0)
+            } else {
+                0.0
+            },
             directions: rng.random_range(1..=d),
         },
     };

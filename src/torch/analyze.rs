@@ -20,9 +20,12 @@ use serde::{Deserialize, Serialize};
 use tch::Kind;
 
 use super::curvature::layer_samples;
+use super::dataset::{load_data, DataSettings};
 use super::model::{ModelSpec, Net};
 use super::train::{TrainData, TrainReport};
 use super::{Result, TorchError};
+use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
+use crate::fit::{fit_gamma, FitRule, GammaFit};
 use crate::kron::{KronCurvature, LossKind, SpectraSummary};
 
 /// Settings of one analysis.
@@ -44,6 +47,8 @@ pub struct AnalyzeSettings {
     pub batch_size: Option<usize>,
     /// Samples per autograd / engine chunk.
     pub chunk: usize,
+    /// The data (None: the training subset recorded in `run.json`).
+    pub data: Option<DataSettings>,
 }
 
 impl Default for AnalyzeSettings {
@@ -56,6 +61,7 @@ impl Default for AnalyzeSettings {
             loss: None,
             batch_size: None,
             chunk: 256,
+            data: None,
         }
     }
 }
@@ -69,23 +75,8 @@ pub struct Stage {
     pub seconds: f64,
 }
 
-/// Counts of Theorem 5.1's inequalities over the top-k directions (C9).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BoundChecks {
-    /// `Lambda = max_{p,k} lambda_{p,k}`.
-    pub lambda_max: f64,
-    /// Directions with `H_ii^2 <= v_i^T E[h^2] v_i (1 + tol)`.
-    pub lower_holds: usize,
-    /// Directions with `v_i^T E[h^2] v_i <= Lambda H_ii (1 + tol)`.
-    pub upper_holds: usize,
-    /// Directions checked (those with `H_ii > 0`).
-    pub checked: usize,
-    /// Relative tolerance used (`100 d eps`).
-    pub tol: f64,
-}
-
 /// Everything `analyze` measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AnalyzeReport {
     /// Checkpoint analysed.
     pub checkpoint: PathBuf,
@@ -113,8 +104,15 @@ pub struct AnalyzeReport {
     pub c_awd_diag: Vec<f64>,
     /// `max_i |H_ii - E_p[sum_k lambda_{p,k} (u_{p,k}.v_i)^2]| / max_i |H_ii|` (C8).
     pub first_moment_residual: f64,
-    /// Theorem 5.1 (C9).
-    pub bounds: BoundChecks,
+    /// gamma: fit of `ln C_ii` on `ln H_ii` over the top-k (Eq. 2's C); the
+    /// error text when the fit is impossible (e.g. fewer than 3 usable points).
+    pub gamma: std::result::Result<GammaFit, String>,
+    /// gamma_awd: the same with `C_awd,ii` (Eq. 15).
+    pub gamma_awd: std::result::Result<GammaFit, String>,
+    /// The fit rule used (default floor `1e3 d eps`).
+    pub fit_rule: FitRule,
+    /// Theorem 5.1 (C9) on `S_ii = v_i^T E[h_p^2] v_i` with `Lambda = max lambda_{p,k}`.
+    pub bounds: BoundReport,
     /// Per-sample spectra.
     pub spectra: SpectraSummary,
     /// Stage timings.
@@ -185,8 +183,37 @@ pub fn run_metadata(checkpoint: &Path) -> Result<Option<TrainReport>> {
         })
 }
 
+/// Loads the checkpoint of `settings` and the data (`settings.data`, else the
+/// training subset recorded in `run.json`), and analyses it.
+pub fn run_analyze(settings: &AnalyzeSettings) -> Result<AnalyzeReport> {
+    let t = Instant::now();
+    let meta = run_metadata(&settings.checkpoint)?;
+    let ds = settings
+        .data
+        .clone()
+        .or_else(|| meta.as_ref().and_then(|m| m.data_settings.clone()))
+        .ok_or_else(|| {
+            TorchError::setting(
+                "data",
+                "none",
+                "no run.json with data settings beside the checkpoint: give the data set and K",
+            )
+        })?;
+    let data = load_data(&ds)?;
+    let load_data_s = t.elapsed().as_secs_f64();
+    let mut report = run_analyze_on(settings, &data)?;
+    report.stages.insert(
+        0,
+        Stage {
+            name: "load data".into(),
+            seconds: load_data_s,
+        },
+    );
+    Ok(report)
+}
+
 /// Loads the checkpoint of `settings` and analyses it on `data`.
-pub fn run_analyze(settings: &AnalyzeSettings, data: &TrainData) -> Result<AnalyzeReport> {
+pub fn run_analyze_on(settings: &AnalyzeSettings, data: &TrainData) -> Result<AnalyzeReport> {
     let t = Instant::now();
     let net = Net::load(&settings.checkpoint, Kind::Float)?;
     let meta = run_metadata(&settings.checkpoint)?;
@@ -228,7 +255,10 @@ pub fn analyze(
     if batch_size == 0 {
         return Err(TorchError::setting("batch size", 0, "must be at least 1"));
     }
-    let layer = settings.layer.clone().unwrap_or_else(|| spec.default_layer());
+    let layer = settings
+        .layer
+        .clone()
+        .unwrap_or_else(|| spec.default_layer());
     let mut stages = Vec::new();
     let mut timer = Instant::now();
     let mut lap = |name: &str, stages: &mut Vec<Stage>| {
@@ -278,7 +308,8 @@ pub fn analyze(
     let h_diag: Vec<f64> = eig.values[..k].to_vec();
     let c_diag = engine.c_diag(v.as_ref(), batch_size)?;
     lap("C_ii (Eq. 2)", &mut stages);
-    let (first, c_awd_diag) = engine.first_second_moment_diag(v.as_ref(), settings.chunk.min(64))?;
+    let (first, c_awd_diag) =
+        engine.first_second_moment_diag(v.as_ref(), settings.chunk.min(64))?;
     lap("C_awd,ii (Eq. 15)", &mut stages);
 
     let scale = h_diag.iter().fold(0.0f64, |m, x| m.max(x.abs()));
@@ -293,28 +324,15 @@ pub fn analyze(
         0.0
     };
     let spectra = engine.spectra_summary();
-    let tol = 100.0 * d as f64 * f64::EPSILON;
-    let lambda_max = spectra.max_eigenvalue;
-    let mut bounds = BoundChecks {
-        lambda_max,
-        lower_holds: 0,
-        upper_holds: 0,
-        checked: 0,
-        tol,
-    };
-    for i in 0..k {
-        let (hi, ci) = (h_diag[i], c_awd_diag[i]);
-        if hi <= 0.0 {
-            continue;
-        }
-        bounds.checked += 1;
-        if hi * hi <= ci * (1.0 + tol) + tol * scale * scale {
-            bounds.lower_holds += 1;
-        }
-        if ci <= lambda_max * hi * (1.0 + tol) + tol * lambda_max * scale {
-            bounds.upper_holds += 1;
-        }
-    }
+    let bounds = check_bounds(
+        &h_diag,
+        &c_awd_diag,
+        spectra.max_eigenvalue.max(0.0),
+        &BoundTolerance::default_for(d, engine.n()),
+    )?;
+    let fit_rule = FitRule::default_for(k, d);
+    let gamma = fit_gamma(&h_diag, &c_diag, &fit_rule).map_err(|e| e.to_string());
+    let gamma_awd = fit_gamma(&h_diag, &c_awd_diag, &fit_rule).map_err(|e| e.to_string());
     lap("checks", &mut stages);
 
     Ok(AnalyzeReport {
@@ -331,6 +349,9 @@ pub fn analyze(
         c_diag,
         c_awd_diag,
         first_moment_residual,
+        gamma,
+        gamma_awd,
+        fit_rule,
         bounds,
         spectra,
         stages,

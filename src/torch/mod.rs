@@ -6,6 +6,8 @@
 //! - [`model`]: bias-free ReLU MLP and CNN (no batch norm), named weights
 //!   `conv{i}.weight` (out x in x 3 x 3) and `fc{i}.weight` (out x in, PyTorch
 //!   layout), safetensors checkpoints loadable by PyTorch.
+//! - [`dataset`]: the training subset (first K classes, balanced prefix,
+//!   per-channel standardisation) from [`crate::data`].
 //! - [`train`]: vanilla SGD (`w <- w - lr * grad`, no momentum, no weight
 //!   decay), cross-entropy or softmax-then-MSE, fixed seeds.
 //! - [`curvature`]: gathers `a_p`, `D_p = d logits / d z` and the logits for a
@@ -16,6 +18,7 @@
 
 pub mod analyze;
 pub mod curvature;
+pub mod dataset;
 pub mod model;
 pub mod train;
 
@@ -47,6 +50,9 @@ pub enum TorchError {
     /// Writing an output file failed.
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    /// Reading the data failed.
+    #[error(transparent)]
+    DataFile(#[from] crate::data::DataError),
     /// An error of the core (shapes, eigendecomposition, ...).
     #[error(transparent)]
     Core(#[from] crate::Error),

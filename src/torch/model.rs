@@ -95,14 +95,24 @@ impl ModelSpec {
     /// Checks that every width is positive and K >= 2.
     pub fn validate(&self) -> Result<()> {
         if self.classes < 2 {
-            return Err(TorchError::setting("classes", self.classes, "need at least 2"));
+            return Err(TorchError::setting(
+                "classes",
+                self.classes,
+                "need at least 2",
+            ));
         }
         let widths: Vec<usize> = match &self.arch {
             Arch::Mlp { input, hidden } => {
                 if hidden.is_empty() {
-                    return Err(TorchError::setting("hidden", "[]", "need at least one hidden layer"));
+                    return Err(TorchError::setting(
+                        "hidden",
+                        "[]",
+                        "need at least one hidden layer",
+                    ));
                 }
-                std::iter::once(*input).chain(hidden.iter().cloned()).collect()
+                std::iter::once(*input)
+                    .chain(hidden.iter().cloned())
+                    .collect()
             }
             Arch::Cnn {
                 in_channels,
@@ -111,7 +121,11 @@ impl ModelSpec {
                 hidden,
             } => {
                 if channels.is_empty() {
-                    return Err(TorchError::setting("channels", "[]", "need at least one conv layer"));
+                    return Err(TorchError::setting(
+                        "channels",
+                        "[]",
+                        "need at least one conv layer",
+                    ));
                 }
                 [*in_channels, *pool_side, *hidden]
                     .into_iter()
@@ -120,7 +134,11 @@ impl ModelSpec {
             }
         };
         if let Some(w) = widths.iter().find(|w| **w == 0) {
-            return Err(TorchError::setting("width", w, "every width must be positive"));
+            return Err(TorchError::setting(
+                "width",
+                w,
+                "every width must be positive",
+            ));
         }
         Ok(())
     }
@@ -174,11 +192,19 @@ impl ModelSpec {
             path: path.to_string(),
             reason,
         };
-        let find = |name: &str| named.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone());
+        let find = |name: &str| {
+            named
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s.clone())
+        };
         let mut fcs = Vec::new();
         while let Some(s) = find(&format!("fc{}.weight", fcs.len() + 1)) {
             if s.len() != 2 {
-                return Err(bad(format!("fc{}.weight has shape {s:?}, expected 2 dims", fcs.len() + 1)));
+                return Err(bad(format!(
+                    "fc{}.weight has shape {s:?}, expected 2 dims",
+                    fcs.len() + 1
+                )));
             }
             fcs.push(s);
         }
@@ -199,11 +225,16 @@ impl ModelSpec {
             )));
         }
         if fcs.len() < 2 {
-            return Err(bad(format!("need fc1.weight and fc2.weight at least, found {known:?}")));
+            return Err(bad(format!(
+                "need fc1.weight and fc2.weight at least, found {known:?}"
+            )));
         }
         for w in fcs.windows(2) {
             if w[1][1] != w[0][0] {
-                return Err(bad(format!("linear shapes do not chain: {:?} then {:?}", w[0], w[1])));
+                return Err(bad(format!(
+                    "linear shapes do not chain: {:?} then {:?}",
+                    w[0], w[1]
+                )));
             }
         }
         let classes = fcs[fcs.len() - 1][0] as usize;
@@ -217,11 +248,17 @@ impl ModelSpec {
             }
         } else {
             if fcs.len() != 2 {
-                return Err(bad(format!("a CNN has exactly fc1 and fc2, found {} linear layers", fcs.len())));
+                return Err(bad(format!(
+                    "a CNN has exactly fc1 and fc2, found {} linear layers",
+                    fcs.len()
+                )));
             }
             for w in convs.windows(2) {
                 if w[1][1] != w[0][0] {
-                    return Err(bad(format!("conv shapes do not chain: {:?} then {:?}", w[0], w[1])));
+                    return Err(bad(format!(
+                        "conv shapes do not chain: {:?} then {:?}",
+                        w[0], w[1]
+                    )));
                 }
             }
             let last = convs[convs.len() - 1][0];
@@ -378,9 +415,12 @@ impl Net {
         match op {
             Op::Conv(i) => {
                 let (n, w) = &self.weights[*i];
-                x.f_conv2d::<&Tensor>(w, None, [1, 1], [1, 1], [1, 1], 1).ctx(n)
+                x.f_conv2d::<&Tensor>(w, None, [1, 1], [1, 1], [1, 1], 1)
+                    .ctx(n)
             }
-            Op::MaxPool => x.f_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false).ctx("max-pool"),
+            Op::MaxPool => x
+                .f_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
+                .ctx("max-pool"),
             Op::AvgPoolFlatten(side) => x
                 .f_adaptive_avg_pool2d([*side, *side])
                 .and_then(|t| t.f_flatten(1, -1))
@@ -409,7 +449,10 @@ impl Net {
                 if *input != c * h * w {
                     return Err(TorchError::Data {
                         input: "images".into(),
-                        reason: format!("the MLP takes {input} features, the data has {}", c * h * w),
+                        reason: format!(
+                            "the MLP takes {input} features, the data has {}",
+                            c * h * w
+                        ),
                     });
                 }
                 Ok(x.shallow_clone())
@@ -421,7 +464,8 @@ impl Net {
                         reason: format!("the CNN takes {in_channels} channels, the data has {c}"),
                     });
                 }
-                x.f_view([-1, c as i64, h as i64, w as i64]).ctx("input view")
+                x.f_view([-1, c as i64, h as i64, w as i64])
+                    .ctx("input view")
             }
         }
     }
@@ -512,7 +556,11 @@ impl Net {
                     reason: format!("{name} is not a floating-point tensor ({:?})", t.kind()),
                 });
             }
-            let w = t.f_to_kind(kind).ctx(&name)?.f_set_requires_grad(true).ctx(&name)?;
+            let w = t
+                .f_to_kind(kind)
+                .ctx(&name)?
+                .f_set_requires_grad(true)
+                .ctx(&name)?;
             weights.push((name, w));
         }
         Ok(Net { spec, weights })

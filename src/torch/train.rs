@@ -18,7 +18,8 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use super::model::{batch_loss, ModelSpec, Net};
+use super::dataset::{load_data, DataSettings};
+use super::model::{batch_loss, Arch, ModelSpec, Net};
 use super::{Result, TchContext, TorchError};
 use crate::kron::LossKind;
 use crate::linalg::seeded_stream;
@@ -52,13 +53,21 @@ impl TrainData {
         if self.images.nrows() != self.labels.len() {
             return Err(TorchError::Data {
                 input: self.name.clone(),
-                reason: format!("{} images but {} labels", self.images.nrows(), self.labels.len()),
+                reason: format!(
+                    "{} images but {} labels",
+                    self.images.nrows(),
+                    self.labels.len()
+                ),
             });
         }
         if self.images.ncols() != c * h * w {
             return Err(TorchError::Data {
                 input: self.name.clone(),
-                reason: format!("rows of {} values, expected C*H*W = {}", self.images.ncols(), c * h * w),
+                reason: format!(
+                    "rows of {} values, expected C*H*W = {}",
+                    self.images.ncols(),
+                    c * h * w
+                ),
             });
         }
         if self.is_empty() {
@@ -139,7 +148,11 @@ impl TrainSettings {
     /// Checks the ranges.
     pub fn validate(&self) -> Result<()> {
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(TorchError::setting("lr", self.lr, "must be positive and finite"));
+            return Err(TorchError::setting(
+                "lr",
+                self.lr,
+                "must be positive and finite",
+            ));
         }
         if self.batch_size == 0 {
             return Err(TorchError::setting("batch size", 0, "must be at least 1"));
@@ -181,13 +194,77 @@ pub struct TrainReport {
     pub checkpoints: Vec<PathBuf>,
     /// Total wall-clock seconds.
     pub seconds: f64,
+    /// The data subset, when the run loaded it itself ([`run_train`]).
+    #[serde(default)]
+    pub data_settings: Option<DataSettings>,
+}
+
+/// Model family; widths come from [`Arch`]'s defaults unless given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// Bias-free ReLU MLP.
+    Mlp,
+    /// Bias-free CNN.
+    Cnn,
+}
+
+/// Everything `superlinear train` needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunTrainSettings {
+    /// The data subset.
+    pub data: DataSettings,
+    /// Model family (used when `arch` is None).
+    pub model: ModelKind,
+    /// Explicit architecture (None: the documented default for the data set).
+    pub arch: Option<Arch>,
+    /// SGD settings.
+    pub train: TrainSettings,
+}
+
+/// The default architecture of a model family on a data set of `chw` images.
+pub fn default_arch(model: ModelKind, chw: (usize, usize, usize)) -> Arch {
+    let (c, h, w) = chw;
+    match model {
+        ModelKind::Mlp if c * h * w == 784 => Arch::mnist_mlp(),
+        ModelKind::Mlp if c * h * w == 3072 => Arch::cifar_mlp(),
+        ModelKind::Mlp => Arch::Mlp {
+            input: c * h * w,
+            hidden: vec![50, 50],
+        },
+        ModelKind::Cnn => Arch::cnn(c),
+    }
+}
+
+/// Loads the data, builds the model (seeded), trains it and writes the
+/// checkpoints and `run.json` (with the data settings, for `analyze`).
+pub fn run_train(s: &RunTrainSettings) -> Result<TrainReport> {
+    let data = load_data(&s.data)?;
+    let arch = s
+        .arch
+        .clone()
+        .unwrap_or_else(|| default_arch(s.model, data.chw));
+    let spec = ModelSpec {
+        arch,
+        classes: s.data.classes,
+    };
+    let mut net = Net::new(&spec, s.train.seed, Kind::Float)?;
+    let mut report = train(&mut net, &data, &s.train)?;
+    report.data_settings = Some(s.data.clone());
+    if let Some(dir) = &s.train.out_dir {
+        write_json(&dir.join("run.json"), &report)?;
+    }
+    Ok(report)
 }
 
 /// Mean loss and accuracy of `net` on all of `x` (shaped) with targets `y`.
 pub fn evaluate(net: &Net, x: &Tensor, y: &Tensor, loss: LossKind) -> Result<(f64, f64)> {
     tch::no_grad(|| {
         let logits = net.forward(x)?;
-        let l = batch_loss(&logits, y, loss)?.f_double_value(&[]).ctx("loss value")?;
+        let l = batch_loss(&logits, y, loss)?
+            .f_double_value(&[])
+            .ctx("loss value")?;
         let correct = logits
             .f_argmax(-1, false)
             .and_then(|p| p.f_eq_tensor(y))
@@ -259,7 +336,10 @@ pub fn train(net: &mut Net, data: &TrainData, settings: &TrainSettings) -> Resul
                 format!("training diverged: loss {loss} after epoch {epoch}"),
             ));
         }
-        bar.set_message(format!("{epoch}/{}: loss {loss:.4}, acc {:.4}", settings.epochs, accuracy));
+        bar.set_message(format!(
+            "{epoch}/{}: loss {loss:.4}, acc {:.4}",
+            settings.epochs, accuracy
+        ));
         epochs.push(EpochStats {
             epoch,
             loss,
@@ -288,6 +368,7 @@ pub fn train(net: &mut Net, data: &TrainData, settings: &TrainSettings) -> Resul
         epochs,
         checkpoints,
         seconds: start.elapsed().as_secs_f64(),
+        data_settings: None,
     };
     if let Some(dir) = &settings.out_dir {
         write_json(&dir.join("run.json"), &report)?;
