@@ -15,7 +15,10 @@ pub mod bounds;
 pub mod error;
 pub mod exit;
 pub mod fit;
+pub mod kron;
 pub mod linalg;
+#[cfg(feature = "torch")]
+pub mod torch;
 
 pub use error::{Error, Result};
 pub mod awd;

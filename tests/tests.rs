@@ -8,11 +8,11 @@ mod claims;
 mod cli;
 mod coupling;
 mod data;
-
 mod eigen;
 mod ensemble;
 mod fisher;
 mod fit;
+mod kron;
 mod linalg;
 mod moments;
 mod pairs;
@@ -20,4 +20,6 @@ mod published;
 mod shifts;
 mod suppression;
 mod synthetic_claims;
+#[cfg(feature = "torch")]
+mod torch;
 mod util;

@@ -1,0 +1,520 @@
+//! Exact per-sample curvature of one bias-free linear layer in Kronecker form
+//! (THEORY.md, "A structural fact the paper does not use"; serves C7, C8, C9,
+//! C13, C14).
+//!
+//! A layer `z = W a` (`W`: out x in, parameters `w = vec(W)` flattened
+//! **row-major** like PyTorch's `weight.flatten()`: index `o * in + i`, so
+//! `d = out * in`) inside a network that is piecewise linear in `z` (ReLU,
+//! max-pool, average pool, no biases after `z`, no batch norm) has, for each
+//! sample `p` with input activity `a_p`, logits `f_p = D_p z_p` locally
+//! (`D_p = d f / d z`, K x out) and loss `L(f_p, y_p)`:
+//!
+//! - gradient `g_p = delta_p (x) a_p`, `delta_p = D_p^T q_p`, `q_p = dL/df`;
+//! - Hessian `h_p = A_p (x) a_p a_p^T`, `A_p = D_p^T M_p D_p`, `M_p = d^2L/df^2`
+//!   (the second-order term through `D_p` vanishes: `f` is linear in `z`
+//!   within a linear region, and `a_p` does not depend on `W`).
+//!
+//! Losses (`s = softmax(f)`, `e_y` the one-hot target, `J = diag(s) - s s^T`):
+//! - cross-entropy `L = logsumexp(f) - f_y`: `q = s - e_y`, `M = J` (PSD);
+//! - softmax-then-MSE `L = (1/K) |s - e_y|^2` (PyTorch's `MSELoss` mean over
+//!   the K outputs): `q = (2/K) J r` with `r = s - e_y`, and
+//!   `M = (2/K) (J J + T)`, `T = sum_k r_k hess(s_k)
+//!      = diag(u) - u s^T - s u^T + 2 rho s s^T - rho diag(s)`, `u = r o s`,
+//!   `rho = sum_k u_k`. `T` is indefinite, so `h_p` can be.
+//!
+//! Consequences used here (nothing of size d x d per sample is formed):
+//! - rank `h_p <= K`; with `A_p = E_p diag(theta_p) E_p^T` (from the K x K
+//!   problem `R M R^T`, `D_p^T = Q R`), the eigenpairs of `h_p` are
+//!   `(theta_{p,j} |a_p|^2, e_{p,j} (x) a_p / |a_p|)`;
+//! - `H = E_p[h_p]`: `H[(o,i),(o',i')] = (X^T Y / N)[(o,o'),(i,i')]` with rows
+//!   `X_p = vec(A_p)`, `Y_p = vec(a_p a_p^T)` (cost `N d^2`);
+//! - `C = (1/B) (E_p[g_p g_p^T] - gbar gbar^T)` (Eq. 2), so
+//!   `C_ii = v_i^T C v_i = (1/B) (E_p[(v_i.g_p)^2] - (v_i.gbar)^2)`;
+//! - `C_awd,ii / sigma^2 = v_i^T E_p[h_p^2] v_i = E_p[|a_p|^2 |A_p V_i a_p|^2]`
+//!   `= E_p[|a_p|^2 sum_j theta_{p,j}^2 (e_{p,j} . V_i a_p)^2]` (Eq. 15, C8),
+//!   with `V_i` = `v_i` reshaped out x in; likewise
+//!   `H_ii = E_p[sum_j theta_{p,j} (e_{p,j} . V_i a_p)^2]` (C8, first moment).
+
+use faer::{Mat, MatRef};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::linalg::{check_finite, sym_eig};
+
+/// The per-sample loss as a function of the logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossKind {
+    /// `L = logsumexp(f) - f_y`.
+    CrossEntropy,
+    /// `L = (1/K) |softmax(f) - e_y|^2` (softmax before MSE, one-hot target).
+    SoftmaxMse,
+}
+
+impl LossKind {
+    /// Loss value, gradient `q = dL/df` and Hessian `M = d^2L/df^2` at logits `f`
+    /// for label `y` (checked by the caller to be `< f.len()`).
+    pub fn derivatives(self, f: &[f64], y: usize) -> (f64, Vec<f64>, Mat<f64>) {
+        let k = f.len();
+        let max = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let exp: Vec<f64> = f.iter().map(|v| (v - max).exp()).collect();
+        let sum: f64 = exp.iter().sum();
+        let s: Vec<f64> = exp.iter().map(|e| e / sum).collect();
+        let jac = Mat::from_fn(k, k, |i, j| {
+            if i == j {
+                s[i] - s[i] * s[j]
+            } else {
+                -s[i] * s[j]
+            }
+        });
+        match self {
+            LossKind::CrossEntropy => {
+                let loss = max + sum.ln() - f[y];
+                let mut q = s.clone();
+                q[y] -= 1.0;
+                (loss, q, jac)
+            }
+            LossKind::SoftmaxMse => {
+                let scale = 2.0 / k as f64;
+                let r: Vec<f64> = (0..k)
+                    .map(|i| s[i] - if i == y { 1.0 } else { 0.0 })
+                    .collect();
+                let loss = r.iter().map(|v| v * v).sum::<f64>() / k as f64;
+                let q: Vec<f64> = (0..k)
+                    .map(|i| scale * (0..k).map(|j| jac[(i, j)] * r[j]).sum::<f64>())
+                    .collect();
+                let u: Vec<f64> = (0..k).map(|i| r[i] * s[i]).collect();
+                let rho: f64 = u.iter().sum();
+                let jj = &jac * &jac;
+                let m = Mat::from_fn(k, k, |i, j| {
+                    let diag = if i == j { u[i] - rho * s[i] } else { 0.0 };
+                    let t = diag - u[i] * s[j] - s[i] * u[j] + 2.0 * rho * s[i] * s[j];
+                    scale * (jj[(i, j)] + t)
+                });
+                (loss, q, m)
+            }
+        }
+    }
+}
+
+/// What the engine needs per sample, gathered from a network (in f64).
+#[derive(Debug, Clone)]
+pub struct LayerSamples {
+    /// Input activities `a_p` as rows: N x in.
+    pub acts: Mat<f64>,
+    /// `D_p = d logits / d z`, one K x out matrix per sample.
+    pub jacobians: Vec<Mat<f64>>,
+    /// Logits as rows: N x K.
+    pub logits: Mat<f64>,
+    /// Labels in `0..K`.
+    pub labels: Vec<usize>,
+    /// The loss of the logits.
+    pub loss: LossKind,
+}
+
+/// One sample's factored curvature: `A_p = E diag(theta) E^T`, `a_p`, `delta_p`.
+#[derive(Debug, Clone)]
+pub struct SampleFactor {
+    /// Per-sample loss `l_p`.
+    pub loss: f64,
+    /// `delta_p = dl_p/dz` (out).
+    pub delta: Vec<f64>,
+    /// `A_p` (out x out, symmetrised).
+    pub a_mat: Mat<f64>,
+    /// Eigenvectors of `A_p` with non-negligible eigenvalue (out x r), descending.
+    pub e: Mat<f64>,
+    /// Their eigenvalues `theta_j`, descending.
+    pub theta: Vec<f64>,
+    /// `|a_p|^2`.
+    pub act_norm2: f64,
+}
+
+/// The Kronecker curvature engine for one layer over N samples.
+#[derive(Debug, Clone)]
+pub struct KronCurvature {
+    out_dim: usize,
+    in_dim: usize,
+    classes: usize,
+    acts: Mat<f64>,
+    samples: Vec<SampleFactor>,
+    loss: LossKind,
+}
+
+/// Per-sample spectrum summary (C13: per-sample Hessians are dominated by
+/// their top eigenvalue; for softmax-MSE, how indefinite they are).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpectraSummary {
+    /// Mean over samples of `lambda_{p,1} / sum_k |lambda_{p,k}|` (samples with a
+    /// non-zero Hessian only).
+    pub mean_top_share: f64,
+    /// Median of the same share.
+    pub median_top_share: f64,
+    /// `sum_{p,k} |min(lambda_{p,k}, 0)| / sum_{p,k} |lambda_{p,k}|`.
+    pub negative_mass: f64,
+    /// Most negative per-sample eigenvalue (0 when all are >= 0).
+    pub min_eigenvalue: f64,
+    /// `Lambda = max_{p,k} lambda_{p,k}` (Theorem 5.1's bound).
+    pub max_eigenvalue: f64,
+    /// Mean rank (number of non-negligible eigenvalues) per sample.
+    pub mean_rank: f64,
+}
+
+impl KronCurvature {
+    /// Validates the inputs and factors every `A_p`. `input` names the source
+    /// in errors.
+    pub fn new(s: &LayerSamples, input: &str) -> Result<Self> {
+        let n = s.acts.nrows();
+        let in_dim = s.acts.ncols();
+        if n == 0 {
+            return Err(Error::empty(input, "no samples"));
+        }
+        if s.jacobians.len() != n || s.logits.nrows() != n || s.labels.len() != n {
+            return Err(Error::shape(
+                input,
+                format!("{n} jacobians, logit rows and labels"),
+                format!(
+                    "{} jacobians, {} logit rows, {} labels",
+                    s.jacobians.len(),
+                    s.logits.nrows(),
+                    s.labels.len()
+                ),
+            ));
+        }
+        let classes = s.logits.ncols();
+        let out_dim = s.jacobians[0].ncols();
+        if classes == 0 || out_dim == 0 || in_dim == 0 {
+            return Err(Error::empty(input, "zero classes, outputs or inputs"));
+        }
+        check_finite(s.acts.as_ref(), &format!("{input}: activities"))?;
+        check_finite(s.logits.as_ref(), &format!("{input}: logits"))?;
+        let mut samples = Vec::with_capacity(n);
+        for p in 0..n {
+            let d = &s.jacobians[p];
+            if d.nrows() != classes || d.ncols() != out_dim {
+                return Err(Error::shape(
+                    &format!("{input}: jacobian of sample {p}"),
+                    format!("{classes} x {out_dim}"),
+                    format!("{} x {}", d.nrows(), d.ncols()),
+                ));
+            }
+            check_finite(d.as_ref(), &format!("{input}: jacobian of sample {p}"))?;
+            let y = s.labels[p];
+            if y >= classes {
+                return Err(Error::param(
+                    &format!("{input}: label of sample {p}"),
+                    y,
+                    format!("labels must be below the number of logits {classes}"),
+                ));
+            }
+            let f: Vec<f64> = (0..classes).map(|k| s.logits[(p, k)]).collect();
+            let (loss, q, m) = s.loss.derivatives(&f, y);
+            let delta: Vec<f64> = (0..out_dim)
+                .map(|o| (0..classes).map(|k| d[(k, o)] * q[k]).sum())
+                .collect();
+            let a_raw = d.transpose() * &m * d;
+            let a_mat = Mat::from_fn(out_dim, out_dim, |i, j| {
+                0.5 * (a_raw[(i, j)] + a_raw[(j, i)])
+            });
+            let (e, theta) = factor_low_rank(d.as_ref(), m.as_ref(), &a_mat, input)?;
+            let act_norm2 = (0..in_dim).map(|i| s.acts[(p, i)].powi(2)).sum();
+            samples.push(SampleFactor {
+                loss,
+                delta,
+                a_mat,
+                e,
+                theta,
+                act_norm2,
+            });
+        }
+        Ok(KronCurvature {
+            out_dim,
+            in_dim,
+            classes,
+            acts: s.acts.clone(),
+            samples,
+            loss: s.loss,
+        })
+    }
+
+    /// Number of samples N.
+    pub fn n(&self) -> usize {
+        self.samples.len()
+    }
+    /// Parameter dimension `d = out * in`.
+    pub fn d(&self) -> usize {
+        self.out_dim * self.in_dim
+    }
+    /// `(out, in)` of the layer.
+    pub fn layer_shape(&self) -> (usize, usize) {
+        (self.out_dim, self.in_dim)
+    }
+    /// Number of logits K.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+    /// The loss the engine was built for.
+    pub fn loss(&self) -> LossKind {
+        self.loss
+    }
+    /// The per-sample factors.
+    pub fn samples(&self) -> &[SampleFactor] {
+        &self.samples
+    }
+    /// Mean per-sample loss.
+    pub fn mean_loss(&self) -> f64 {
+        self.samples.iter().map(|s| s.loss).sum::<f64>() / self.n() as f64
+    }
+
+    /// Per-sample gradients `g_p = delta_p (x) a_p` as rows: N x d.
+    pub fn per_sample_gradients(&self) -> Mat<f64> {
+        let inn = self.in_dim;
+        Mat::from_fn(self.n(), self.d(), |p, j| {
+            self.samples[p].delta[j / inn] * self.acts[(p, j % inn)]
+        })
+    }
+
+    /// The dense per-sample Hessian `h_p = A_p (x) a_p a_p^T` (d x d; for
+    /// tests and small layers only).
+    pub fn per_sample_hessian(&self, p: usize) -> Result<Mat<f64>> {
+        let s = self
+            .samples
+            .get(p)
+            .ok_or_else(|| Error::param("sample", p, format!("only {} samples", self.n())))?;
+        let inn = self.in_dim;
+        Ok(Mat::from_fn(self.d(), self.d(), |r, c| {
+            s.a_mat[(r / inn, c / inn)] * self.acts[(p, r % inn)] * self.acts[(p, c % inn)]
+        }))
+    }
+
+    /// The factored eigenpairs of `h_p`: (d x r orthonormal, r eigenvalues
+    /// descending), zero eigenvalues dropped.
+    pub fn per_sample_eig(&self, p: usize) -> Result<(Mat<f64>, Vec<f64>)> {
+        let s = self
+            .samples
+            .get(p)
+            .ok_or_else(|| Error::param("sample", p, format!("only {} samples", self.n())))?;
+        let inn = self.in_dim;
+        let norm = s.act_norm2.sqrt();
+        if norm == 0.0 || s.theta.is_empty() {
+            return Ok((Mat::zeros(self.d(), 0), vec![]));
+        }
+        let r = s.theta.len();
+        let u = Mat::from_fn(self.d(), r, |j, k| {
+            s.e[(j / inn, k)] * self.acts[(p, j % inn)] / norm
+        });
+        let values = s.theta.iter().map(|t| t * s.act_norm2).collect();
+        Ok((u, values))
+    }
+
+    /// All per-sample eigenpairs, in the form `Ensemble::from_samples` takes.
+    pub fn factored_samples(&self) -> Result<Vec<(Mat<f64>, Vec<f64>)>> {
+        (0..self.n()).map(|p| self.per_sample_eig(p)).collect()
+    }
+
+    /// `H = E_p[h_p]` (d x d) through `X^T Y / N`, symmetrised.
+    pub fn hessian(&self) -> Mat<f64> {
+        let (out, inn, n) = (self.out_dim, self.in_dim, self.n());
+        let x = Mat::from_fn(n, out * out, |p, j| {
+            self.samples[p].a_mat[(j / out, j % out)]
+        });
+        let y = Mat::from_fn(n, inn * inn, |p, j| {
+            self.acts[(p, j / inn)] * self.acts[(p, j % inn)]
+        });
+        let xy = x.transpose() * &y;
+        let scale = 1.0 / n as f64;
+        let d = self.d();
+        let entry = |r: usize, c: usize| {
+            let (o, i, o2, i2) = (r / inn, r % inn, c / inn, c % inn);
+            xy[(o * out + o2, i * inn + i2)] * scale
+        };
+        Mat::from_fn(d, d, |r, c| 0.5 * (entry(r, c) + entry(c, r)))
+    }
+
+    /// Eigendecomposition of `H`, descending (faer).
+    pub fn hessian_eig(&self) -> Result<crate::linalg::SymEig> {
+        sym_eig(self.hessian().as_ref(), "H (Kronecker layer Hessian)")
+    }
+
+    /// `C' = V^T C V` (k x k) for the columns `v` of `vectors` (d x k), with
+    /// `C = (1/B) (E[g g^T] - gbar gbar^T)` (Eq. 2) and `B = batch_size`.
+    pub fn c_projected(&self, vectors: MatRef<'_, f64>, batch_size: usize) -> Result<Mat<f64>> {
+        let pr = self.gradient_projections(vectors, batch_size)?;
+        let (n, k) = (pr.nrows(), pr.ncols());
+        let mean: Vec<f64> = (0..k)
+            .map(|i| (0..n).map(|p| pr[(p, i)]).sum::<f64>() / n as f64)
+            .collect();
+        let second = pr.transpose() * &pr;
+        let scale = 1.0 / (n as f64 * batch_size as f64);
+        Ok(Mat::from_fn(k, k, |i, j| {
+            second[(i, j)] * scale - mean[i] * mean[j] / batch_size as f64
+        }))
+    }
+
+    /// `C_ii = v_i^T C v_i` for the columns of `vectors` (Eq. 2, `B = batch_size`).
+    pub fn c_diag(&self, vectors: MatRef<'_, f64>, batch_size: usize) -> Result<Vec<f64>> {
+        let pr = self.gradient_projections(vectors, batch_size)?;
+        let (n, k) = (pr.nrows(), pr.ncols());
+        let nb = n as f64;
+        Ok((0..k)
+            .map(|i| {
+                let mean = (0..n).map(|p| pr[(p, i)]).sum::<f64>() / nb;
+                let second = (0..n).map(|p| pr[(p, i)].powi(2)).sum::<f64>() / nb;
+                (second - mean * mean) / batch_size as f64
+            })
+            .collect())
+    }
+
+    /// `P = G V` (N x k): every sample's gradient projected on every column.
+    fn gradient_projections(
+        &self,
+        vectors: MatRef<'_, f64>,
+        batch_size: usize,
+    ) -> Result<Mat<f64>> {
+        self.check_vectors(vectors)?;
+        if batch_size == 0 {
+            return Err(Error::param("batch size", 0, "must be at least 1"));
+        }
+        Ok(self.per_sample_gradients() * vectors)
+    }
+
+    fn check_vectors(&self, vectors: MatRef<'_, f64>) -> Result<()> {
+        if vectors.nrows() != self.d() {
+            return Err(Error::shape(
+                "projection vectors",
+                format!("{} rows (d = out * in)", self.d()),
+                vectors.nrows(),
+            ));
+        }
+        check_finite(vectors, "projection vectors")
+    }
+
+    /// For each column `v_i` of `vectors`: `(E_p[sum_j theta_j w_ji^2],
+    /// E_p[|a_p|^2 sum_j theta_j^2 w_ji^2])` with `w_ji = e_{p,j} . V_i a_p`,
+    /// i.e. `(v_i^T H v_i, v_i^T E[h_p^2] v_i)` (C8), never forming `h_p`.
+    /// Samples are processed in chunks of `chunk` (memory `k * d * chunk / in`).
+    pub fn first_second_moment_diag(
+        &self,
+        vectors: MatRef<'_, f64>,
+        chunk: usize,
+    ) -> Result<(Vec<f64>, Vec<f64>)> {
+        self.check_vectors(vectors)?;
+        let (out, inn, n, k) = (self.out_dim, self.in_dim, self.n(), vectors.ncols());
+        let chunk = chunk.max(1);
+        // Vt[(i*out + o), i'] = V_i[o, i'] = v_i[o*in + i'].
+        let vt = Mat::from_fn(k * out, inn, |r, c| vectors[((r % out) * inn + c, r / out)]);
+        let mut first = vec![0.0; k];
+        let mut second = vec![0.0; k];
+        let mut start = 0;
+        while start < n {
+            let len = chunk.min(n - start);
+            let a_chunk = self.acts.subrows(start, len);
+            // z[(i*out + o), p] = (V_i a_p)[o].
+            let z = &vt * a_chunk.transpose();
+            for q in 0..len {
+                let s = &self.samples[start + q];
+                if s.theta.is_empty() {
+                    continue;
+                }
+                let col = z.col(q);
+                let xp = Mat::from_fn(out, k, |o, i| col[i * out + o]);
+                let w = s.e.transpose() * &xp; // r x k
+                for i in 0..k {
+                    let (mut f1, mut f2) = (0.0, 0.0);
+                    for (j, &t) in s.theta.iter().enumerate() {
+                        let w2 = w[(j, i)] * w[(j, i)];
+                        f1 += t * w2;
+                        f2 += t * t * w2;
+                    }
+                    first[i] += f1;
+                    second[i] += s.act_norm2 * f2;
+                }
+            }
+            start += len;
+        }
+        let nb = n as f64;
+        Ok((
+            first.into_iter().map(|v| v / nb).collect(),
+            second.into_iter().map(|v| v / nb).collect(),
+        ))
+    }
+
+    /// `C_awd,ii / sigma^2 = v_i^T E_p[h_p^2] v_i` for the columns of `vectors` (Eq. 15).
+    pub fn c_awd_diag(&self, vectors: MatRef<'_, f64>) -> Result<Vec<f64>> {
+        Ok(self.first_second_moment_diag(vectors, 64)?.1)
+    }
+
+    /// Summary of the per-sample spectra `lambda_{p,k} = theta_{p,k} |a_p|^2`.
+    pub fn spectra_summary(&self) -> SpectraSummary {
+        let mut shares = Vec::with_capacity(self.n());
+        let (mut neg, mut total) = (0.0, 0.0);
+        let (mut min, mut max) = (0.0f64, f64::NEG_INFINITY);
+        let mut rank = 0usize;
+        for s in &self.samples {
+            let lam: Vec<f64> = s.theta.iter().map(|t| t * s.act_norm2).collect();
+            rank += lam.len();
+            let abs: f64 = lam.iter().map(|l| l.abs()).sum();
+            if abs > 0.0 {
+                shares.push(lam[0] / abs);
+            }
+            total += abs;
+            neg += lam.iter().filter(|l| **l < 0.0).map(|l| -l).sum::<f64>();
+            for l in lam {
+                min = min.min(l);
+                max = max.max(l);
+            }
+        }
+        shares.sort_by(|a, b| a.total_cmp(b));
+        let mean = if shares.is_empty() {
+            0.0
+        } else {
+            shares.iter().sum::<f64>() / shares.len() as f64
+        };
+        let median = if shares.is_empty() {
+            0.0
+        } else if shares.len() % 2 == 1 {
+            shares[shares.len() / 2]
+        } else {
+            0.5 * (shares[shares.len() / 2 - 1] + shares[shares.len() / 2])
+        };
+        SpectraSummary {
+            mean_top_share: mean,
+            median_top_share: median,
+            negative_mass: if total > 0.0 { neg / total } else { 0.0 },
+            min_eigenvalue: min,
+            max_eigenvalue: if max.is_finite() { max } else { 0.0 },
+            mean_rank: rank as f64 / self.n() as f64,
+        }
+    }
+}
+
+/// Eigenpairs of `A = D^T M D` with non-negligible eigenvalue, through the
+/// K x K problem `R M R^T` (`D^T = Q R`) when K < out, else directly.
+/// Negligible: `|theta| <= 100 max(out, K) eps max|theta|`.
+fn factor_low_rank(
+    d: MatRef<'_, f64>,
+    m: MatRef<'_, f64>,
+    a: &Mat<f64>,
+    input: &str,
+) -> Result<(Mat<f64>, Vec<f64>)> {
+    let (k, out) = (d.nrows(), d.ncols());
+    let (vectors, values) = if k < out {
+        let dt = d.transpose().to_owned();
+        let qr = dt.qr();
+        let q = qr.compute_thin_Q(); // out x K
+        let r = qr.thin_R().to_owned(); // K x K
+        let small = &r * m * r.transpose();
+        let small = Mat::from_fn(k, k, |i, j| 0.5 * (small[(i, j)] + small[(j, i)]));
+        let eig = sym_eig(small.as_ref(), &format!("{input}: R M R^T"))?;
+        (&q * &eig.vectors, eig.values)
+    } else {
+        let eig = sym_eig(a.as_ref(), &format!("{input}: A_p"))?;
+        (eig.vectors, eig.values)
+    };
+    let scale = values.iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
+    let tol = 100.0 * out.max(k) as f64 * f64::EPSILON * scale;
+    let keep: Vec<usize> = (0..values.len())
+        .filter(|&j| values[j].abs() > tol && scale > 0.0)
+        .collect();
+    let e = Mat::from_fn(out, keep.len(), |o, c| vectors[(o, keep[c])]);
+    Ok((e, keep.iter().map(|&j| values[j]).collect()))
+}

@@ -1,0 +1,359 @@
+//! `superlinear analyze` as a library call: the curvature of one linear layer
+//! of a checkpoint, measured exactly on N training samples (C14, C8, C9, C13).
+//!
+//! Stages (each timed): load the checkpoint; forward and `D_p` by autograd
+//! ([`super::curvature`]); factor every `A_p` ([`crate::kron`]); build
+//! `H = E_p[A_p (x) a_p a_p^T]`; its eigendecomposition (faer, descending);
+//! on the top-k eigenvectors `v_i`: `H_ii = lambda_i`, `C_ii` from Eq. 2 with
+//! batch size B, `C_awd,ii / sigma^2 = v_i^T E_p[h_p^2] v_i` (Eq. 15), and the
+//! first-moment identity `H_ii = E_p[sum_k lambda_{p,k} (u_{p,k}.v_i)^2]` (C8)
+//! as a consistency check. Theorem 5.1 (C9): `H_ii^2 <= v_i^T E[h_p^2] v_i`
+//! always holds for PSD h_p; `v_i^T E[h_p^2] v_i <= Lambda H_ii` with `Lambda =
+//! max_{p,k} lambda_{p,k}`; both are counted over the top-k (softmax-MSE
+//! per-sample Hessians can be indefinite: their negative mass is reported).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use faer::Mat;
+use serde::{Deserialize, Serialize};
+use tch::Kind;
+
+use super::curvature::layer_samples;
+use super::dataset::{load_data, DataSettings};
+use super::model::{ModelSpec, Net};
+use super::train::{TrainData, TrainReport};
+use super::{Result, TorchError};
+use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
+use crate::fit::{fit_gamma, FitRule, GammaFit};
+use crate::kron::{KronCurvature, LossKind, SpectraSummary};
+
+/// Settings of one analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzeSettings {
+    /// The safetensors checkpoint.
+    pub checkpoint: PathBuf,
+    /// Weight name of the linear layer (None: the paper's layer, see
+    /// [`ModelSpec::default_layer`]).
+    pub layer: Option<String>,
+    /// Number of training samples used, class-balanced (0: all).
+    pub samples: usize,
+    /// Number of top eigen-directions (0: all d).
+    pub top_k: usize,
+    /// Loss (None: from `run.json` beside the checkpoint).
+    pub loss: Option<LossKind>,
+    /// Batch size B of Eq. 2 (None: from `run.json`, else 1).
+    pub batch_size: Option<usize>,
+    /// Samples per autograd / engine chunk.
+    pub chunk: usize,
+    /// The data (None: the training subset recorded in `run.json`).
+    pub data: Option<DataSettings>,
+}
+
+impl Default for AnalyzeSettings {
+    fn default() -> Self {
+        AnalyzeSettings {
+            checkpoint: PathBuf::new(),
+            layer: None,
+            samples: 2000,
+            top_k: 0,
+            loss: None,
+            batch_size: None,
+            chunk: 256,
+            data: None,
+        }
+    }
+}
+
+/// Wall-clock seconds of one stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    /// Stage name.
+    pub name: String,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// Everything `analyze` measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalyzeReport {
+    /// Checkpoint analysed.
+    pub checkpoint: PathBuf,
+    /// Layer (weight name) analysed.
+    pub layer: String,
+    /// `(out, in)` of the layer; `d = out * in`.
+    pub layer_shape: (usize, usize),
+    /// Samples used.
+    pub samples: usize,
+    /// Classes K.
+    pub classes: usize,
+    /// Loss.
+    pub loss: LossKind,
+    /// Batch size B in Eq. 2.
+    pub batch_size: usize,
+    /// Mean per-sample loss on the samples.
+    pub mean_loss: f64,
+    /// Accuracy on the samples.
+    pub accuracy: f64,
+    /// `H_ii = lambda_i`, top-k, descending.
+    pub h_diag: Vec<f64>,
+    /// `C_ii` (Eq. 2).
+    pub c_diag: Vec<f64>,
+    /// `C_awd,ii / sigma^2 = v_i^T E[h_p^2] v_i` (Eq. 15).
+    pub c_awd_diag: Vec<f64>,
+    /// `max_i |H_ii - E_p[sum_k lambda_{p,k} (u_{p,k}.v_i)^2]| / max_i |H_ii|` (C8).
+    pub first_moment_residual: f64,
+    /// gamma: fit of `ln C_ii` on `ln H_ii` over the top-k (Eq. 2's C); the
+    /// error text when the fit is impossible (e.g. fewer than 3 usable points).
+    pub gamma: std::result::Result<GammaFit, String>,
+    /// gamma_awd: the same with `C_awd,ii` (Eq. 15).
+    pub gamma_awd: std::result::Result<GammaFit, String>,
+    /// The fit rule used (default floor `1e3 d eps`).
+    pub fit_rule: FitRule,
+    /// Theorem 5.1 (C9) on `S_ii = v_i^T E[h_p^2] v_i` with `Lambda = max lambda_{p,k}`.
+    pub bounds: BoundReport,
+    /// Per-sample spectra.
+    pub spectra: SpectraSummary,
+    /// Stage timings.
+    pub stages: Vec<Stage>,
+}
+
+impl AnalyzeReport {
+    /// Total seconds over the stages.
+    pub fn total_seconds(&self) -> f64 {
+        self.stages.iter().map(|s| s.seconds).sum()
+    }
+}
+
+/// Class-balanced choice of `n` indices (0: all): round-robin over the
+/// classes in order of first appearance, each class in file order.
+pub fn balanced_indices(labels: &[u8], n: usize) -> Vec<usize> {
+    if n == 0 || n >= labels.len() {
+        return (0..labels.len()).collect();
+    }
+    let mut classes: Vec<u8> = Vec::new();
+    for y in labels {
+        if !classes.contains(y) {
+            classes.push(*y);
+        }
+    }
+    let mut queues: Vec<std::collections::VecDeque<usize>> = classes
+        .iter()
+        .map(|c| (0..labels.len()).filter(|i| labels[*i] == *c).collect())
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let mut any = false;
+        for q in queues.iter_mut() {
+            if out.len() == n {
+                break;
+            }
+            if let Some(i) = q.pop_front() {
+                out.push(i);
+                any = true;
+            }
+        }
+        if !any {
+            break;
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Reads `run.json` beside a checkpoint, when present.
+pub fn run_metadata(checkpoint: &Path) -> Result<Option<TrainReport>> {
+    let Some(dir) = checkpoint.parent() else {
+        return Ok(None);
+    };
+    let p = dir.join("run.json");
+    if !p.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&p).map_err(|e| TorchError::Io {
+        path: p.display().to_string(),
+        message: e.to_string(),
+    })?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| TorchError::Checkpoint {
+            path: p.display().to_string(),
+            reason: format!("run.json: {e}"),
+        })
+}
+
+/// Loads the checkpoint of `settings` and the data (`settings.data`, else the
+/// training subset recorded in `run.json`), and analyses it.
+pub fn run_analyze(settings: &AnalyzeSettings) -> Result<AnalyzeReport> {
+    let t = Instant::now();
+    let meta = run_metadata(&settings.checkpoint)?;
+    let ds = settings
+        .data
+        .clone()
+        .or_else(|| meta.as_ref().and_then(|m| m.data_settings.clone()))
+        .ok_or_else(|| {
+            TorchError::setting(
+                "data",
+                "none",
+                "no run.json with data settings beside the checkpoint: give the data set and K",
+            )
+        })?;
+    let data = load_data(&ds)?;
+    let load_data_s = t.elapsed().as_secs_f64();
+    let mut report = run_analyze_on(settings, &data)?;
+    report.stages.insert(
+        0,
+        Stage {
+            name: "load data".into(),
+            seconds: load_data_s,
+        },
+    );
+    Ok(report)
+}
+
+/// Loads the checkpoint of `settings` and analyses it on `data`.
+pub fn run_analyze_on(settings: &AnalyzeSettings, data: &TrainData) -> Result<AnalyzeReport> {
+    let t = Instant::now();
+    let net = Net::load(&settings.checkpoint, Kind::Float)?;
+    let meta = run_metadata(&settings.checkpoint)?;
+    let load = t.elapsed().as_secs_f64();
+    let mut report = analyze(&net, data, settings, meta.as_ref())?;
+    report.stages.insert(
+        0,
+        Stage {
+            name: "load checkpoint".into(),
+            seconds: load,
+        },
+    );
+    Ok(report)
+}
+
+/// Analyses `net` (its linear layer `settings.layer`) on `data`.
+pub fn analyze(
+    net: &Net,
+    data: &TrainData,
+    settings: &AnalyzeSettings,
+    meta: Option<&TrainReport>,
+) -> Result<AnalyzeReport> {
+    let spec: &ModelSpec = net.spec();
+    data.validate(spec.classes)?;
+    let loss = settings
+        .loss
+        .or(meta.map(|m| m.settings.loss))
+        .ok_or_else(|| {
+            TorchError::setting(
+                "loss",
+                "none",
+                "no run.json beside the checkpoint: give the loss (ce or mse)",
+            )
+        })?;
+    let batch_size = settings
+        .batch_size
+        .or(meta.map(|m| m.settings.batch_size))
+        .unwrap_or(1);
+    if batch_size == 0 {
+        return Err(TorchError::setting("batch size", 0, "must be at least 1"));
+    }
+    let layer = settings
+        .layer
+        .clone()
+        .unwrap_or_else(|| spec.default_layer());
+    let mut stages = Vec::new();
+    let mut timer = Instant::now();
+    let mut lap = |name: &str, stages: &mut Vec<Stage>| {
+        stages.push(Stage {
+            name: name.into(),
+            seconds: timer.elapsed().as_secs_f64(),
+        });
+        timer = Instant::now();
+    };
+
+    let idx = balanced_indices(&data.labels, settings.samples);
+    let sub = TrainData {
+        images: data.images.select(ndarray::Axis(0), &idx),
+        labels: idx.iter().map(|i| data.labels[*i]).collect(),
+        chw: data.chw,
+        name: data.name.clone(),
+    };
+    let x = net.input_view(&sub.images_tensor(net.kind())?, sub.chw)?;
+    let labels: Vec<usize> = sub.labels.iter().map(|y| *y as usize).collect();
+    let samples = layer_samples(net, &layer, &x, &labels, loss, settings.chunk)?;
+    lap("forward + D_p (autograd)", &mut stages);
+
+    let engine = KronCurvature::new(&samples, &layer)?;
+    let accuracy = (0..samples.logits.nrows())
+        .filter(|&p| {
+            let row: Vec<f64> = (0..spec.classes).map(|k| samples.logits[(p, k)]).collect();
+            let best = (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+            best == labels[p]
+        })
+        .count() as f64
+        / labels.len() as f64;
+    lap("factor A_p", &mut stages);
+
+    let h = engine.hessian();
+    lap("H = E[A_p (x) a a^T]", &mut stages);
+    let eig = crate::linalg::sym_eig(h.as_ref(), "H")?;
+    drop(h);
+    lap("eig(H)", &mut stages);
+
+    let d = engine.d();
+    let k = if settings.top_k == 0 {
+        d
+    } else {
+        settings.top_k.min(d)
+    };
+    let v: Mat<f64> = eig.vectors.subcols(0, k).to_owned();
+    let h_diag: Vec<f64> = eig.values[..k].to_vec();
+    let c_diag = engine.c_diag(v.as_ref(), batch_size)?;
+    lap("C_ii (Eq. 2)", &mut stages);
+    let (first, c_awd_diag) =
+        engine.first_second_moment_diag(v.as_ref(), settings.chunk.min(64))?;
+    lap("C_awd,ii (Eq. 15)", &mut stages);
+
+    let scale = h_diag.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let first_moment_residual = if scale > 0.0 {
+        h_diag
+            .iter()
+            .zip(&first)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+            / scale
+    } else {
+        0.0
+    };
+    let spectra = engine.spectra_summary();
+    let bounds = check_bounds(
+        &h_diag,
+        &c_awd_diag,
+        spectra.max_eigenvalue.max(0.0),
+        &BoundTolerance::default_for(d, engine.n()),
+    )?;
+    let fit_rule = FitRule::default_for(k, d);
+    let gamma = fit_gamma(&h_diag, &c_diag, &fit_rule).map_err(|e| e.to_string());
+    let gamma_awd = fit_gamma(&h_diag, &c_awd_diag, &fit_rule).map_err(|e| e.to_string());
+    lap("checks", &mut stages);
+
+    Ok(AnalyzeReport {
+        checkpoint: settings.checkpoint.clone(),
+        layer,
+        layer_shape: engine.layer_shape(),
+        samples: engine.n(),
+        classes: spec.classes,
+        loss,
+        batch_size,
+        mean_loss: engine.mean_loss(),
+        accuracy,
+        h_diag,
+        c_diag,
+        c_awd_diag,
+        first_moment_residual,
+        gamma,
+        gamma_awd,
+        fit_rule,
+        bounds,
+        spectra,
+        stages,
+    })
+}

@@ -1,0 +1,104 @@
+//! Gathers what the Kronecker engine [`crate::kron`] needs for a linear layer
+//! `z = W a` of a [`Net`]: the input activities `a_p`, the logits and the
+//! Jacobians `D_p = d logits / d z` (K x out), in f64.
+//!
+//! `D_p` comes from autograd: `z` is cut from the graph and made a leaf, the
+//! rest of the network is run on it, and one backward pass per logit `k`
+//! of `sum_p f_{p,k}` gives row `k` of every `D_p` at once (samples do not
+//! interact: no batch norm). For the paper's layers `D_p = W_next diag(m_p)`
+//! with the ReLU mask `m_p`; autograd covers any linear layer of the net.
+
+use faer::Mat;
+use tch::{Kind, Tensor};
+
+use super::model::Net;
+use super::{Result, TchContext, TorchError};
+use crate::kron::{LayerSamples, LossKind};
+
+/// Copies a tensor into a row-major f64 vector.
+pub fn tensor_to_f64(t: &Tensor, what: &str) -> Result<Vec<f64>> {
+    let flat = t
+        .f_detach()
+        .and_then(|t| t.f_to_kind(Kind::Double))
+        .and_then(|t| t.f_contiguous())
+        .and_then(|t| t.f_flatten(0, -1))
+        .ctx(what)?;
+    Vec::<f64>::try_from(&flat).ctx(what)
+}
+
+/// `a_p`, `D_p` and logits of layer `layer` for the inputs `x` (already shaped
+/// by [`Net::input_view`]) with labels in `0..K`, in chunks of `chunk` samples.
+pub fn layer_samples(
+    net: &Net,
+    layer: &str,
+    x: &Tensor,
+    labels: &[usize],
+    loss: LossKind,
+    chunk: usize,
+) -> Result<LayerSamples> {
+    let n = x.size().first().cloned().unwrap_or(0) as usize;
+    if n != labels.len() {
+        return Err(TorchError::Data {
+            input: "labels".into(),
+            reason: format!("{} labels for {n} inputs", labels.len()),
+        });
+    }
+    let w = net.weight(layer)?;
+    let shape = w.size();
+    let (out, inn) = (shape[0] as usize, shape[1] as usize);
+    let k = net.spec().classes;
+    if let Some(y) = labels.iter().find(|y| **y >= k) {
+        return Err(TorchError::Data {
+            input: "labels".into(),
+            reason: format!("label {y} but the net has {k} classes"),
+        });
+    }
+    let chunk = chunk.max(1);
+    let mut acts = Mat::<f64>::zeros(n, inn);
+    let mut logits_all = Mat::<f64>::zeros(n, k);
+    let mut jacobians = Vec::with_capacity(n);
+    let mut start = 0;
+    while start < n {
+        let len = chunk.min(n - start);
+        let xc = x.f_narrow(0, start as i64, len as i64).ctx("input chunk")?;
+        let a = tch::no_grad(|| net.layer_input(&xc, layer))?;
+        let z = tch::no_grad(|| a.f_linear::<&Tensor>(w, None))
+            .ctx(layer)?
+            .f_detach()
+            .and_then(|t| t.f_set_requires_grad(true))
+            .ctx("z leaf")?;
+        let logits = net.forward_after(&z, layer)?;
+        let mut rows: Vec<Vec<f64>> = Vec::with_capacity(k);
+        for c in 0..k {
+            let target = logits
+                .f_select(1, c as i64)
+                .and_then(|t| t.f_sum(logits.kind()))
+                .ctx("logit sum")?;
+            let g = Tensor::f_run_backward(&[&target], &[&z], true, false).ctx("d logits / d z")?;
+            let g = g.first().ok_or_else(|| TorchError::Tch {
+                context: "d logits / d z".into(),
+                message: "no gradient returned".into(),
+            })?;
+            rows.push(tensor_to_f64(g, "d logits / d z")?);
+        }
+        let av = tensor_to_f64(&a, "activities")?;
+        let fv = tensor_to_f64(&logits, "logits")?;
+        for q in 0..len {
+            for i in 0..inn {
+                acts[(start + q, i)] = av[q * inn + i];
+            }
+            for c in 0..k {
+                logits_all[(start + q, c)] = fv[q * k + c];
+            }
+            jacobians.push(Mat::from_fn(k, out, |c, o| rows[c][q * out + o]));
+        }
+        start += len;
+    }
+    Ok(LayerSamples {
+        acts,
+        jacobians,
+        logits: logits_all,
+        labels: labels.to_vec(),
+        loss,
+    })
+}

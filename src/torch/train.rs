@@ -1,0 +1,403 @@
+//! Vanilla SGD on the paper's networks (C14): `w <- w - lr * grad L_B(w)`
+//! with `L_B` the mean loss of a mini-batch of B samples drawn without
+//! replacement (a fresh seeded permutation per epoch; a last short batch is
+//! kept), no momentum, no weight decay, no learning-rate schedule. Loss:
+//! cross-entropy or softmax-then-MSE ([`crate::kron::LossKind`]). After every
+//! epoch the training loss and accuracy are measured on the whole training
+//! set with the epoch's final weights. Checkpoints: `epoch-NNNN.safetensors`
+//! every `checkpoint_every` epochs and `final.safetensors`, plus `run.json`
+//! (model spec, settings, per-epoch statistics) in the output directory.
+//!
+//! Learning rate: the paper's value was lost in extraction; default 0.1.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ndarray::Array2;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+use super::dataset::{load_data, DataSettings};
+use super::model::{batch_loss, Arch, ModelSpec, Net};
+use super::{Result, TchContext, TorchError};
+use crate::kron::LossKind;
+use crate::linalg::seeded_stream;
+
+/// Training images (flattened rows in [0, 1] or normalised) and labels.
+#[derive(Debug, Clone)]
+pub struct TrainData {
+    /// N x (C * H * W), row-major per image (channel, row, column).
+    pub images: Array2<f32>,
+    /// Labels in `0..K`.
+    pub labels: Vec<u8>,
+    /// (C, H, W).
+    pub chw: (usize, usize, usize),
+    /// A name for reports.
+    pub name: String,
+}
+
+impl TrainData {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Checks shapes and that labels are below `classes`.
+    pub fn validate(&self, classes: usize) -> Result<()> {
+        let (c, h, w) = self.chw;
+        if self.images.nrows() != self.labels.len() {
+            return Err(TorchError::Data {
+                input: self.name.clone(),
+                reason: format!(
+                    "{} images but {} labels",
+                    self.images.nrows(),
+                    self.labels.len()
+                ),
+            });
+        }
+        if self.images.ncols() != c * h * w {
+            return Err(TorchError::Data {
+                input: self.name.clone(),
+                reason: format!(
+                    "rows of {} values, expected C*H*W = {}",
+                    self.images.ncols(),
+                    c * h * w
+                ),
+            });
+        }
+        if self.is_empty() {
+            return Err(TorchError::Data {
+                input: self.name.clone(),
+                reason: "no samples".into(),
+            });
+        }
+        if let Some(y) = self.labels.iter().find(|y| **y as usize >= classes) {
+            return Err(TorchError::Data {
+                input: self.name.clone(),
+                reason: format!("label {y} but the model has {classes} classes"),
+            });
+        }
+        if let Some(v) = self.images.iter().find(|v| !v.is_finite()) {
+            return Err(TorchError::Data {
+                input: self.name.clone(),
+                reason: format!("non-finite pixel value {v}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The images as a tensor (N x C*H*W) of `kind`.
+    pub fn images_tensor(&self, kind: Kind) -> Result<Tensor> {
+        let flat: Vec<f32> = self.images.iter().cloned().collect();
+        Tensor::f_from_slice(&flat)
+            .and_then(|t| t.f_view([self.len() as i64, self.images.ncols() as i64]))
+            .and_then(|t| t.f_to_kind(kind))
+            .ctx("images")
+    }
+
+    /// The labels as an Int64 tensor.
+    pub fn labels_tensor(&self) -> Result<Tensor> {
+        let l: Vec<i64> = self.labels.iter().map(|y| *y as i64).collect();
+        Tensor::f_from_slice(&l).ctx("labels")
+    }
+}
+
+/// Settings of one SGD run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    /// Loss function.
+    pub loss: LossKind,
+    /// Learning rate (default 0.1).
+    pub lr: f64,
+    /// Mini-batch size B (default 50, Table 2's MNIST MLP).
+    pub batch_size: usize,
+    /// Number of epochs (default 100).
+    pub epochs: usize,
+    /// Seed of the initialisation (`tch::manual_seed`) and of the shuffling.
+    pub seed: u64,
+    /// Save `epoch-NNNN.safetensors` every this many epochs (0: only the final one).
+    pub checkpoint_every: usize,
+    /// Output directory for checkpoints and `run.json` (None: no files).
+    pub out_dir: Option<PathBuf>,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            loss: LossKind::CrossEntropy,
+            lr: 0.1,
+            batch_size: 50,
+            epochs: 100,
+            seed: 0,
+            checkpoint_every: 0,
+            out_dir: None,
+            progress: true,
+        }
+    }
+}
+
+impl TrainSettings {
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(TorchError::setting(
+                "lr",
+                self.lr,
+                "must be positive and finite",
+            ));
+        }
+        if self.batch_size == 0 {
+            return Err(TorchError::setting("batch size", 0, "must be at least 1"));
+        }
+        if self.epochs == 0 {
+            return Err(TorchError::setting("epochs", 0, "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Statistics of one epoch (on the whole training set, end-of-epoch weights).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss.
+    pub loss: f64,
+    /// Training accuracy in [0, 1].
+    pub accuracy: f64,
+    /// Wall-clock seconds of the epoch (SGD steps and evaluation).
+    pub seconds: f64,
+}
+
+/// What a training run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// The model trained.
+    pub spec: ModelSpec,
+    /// The settings used.
+    pub settings: TrainSettings,
+    /// Data name and size.
+    pub data: String,
+    /// Number of training samples.
+    pub samples: usize,
+    /// Statistics at initialisation (epoch 0) and after every epoch.
+    pub epochs: Vec<EpochStats>,
+    /// Checkpoint files written, in order (the last is `final.safetensors`).
+    pub checkpoints: Vec<PathBuf>,
+    /// Total wall-clock seconds.
+    pub seconds: f64,
+    /// The data subset, when the run loaded it itself ([`run_train`]).
+    #[serde(default)]
+    pub data_settings: Option<DataSettings>,
+}
+
+/// Model family; widths come from [`Arch`]'s defaults unless given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// Bias-free ReLU MLP.
+    Mlp,
+    /// Bias-free CNN.
+    Cnn,
+}
+
+/// Everything `superlinear train` needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunTrainSettings {
+    /// The data subset.
+    pub data: DataSettings,
+    /// Model family (used when `arch` is None).
+    pub model: ModelKind,
+    /// Explicit architecture (None: the documented default for the data set).
+    pub arch: Option<Arch>,
+    /// SGD settings.
+    pub train: TrainSettings,
+}
+
+/// The default architecture of a model family on a data set of `chw` images.
+pub fn default_arch(model: ModelKind, chw: (usize, usize, usize)) -> Arch {
+    let (c, h, w) = chw;
+    match model {
+        ModelKind::Mlp if c * h * w == 784 => Arch::mnist_mlp(),
+        ModelKind::Mlp if c * h * w == 3072 => Arch::cifar_mlp(),
+        ModelKind::Mlp => Arch::Mlp {
+            input: c * h * w,
+            hidden: vec![50, 50],
+        },
+        ModelKind::Cnn => Arch::cnn(c),
+    }
+}
+
+/// Loads the data, builds the model (seeded), trains it and writes the
+/// checkpoints and `run.json` (with the data settings, for `analyze`).
+pub fn run_train(s: &RunTrainSettings) -> Result<TrainReport> {
+    let data = load_data(&s.data)?;
+    let arch = s
+        .arch
+        .clone()
+        .unwrap_or_else(|| default_arch(s.model, data.chw));
+    let spec = ModelSpec {
+        arch,
+        classes: s.data.classes,
+    };
+    let mut net = Net::new(&spec, s.train.seed, Kind::Float)?;
+    let mut report = train(&mut net, &data, &s.train)?;
+    report.data_settings = Some(s.data.clone());
+    if let Some(dir) = &s.train.out_dir {
+        write_json(&dir.join("run.json"), &report)?;
+    }
+    Ok(report)
+}
+
+/// Mean loss and accuracy of `net` on all of `x` (shaped) with targets `y`.
+pub fn evaluate(net: &Net, x: &Tensor, y: &Tensor, loss: LossKind) -> Result<(f64, f64)> {
+    tch::no_grad(|| {
+        let logits = net.forward(x)?;
+        let l = batch_loss(&logits, y, loss)?
+            .f_double_value(&[])
+            .ctx("loss value")?;
+        let correct = logits
+            .f_argmax(-1, false)
+            .and_then(|p| p.f_eq_tensor(y))
+            .and_then(|e| e.f_to_kind(Kind::Double))
+            .and_then(|e| e.f_mean(Kind::Double))
+            .and_then(|m| m.f_double_value(&[]))
+            .ctx("accuracy")?;
+        Ok((l, correct))
+    })
+}
+
+/// Trains `net` in place on `data`, returning per-epoch statistics.
+pub fn train(net: &mut Net, data: &TrainData, settings: &TrainSettings) -> Result<TrainReport> {
+    settings.validate()?;
+    data.validate(net.spec().classes)?;
+    let start = Instant::now();
+    let kind = net.kind();
+    let x = net.input_view(&data.images_tensor(kind)?, data.chw)?;
+    let y = data.labels_tensor()?;
+    let n = data.len();
+    if let Some(dir) = &settings.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| TorchError::Io {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+    }
+    let (l0, a0) = evaluate(net, &x, &y, settings.loss)?;
+    let mut epochs = vec![EpochStats {
+        epoch: 0,
+        loss: l0,
+        accuracy: a0,
+        seconds: 0.0,
+    }];
+    let mut checkpoints = Vec::new();
+    let batches = n.div_ceil(settings.batch_size);
+    let bar = if settings.progress {
+        let bar = indicatif::ProgressBar::new((settings.epochs * batches) as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] epoch {msg} ({pos}/{len} steps, eta {eta})",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    for epoch in 1..=settings.epochs {
+        let t0 = Instant::now();
+        let mut rng = seeded_stream(settings.seed, epoch as u64);
+        order.shuffle(&mut rng);
+        for b in 0..batches {
+            let lo = b * settings.batch_size;
+            let hi = (lo + settings.batch_size).min(n);
+            let idx = Tensor::f_from_slice(&order[lo..hi]).ctx("batch index")?;
+            let xb = x.f_index_select(0, &idx).ctx("batch inputs")?;
+            let yb = y.f_index_select(0, &idx).ctx("batch labels")?;
+            let logits = net.forward(&xb)?;
+            let l = batch_loss(&logits, &yb, settings.loss)?;
+            sgd_step(net, &l, settings.lr)?;
+            bar.inc(1);
+        }
+        let (loss, accuracy) = evaluate(net, &x, &y, settings.loss)?;
+        if !loss.is_finite() {
+            bar.abandon();
+            return Err(TorchError::setting(
+                "lr",
+                settings.lr,
+                format!("training diverged: loss {loss} after epoch {epoch}"),
+            ));
+        }
+        bar.set_message(format!(
+            "{epoch}/{}: loss {loss:.4}, acc {:.4}",
+            settings.epochs, accuracy
+        ));
+        epochs.push(EpochStats {
+            epoch,
+            loss,
+            accuracy,
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+        if let Some(dir) = &settings.out_dir {
+            if settings.checkpoint_every > 0 && epoch % settings.checkpoint_every == 0 {
+                let p = dir.join(format!("epoch-{epoch:04}.safetensors"));
+                net.save(&p)?;
+                checkpoints.push(p);
+            }
+        }
+    }
+    bar.finish();
+    if let Some(dir) = &settings.out_dir {
+        let p = dir.join("final.safetensors");
+        net.save(&p)?;
+        checkpoints.push(p);
+    }
+    let report = TrainReport {
+        spec: net.spec().clone(),
+        settings: settings.clone(),
+        data: data.name.clone(),
+        samples: n,
+        epochs,
+        checkpoints,
+        seconds: start.elapsed().as_secs_f64(),
+        data_settings: None,
+    };
+    if let Some(dir) = &settings.out_dir {
+        write_json(&dir.join("run.json"), &report)?;
+    }
+    Ok(report)
+}
+
+/// One vanilla SGD step on every weight: `w <- w - lr * dL/dw`.
+fn sgd_step(net: &mut Net, loss: &Tensor, lr: f64) -> Result<()> {
+    let ws: Vec<&Tensor> = net.weights().iter().map(|(_, w)| w).collect();
+    let grads = Tensor::f_run_backward(&[loss], &ws, false, false).ctx("backward")?;
+    tch::no_grad(|| {
+        for ((name, w), g) in net.weights().iter().zip(grads.iter()) {
+            let mut w = w.shallow_clone();
+            let step = g.f_mul_scalar(lr).ctx(name)?;
+            let _ = w.f_sub_(&step).ctx(name)?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes `value` as pretty JSON.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| TorchError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(path, text).map_err(|e| TorchError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
