@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need,
 # then runs formatting, lints, the default (pure-Rust) suite, the torch tier
-# and a short fuzz smoke run. `.ci/run` calls exactly this.
+# (libtorch from PyPI's torch 2.13.0 in a venv outside the repo) and a short
+# fuzz smoke run. `.ci/run` calls exactly this.
+#
+# Build products are cached outside the clone, so a second run on the same
+# machine only rebuilds what changed:
+#   SUPERLINEAR_CACHE (default ~/.cache/superlinear): torch venv, cargo target dir,
+#   fuzz build. Set CARGO_TARGET_DIR to override the target dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+cache="${SUPERLINEAR_CACHE:-$HOME/.cache/superlinear}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+step() { printf '\n==> %s  [%ss]\n' "$*" "$(( $(date +%s) - start ))"; }
 start=$(date +%s)
 
 step "toolchain components (rustfmt, clippy)"
@@ -19,6 +29,16 @@ cargo clippy --all-targets -- -D warnings
 
 step "cargo test (default features: pure Rust core, claims, CLI)"
 cargo test --release
+
+step "torch tier: venv with torch 2.13.0 (created once, then reused)"
+# shellcheck source=scripts/torch-env.sh
+source scripts/torch-env.sh
+
+step "cargo clippy (feature torch)"
+cargo clippy --all-targets --features torch -- -D warnings
+
+step "cargo test (feature torch: oracle, checkpoints, train-then-analyze)"
+cargo test --release --features torch --test tests -- torch kron
 
 echo
 echo "test suite finished in $(( $(date +%s) - start )) s"

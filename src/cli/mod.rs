@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use superlinear::exit;
 
 mod coupling;
+#[cfg(feature = "torch")]
+mod torch;
 mod verify;
 
 /// Executable appendix for Zhang, Yang, Tu (2026): SGD noise covariance vs
@@ -28,6 +30,13 @@ pub enum Command {
     /// rho_bar of C in H's eigenbasis for matrices saved from NumPy, with the
     /// paper's z and p and an exact p-value from the simulated null (C3, C4).
     Coupling(coupling::CouplingArgs),
+    /// Train a bias-free MLP or CNN with vanilla SGD (feature `torch`).
+    #[cfg(feature = "torch")]
+    Train(torch::TrainArgs),
+    /// Measure H, C, C_awd, gamma and the Theorem 5.1 bounds on one layer of a
+    /// checkpoint (feature `torch`).
+    #[cfg(feature = "torch")]
+    Analyze(torch::AnalyzeArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -48,6 +57,10 @@ pub fn run() -> i32 {
         Command::Verify(args) => verify::run(args),
         Command::Baseline(args) => coupling::baseline(args),
         Command::Coupling(args) => coupling::coupling(args),
+        #[cfg(feature = "torch")]
+        Command::Train(args) => torch::train(args),
+        #[cfg(feature = "torch")]
+        Command::Analyze(args) => torch::analyze(args),
     };
     match result {
         Ok(code) => code,
