@@ -582,8 +582,8 @@ fn channel_stats_and_normalisation() {
             .collect();
         let m = v.iter().sum::<f64>() / v.len() as f64;
         let s = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
-        assert!((f64::from(mean[c]) - m).abs() < 1e-6);
-        assert!((f64::from(std[c]) - s).abs() < 1e-6);
+        assert!(crate::util::rel_diff(f64::from(mean[c]), m, 1.0) < 1e-6);
+        assert!(crate::util::rel_diff(f64::from(std[c]), s, 1.0) < 1e-6);
     }
     let n = ds.normalized(&mean, &std).unwrap();
     let (m2, s2) = n.channel_stats();
@@ -618,6 +618,16 @@ fn hand_built_inconsistent_dataset_is_an_error_not_a_panic() {
         Err(DataError::BadDims { .. })
     ));
     assert!(ds.channel_stats().0.iter().all(|m| m.is_nan()));
+    let mut short = toy();
+    short.labels.push(0);
+    assert!(matches!(
+        short.first_classes(1),
+        Err(DataError::BadDims { .. })
+    ));
+    assert!(matches!(
+        short.take_balanced_prefix(1),
+        Err(DataError::BadDims { .. })
+    ));
     let e = Dataset::from_bytes(vec![0; 7], vec![0, 1], 1, 2, 2, "x").unwrap_err();
     assert!(matches!(e, DataError::Inconsistent { .. }), "{e}");
 }
@@ -749,6 +759,17 @@ fn npy_bad_dtype() {
 fn npy_size_overflow_and_too_large() {
     let e = npy::parse_matrix(&npy_bytes("<f8", false, &[1 << 40, 1 << 40], &[]), "o").unwrap_err();
     assert!(matches!(e, DataError::SizeOverflow { .. }), "{e}");
+    // Zero elements, yet no valid layout: ndarray would refuse the shape (and
+    // ndarray-npy would panic on that refusal) if it got that far.
+    let e =
+        npy::parse_array(&npy_bytes("<f8", false, &[0, 1 << 62, 1 << 62], &[]), "z").unwrap_err();
+    assert!(matches!(e, DataError::SizeOverflow { .. }), "{e}");
+    assert_eq!(
+        npy::parse_matrix(&npy_bytes("<f8", false, &[0, 5], &[]), "e")
+            .unwrap()
+            .dim(),
+        (0, 5)
+    );
     let e = npy::parse_matrix(&npy_bytes("<f8", false, &[100_000, 100_000], &[]), "o").unwrap_err();
     assert!(
         matches!(

@@ -27,7 +27,10 @@ fn check(bytes: &[u8]) {
             if let DataError::TooLarge { declared, cap, .. } = &e {
                 assert!(declared > cap);
             }
-            assert!(e.to_string().contains("fuzz-idx"), "error does not name the input: {e}");
+            assert!(
+                e.to_string().contains("fuzz-idx"),
+                "error does not name the input: {e}"
+            );
         }
     }
 }

@@ -356,6 +356,7 @@ impl Dataset {
 
     /// The samples at `indices` (in that order), named `name`.
     pub fn select(&self, indices: &[usize], name: String) -> Result<Dataset, DataError> {
+        self.plane()?;
         if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
             return Err(DataError::BadRequest {
                 what: self.name.clone(),

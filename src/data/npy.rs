@@ -188,6 +188,17 @@ pub fn parse_header(bytes: &[u8], path: &str, cap: u64) -> Result<NpyHeader, Dat
         .iter()
         .try_fold(elem.size(), |acc, &d| acc.checked_mul(d))
         .ok_or_else(overflow)?;
+    // ndarray also requires the product of the non-zero axis lengths to fit in
+    // `isize` (a shape like (0, 2^62, 2^62) has zero elements but no layout).
+    let nonzero = header
+        .shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&p| p <= isize::MAX as usize);
+    if nonzero.is_none() {
+        return Err(overflow());
+    }
     if data_len as u64 > cap {
         return Err(DataError::TooLarge {
             path: path.into(),
