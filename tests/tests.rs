@@ -14,6 +14,7 @@ mod linalg;
 mod moments;
 mod pairs;
 mod shifts;
+mod stress;
 mod suppression;
 mod synthetic_claims;
 mod util;
