@@ -395,3 +395,42 @@ fn foreign_trace_is_a_shape_error() {
         Err(Error::Shape { .. })
     ));
 }
+
+/// Fuzz inputs (fuzz/seeds/awd/regression-subnormal-*) where the `awd`
+/// target's own checks were wrong in gradual underflow: the products
+/// W_ij da_j are subnormal there, so the constraint and norm identity only
+/// hold to subnormal units. The library's answer must still be finite with
+/// a unit `right` factor.
+#[test]
+fn regression_awd_subnormal_products_are_finite() {
+    let cases: [(Vec<f64>, (usize, usize), Vec<f64>, Vec<f64>); 2] = [
+        (
+            vec![
+                2.781342323134e-309,
+                4.2439917084e-314,
+                7.750398124019707e-304,
+                0.5,
+                -1.5,
+                0.0,
+            ],
+            (2, 3),
+            vec![1.6955667211198977e79, 8.086349223904503e-174, 3.16e-322],
+            vec![8.0987e-320, 8.087e-320, 0.0],
+        ),
+        (
+            vec![0.5, -1.5, 2.0, 0.001, 7.0, 3.0],
+            (3, 2),
+            vec![1.8582338675745262e-39, 5.222101537e-315],
+            vec![1.589942647e-314, 0.0],
+        ),
+    ];
+    for (w, shape, a, da) in cases {
+        let w = ndarray::Array2::from_shape_vec(shape, w).expect("shape");
+        let a = ndarray::Array1::from(a);
+        let da = ndarray::Array1::from(da);
+        let dw = superlinear::awd::minimal_dw(w.view(), a.view(), da.view()).expect("finite input");
+        assert!(dw.left.iter().chain(&dw.right).all(|v| v.is_finite()));
+        let r = superlinear::awd::stable_norm(dw.right.view());
+        assert!((r - 1.0).abs() < 1e-15, "{r}");
+    }
+}
