@@ -403,7 +403,9 @@ fn foreign_trace_is_a_shape_error() {
 /// a unit `right` factor.
 #[test]
 fn regression_awd_subnormal_products_are_finite() {
-    let cases: [(Vec<f64>, (usize, usize), Vec<f64>, Vec<f64>); 2] = [
+    // (W entries, W shape, a, da)
+    type Case = (Vec<f64>, (usize, usize), Vec<f64>, Vec<f64>);
+    let cases: [Case; 2] = [
         (
             vec![
                 2.781342323134e-309,
