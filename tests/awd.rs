@@ -436,3 +436,25 @@ fn regression_awd_subnormal_products_are_finite() {
         assert!((r - 1.0).abs() < 1e-15, "{r}");
     }
 }
+
+#[test]
+fn regression_awd_activity_norm_beyond_f64_max_keeps_a_unit_right_factor() {
+    // Found by the `awd` fuzz target (fuzz/seeds/awd/regression-norm-overflow):
+    // five activities of 8.9e307 have |a| = 2e308 > f64::MAX, and the unit
+    // factor a / |a| came out as 0 (so dW = 0 even for W da != 0). |a| is now
+    // kept as max|a_i| times a factor in [1, sqrt(len)].
+    let big = 8.91824328623102e307;
+    let a = Array1::from(vec![big, big, big, big, big, 0.0]);
+    let w = Array2::from_shape_fn((1, 6), |(_, j)| if j == 4 { 1.0 } else { 0.0 });
+    let da = Array1::from(vec![0.0, 0.0, 0.0, 0.0, 1e300, 0.0]);
+    let dw = superlinear::awd::minimal_dw(w.view(), a.view(), da.view()).expect("finite");
+    let r = superlinear::awd::stable_norm(dw.right.view());
+    assert!((r - 1.0).abs() < 1e-15, "|right| = {r}");
+    // left = W da / |a| = 1e300 / (sqrt(5) 8.9e307), finite and non-zero.
+    let want = 1e300 / big / 5f64.sqrt();
+    assert!(
+        (dw.left[0] - want).abs() <= 1e-15 * want,
+        "{} vs {want}",
+        dw.left[0]
+    );
+}
