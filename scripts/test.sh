@@ -40,5 +40,20 @@ cargo clippy --all-targets --features torch -- -D warnings
 step "cargo test (feature torch: oracle, checkpoints, train-then-analyze)"
 cargo test --release --features torch --test tests -- torch kron
 
+# About 20 s per fuzz target (8 targets, ~3.5 min) plus the AddressSanitizer
+# build of the crate and all its dependencies. Measured here: 17 min wall
+# (8.5 min CPU) from scratch with other jobs on the 2 cores, 1-2.5 min after a
+# library change. So the build lives outside the clone and is reused between
+# runs (FUZZ_TARGET_DIR): a clean CI clone pays the full build once per
+# machine, not per run.
+#
+# The `awd` target has one open crash (fuzz/open-crashes/, issue 7): a scaled
+# constraint residual of 2.3e-11 on an extreme input, not yet analysed. It is
+# left out of the smoke run until it is resolved, so that CI keeps every other
+# target building and running; `scripts/fuzz.sh 20 awd` reproduces it.
+step "fuzz smoke run (scripts/fuzz.sh 20, every target but awd)"
+FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-$cache/fuzz-target}" \
+    scripts/fuzz.sh 20 bounds cifar config fit idx npy text
+
 echo
 echo "test suite finished in $(( $(date +%s) - start )) s"

@@ -107,24 +107,23 @@ pub(crate) fn check_finite_view2(x: ArrayView2<'_, f64>, input: &str) -> Result<
     Ok(())
 }
 
-/// `a / |a|` and `|a|` for the activity of sample `sample`, or
-/// [`Error::ZeroActivity`] when `|a|` is zero or subnormal.
-fn unit_and_norm(a: ArrayView1<'_, f64>, sample: usize) -> Result<(Array1<f64>, f64)> {
+/// `(a / |a|, max_i |a_i|, |a| / max_i |a_i|)`: the unit vector and `|a|` as
+/// scale times a factor in [1, sqrt(len)], so that `|a|` itself may exceed
+/// `f64::MAX` (five entries of 9e307) without the unit vector collapsing to 0.
+fn unit_and_norm(a: ArrayView1<'_, f64>, sample: usize) -> Result<(Array1<f64>, f64, f64)> {
     let norm = stable_norm(a);
     if norm < f64::MIN_POSITIVE {
         return Err(Error::ZeroActivity { sample, norm });
     }
-    // Divide by the max-abs scale first so that a / |a| is exact even when
-    // |a| is near the overflow limit.
     let s = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let scaled = a.mapv(|v| v / s);
-    let scaled_norm = norm / s;
-    Ok((scaled.mapv(|v| v / scaled_norm), norm))
+    let scaled_norm = scaled.iter().map(|v| v * v).sum::<f64>().sqrt();
+    Ok((scaled.mapv(|v| v / scaled_norm), s, scaled_norm))
 }
 
 fn finish(w_da: Array1<f64>, a: ArrayView1<'_, f64>, sample: usize) -> Result<RankOne> {
-    let (right, norm) = unit_and_norm(a, sample)?;
-    let left = w_da.mapv(|v| v / norm);
+    let (right, s, scaled_norm) = unit_and_norm(a, sample)?;
+    let left = w_da.mapv(|v| v / s / scaled_norm);
     if let Some(i) = left.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFinite {
             input: format!("dW = W da a^T / |a|^2 of sample {sample} (overflow)"),

@@ -36,6 +36,12 @@
 //! ```
 //!
 //! and `c = 30`, the constant of the crate's PSD rule (`-30 n eps ||A||_2`).
+//! Both tolerances also get the absolute floor `c (d n + d + n) 2^-1074`
+//! ([`BoundTolerance::underflow_floor`]): below `f64::MIN_POSITIVE` rounding is
+//! absolute (one subnormal unit per operation), not relative. Without it the
+//! `bounds` fuzz target found `H_ii^2 > S_ii` by a few subnormal units on an
+//! ensemble with eigenvalues 2.35e-161 (squares 5.5e-322); see
+//! `tests/bounds.rs::regression_subnormal_squares_within_underflow_floor`.
 //! A direction violates an inequality when `lhs_i - rhs_i > tol_i`.
 //!
 //! Measured (tests/bounds.rs, 4 properties x 1000 random PSD ensembles with
@@ -87,6 +93,15 @@ impl BoundTolerance {
     /// `c (d + n) eps`: the relative unit both tolerances scale.
     pub fn unit(&self) -> f64 {
         self.c * (self.dim + self.samples).max(1) as f64 * f64::EPSILON
+    }
+
+    /// `c (d n + d + n) 2^-1074`: the absolute floor for gradual underflow.
+    /// Each of the at most `d n + 2` roundings in `S_ii` (and `H_ii^2`)
+    /// loses up to one subnormal unit once the terms fall below
+    /// `f64::MIN_POSITIVE`, where the relative model above gives nothing.
+    pub fn underflow_floor(&self) -> f64 {
+        let (d, n) = (self.dim as f64, self.samples as f64);
+        self.c * (d * n + d + n).max(1.0) * f64::from_bits(1)
     }
 
     fn validate(&self) -> Result<()> {
@@ -219,6 +234,7 @@ pub fn check_bounds(
     tol.validate()?;
     let norm_h = h_diag.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let u = tol.unit();
+    let floor = tol.underflow_floor();
     let lam_h = lambda_max * norm_h;
     let n = h_diag.len();
     let (mut l_lhs, mut l_rhs, mut l_tol) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
@@ -227,10 +243,10 @@ pub fn check_bounds(
         let (h, s) = (h_diag[i], s_diag[i]);
         l_lhs[i] = h * h;
         l_rhs[i] = s;
-        l_tol[i] = u * (2.0 * h.abs() * norm_h + lam_h);
+        l_tol[i] = u * (2.0 * h.abs() * norm_h + lam_h) + floor;
         r_lhs[i] = s;
         r_rhs[i] = lambda_max * h;
-        r_tol[i] = u * 2.0 * lam_h;
+        r_tol[i] = u * 2.0 * lam_h + floor;
     }
     Ok(BoundReport {
         left: inequality("H_ii^2 <= S_ii", &l_lhs, &l_rhs, &l_tol),

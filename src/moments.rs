@@ -16,7 +16,7 @@ use faer::{Mat, MatRef};
 
 use crate::ensemble::Ensemble;
 use crate::error::{Error, Result};
-use crate::linalg::{check_finite, sym_eig, SymEig};
+use crate::linalg::{check_finite, check_finite_slice, sym_eig, SymEig};
 
 /// `(1/n) F diag(w) F^T` for per-column weights w.
 fn weighted_gram(ens: &Ensemble, w: impl Fn(f64) -> f64) -> Mat<f64> {
@@ -76,14 +76,21 @@ fn projected_diag(ens: &Ensemble, v: MatRef<'_, f64>, w: impl Fn(f64) -> f64) ->
     let p = overlaps(ens, v)?;
     let lam = ens.eigenvalues();
     let n = ens.n() as f64;
-    Ok((0..p.nrows())
+    let diag: Vec<f64> = (0..p.nrows())
         .map(|i| {
             (0..p.ncols())
                 .map(|c| w(lam[c]) * p[(i, c)] * p[(i, c)])
                 .sum::<f64>()
                 / n
         })
-        .collect())
+        .collect();
+    // Eigenvalues beyond ~1e154 square to infinity in Eq. 17: a typed error,
+    // never an infinite S_ii in an Ok (issue 7 item 7).
+    check_finite_slice(
+        &diag,
+        "projected moment diagonal (overflow of lambda or lambda^2)",
+    )?;
+    Ok(diag)
 }
 
 /// `V^T E[h_p^2] V` (m x m), off-diagonal couplings included (C7).

@@ -395,3 +395,66 @@ fn foreign_trace_is_a_shape_error() {
         Err(Error::Shape { .. })
     ));
 }
+
+/// Fuzz inputs (fuzz/seeds/awd/regression-subnormal-*) where the `awd`
+/// target's own checks were wrong in gradual underflow: the products
+/// W_ij da_j are subnormal there, so the constraint and norm identity only
+/// hold to subnormal units. The library's answer must still be finite with
+/// a unit `right` factor.
+#[test]
+fn regression_awd_subnormal_products_are_finite() {
+    // (W entries, W shape, a, da)
+    type Case = (Vec<f64>, (usize, usize), Vec<f64>, Vec<f64>);
+    let cases: [Case; 2] = [
+        (
+            vec![
+                2.781342323134e-309,
+                4.2439917084e-314,
+                7.750398124019707e-304,
+                0.5,
+                -1.5,
+                0.0,
+            ],
+            (2, 3),
+            vec![1.6955667211198977e79, 8.086349223904503e-174, 3.16e-322],
+            vec![8.0987e-320, 8.087e-320, 0.0],
+        ),
+        (
+            vec![0.5, -1.5, 2.0, 0.001, 7.0, 3.0],
+            (3, 2),
+            vec![1.8582338675745262e-39, 5.222101537e-315],
+            vec![1.589942647e-314, 0.0],
+        ),
+    ];
+    for (w, shape, a, da) in cases {
+        let w = ndarray::Array2::from_shape_vec(shape, w).expect("shape");
+        let a = ndarray::Array1::from(a);
+        let da = ndarray::Array1::from(da);
+        let dw = superlinear::awd::minimal_dw(w.view(), a.view(), da.view()).expect("finite input");
+        assert!(dw.left.iter().chain(&dw.right).all(|v| v.is_finite()));
+        let r = superlinear::awd::stable_norm(dw.right.view());
+        assert!((r - 1.0).abs() < 1e-15, "{r}");
+    }
+}
+
+#[test]
+fn regression_awd_activity_norm_beyond_f64_max_keeps_a_unit_right_factor() {
+    // Found by the `awd` fuzz target (fuzz/seeds/awd/regression-norm-overflow):
+    // five activities of 8.9e307 have |a| = 2e308 > f64::MAX, and the unit
+    // factor a / |a| came out as 0 (so dW = 0 even for W da != 0). |a| is now
+    // kept as max|a_i| times a factor in [1, sqrt(len)].
+    let big = 8.91824328623102e307;
+    let a = Array1::from(vec![big, big, big, big, big, 0.0]);
+    let w = Array2::from_shape_fn((1, 6), |(_, j)| if j == 4 { 1.0 } else { 0.0 });
+    let da = Array1::from(vec![0.0, 0.0, 0.0, 0.0, 1e300, 0.0]);
+    let dw = superlinear::awd::minimal_dw(w.view(), a.view(), da.view()).expect("finite");
+    let r = superlinear::awd::stable_norm(dw.right.view());
+    assert!((r - 1.0).abs() < 1e-15, "|right| = {r}");
+    // left = W da / |a| = 1e300 / (sqrt(5) 8.9e307), finite and non-zero.
+    let want = 1e300 / big / 5f64.sqrt();
+    assert!(
+        (dw.left[0] - want).abs() <= 1e-15 * want,
+        "{} vs {want}",
+        dw.left[0]
+    );
+}

@@ -241,3 +241,67 @@ fn local_slopes_mark_equal_abscissae_and_reject_nonpositive() {
         Err(Error::Shape { .. })
     ));
 }
+
+/// The `bounds` fuzz target's decoding (fuzz/fuzz_targets/bounds.rs), so its
+/// crash inputs replay here: d, n, then per sample a rank byte, d r factor
+/// bytes (i8 / 16, orthonormalised) and two bytes per eigenvalue.
+fn ensemble_from_fuzz_bytes(data: &[u8]) -> superlinear::Result<superlinear::ensemble::Ensemble> {
+    let mut pos = 0;
+    let mut next = || {
+        let b = data.get(pos).copied().unwrap_or(0);
+        pos += 1;
+        b
+    };
+    let d = 1 + usize::from(next() % 8);
+    let n = 1 + usize::from(next() % 8);
+    let mut samples = Vec::new();
+    for _ in 0..n {
+        let r = usize::from(next()) % (d + 1);
+        let g = Mat::from_fn(d, r, |_, _| f64::from(next() as i8) / 16.0);
+        let u = if r == 0 {
+            Mat::zeros(d, 0)
+        } else {
+            superlinear::linalg::sign_fixed_q(g.as_ref())
+        };
+        let l = (0..r)
+            .map(|_| {
+                let (m, e) = (next(), next());
+                let exp = ((i32::from(e) - 128) * 300 / 127).clamp(-300, 300);
+                if m == 0 {
+                    0.0
+                } else {
+                    f64::from(m) / 255.0 * 10f64.powi(exp)
+                }
+            })
+            .collect();
+        samples.push((u, l));
+    }
+    superlinear::ensemble::Ensemble::from_samples(d, samples, "fuzz bytes")
+}
+
+#[test]
+fn regression_subnormal_squares_within_underflow_floor() {
+    // fuzz/seeds/bounds/regression-subnormal-squares: d = 8, one full-rank
+    // sample with every eigenvalue 2.35e-161, so H_ii^2 and S_ii are
+    // subnormal (~5.5e-322) and S_ii came out a few subnormal units below
+    // H_ii^2 while the relative tolerance had underflowed to 0.
+    let bytes = [
+        255, 128, 17, 42, 60, 60, 6, 3, 2, 33, 1, 2, 3, 4, 5, 251, 142, 142, 142, 142, 142, 142,
+        142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142,
+        142, 142, 142, 142, 142, 142, 142, 142, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60,
+        60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60,
+        60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60,
+        60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60,
+        60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 142, 142, 142, 142, 142, 142, 142, 142, 248, 247,
+        0, 255, 160, 9, 0, 1, 3,
+    ];
+    let ens = ensemble_from_fuzz_bytes(&bytes).expect("valid ensemble");
+    assert_eq!((ens.d(), ens.n()), (8, 1));
+    assert!(ens.lambda_max() < 1e-160);
+    let (left, right) = superlinear::claims::c9::bounds_hold(&ens).expect("finite moments");
+    assert!(left && right, "({left}, {right})");
+    // The floor is a handful of subnormal units: it cannot hide a violation
+    // at normal scale.
+    let floor = BoundTolerance::default_for(8, 1).underflow_floor();
+    assert!(floor > 0.0 && floor < 1e-319, "{floor:e}");
+}

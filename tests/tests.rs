@@ -18,6 +18,7 @@ mod moments;
 mod pairs;
 mod published;
 mod shifts;
+mod stress;
 mod suppression;
 mod synthetic_claims;
 #[cfg(feature = "torch")]
