@@ -12,14 +12,9 @@ use superlinear::coupling::cli::{
 use superlinear::coupling::Spectrum;
 use superlinear::exit;
 
+/// Flags shared by `baseline` and `coupling`: the simulated null and output.
 #[derive(Debug, Args)]
-pub struct BaselineArgs {
-    /// Dimension d of the parameter space.
-    #[arg(long)]
-    pub d: usize,
-    /// C's spectrum: spikes:K | power:ALPHA[:K] | spikes-bulk:K:RATIO | file:PATH (text or .npy).
-    #[arg(long)]
-    pub spectrum: String,
+pub struct NullArgs {
     /// Haar rotations for the simulated null.
     #[arg(long, default_value_t = DEFAULT_ROTATIONS)]
     pub rotations: usize,
@@ -31,16 +26,35 @@ pub struct BaselineArgs {
     pub json: bool,
 }
 
-pub fn baseline(args: BaselineArgs) -> Result<i32> {
-    let spectrum = Spectrum::parse(&args.spectrum)?;
-    let settings = BaselineSettings::new(args.d, spectrum, args.rotations, args.seed)?;
-    let report = run_baseline(&settings, &load_spectrum_file)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+/// Prints a report as JSON or as text.
+fn print_report<R: serde::Serialize + std::fmt::Display>(report: &R, json: bool) -> Result<i32> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
         print!("{report}");
     }
     Ok(exit::OK)
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Dimension d of the parameter space.
+    #[arg(long)]
+    pub d: usize,
+    /// C's spectrum: spikes:K | power:ALPHA[:K] | spikes-bulk:K:RATIO | file:PATH (text or .npy).
+    #[arg(long)]
+    pub spectrum: String,
+    #[command(flatten)]
+    pub null: NullArgs,
+}
+
+pub fn baseline(args: BaselineArgs) -> Result<i32> {
+    let spectrum = Spectrum::parse(&args.spectrum)?;
+    let settings = BaselineSettings::new(args.d, spectrum, args.null.rotations, args.null.seed)?;
+    print_report(
+        &run_baseline(&settings, &load_spectrum_file)?,
+        args.null.json,
+    )
 }
 
 #[derive(Debug, Args)]
@@ -51,26 +65,16 @@ pub struct CouplingArgs {
     /// Hessian H, a d x d .npy matrix (symmetric).
     #[arg(long)]
     pub hess: PathBuf,
-    /// Haar rotations for the simulated null.
-    #[arg(long, default_value_t = DEFAULT_ROTATIONS)]
-    pub rotations: usize,
-    /// Seed of the rotations.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
-    pub seed: u64,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub null: NullArgs,
 }
 
 pub fn coupling(args: CouplingArgs) -> Result<i32> {
-    let settings = CouplingSettings::new(args.rotations, args.seed)?;
+    let settings = CouplingSettings::new(args.null.rotations, args.null.seed)?;
     let c = load_matrix(&args.cov, "C (--cov)")?;
     let h = load_matrix(&args.hess, "H (--hess)")?;
-    let report = run_coupling(c.as_ref(), h.as_ref(), &settings)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{report}");
-    }
-    Ok(exit::OK)
+    print_report(
+        &run_coupling(c.as_ref(), h.as_ref(), &settings)?,
+        args.null.json,
+    )
 }
