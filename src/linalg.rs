@@ -280,14 +280,57 @@ pub fn haar_frame(d: usize, r: usize, rng: &mut Rng) -> Result<Mat<f64>> {
 /// orthonormalisation that keeps Gaussian input Haar-distributed and keeps an
 /// orthonormal first column `g.col(0)` unchanged.
 pub fn sign_fixed_q(g: MatRef<'_, f64>) -> Mat<f64> {
-    let qr = g.qr();
-    let mut q = qr.compute_thin_Q();
-    let rr = qr.thin_R();
-    for j in 0..q.ncols() {
-        if rr[(j, j)] < 0.0 {
-            for i in 0..q.nrows() {
-                q[(i, j)] = -q[(i, j)];
-            }
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::householder as hh;
+    use faer::linalg::qr::no_pivoting::factor as qrf;
+    use faer::Par;
+    // Single-threaded (`Par::Seq`), so the frame never depends on the thread pool.
+    let (d, r) = (g.nrows(), g.ncols());
+    if d == 0 || r == 0 {
+        return Mat::zeros(d, r);
+    }
+    let mut a = g.to_owned();
+    let bs = qrf::recommended_block_size::<f64>(d, r);
+    let mut coeff = Mat::<f64>::zeros(bs, r);
+    let par = Par::Seq;
+    qrf::qr_in_place(
+        a.as_mut(),
+        coeff.as_mut(),
+        par,
+        MemStack::new(&mut MemBuffer::new(qrf::qr_in_place_scratch::<f64>(
+            d,
+            r,
+            bs,
+            par,
+            Default::default(),
+        ))),
+        Default::default(),
+    );
+    let signs: Vec<f64> = (0..r)
+        .map(|j| if a[(j, j)] < 0.0 { -1.0 } else { 1.0 })
+        .collect();
+    // The Householder basis is the strictly lower part of `a` with a unit
+    // diagonal (as faer's own `Qr` builds it).
+    for j in 0..r {
+        for i in 0..j {
+            a[(i, j)] = 0.0;
+        }
+        a[(j, j)] = 1.0;
+    }
+    let mut q = Mat::<f64>::identity(d, r);
+    hh::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+        a.as_ref(),
+        coeff.as_ref(),
+        faer::Conj::No,
+        q.as_mut(),
+        par,
+        MemStack::new(&mut MemBuffer::new(
+            hh::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(d, bs, r),
+        )),
+    );
+    for (j, sgn) in signs.iter().enumerate() {
+        for i in 0..d {
+            q[(i, j)] *= sgn;
         }
     }
     q

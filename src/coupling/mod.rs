@@ -58,7 +58,6 @@
 //! Formulas never replace the simulation: `baseline` and `coupling` print the
 //! simulated null beside them, and the exact Monte Carlo p-value.
 
-use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::matmul::matmul;
 use faer::reborrow::ReborrowMut;
 use faer::{Accum, Mat, MatRef, Par};
@@ -316,73 +315,9 @@ pub fn coupling_factored(
     coupling_of_rows(w.as_ref(), "W = V^T F diag(sqrt(mu))")
 }
 
-/// A Haar d x r frame (first r columns of a Haar orthogonal matrix), computed
-/// single-threaded: thin QR of a Gaussian d x r matrix with the sign fix
-/// `Q <- Q diag(sign R_ii)`. Same draws and distribution as
-/// [`linalg::haar_frame`], but with `Par::Seq` so the result cannot depend on
-/// the thread pool.
-pub fn haar_frame_seq(d: usize, r: usize, rng: &mut linalg::Rng) -> Result<Mat<f64>> {
-    if r > d {
-        return Err(Error::param(
-            "rank",
-            r,
-            format!("a frame in dimension d = {d} has at most d columns"),
-        ));
-    }
-    if r == 0 || d == 0 {
-        return Ok(Mat::zeros(d, r));
-    }
-    use faer::linalg::householder as hh;
-    use faer::linalg::qr::no_pivoting::factor as qrf;
-    let mut a = linalg::gaussian_matrix(d, r, rng);
-    let bs = qrf::recommended_block_size::<f64>(d, r);
-    let mut coeff = Mat::<f64>::zeros(bs, r);
-    let par = Par::Seq;
-    qrf::qr_in_place(
-        a.as_mut(),
-        coeff.as_mut(),
-        par,
-        MemStack::new(&mut MemBuffer::new(qrf::qr_in_place_scratch::<f64>(
-            d,
-            r,
-            bs,
-            par,
-            Default::default(),
-        ))),
-        Default::default(),
-    );
-    let signs: Vec<f64> = (0..r)
-        .map(|j| if a[(j, j)] < 0.0 { -1.0 } else { 1.0 })
-        .collect();
-    // The Householder basis is the strictly lower part of `a` with a unit
-    // diagonal (as faer's own `Qr` builds it).
-    for j in 0..r {
-        for i in 0..j {
-            a[(i, j)] = 0.0;
-        }
-        a[(j, j)] = 1.0;
-    }
-    let mut q = Mat::<f64>::identity(d, r);
-    let basis = a.as_ref();
-    hh::apply_block_householder_sequence_on_the_left_in_place_with_conj(
-        basis,
-        coeff.as_ref(),
-        faer::Conj::No,
-        q.as_mut(),
-        par,
-        MemStack::new(&mut MemBuffer::new(
-            hh::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(d, bs, r),
-        )),
-    );
-    for (j, s) in signs.iter().enumerate() {
-        if *s < 0.0 {
-            for i in 0..d {
-                q[(i, j)] = -q[(i, j)];
-            }
-        }
-    }
-    Ok(q)
-}
+/// A Haar d x r frame: [`linalg::haar_frame`], which is single-threaded so
+/// that the null does not depend on the thread pool.
+pub use linalg::haar_frame as haar_frame_seq;
 
 /// One null draw: `rho_bar` (and mean rho^2) of `U diag(mu) U^T` for a Haar
 /// d x r frame U from stream `stream` of `seed`. `sqrt_mu` has r > 0 entries.
