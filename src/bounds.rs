@@ -104,6 +104,18 @@ impl BoundTolerance {
         self.c * (d * n + d + n).max(1.0) * f64::from_bits(1)
     }
 
+    /// Tolerance of the left inequality `H_ii^2 <= S_ii` at `H_ii = h`:
+    /// `c k eps (2 |h| ||H|| + Lambda ||H||)` plus the underflow floor.
+    pub fn left_tol(&self, h: f64, norm_h: f64, lambda_max: f64) -> f64 {
+        self.unit() * (2.0 * h.abs() * norm_h + lambda_max * norm_h) + self.underflow_floor()
+    }
+
+    /// Tolerance of the right inequality `S_ii <= Lambda H_ii`:
+    /// `c k eps 2 Lambda ||H||` plus the underflow floor.
+    pub fn right_tol(&self, norm_h: f64, lambda_max: f64) -> f64 {
+        self.unit() * 2.0 * lambda_max * norm_h + self.underflow_floor()
+    }
+
     fn validate(&self) -> Result<()> {
         if !(self.c.is_finite() && self.c >= 0.0) {
             return Err(Error::param(
@@ -233,9 +245,7 @@ pub fn check_bounds(
     }
     tol.validate()?;
     let norm_h = h_diag.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let u = tol.unit();
-    let floor = tol.underflow_floor();
-    let lam_h = lambda_max * norm_h;
+    let right_tol = tol.right_tol(norm_h, lambda_max);
     let n = h_diag.len();
     let (mut l_lhs, mut l_rhs, mut l_tol) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
     let (mut r_lhs, mut r_rhs, mut r_tol) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
@@ -243,10 +253,10 @@ pub fn check_bounds(
         let (h, s) = (h_diag[i], s_diag[i]);
         l_lhs[i] = h * h;
         l_rhs[i] = s;
-        l_tol[i] = u * (2.0 * h.abs() * norm_h + lam_h) + floor;
+        l_tol[i] = tol.left_tol(h, norm_h, lambda_max);
         r_lhs[i] = s;
         r_rhs[i] = lambda_max * h;
-        r_tol[i] = u * 2.0 * lam_h + floor;
+        r_tol[i] = right_tol;
     }
     Ok(BoundReport {
         left: inequality("H_ii^2 <= S_ii", &l_lhs, &l_rhs, &l_tol),
@@ -301,6 +311,59 @@ pub fn local_slopes(h: &[f64], s: &[f64]) -> Result<Vec<Option<f64>>> {
 ///
 /// `h_used` are the H_ii that enter the fit (positive), `lambda_max >= max h`.
 pub fn finite_fit_interval(h_used: &[f64], lambda_max: f64) -> Result<(f64, f64)> {
+    band_interval(h_used, lambda_max, None)
+}
+
+/// [`finite_fit_interval`] for points computed in floating point: the band
+/// each point may occupy is the one [`check_bounds`] accepts, widened by its
+/// tolerances (see `theory/c9-finite-fit.md`, "Rounding").
+///
+/// If `check_bounds` passes with `tol` on the computed `(H_ii, S_ii)` (with
+/// `norm_h = max_i |H_ii|` over all directions it was given), then for every
+/// used direction
+///
+/// ```text
+/// 2 x_i - a_i  <=  y_i  <=  L + x_i + b_i,
+/// a_i = -ln(1 - tl_i / H_ii^2),   b_i = ln(1 + tr / (Lambda H_ii)),
+/// ```
+///
+/// with `tl_i`, `tr` the left and right tolerances and `x_i`, `y_i` the logs
+/// of the *computed* values (so no separate error term for `H_ii` is needed).
+/// The OLS slope is linear in the `y_i`, so its extremes over this band are
+///
+/// ```text
+/// gamma_max + [ sum_{c_i>0} c_i b_i + sum_{c_i<0} |c_i| a_i ] / Sxx
+/// gamma_min - [ sum_{c_i>0} c_i a_i + sum_{c_i<0} |c_i| b_i ] / Sxx.
+/// ```
+///
+/// `a_i` is infinite when `tl_i >= H_ii^2` (the lower edge of the band is at
+/// rounding level, e.g. `S_ii` in gradual underflow): then the matching end
+/// of the interval is infinite, which is the honest answer (the points say
+/// nothing about the slope). Never NaN.
+pub fn finite_fit_interval_rounded(
+    h_used: &[f64],
+    lambda_max: f64,
+    norm_h: f64,
+    tol: &BoundTolerance,
+) -> Result<(f64, f64)> {
+    tol.validate()?;
+    if !(norm_h.is_finite() && norm_h >= 0.0) {
+        return Err(Error::param(
+            "norm_h",
+            norm_h,
+            "must be finite and >= 0 (max |H_ii|)",
+        ));
+    }
+    band_interval(h_used, lambda_max, Some((norm_h, tol)))
+}
+
+/// The extremes of the OLS slope over the band `2 x_i - a_i <= y_i <= L + x_i
+/// + b_i`; `a = b = 0` without `rounding`.
+fn band_interval(
+    h_used: &[f64],
+    lambda_max: f64,
+    rounding: Option<(f64, &BoundTolerance)>,
+) -> Result<(f64, f64)> {
     check_positive_slice(h_used, "h_used")?;
     if h_used.len() < 2 {
         return Err(Error::DegenerateFit {
@@ -333,5 +396,36 @@ pub fn finite_fit_interval(h_used: &[f64], lambda_max: f64) -> Result<(f64, f64)
     let pos2: f64 = c.iter().filter(|&&v| v > 0.0).map(|v| v * v).sum();
     let hi = 1.0 + ((l - xbar) * p + neg2) / sxx;
     let lo = 1.0 - ((l - xbar) * p - pos2) / sxx;
-    Ok((lo, hi))
+    let Some((norm_h, tol)) = rounding else {
+        return Ok((lo, hi));
+    };
+    let tr = tol.right_tol(norm_h, lambda_max);
+    let (mut up, mut down) = (0.0f64, 0.0f64);
+    for (&h, &ci) in h_used.iter().zip(&c) {
+        if ci == 0.0 {
+            // No weight in the slope, whatever its band (avoids 0 * inf).
+            continue;
+        }
+        let tl = tol.left_tol(h, norm_h, lambda_max);
+        let h2 = h * h;
+        let a = if tl < h2 {
+            -(-tl / h2).ln_1p()
+        } else {
+            f64::INFINITY
+        };
+        let lh = lambda_max * h;
+        let b = if lh > 0.0 {
+            (tr / lh).ln_1p()
+        } else {
+            f64::INFINITY
+        };
+        if ci > 0.0 {
+            up += ci * b;
+            down += ci * a;
+        } else {
+            up += -ci * a;
+            down += -ci * b;
+        }
+    }
+    Ok((lo - down / sxx, hi + up / sxx))
 }

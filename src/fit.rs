@@ -251,6 +251,57 @@ pub struct GammaFit {
     pub log_range_h: f64,
 }
 
+/// A bound on the rounding error of the slope [`fit_power_law`] computes
+/// from the points `(x, y)` (exact inputs; errors in the inputs themselves are
+/// the caller's to propagate), first order in `eps` with a factor 2 for the
+/// rest.
+///
+/// With `m` points, `X_j = ln x_j`, `Y_j = ln y_j`, `c_j = X_j - Xbar`,
+/// `d_j = Y_j - Ybar`: each computed logarithm is off by at most
+/// `eps |X_j|`, the mean by `(m + 1) eps max|X|`, so each centred value by
+/// `ex = (m + 3) eps max|X|` (`ey` likewise). Then
+///
+/// ```text
+/// |dSxy| <= sum (|c_j| ey + |d_j| ex + ex ey) + (m + 1) eps sum |c_j d_j|
+/// |dSxx| <= sum (2 |c_j| ex + ex^2)           + (m + 1) eps Sxx
+/// |dg|   <= 2 (|dSxy| + |g| |dSxx|) / Sxx + eps |g|.
+/// ```
+///
+/// The first terms dominate when the log-spread `Sxx` is small against the
+/// magnitude of the logarithms (points far from 1 on a narrow range).
+/// Returns infinity when `|dSxx| >= Sxx / 2` (the slope is then not
+/// determined by the arithmetic) or when the inputs are not positive and
+/// finite.
+pub fn slope_rounding_bound(x: &[f64], y: &[f64], slope: f64) -> f64 {
+    let ok = |v: &f64| v.is_finite() && *v > 0.0;
+    if x.len() != y.len() || x.len() < 2 || !x.iter().all(ok) || !y.iter().all(ok) {
+        return f64::INFINITY;
+    }
+    let m = x.len() as f64;
+    let eps = f64::EPSILON;
+    let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
+    let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
+    let mx = lx.iter().sum::<f64>() / m;
+    let my = ly.iter().sum::<f64>() / m;
+    let amax = |v: &[f64]| v.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    let ex = (m + 3.0) * eps * amax(&lx);
+    let ey = (m + 3.0) * eps * amax(&ly);
+    let (mut sxx, mut dsxy, mut dsxx, mut cd) = (0.0, 0.0, 0.0, 0.0);
+    for (&a, &b) in lx.iter().zip(&ly) {
+        let (c, d) = ((a - mx).abs(), (b - my).abs());
+        sxx += c * c;
+        cd += c * d;
+        dsxy += c * ey + d * ex + ex * ey;
+        dsxx += 2.0 * c * ex + ex * ex;
+    }
+    dsxy += (m + 1.0) * eps * cd;
+    dsxx += (m + 1.0) * eps * sxx;
+    if !(dsxx < sxx / 2.0) {
+        return f64::INFINITY;
+    }
+    2.0 * (dsxy + slope.abs() * dsxx) / sxx + eps * slope.abs()
+}
+
 /// Fits gamma on `h_diag` (eigenvalues of H, descending) and the matching
 /// `c_diag` (`C_ii = v_i^T C v_i`) under `rule`.
 ///

@@ -305,3 +305,63 @@ fn regression_subnormal_squares_within_underflow_floor() {
     let floor = BoundTolerance::default_for(8, 1).underflow_floor();
     assert!(floor > 0.0 && floor < 1e-319, "{floor:e}");
 }
+
+#[test]
+fn regression_gamma_in_rounded_interval_with_subnormal_s() {
+    // fuzz/seeds/bounds/regression-gamma-subnormal-s (was
+    // open-crashes/bounds-gamma-outside-saturated-interval): d = 8, one
+    // sample, eigenvalues 2.35e-161 (six) and 2.51e-161 (the top, = Lambda).
+    // S_ii = H_ii^2 ~ 5.5e-322 is a subnormal of ~111 units, so rounding moves
+    // ln S_ii by up to 1/222 while the log-spread of the H_ii is 0.065: the
+    // fitted slope came out 2.017 against the exact interval [1, 2]. The
+    // honest interval propagates check_bounds' tolerances (here the underflow
+    // floor, larger than S_ii itself) through the slope and is unbounded.
+    let bytes = [
+        255, 128, 17, 42, 60, 60, 255, 24, 6, 3, 2, 33, 1, 2, 3, 4, 5, 251, 142, 142, 142, 0, 0, 0,
+        0, 0, 0, 0, 1, 142, 142, 142, 142, 142, 0, 0, 0, 22, 142, 142, 142, 142, 48, 142, 142, 142,
+        142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 142, 60, 60, 60,
+        60, 60, 60, 60, 60, 60, 60, 60, 64, 60, 60, 60, 60, 60, 60, 60, 247, 0, 255, 160, 9, 0, 1,
+        3,
+    ];
+    let ens = ensemble_from_fuzz_bytes(&bytes).expect("valid ensemble");
+    assert_eq!((ens.d(), ens.n()), (8, 1));
+    let (left, right) = superlinear::claims::c9::bounds_hold(&ens).expect("finite moments");
+    assert!(left && right);
+    let (g, (lo, hi)) = superlinear::claims::c9::exponent_and_interval(&ens)
+        .expect("moments")
+        .expect("a fit");
+    // The exact-arithmetic interval is [1, 2] and the computed slope is not in it.
+    let m = superlinear::moments::Moments::compute(&ens).unwrap();
+    let h_used: Vec<f64> = m.h_diag()[..7].to_vec();
+    let (elo, ehi) = superlinear::bounds::finite_fit_interval(&h_used, ens.lambda_max()).unwrap();
+    assert!(
+        (elo - 1.0).abs() < 1e-12 && (ehi - 2.0).abs() < 1e-12,
+        "[{elo}, {ehi}]"
+    );
+    assert!(g > ehi + 1e-3, "gamma {g}");
+    assert!(lo <= g && g <= hi, "gamma {g} outside [{lo}, {hi}]");
+    assert!(
+        hi == f64::INFINITY,
+        "S_ii below the underflow floor: hi = {hi}"
+    );
+}
+
+#[test]
+fn rounded_interval_is_exact_interval_plus_rounding_at_normal_scale() {
+    // Away from underflow the rounding band is a few hundred eps wide: the
+    // rounded interval contains the exact one and exceeds it by little.
+    let h = [1.0, 0.5, 0.25, 0.125];
+    let tol = BoundTolerance::default_for(4, 3);
+    let (lo, hi) = superlinear::bounds::finite_fit_interval(&h, 2.0).unwrap();
+    let (rlo, rhi) = superlinear::bounds::finite_fit_interval_rounded(&h, 2.0, 1.0, &tol).unwrap();
+    assert!(rlo <= lo && rhi >= hi);
+    let unit = tol.unit();
+    assert!(
+        lo - rlo < 100.0 * unit && rhi - hi < 100.0 * unit,
+        "[{rlo}, {rhi}] vs [{lo}, {hi}]"
+    );
+    // Scaling H by s and Lambda by s moves the exact interval not at all.
+    let hs: Vec<f64> = h.iter().map(|v| v * 1e-100).collect();
+    let (slo, shi) = superlinear::bounds::finite_fit_interval(&hs, 2e-100).unwrap();
+    assert!((slo - lo).abs() < 1e-12 && (shi - hi).abs() < 1e-12);
+}

@@ -110,10 +110,11 @@ fn stress_one(ens: &Ensemble, label: &str) -> usize {
     match c9::exponent_and_interval(ens) {
         Ok(Some((g, (lo, hi)))) => {
             ok += 1;
-            assert!(g.is_finite() && lo.is_finite() && hi.is_finite(), "{label}");
-            let slack = 1e-9 * (1.0 + g.abs());
+            // The interval carries its own rounding band (an end is
+            // infinite when some S_ii is at rounding level), so no slack.
+            assert!(g.is_finite() && !lo.is_nan() && !hi.is_nan(), "{label}");
             assert!(
-                g >= lo - slack && g <= hi + slack,
+                g >= lo && g <= hi,
                 "{label}: gamma {g} outside [{lo}, {hi}]"
             );
         }
