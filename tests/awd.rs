@@ -458,3 +458,47 @@ fn regression_awd_activity_norm_beyond_f64_max_keeps_a_unit_right_factor() {
         dw.left[0]
     );
 }
+
+#[test]
+fn regression_awd_constraint_with_subnormal_weights_is_exact_to_rounding() {
+    // Found by the `awd` fuzz target (fuzz/seeds/awd/regression-constraint-
+    // subnormal-w, was open-crashes/awd-constraint-residual-2e-11): max|W| =
+    // 4.7e-314 is subnormal while every product W_j da_j is normal (da ~
+    // 9e61). The library's dW is exact to rounding; the target's scaled check
+    // divided (W da) / |a| * |a| by max|da| first and went through gradual
+    // underflow (4.7e-314 keeps 33 bits), a residual of 2.3e-11 that was the
+    // harness's own. Its check now combines the exponents exactly.
+    let w = Array2::from_shape_vec((1, 4), vec![4.6824120745e-314, 2.1e-322, 1.5e-323, 0.0])
+        .expect("shape");
+    let a = Array1::from(vec![
+        -8.08634922390439e-174,
+        1.4287342508474018e-101,
+        4.172013484701003e-309,
+        1.401535780172314e-309,
+    ]);
+    let da = Array1::from(vec![
+        -9.300153931148906e+61,
+        -9.255963134931783e+61,
+        -9.255963134931783e+61,
+        -9.255963134931783e+61,
+    ]);
+    let dw = superlinear::awd::minimal_dw(w.view(), a.view(), da.view()).expect("finite input");
+    let norm_a = superlinear::awd::stable_norm(a.view());
+    // Every product is normal, so W da is accurate to 4 eps relative; dW a =
+    // left (right . a) must reproduce it to rounding (all of it normal).
+    let wda = w.dot(&da)[0];
+    assert!(wda.is_normal());
+    let ra = dw.right.dot(&a);
+    let lhs = dw.left[0] * ra;
+    let eps = f64::EPSILON;
+    assert!(
+        (lhs - wda).abs() <= 16.0 * eps * wda.abs(),
+        "dW a = {lhs:e} vs W da = {wda:e}"
+    );
+    // |dW|_F = |W da| / |a| to rounding.
+    let fro = dw.frobenius_norm();
+    assert!(
+        (fro - wda.abs() / norm_a).abs() <= 16.0 * eps * fro,
+        "{fro:e}"
+    );
+}

@@ -130,10 +130,19 @@ fuzz_target!(|data: &[u8]| {
     let das = da.mapv(|v| v / mda);
     let rhs = ws.dot(&das);
     let ra = dw.right.dot(&a.mapv(|v| v / norm_a));
-    // Divide by max|da| first: (W da)_i / max|da| <= in max|W| cannot
-    // underflow while the quotient still matters (dividing by max|W| first
-    // did, on regression-scaled-underflow).
-    let lhs = dw.left.mapv(|v| v * norm_a * ra / mda / mw);
+    // lhs_i = left_i ra |a| / s with s = max|W| max|da| (normal, checked
+    // above), combining the binary exponents of |a| and s exactly: any order
+    // of plain divisions can pass through gradual underflow while the result
+    // is of order 1 (dividing by max|W| first did on regression-scaled-
+    // underflow, by max|da| first on regression-constraint-subnormal-w, where
+    // max|W| = 4.7e-314 is itself subnormal and (W da)_0 / max|da| was too).
+    let s = mw * mda;
+    if !norm_a.is_normal() {
+        // |a| beyond f64::MAX (stable_norm overflows): not checkable here;
+        // tests/awd.rs covers it with exact expectations.
+        return;
+    }
+    let lhs = dw.left.mapv(|v| mul_div_normal(v * ra, norm_a, s));
     if lhs.iter().all(|v| v.is_finite()) {
         let res = stable_norm((&lhs - &rhs).view());
         let scale = stable_frobenius(ws.view()) * stable_norm(das.view());
@@ -143,3 +152,24 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 });
+
+/// `x y / s` for normal `y, s > 0`, without an intermediate under- or
+/// overflow that the result does not have: `y / s` is split into a mantissa
+/// ratio in (1/2, 2) and a power of two applied in exact steps.
+fn mul_div_normal(x: f64, y: f64, s: f64) -> f64 {
+    let split = |v: f64| {
+        let bits = v.to_bits();
+        let e = ((bits >> 52) & 0x7ff) as i32 - 1023;
+        let m = f64::from_bits((bits & 0x800f_ffff_ffff_ffff) | (1023u64 << 52));
+        (m, e)
+    };
+    let ((my, ey), (ms, es)) = (split(y), split(s));
+    let mut r = x * (my / ms);
+    let mut k = ey - es;
+    while k != 0 {
+        let step = k.clamp(-1000, 1000);
+        r *= f64::from_bits(((step + 1023) as u64) << 52);
+        k -= step;
+    }
+    r
+}
