@@ -648,7 +648,14 @@ impl KronCurvature {
                     let s = &self.samples[start + q];
                     let r = s.theta.len();
                     let col = z.col(q);
-                    let xp = Mat::from_fn(out, k, |o, i| col[i * out + o]);
+                    let owned;
+                    let xp = match col.try_as_col_major() {
+                        Some(c) => MatRef::from_column_major_slice(c.as_slice(), out, k),
+                        None => {
+                            owned = Mat::from_fn(out, k, |o, i| col[i * out + o]);
+                            owned.as_ref()
+                        }
+                    };
                     let lhs =
                         Mat::from_fn(
                             r + 1,
