@@ -35,7 +35,9 @@
 //!   with `V_i` = `v_i` reshaped out x in; likewise
 //!   `H_ii = E_p[sum_j theta_{p,j} (e_{p,j} . V_i a_p)^2]` (C8, first moment).
 
-use faer::{Mat, MatRef};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -159,6 +161,62 @@ pub struct SpectraSummary {
     pub mean_rank: f64,
 }
 
+/// What [`KronCurvature::projections`] measures on k directions `v_i`.
+#[derive(Debug, Clone)]
+pub struct Projections {
+    /// `g_p . v_i` (N x k).
+    pub grad: Mat<f64>,
+    /// `v_i^T H v_i` (C8 first moment).
+    pub first: Vec<f64>,
+    /// `v_i^T E[h_p^2] v_i` (Eq. 15: `C_awd,ii / sigma^2`).
+    pub second: Vec<f64>,
+    /// `V^T E[h_p^2] V` (k x k) when asked for.
+    pub awd_projected: Option<Mat<f64>>,
+}
+
+impl Projections {
+    /// `C_ii = (1/B) (E_p[(g_p.v_i)^2] - (gbar.v_i)^2)` (Eq. 2).
+    pub fn c_diag(&self, batch_size: usize) -> Vec<f64> {
+        let (n, k) = (self.grad.nrows(), self.grad.ncols());
+        let nb = n as f64;
+        (0..k)
+            .map(|i| {
+                let col = self.grad.col(i);
+                let mean = (0..n).map(|p| col[p]).sum::<f64>() / nb;
+                let second = (0..n).map(|p| col[p] * col[p]).sum::<f64>() / nb;
+                (second - mean * mean) / batch_size as f64
+            })
+            .collect()
+    }
+
+    /// `C' = V^T C V = (1/B) (P^T P / N - m m^T)`, `P = grad`, `m` its column
+    /// means (k x k; lower half by GEMM, mirrored, so exactly symmetric).
+    pub fn c_projected(&self, batch_size: usize, par: Par) -> Mat<f64> {
+        let (n, k) = (self.grad.nrows(), self.grad.ncols());
+        let nb = n as f64;
+        let mean: Vec<f64> = (0..k)
+            .map(|i| (0..n).map(|p| self.grad[(p, i)]).sum::<f64>() / nb)
+            .collect();
+        let mut acc = Mat::<f64>::zeros(k, k);
+        faer::linalg::matmul::triangular::matmul(
+            acc.as_mut(),
+            faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
+            Accum::Replace,
+            self.grad.transpose(),
+            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+            self.grad.as_ref(),
+            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+            1.0 / nb,
+            par,
+        );
+        let b = batch_size as f64;
+        Mat::from_fn(k, k, |i, j| {
+            let (a, c) = if i >= j { (i, j) } else { (j, i) };
+            (acc[(a, c)] - mean[a] * mean[c]) / b
+        })
+    }
+}
+
 impl KronCurvature {
     /// Validates the inputs and factors every `A_p`. `input` names the source
     /// in errors.
@@ -187,9 +245,7 @@ impl KronCurvature {
         }
         check_finite(s.acts.as_ref(), &format!("{input}: activities"))?;
         check_finite(s.logits.as_ref(), &format!("{input}: logits"))?;
-        let mut samples = Vec::with_capacity(n);
-        for p in 0..n {
-            let d = &s.jacobians[p];
+        for (p, d) in s.jacobians.iter().enumerate() {
             if d.nrows() != classes || d.ncols() != out_dim {
                 return Err(Error::shape(
                     &format!("{input}: jacobian of sample {p}"),
@@ -206,26 +262,35 @@ impl KronCurvature {
                     format!("labels must be below the number of logits {classes}"),
                 ));
             }
-            let f: Vec<f64> = (0..classes).map(|k| s.logits[(p, k)]).collect();
-            let (loss, q, m) = s.loss.derivatives(&f, y);
-            let delta: Vec<f64> = (0..out_dim)
-                .map(|o| (0..classes).map(|k| d[(k, o)] * q[k]).sum())
-                .collect();
-            let a_raw = d.transpose() * &m * d;
-            let a_mat = Mat::from_fn(out_dim, out_dim, |i, j| {
-                0.5 * (a_raw[(i, j)] + a_raw[(j, i)])
-            });
-            let (e, theta) = factor_low_rank(d.as_ref(), m.as_ref(), &a_mat, input)?;
-            let act_norm2 = (0..in_dim).map(|i| s.acts[(p, i)].powi(2)).sum();
-            samples.push(SampleFactor {
-                loss,
-                delta,
-                a_mat,
-                e,
-                theta,
-                act_norm2,
-            });
         }
+        // Samples are independent: factor them in parallel (each one's
+        // arithmetic is sequential, so the result does not depend on the
+        // thread count).
+        let samples = (0..n)
+            .into_par_iter()
+            .map(|p| {
+                let d = &s.jacobians[p];
+                let f: Vec<f64> = (0..classes).map(|k| s.logits[(p, k)]).collect();
+                let (loss, q, m) = s.loss.derivatives(&f, s.labels[p]);
+                let delta: Vec<f64> = (0..out_dim)
+                    .map(|o| (0..classes).map(|k| d[(k, o)] * q[k]).sum())
+                    .collect();
+                let a_raw = d.transpose() * &m * d;
+                let a_mat = Mat::from_fn(out_dim, out_dim, |i, j| {
+                    0.5 * (a_raw[(i, j)] + a_raw[(j, i)])
+                });
+                let (e, theta) = factor_low_rank(d.as_ref(), m.as_ref(), &a_mat, input)?;
+                let act_norm2 = (0..in_dim).map(|i| s.acts[(p, i)].powi(2)).sum();
+                Ok(SampleFactor {
+                    loss,
+                    delta,
+                    a_mat,
+                    e,
+                    theta,
+                    act_norm2,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(KronCurvature {
             out_dim,
             in_dim,
@@ -311,8 +376,88 @@ impl KronCurvature {
         (0..self.n()).map(|p| self.per_sample_eig(p)).collect()
     }
 
-    /// `H = E_p[h_p]` (d x d) through `X^T Y / N`, symmetrised.
+    /// `H = E_p[h_p]` (d x d) through `X^T Y / N` over the symmetric halves:
+    /// `X_p = vech(A_p)`, `Y_p = vech(a_p a_p^T)` (pairs `o >= o'`, `i >= i'`),
+    /// so the product is `N (out(out+1)/2) (in(in+1)/2)`, a quarter of the
+    /// full `N out^2 in^2`, and H comes out exactly symmetric. `par`: faer's
+    /// parallelism for the product.
+    pub fn hessian_with(&self, par: Par) -> Mat<f64> {
+        self.packed_kron_mean(par, |s| s.a_mat.clone())
+    }
+
+    /// [`Self::hessian_with`] with faer's global parallelism.
     pub fn hessian(&self) -> Mat<f64> {
+        self.hessian_with(faer::get_global_parallelism())
+    }
+
+    /// `E_p[h_p^2] = E_p[|a_p|^2 A_p^2 (x) a_p a_p^T]` (d x d), built like H
+    /// (Eq. 15's matrix: `C_awd = sigma^2 E[h_p^2]`, C8).
+    pub fn second_moment_with(&self, par: Par) -> Mat<f64> {
+        self.packed_kron_mean(par, |s| {
+            let a2 = &s.a_mat * &s.a_mat;
+            Mat::from_fn(a2.nrows(), a2.ncols(), |i, j| {
+                0.5 * s.act_norm2 * (a2[(i, j)] + a2[(j, i)])
+            })
+        })
+    }
+
+    /// `E_p[B_p (x) a_p a_p^T]` for symmetric `B_p = left(sample p)`, through
+    /// the packed product (see [`Self::hessian_with`]).
+    fn packed_kron_mean(
+        &self,
+        par: Par,
+        left: impl Fn(&SampleFactor) -> Mat<f64> + Sync,
+    ) -> Mat<f64> {
+        let (out, inn, n) = (self.out_dim, self.in_dim, self.n());
+        let pairs = |m: usize| -> Vec<(usize, usize)> {
+            (0..m).flat_map(|a| (0..=a).map(move |b| (a, b))).collect()
+        };
+        let (po, pi) = (pairs(out), pairs(inn));
+        let mut x = Mat::<f64>::zeros(n, po.len());
+        let rows: Vec<Mat<f64>> = self.samples.par_iter().map(&left).collect();
+        for (j, &(a, b)) in po.iter().enumerate() {
+            for (p, bm) in rows.iter().enumerate() {
+                x[(p, j)] = bm[(a, b)];
+            }
+        }
+        drop(rows);
+        let mut y = Mat::<f64>::zeros(n, pi.len());
+        for (j, &(a, b)) in pi.iter().enumerate() {
+            for p in 0..n {
+                y[(p, j)] = self.acts[(p, a)] * self.acts[(p, b)];
+            }
+        }
+        let mut xy = Mat::<f64>::zeros(po.len(), pi.len());
+        matmul(
+            xy.as_mut(),
+            Accum::Replace,
+            x.transpose(),
+            y.as_ref(),
+            1.0 / n as f64,
+            par,
+        );
+        let pair = |a: usize, b: usize| {
+            if a >= b {
+                a * (a + 1) / 2 + b
+            } else {
+                b * (b + 1) / 2 + a
+            }
+        };
+        let d = self.d();
+        let mut h = Mat::<f64>::zeros(d, d);
+        for c in 0..d {
+            let (o2, i2) = (c / inn, c % inn);
+            for r in 0..d {
+                h[(r, c)] = xy[(pair(r / inn, o2), pair(r % inn, i2))];
+            }
+        }
+        h
+    }
+
+    /// `H` through the full `X^T Y / N` (rows `vec(A_p)`, `vec(a_p a_p^T)`),
+    /// symmetrised: the session-1 construction, kept as the reference that
+    /// tests and the benchmark compare [`Self::hessian_with`] against.
+    pub fn hessian_unpacked(&self) -> Mat<f64> {
         let (out, inn, n) = (self.out_dim, self.in_dim, self.n());
         let x = Mat::from_fn(n, out * out, |p, j| {
             self.samples[p].a_mat[(j / out, j % out)]
@@ -328,6 +473,16 @@ impl KronCurvature {
             xy[(o * out + o2, i * inn + i2)] * scale
         };
         Mat::from_fn(d, d, |r, c| 0.5 * (entry(r, c) + entry(c, r)))
+    }
+
+    /// Top-k eigenpairs of `H` (descending) by [`crate::linalg::sym_eig_top`].
+    pub fn hessian_top_eig(&self, k: usize, par: Par) -> Result<crate::linalg::SymEig> {
+        crate::linalg::sym_eig_top(
+            self.hessian_with(par),
+            k,
+            par,
+            "H (Kronecker layer Hessian)",
+        )
     }
 
     /// Eigendecomposition of `H`, descending (faer).
@@ -436,6 +591,208 @@ impl KronCurvature {
             first.into_iter().map(|v| v / nb).collect(),
             second.into_iter().map(|v| v / nb).collect(),
         ))
+    }
+
+    /// Everything the analysis needs on the columns `v_i` of `vectors`
+    /// (d x k) in one pass over the samples:
+    /// - `grad[(p, i)] = g_p . v_i = delta_p^T V_i a_p` (N x k), from which
+    ///   `C_ii` and `C' = V^T C V` follow ([`Projections::c_diag`],
+    ///   [`Projections::c_projected`]);
+    /// - `first[i] = v_i^T H v_i` and `second[i] = v_i^T E[h_p^2] v_i` (C8,
+    ///   Eq. 15), as [`Self::first_second_moment_diag`];
+    /// - with `awd_offdiag`, the whole `V^T E[h_p^2] V` (k x k): with
+    ///   `w_{p,j} = (e_{p,j} . V_i a_p)_i` (a k-vector),
+    ///   `V^T h_p^2 V = |a_p|^2 sum_j theta_{p,j}^2 w_{p,j} w_{p,j}^T`, so the
+    ///   rows `|a_p| theta_{p,j} w_{p,j}` of all samples stack into one
+    ///   matrix `S` and `V^T E[h^2] V = S^T S / N` (one GEMM per chunk, lower
+    ///   half, mirrored).
+    ///
+    /// The one big product is `Z = [V_1; ...; V_k] A_chunk^T`
+    /// (`k out x in` times `in x chunk`): `2 N d k` flops for all three.
+    /// Samples are processed in chunks of `chunk`; `par` is faer's
+    /// parallelism for the products.
+    pub fn projections(
+        &self,
+        vectors: MatRef<'_, f64>,
+        chunk: usize,
+        awd_offdiag: bool,
+        par: Par,
+    ) -> Result<Projections> {
+        self.check_vectors(vectors)?;
+        let (out, inn, n, k) = (self.out_dim, self.in_dim, self.n(), vectors.ncols());
+        let chunk = chunk.max(1);
+        // Vt[(i*out + o), i'] = V_i[o, i'] = v_i[o*in + i'].
+        let vt = Mat::from_fn(k * out, inn, |r, c| vectors[((r % out) * inn + c, r / out)]);
+        let mut grad = Mat::<f64>::zeros(n, k);
+        let mut first = vec![0.0; k];
+        let mut second = vec![0.0; k];
+        let mut awd = awd_offdiag.then(|| Mat::<f64>::zeros(k, k));
+        let mut z = Mat::<f64>::zeros(k * out, chunk);
+        let mut start = 0;
+        while start < n {
+            let len = chunk.min(n - start);
+            let a_chunk = self.acts.subrows(start, len);
+            matmul(
+                z.as_mut().subcols_mut(0, len),
+                Accum::Replace,
+                vt.as_ref(),
+                a_chunk.transpose(),
+                1.0,
+                par,
+            );
+            // Per sample: [e_{p,1..r} | delta_p]^T X_p with X_p = Z[:, q] seen
+            // as out x k (column-major: entry (o, i) at i*out + o).
+            let per: Vec<Mat<f64>> = (0..len)
+                .into_par_iter()
+                .map(|q| {
+                    let s = &self.samples[start + q];
+                    let r = s.theta.len();
+                    let col = z.col(q);
+                    let owned;
+                    let xp = match col.try_as_col_major() {
+                        Some(c) => MatRef::from_column_major_slice(c.as_slice(), out, k),
+                        None => {
+                            owned = Mat::from_fn(out, k, |o, i| col[i * out + o]);
+                            owned.as_ref()
+                        }
+                    };
+                    let lhs =
+                        Mat::from_fn(
+                            r + 1,
+                            out,
+                            |j, o| {
+                                if j < r {
+                                    s.e[(o, j)]
+                                } else {
+                                    s.delta[o]
+                                }
+                            },
+                        );
+                    let mut w = Mat::<f64>::zeros(r + 1, k);
+                    matmul(
+                        w.as_mut(),
+                        Accum::Replace,
+                        lhs.as_ref(),
+                        xp.as_ref(),
+                        1.0,
+                        Par::Seq,
+                    );
+                    w
+                })
+                .collect();
+            let rows: usize = per.iter().map(|w| w.nrows() - 1).sum();
+            let mut stacked = awd.as_ref().map(|_| Mat::<f64>::zeros(rows, k));
+            let mut row = 0;
+            for (q, w) in per.iter().enumerate() {
+                let p = start + q;
+                let s = &self.samples[p];
+                let r = s.theta.len();
+                for i in 0..k {
+                    grad[(p, i)] = w[(r, i)];
+                    let (mut f1, mut f2) = (0.0, 0.0);
+                    for (j, &t) in s.theta.iter().enumerate() {
+                        let w2 = w[(j, i)] * w[(j, i)];
+                        f1 += t * w2;
+                        f2 += t * t * w2;
+                    }
+                    first[i] += f1;
+                    second[i] += s.act_norm2 * f2;
+                }
+                if let Some(st) = stacked.as_mut() {
+                    let norm = s.act_norm2.sqrt();
+                    for (j, &t) in s.theta.iter().enumerate() {
+                        for i in 0..k {
+                            st[(row + j, i)] = norm * t * w[(j, i)];
+                        }
+                    }
+                    row += r;
+                }
+            }
+            if let (Some(acc), Some(st)) = (awd.as_mut(), stacked.as_ref()) {
+                faer::linalg::matmul::triangular::matmul(
+                    acc.as_mut(),
+                    faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
+                    Accum::Add,
+                    st.transpose(),
+                    faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+                    st.as_ref(),
+                    faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+                    1.0,
+                    par,
+                );
+            }
+            start += len;
+        }
+        let nb = n as f64;
+        let awd_projected = awd.map(|acc| {
+            Mat::from_fn(k, k, |i, j| {
+                if i >= j {
+                    acc[(i, j)] / nb
+                } else {
+                    acc[(j, i)] / nb
+                }
+            })
+        });
+        Ok(Projections {
+            grad,
+            first: first.into_iter().map(|v| v / nb).collect(),
+            second: second.into_iter().map(|v| v / nb).collect(),
+            awd_projected,
+        })
+    }
+
+    /// `(tr C, ||C||_F^2)` of the full d x d `C` of Eq. 2 (`B = batch_size`),
+    /// the spectrum moments `S1`, `S2` the random-basis null of `rho_bar`
+    /// needs (C3, App. C): `C = (1/(N B)) G^T J G` (`J` the centring matrix)
+    /// has the nonzero spectrum of `K_c / (N B)`, `K_c = J G G^T J`, and the
+    /// Gram matrix is `(G G^T)_pq = (delta_p . delta_q)(a_p . a_q)`, so
+    /// nothing of size d x d is formed (cost `N^2 (out + in)`).
+    pub fn c_trace_moments(&self, batch_size: usize, par: Par) -> Result<(f64, f64)> {
+        if batch_size == 0 {
+            return Err(Error::param("batch size", 0, "must be at least 1"));
+        }
+        let (n, out) = (self.n(), self.out_dim);
+        let delta = Mat::from_fn(n, out, |p, o| self.samples[p].delta[o]);
+        let mut kd = Mat::<f64>::zeros(n, n);
+        matmul(
+            kd.as_mut(),
+            Accum::Replace,
+            delta.as_ref(),
+            delta.transpose(),
+            1.0,
+            par,
+        );
+        let mut ka = Mat::<f64>::zeros(n, n);
+        matmul(
+            ka.as_mut(),
+            Accum::Replace,
+            self.acts.as_ref(),
+            self.acts.transpose(),
+            1.0,
+            par,
+        );
+        let nb = n as f64;
+        let mut row_mean = vec![0.0; n];
+        for q in 0..n {
+            for p in 0..n {
+                let v = kd[(p, q)] * ka[(p, q)];
+                kd[(p, q)] = v;
+                row_mean[q] += v / nb;
+            }
+        }
+        let grand = row_mean.iter().sum::<f64>() / nb;
+        let scale = 1.0 / (nb * batch_size as f64);
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for q in 0..n {
+            for p in 0..n {
+                let v = (kd[(p, q)] - row_mean[p] - row_mean[q] + grand) * scale;
+                if p == q {
+                    s1 += v;
+                }
+                s2 += v * v;
+            }
+        }
+        Ok((s1, s2))
     }
 
     /// `C_awd,ii / sigma^2 = v_i^T E_p[h_p^2] v_i` for the columns of `vectors` (Eq. 15).

@@ -91,6 +91,15 @@ fn check_engine(loss: LossKind, seed: u64, n: usize, out: usize, inn: usize, k: 
     let h = e.hessian();
     let hs = max_abs(&h_dense);
     assert!(max_abs(&(&h - &h_dense)) / hs < 1e-12, "H");
+    assert!(
+        max_abs(&(&e.hessian_unpacked() - &h_dense)) / hs < 1e-12,
+        "H unpacked"
+    );
+    let s2 = e.second_moment_with(faer::Par::Seq);
+    assert!(
+        max_abs(&(&s2 - &h2_dense)) / max_abs(&h2_dense) < 1e-12,
+        "E[h^2]"
+    );
     let eig = sym_eig(h.as_ref(), "H").unwrap();
     let v = eig.vectors.as_ref();
     let (first, second) = e.first_second_moment_diag(v, 3).unwrap();
@@ -128,6 +137,40 @@ fn check_engine(loss: LossKind, seed: u64, n: usize, out: usize, inn: usize, k: 
         assert!((c[i] - dense).abs() <= 1e-10 * cs, "C_ii {i}");
         assert!((cp[(i, i)] - dense).abs() <= 1e-10 * cs);
     }
+    // The fused pass: every quantity against its dense definition.
+    let pr = e.projections(v, 4, true, faer::Par::Seq).unwrap();
+    let gv = &g * v;
+    assert!(
+        max_abs(&(&pr.grad - &gv)) <= 1e-12 * max_abs(&gv).max(1e-300),
+        "G V"
+    );
+    let awd_dense = v.transpose() * &h2_dense * v;
+    let awd = pr.awd_projected.as_ref().unwrap();
+    assert!(
+        max_abs(&(awd - &awd_dense)) <= 1e-10 * scale2,
+        "V^T E[h^2] V"
+    );
+    let cp_dense = v.transpose() * &c_dense * v;
+    let cp2 = pr.c_projected(7, faer::Par::Seq);
+    assert!(max_abs(&(&cp2 - &cp_dense)) <= 1e-10 * cs, "C' fused");
+    let c2 = pr.c_diag(7);
+    for i in 0..d {
+        assert!((c2[i] - c[i]).abs() <= 1e-10 * cs, "C_ii fused {i}");
+        assert!((pr.second[i] - second[i]).abs() <= 1e-10 * scale2);
+        assert!((pr.first[i] - first[i]).abs() <= 1e-10 * hs);
+    }
+    // tr C and |C|_F^2 through the Gram matrix.
+    let (s1, s2) = e.c_trace_moments(7, faer::Par::Seq).unwrap();
+    let tr: f64 = (0..d).map(|i| c_dense[(i, i)]).sum();
+    let fro = c_dense.squared_norm_l2();
+    assert!(
+        (s1 - tr).abs() <= 1e-10 * tr.abs().max(cs),
+        "tr C {s1} vs {tr}"
+    );
+    assert!(
+        (s2 - fro).abs() <= 1e-10 * fro.max(cs * cs),
+        "|C|_F^2 {s2} vs {fro}"
+    );
     // The gradient is delta (x) a with delta = D^T q.
     for p in 0..n {
         let f: Vec<f64> = (0..k).map(|j| s.logits[(p, j)]).collect();
@@ -229,4 +272,130 @@ fn bad_inputs_are_typed_errors() {
     empty.logits = Mat::zeros(0, 3);
     empty.labels.clear();
     assert!(KronCurvature::new(&empty, "t").is_err());
+}
+
+/// `sym_eig_top` (top-k eigensolver) against faer's full decomposition
+/// (`sym_eig`) and nalgebra, on the Kronecker H of a mid-sized random layer:
+/// top-k eigenvalues, residuals, orthonormality, and the diagonals `C_ii`,
+/// `C_awd,ii` computed on either basis (invariant to eigenvector signs).
+fn check_top_eig(loss: LossKind, seed: u64) {
+    let (n, out, inn, k_cls, top) = (150, 12, 10, 5, 40);
+    let s = random_samples(n, out, inn, k_cls, loss, seed);
+    let e = KronCurvature::new(&s, "random").unwrap();
+    let h = e.hessian();
+    let full = sym_eig(h.as_ref(), "H").unwrap();
+    for par in [faer::Par::Seq, faer::Par::rayon(2)] {
+        let t = superlinear::linalg::sym_eig_top(h.clone(), top, par, "H").unwrap();
+        assert_eq!(t.values.len(), top);
+        assert_eq!(t.vectors.ncols(), top);
+        let scale = full.values.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let d = e.d();
+        let tol = 1e-10 * scale;
+        for i in 0..top {
+            assert!(
+                (t.values[i] - full.values[i]).abs() <= tol,
+                "eigenvalue {i}"
+            );
+        }
+        let resid = &h * &t.vectors
+            - &t.vectors * Mat::from_fn(top, top, |i, j| if i == j { t.values[i] } else { 0.0 });
+        assert!(
+            max_abs(&resid) <= 30.0 * d as f64 * f64::EPSILON * scale,
+            "residual"
+        );
+        assert!(
+            superlinear::linalg::orthonormality_residual(t.vectors.as_ref())
+                < 30.0 * d as f64 * f64::EPSILON
+        );
+        let vf = full.vectors.subcols(0, top).to_owned();
+        let c_full = e.c_diag(vf.as_ref(), 5).unwrap();
+        let a_full = e.c_awd_diag(vf.as_ref()).unwrap();
+        let pr = e.projections(t.vectors.as_ref(), 7, false, par).unwrap();
+        let c_top = pr.c_diag(5);
+        let cs = c_full.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let as_ = a_full.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        for i in 0..top {
+            assert!(
+                rel_diff(c_top[i], c_full[i], 1e-300) < 1e-10
+                    || (c_top[i] - c_full[i]).abs() < 1e-12 * cs,
+                "C_ii {i}: {} vs {}",
+                c_top[i],
+                c_full[i]
+            );
+            assert!(
+                rel_diff(pr.second[i], a_full[i], 1e-300) < 1e-10
+                    || (pr.second[i] - a_full[i]).abs() < 1e-12 * as_,
+                "C_awd,ii {i}"
+            );
+        }
+    }
+    // nalgebra as the second implementation of the eigenvalues.
+    let d = e.d();
+    let na = nalgebra::DMatrix::from_fn(d, d, |i, j| h[(i, j)]);
+    let mut nv: Vec<f64> = na.symmetric_eigenvalues().iter().cloned().collect();
+    nv.sort_by(|a, b| b.total_cmp(a));
+    let t = superlinear::linalg::sym_eig_top(h.clone(), top, faer::Par::Seq, "H").unwrap();
+    let scale = nv[0].abs().max(nv[d - 1].abs());
+    for i in 0..top {
+        assert!(
+            (t.values[i] - nv[i]).abs() <= 1e-10 * scale,
+            "nalgebra eigenvalue {i}"
+        );
+    }
+}
+
+#[test]
+fn top_k_eigensolver_matches_full_cross_entropy() {
+    check_top_eig(LossKind::CrossEntropy, 11);
+}
+
+#[test]
+fn top_k_eigensolver_matches_full_softmax_mse() {
+    check_top_eig(LossKind::SoftmaxMse, 12);
+}
+
+#[test]
+fn top_k_eigensolver_edge_cases() {
+    use superlinear::linalg::sym_eig_top;
+    let par = faer::Par::Seq;
+    // k = 0, k > n, n = 1, n = 0, zero matrix.
+    let a = Mat::from_fn(3, 3, |i, j| if i == j { [3.0, -1.0, 2.0][i] } else { 0.0 });
+    assert!(sym_eig_top(a.clone(), 0, par, "a")
+        .unwrap()
+        .values
+        .is_empty());
+    let t = sym_eig_top(a.clone(), 9, par, "a").unwrap();
+    assert_eq!(t.values, vec![3.0, 2.0, -1.0]);
+    assert_eq!(t.vectors.ncols(), 3);
+    let t = sym_eig_top(Mat::from_fn(1, 1, |_, _| -2.5), 1, par, "a").unwrap();
+    assert_eq!(t.values, vec![-2.5]);
+    assert!(sym_eig_top(Mat::zeros(0, 0), 2, par, "a")
+        .unwrap()
+        .values
+        .is_empty());
+    let t = sym_eig_top(Mat::zeros(4, 4), 2, par, "a").unwrap();
+    assert_eq!(t.values, vec![0.0, 0.0]);
+    // Scaling near the f64 range (the reason sym_eig scales): same as sym_eig.
+    for s in [1e-300, 1e300] {
+        let b = Mat::from_fn(5, 5, |i, j| s / (1.0 + i as f64 + j as f64));
+        let t = sym_eig_top(b.clone(), 2, par, "b").unwrap();
+        let f = sym_eig(b.as_ref(), "b").unwrap();
+        for i in 0..2 {
+            assert!(rel_diff(t.values[i], f.values[i], 0.0) < 1e-12, "scale {s}");
+        }
+    }
+    // Bad input: typed errors.
+    let mut ns = a.clone();
+    ns[(0, 1)] = 1.0;
+    assert!(matches!(
+        sym_eig_top(ns, 1, par, "ns"),
+        Err(superlinear::error::Error::NotSymmetric { .. })
+    ));
+    let mut nan = a.clone();
+    nan[(1, 1)] = f64::NAN;
+    assert!(matches!(
+        sym_eig_top(nan, 1, par, "nan"),
+        Err(superlinear::error::Error::NonFinite { .. })
+    ));
+    assert!(sym_eig_top(Mat::zeros(2, 3), 1, par, "rect").is_err());
 }

@@ -167,6 +167,26 @@ fn oracle_agreement(
         rel(c_eng[i], vi.transpose() * &c_or * vi, csc, "C_ii");
         rel(awd_eng[i], vi.transpose() * &h2_or * vi, h2sc, "C_awd,ii");
     }
+    // The analyze path: top-k eigensolver and the fused pass, off-diagonals too.
+    let top = (d / 2).max(1);
+    let t = engine.hessian_top_eig(top, faer::Par::Seq).unwrap();
+    for i in 0..top {
+        rel(t.values[i], na_vals[i], hsc, "top-k eigenvalue of H");
+    }
+    let pr = engine
+        .projections(t.vectors.as_ref(), 4, true, faer::Par::Seq)
+        .unwrap();
+    let cp = pr.c_projected(b, faer::Par::Seq);
+    let vt = t.vectors.as_ref();
+    let cp_or = vt.transpose() * &c_or * vt;
+    let awd_or = vt.transpose() * &h2_or * vt;
+    let awd = pr.awd_projected.as_ref().unwrap();
+    for i in 0..top {
+        for j in 0..top {
+            rel(cp[(i, j)], cp_or[(i, j)], csc, "C' = V^T C V");
+            rel(awd[(i, j)], awd_or[(i, j)], h2sc, "V^T E[h^2] V");
+        }
+    }
     worst
 }
 
@@ -446,11 +466,26 @@ fn train_then_analyze_tiny() {
             top_k: 20,
             loss: Some(LossKind::CrossEntropy),
             batch_size: Some(10),
+            coupling_awd: true,
+            linalg_threads: 1,
             ..AnalyzeSettings::default()
         },
         None,
     )
     .unwrap();
+    // rho_bar of C and of C_awd (the latter only when asked for).
+    let rc = a.coupling_c.as_ref().unwrap();
+    assert!(
+        rc.coupling.rho_bar > 0.0 && rc.coupling.rho_bar <= 1.0,
+        "{rc:?}"
+    );
+    assert!(rc.paper_mean > 0.0 && rc.k_eff >= 1.0, "{rc:?}");
+    assert!(a.coupling_awd.is_none());
+    let ra = b.coupling_awd.as_ref().unwrap().as_ref().unwrap();
+    assert!(
+        ra.coupling.rho_bar > 0.0 && ra.coupling.rho_bar <= 1.0,
+        "{ra:?}"
+    );
     for i in 0..5 {
         assert!(
             (a.h_diag[i] - b.h_diag[i]).abs() <= 1e-4 * b.h_diag[0],

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 
 use superlinear::exit;
 use superlinear::kron::LossKind;
-use superlinear::torch::analyze::{run_analyze, AnalyzeReport, AnalyzeSettings};
+use superlinear::torch::analyze::{run_analyze, AnalyzeReport, AnalyzeSettings, CouplingNull};
 use superlinear::torch::dataset::{DataSettings, DatasetName};
 use superlinear::torch::train::{run_train, ModelKind, RunTrainSettings, TrainSettings};
 
@@ -164,6 +164,12 @@ pub struct AnalyzeArgs {
     /// libtorch threads.
     #[arg(long, default_value_t = 1)]
     pub threads: i32,
+    /// Threads for the dense linear algebra (faer; 0: all cores, 1: sequential).
+    #[arg(long, default_value_t = 0)]
+    pub linalg_threads: usize,
+    /// Also measure V^T E[h^2] V and rho_bar of C_awd (about doubles the time).
+    #[arg(long)]
+    pub coupling_awd: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -178,6 +184,8 @@ pub fn analyze(args: AnalyzeArgs) -> Result<i32> {
         top_k: args.top_k,
         loss: args.loss.map(Into::into),
         batch_size: args.batch_size,
+        linalg_threads: args.linalg_threads,
+        coupling_awd: args.coupling_awd,
         ..AnalyzeSettings::default()
     };
     let report = run_analyze(&settings)?;
@@ -231,8 +239,24 @@ fn render(r: &AnalyzeReport) -> String {
         "per-sample spectra: top-eigenvalue share mean {:.3}, negative mass {:.3}\n",
         r.spectra.mean_top_share, r.spectra.negative_mass
     ));
+    let coupling = |c: &std::result::Result<CouplingNull, String>| {
+        match c {
+        Ok(c) => format!(
+            "{:.4} over {} directions; paper null mean {:.4} (k_eff {:.1}), SE {:.2e}, z {:.1}, p {:.2e}",
+            c.coupling.rho_bar, c.coupling.n_used, c.paper_mean, c.k_eff, c.paper_se, c.z, c.p
+        ),
+        Err(e) => format!("not computed: {e}"),
+    }
+    };
+    s.push_str(&format!("rho_bar C     (C3) {}\n", coupling(&r.coupling_c)));
+    match &r.coupling_awd {
+        Some(c) => s.push_str(&format!("rho_bar C_awd (C3) {}\n", coupling(c))),
+        None => s.push_str("rho_bar C_awd (C3) not computed (--coupling-awd: V^T E[h^2] V, about doubles the time)\n"),
+    }
+    s.push_str("  (corrected null of theory/coupling-null.md needs the full spectrum: not computed here)\n");
     for st in &r.stages {
         s.push_str(&format!("  stage {:<28} {:>8.2} s\n", st.name, st.seconds));
     }
+    s.push_str(&format!("  total {:>34.2} s\n", r.total_seconds()));
     s
 }

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use faer::Mat;
+use faer::{Mat, Par};
 use serde::{Deserialize, Serialize};
 use tch::Kind;
 
@@ -25,6 +25,7 @@ use super::model::{ModelSpec, Net};
 use super::train::{TrainData, TrainReport};
 use super::{Result, TorchError};
 use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
+use crate::coupling::{coupling_of_projected, paper_se, z_and_p, Coupling};
 use crate::fit::{fit_gamma, FitRule, GammaFit};
 use crate::kron::{KronCurvature, LossKind, SpectraSummary};
 
@@ -49,6 +50,16 @@ pub struct AnalyzeSettings {
     pub chunk: usize,
     /// The data (None: the training subset recorded in `run.json`).
     pub data: Option<DataSettings>,
+    /// Also measure the off-diagonal `V^T E[h_p^2] V` and its `rho_bar`
+    /// (C_awd's coupling); off by default because it costs a k x k x (N r)
+    /// product and a d x d build of `E[h_p^2]` (about as much as the rest of
+    /// the analysis).
+    #[serde(default)]
+    pub coupling_awd: bool,
+    /// Threads for the dense linear algebra (faer): 0 = faer's default (all
+    /// cores), 1 = sequential.
+    #[serde(default)]
+    pub linalg_threads: usize,
 }
 
 impl Default for AnalyzeSettings {
@@ -62,6 +73,8 @@ impl Default for AnalyzeSettings {
             batch_size: None,
             chunk: 256,
             data: None,
+            coupling_awd: false,
+            linalg_threads: 0,
         }
     }
 }
@@ -117,6 +130,68 @@ pub struct AnalyzeReport {
     pub spectra: SpectraSummary,
     /// Stage timings.
     pub stages: Vec<Stage>,
+    /// `rho_bar` of `C' = V^T C V` over the top-k (C3) with the paper's null;
+    /// the error text when it cannot be computed.
+    pub coupling_c: std::result::Result<CouplingNull, String>,
+    /// The same for `C_awd' = V^T E[h_p^2] V` (None: not asked for, see
+    /// [`AnalyzeSettings::coupling_awd`]).
+    pub coupling_awd: Option<std::result::Result<CouplingNull, String>>,
+}
+
+/// `rho_bar` over the top-k eigen-directions of H and its random-basis null
+/// from the paper's formulas (C3 App. C mean `sqrt(2/pi) sqrt(S2)/S1`, C4
+/// App. D `SE = mu0 sqrt(pi/2 - 1)/sqrt(M)` with `M = n (n - 1)` the
+/// off-diagonal pairs used). `S1 = tr`, `S2 = ||.||_F^2` of the full d x d
+/// matrix (the null rotates it in R^d, then projects on the top-k). The
+/// corrected mean and SE of [`crate::coupling`] need the matrix's whole
+/// spectrum (its `k_rho`), which analyze does not compute.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CouplingNull {
+    /// The statistic over the used directions.
+    pub coupling: Coupling,
+    /// `S1 = tr` of the full matrix.
+    pub trace: f64,
+    /// `S2 = ||.||_F^2` of the full matrix.
+    pub frobenius_sq: f64,
+    /// `k_eff = S1^2 / S2`.
+    pub k_eff: f64,
+    /// App. C mean under the null.
+    pub paper_mean: f64,
+    /// App. D standard error.
+    pub paper_se: f64,
+    /// `(rho_bar - paper_mean) / paper_se`.
+    pub z: f64,
+    /// One-sided `Phi(z)`.
+    pub p: f64,
+}
+
+impl CouplingNull {
+    fn of(
+        cp: &Mat<f64>,
+        trace: f64,
+        frobenius_sq: f64,
+        input: &str,
+    ) -> std::result::Result<Self, String> {
+        let coupling = coupling_of_projected(cp.as_ref(), input).map_err(|e| e.to_string())?;
+        if !(trace > 0.0 && frobenius_sq > 0.0) {
+            return Err(format!(
+                "{input}: zero matrix (tr {trace:e}, |.|_F^2 {frobenius_sq:e})"
+            ));
+        }
+        let mean = std::f64::consts::FRAC_2_PI.sqrt() * frobenius_sq.sqrt() / trace;
+        let se = paper_se(mean, coupling.n_used);
+        let (z, p) = z_and_p(coupling.rho_bar, mean, se);
+        Ok(CouplingNull {
+            coupling,
+            trace,
+            frobenius_sq,
+            k_eff: trace * trace / frobenius_sq,
+            paper_mean: mean,
+            paper_se: se,
+            z,
+            p,
+        })
+    }
 }
 
 impl AnalyzeReport {
@@ -292,25 +367,56 @@ pub fn analyze(
         / labels.len() as f64;
     lap("factor A_p", &mut stages);
 
-    let h = engine.hessian();
-    lap("H = E[A_p (x) a a^T]", &mut stages);
-    let eig = crate::linalg::sym_eig(h.as_ref(), "H")?;
-    drop(h);
-    lap("eig(H)", &mut stages);
-
+    let par = match settings.linalg_threads {
+        0 => faer::get_global_parallelism(),
+        1 => Par::Seq,
+        t => Par::rayon(t),
+    };
     let d = engine.d();
     let k = if settings.top_k == 0 {
         d
     } else {
         settings.top_k.min(d)
     };
-    let v: Mat<f64> = eig.vectors.subcols(0, k).to_owned();
-    let h_diag: Vec<f64> = eig.values[..k].to_vec();
-    let c_diag = engine.c_diag(v.as_ref(), batch_size)?;
-    lap("C_ii (Eq. 2)", &mut stages);
-    let (first, c_awd_diag) =
-        engine.first_second_moment_diag(v.as_ref(), settings.chunk.min(64))?;
-    lap("C_awd,ii (Eq. 15)", &mut stages);
+    let h = engine.hessian_with(par);
+    lap("H = E[A_p (x) a a^T]", &mut stages);
+    let eig = crate::linalg::sym_eig_top(h, k, par, "H")?;
+    lap("top-k eig(H)", &mut stages);
+
+    let v = eig.vectors;
+    let h_diag = eig.values;
+    let proj = engine.projections(
+        v.as_ref(),
+        settings.chunk.min(64),
+        settings.coupling_awd,
+        par,
+    )?;
+    let c_diag = proj.c_diag(batch_size);
+    let (first, c_awd_diag) = (proj.first.clone(), proj.second.clone());
+    lap(
+        if settings.coupling_awd {
+            "C_ii, C_awd,ii, V^T E[h^2] V"
+        } else {
+            "C_ii, C_awd,ii (Eq. 2, 15)"
+        },
+        &mut stages,
+    );
+    let cp = proj.c_projected(batch_size, par);
+    let coupling_c = engine
+        .c_trace_moments(batch_size, par)
+        .map_err(|e| e.to_string())
+        .and_then(|(s1, s2)| CouplingNull::of(&cp, s1, s2, "C' = V^T C V"));
+    drop(cp);
+    lap("rho_bar(C)", &mut stages);
+    let coupling_awd = proj.awd_projected.as_ref().map(|ap| {
+        let s = engine.second_moment_with(par);
+        let trace = (0..d).map(|i| s[(i, i)]).sum::<f64>();
+        let frob = s.squared_norm_l2();
+        CouplingNull::of(ap, trace, frob, "C_awd' = V^T E[h^2] V")
+    });
+    if coupling_awd.is_some() {
+        lap("rho_bar(C_awd)", &mut stages);
+    }
 
     let scale = h_diag.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     let first_moment_residual = if scale > 0.0 {
@@ -355,5 +461,7 @@ pub fn analyze(
         bounds,
         spectra,
         stages,
+        coupling_c,
+        coupling_awd,
     })
 }
