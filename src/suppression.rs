@@ -147,15 +147,27 @@ pub fn principal_eigenvalues(ens: &Ensemble) -> Vec<f64> {
         .collect()
 }
 
-/// Runs Eq. 24-26 on `ens` (see the module doc). Errors: an invalid config,
-/// or `max_p lambda_p1 <= 0` (no positive principal curvature to threshold on).
-pub fn suppress(ens: &Ensemble, cfg: &SuppressionConfig) -> Result<Suppressed> {
+/// Eq. 24-26 on bare per-sample spectra (`spectra[p]` = eigenvalues of
+/// `h_p`, any order): the modified spectra in the same order, and what was
+/// decided. Shared by [`suppress`] (factored ensembles) and the Kronecker
+/// form of trained layers (`torch::netclaims`), whose eigenvectors are
+/// never materialised. Errors: an invalid config, or `max_p lambda_p1 <= 0`.
+pub fn suppress_spectra(
+    spectra: &[Vec<f64>],
+    cfg: &SuppressionConfig,
+) -> Result<SuppressedSpectra> {
     cfg.validate()?;
-    let idx = principal_indices(ens);
-    let top = principal_eigenvalues(ens);
+    let idx: Vec<Option<usize>> = spectra
+        .iter()
+        .map(|l| (0..l.len()).max_by(|&a, &b| l[a].total_cmp(&l[b])))
+        .collect();
+    let top: Vec<f64> = idx
+        .iter()
+        .zip(spectra)
+        .map(|(k, l)| k.map_or(0.0, |k| l[k]))
+        .collect();
     let max = top.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    // Eigenvalues are finite (checked when the ensemble was built): no NaN here.
-    if max <= 0.0 {
+    if max.is_nan() || max <= 0.0 {
         return Err(Error::NotPositive {
             input: "max_p lambda_p1 (suppression threshold)".into(),
             index: 0,
@@ -163,38 +175,71 @@ pub fn suppress(ens: &Ensemble, cfg: &SuppressionConfig) -> Result<Suppressed> {
         });
     }
     let tau = cfg.q * max;
-    let stiff: Vec<usize> = (0..ens.n())
+    let stiff: Vec<usize> = (0..spectra.len())
         .filter(|&p| idx[p].is_some() && top[p] >= tau)
         .collect();
     // Non-empty: the maximising sample is always stiff (q <= 1).
     let stiff_mean = stiff.iter().map(|&p| top[p]).sum::<f64>() / stiff.len().max(1) as f64;
-    let mut is_stiff = vec![false; ens.n()];
+    let mut is_stiff = vec![false; spectra.len()];
     for &p in &stiff {
         is_stiff[p] = true;
     }
-    let ensemble = ens.with_spectra(|p, l| {
-        let k1 = idx[p];
-        l.iter()
-            .enumerate()
-            .map(|(k, &v)| match (is_stiff[p], Some(k) == k1) {
-                (true, true) => {
-                    if cfg.homogenize {
-                        stiff_mean
-                    } else {
-                        v
+    let modified = spectra
+        .iter()
+        .enumerate()
+        .map(|(p, l)| {
+            let k1 = idx[p];
+            l.iter()
+                .enumerate()
+                .map(|(k, &v)| match (is_stiff[p], Some(k) == k1) {
+                    (true, true) => {
+                        if cfg.homogenize {
+                            stiff_mean
+                        } else {
+                            v
+                        }
                     }
-                }
-                (true, false) => cfg.stiff_tail * v,
-                (false, true) => cfg.background_top * v,
-                (false, false) => cfg.background_tail * v,
-            })
-            .collect()
-    })?;
-    Ok(Suppressed {
-        ensemble,
+                    (true, false) => cfg.stiff_tail * v,
+                    (false, true) => cfg.background_top * v,
+                    (false, false) => cfg.background_tail * v,
+                })
+                .collect()
+        })
+        .collect();
+    Ok(SuppressedSpectra {
+        spectra: modified,
         tau,
         stiff,
         stiff_mean,
+    })
+}
+
+/// The output of [`suppress_spectra`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuppressedSpectra {
+    /// Modified eigenvalues, per sample, in the input order.
+    pub spectra: Vec<Vec<f64>>,
+    /// The threshold tau of Eq. 24.
+    pub tau: f64,
+    /// Indices of the stiff samples.
+    pub stiff: Vec<usize>,
+    /// Mean principal eigenvalue of the stiff group.
+    pub stiff_mean: f64,
+}
+
+/// Runs Eq. 24-26 on `ens` (see the module doc). Errors: an invalid config,
+/// or `max_p lambda_p1 <= 0` (no positive principal curvature to threshold on).
+pub fn suppress(ens: &Ensemble, cfg: &SuppressionConfig) -> Result<Suppressed> {
+    let spectra: Vec<Vec<f64>> = (0..ens.n())
+        .map(|p| ens.sample(p).lambda.to_vec())
+        .collect();
+    let s = suppress_spectra(&spectra, cfg)?;
+    let ensemble = ens.with_spectra(|p, _| s.spectra[p].clone())?;
+    Ok(Suppressed {
+        ensemble,
+        tau: s.tau,
+        stiff: s.stiff,
+        stiff_mean: s.stiff_mean,
     })
 }
 

@@ -23,4 +23,6 @@ mod suppression;
 mod synthetic_claims;
 #[cfg(feature = "torch")]
 mod torch;
+#[cfg(feature = "torch")]
+mod torch_netclaims;
 mod util;

@@ -8,6 +8,8 @@ use superlinear::exit;
 
 mod coupling;
 #[cfg(feature = "torch")]
+mod netclaims;
+#[cfg(feature = "torch")]
 mod torch;
 mod verify;
 
@@ -37,6 +39,9 @@ pub enum Command {
     /// checkpoint (feature `torch`).
     #[cfg(feature = "torch")]
     Analyze(torch::AnalyzeArgs),
+    /// Claims C6, C7, C13, C15 on the checkpoints of a training run (feature `torch`).
+    #[cfg(feature = "torch")]
+    NetClaims(netclaims::NetClaimsArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -61,6 +66,8 @@ pub fn run() -> i32 {
         Command::Train(args) => torch::train(args),
         #[cfg(feature = "torch")]
         Command::Analyze(args) => torch::analyze(args),
+        #[cfg(feature = "torch")]
+        Command::NetClaims(args) => netclaims::run(args),
     };
     match result {
         Ok(code) => code,

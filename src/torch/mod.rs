@@ -20,6 +20,7 @@ pub mod analyze;
 pub mod curvature;
 pub mod dataset;
 pub mod model;
+pub mod netclaims;
 pub mod train;
 
 use thiserror::Error;
