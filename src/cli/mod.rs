@@ -8,6 +8,8 @@ use superlinear::exit;
 
 mod coupling;
 #[cfg(feature = "torch")]
+mod reproduce;
+#[cfg(feature = "torch")]
 mod torch;
 mod verify;
 
@@ -37,6 +39,10 @@ pub enum Command {
     /// checkpoint (feature `torch`).
     #[cfg(feature = "torch")]
     Analyze(torch::AnalyzeArgs),
+    /// Reproduce Table 1 or 3 on real data, resumable, published beside
+    /// measured with the C14 verdicts (feature `torch`).
+    #[cfg(feature = "torch")]
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -61,6 +67,8 @@ pub fn run() -> i32 {
         Command::Train(args) => torch::train(args),
         #[cfg(feature = "torch")]
         Command::Analyze(args) => torch::analyze(args),
+        #[cfg(feature = "torch")]
+        Command::Reproduce(args) => reproduce::reproduce(args),
     };
     match result {
         Ok(code) => code,
