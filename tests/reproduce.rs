@@ -52,6 +52,7 @@ fn settings(out: &Path, root: PathBuf) -> ReproduceSettings {
         command: "tests/reproduce.rs".into(),
         progress: false,
         timings: false,
+        report_only: false,
     }
 }
 
@@ -85,6 +86,18 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
     assert!(dir.path().join("table1.csv").is_file());
     let results = std::fs::read_to_string(dir.path().join("RESULTS.md")).unwrap();
     assert!(results.contains("## Verdicts on the measured grid"));
+    // Report only: nothing trained, same table, hand-written notes included.
+    std::fs::write(dir.path().join("NOTES.md"), "tried: nothing else\n").unwrap();
+    let third = reproduce(&ReproduceSettings {
+        report_only: true,
+        seeds: 2,
+        ..s.clone()
+    })
+    .unwrap();
+    assert_eq!((third.ran, third.reused), (0, 2));
+    let results = std::fs::read_to_string(dir.path().join("RESULTS.md")).unwrap();
+    assert!(results.contains("tried: nothing else"), "{results}");
+    assert!(results.contains("mnist-mlp-k3-ce (1/2)"), "{results}");
     // Figures rounded to 2 decimals (the table's own rounding).
     let table = table_markdown(&first.rows, TableId::One, RenderOptions { timings: false });
     insta::assert_snapshot!("reproduce_mnist_mlp_k3_one_seed", table);

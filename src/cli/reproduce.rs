@@ -51,6 +51,10 @@ pub struct ReproduceArgs {
     /// Leave the wall-time column out of the tables (for byte-stable output).
     #[arg(long)]
     pub no_timings: bool,
+    /// Train nothing: rewrite the tables and the results document from the
+    /// stored run records.
+    #[arg(long)]
+    pub report_only: bool,
     /// No per-run progress lines.
     #[arg(long)]
     pub quiet: bool,
@@ -94,6 +98,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         ),
         progress: !args.quiet,
         timings: !args.no_timings,
+        report_only: args.report_only,
     };
     let report = run_reproduce(&settings)?;
     print!("{}", report.markdown);

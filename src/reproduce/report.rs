@@ -588,6 +588,9 @@ pub struct ResultsContext<'a> {
     pub published: &'a Published,
     /// Commits of the records.
     pub commits: Vec<String>,
+    /// Hand-written notes (`NOTES.md` in the output directory: what was
+    /// tried, evidence for the misses), included verbatim.
+    pub notes: Option<String>,
 }
 
 /// `RESULTS.md`: the table, the verdicts, wall time per row, and every row
@@ -701,6 +704,13 @@ pub fn results_markdown(ctx: &ResultsContext, rows: &[TableRow], records: &[RunR
         .filter(|r| r.seeds < ctx.seeds)
         .map(|r| format!("{} ({}/{})", r.row.id(), r.seeds, ctx.seeds))
         .collect();
+    if let Some(notes) = &ctx.notes {
+        s.push_str(
+            "\n## Notes: what was tried (hand-written, NOTES.md in the results directory)\n\n",
+        );
+        s.push_str(notes.trim_end());
+        s.push('\n');
+    }
     s.push_str("\n## Not yet run\n\n");
     if missing.is_empty() {
         s.push_str("Nothing: every selected row has all its seeds.\n");

@@ -60,6 +60,9 @@ pub struct ReproduceSettings {
     pub progress: bool,
     /// Write the wall-time column in the tables.
     pub timings: bool,
+    /// Train nothing: render the tables and the results document from the
+    /// stored records only.
+    pub report_only: bool,
 }
 
 impl ReproduceSettings {
@@ -314,6 +317,7 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
         for seed in 0..s.seeds as u64 {
             match stored_record(&record_path(&s.out, &c.row, seed), c) {
                 Some(rec) => records.push(rec),
+                None if s.report_only => {}
                 None => todo.push((c.clone(), seed)),
             }
         }
@@ -444,6 +448,7 @@ fn write_outputs(
             configs,
             published: &s.published,
             commits,
+            notes: std::fs::read_to_string(s.out.join("NOTES.md")).ok(),
         };
         write_atomic(p, &results_markdown(&ctx, &table, &records))?;
     }
