@@ -32,5 +32,6 @@ pub mod mlp;
 pub mod moments;
 pub mod pairs;
 pub mod published;
+pub mod reproduce;
 pub mod shifts;
 pub mod suppression;

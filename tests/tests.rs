@@ -17,6 +17,8 @@ mod linalg;
 mod moments;
 mod pairs;
 mod published;
+#[cfg(feature = "torch")]
+mod reproduce;
 mod shifts;
 mod stress;
 mod suppression;

@@ -10,6 +10,8 @@ mod coupling;
 #[cfg(feature = "torch")]
 mod netclaims;
 #[cfg(feature = "torch")]
+mod reproduce;
+#[cfg(feature = "torch")]
 mod torch;
 mod verify;
 
@@ -42,6 +44,10 @@ pub enum Command {
     /// Claims C6, C7, C13, C15 on the checkpoints of a training run (feature `torch`).
     #[cfg(feature = "torch")]
     NetClaims(netclaims::NetClaimsArgs),
+    /// Reproduce Table 1 or 3 on real data, resumable, published beside
+    /// measured with the C14 verdicts (feature `torch`).
+    #[cfg(feature = "torch")]
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -68,6 +74,7 @@ pub fn run() -> i32 {
         Command::Analyze(args) => torch::analyze(args),
         #[cfg(feature = "torch")]
         Command::NetClaims(args) => netclaims::run(args),
+        Command::Reproduce(args) => reproduce::reproduce(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,116 @@
+//! `superlinear reproduce` (feature `torch`): Tables 1 and 3 of the paper
+//! trained and analysed on real data at scale `paper` or `reduced`, resumable,
+//! published beside measured (C14, C9 verdicts). A thin layer over
+//! `superlinear::reproduce`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use superlinear::exit;
+use superlinear::published::Published;
+use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
+use superlinear::reproduce::report::{verdicts_markdown, Outcome, TableId};
+use superlinear::reproduce::run::{reproduce as run_reproduce, ReproduceSettings};
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// Which table: 1 (gamma, gamma_awd; CE and MSE) or 3 (MSE with Term II).
+    #[arg(long)]
+    pub table: String,
+    /// `paper` (Table 2's setup; needs the full data sets) or `reduced` (this machine).
+    #[arg(long)]
+    pub scale: String,
+    /// Rows: comma-separated terms of `-`-joined tokens (mnist, cifar10, mlp,
+    /// cnn, k3, k6, k10, ce, mse), e.g. `mnist-mlp,cifar10-cnn-k3`; `all`.
+    #[arg(long, default_value = "all")]
+    pub rows: String,
+    /// Seeds per row (0 .. N).
+    #[arg(long, default_value_t = 4)]
+    pub seeds: usize,
+    /// Runs in parallel (each with --threads libtorch threads).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Output directory (default: experiments/results/<scale>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Directory of the family configs.
+    #[arg(long, default_value = RUNS_DIR)]
+    pub configs: PathBuf,
+    /// Results document (default: experiments/RESULTS.md for Table 1 into the
+    /// default output directory, else <out>/RESULTS-table<N>.md).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Data root (default: $SUPERLINEAR_DATA).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// libtorch threads per run.
+    #[arg(long, default_value_t = 1)]
+    pub threads: i32,
+    /// Leave the wall-time column out of the tables (for byte-stable output).
+    #[arg(long)]
+    pub no_timings: bool,
+    /// Train nothing: rewrite the tables and the results document from the
+    /// stored run records.
+    #[arg(long)]
+    pub report_only: bool,
+    /// No per-run progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
+    let table = TableId::parse(&args.table)?;
+    let scale = Scale::parse(&args.scale)?;
+    let rows = RowFilter::parse(&args.rows)?;
+    let configs = ConfigSet::load(&args.configs)?;
+    let default_out = args.out.is_none();
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("experiments/results").join(scale.name()));
+    let results_md = args.results.unwrap_or_else(|| {
+        if default_out && table == TableId::One {
+            PathBuf::from("experiments/RESULTS.md")
+        } else {
+            out.join(format!("RESULTS-table{}.md", table.number()))
+        }
+    });
+    tch::set_num_threads(args.threads.max(1));
+    let settings = ReproduceSettings {
+        table,
+        scale,
+        rows,
+        seeds: args.seeds,
+        jobs: args.jobs,
+        out: out.clone(),
+        results_md: Some(results_md.clone()),
+        configs,
+        published: Published::builtin()?,
+        data_root: args.data,
+        threads: args.threads.max(1),
+        command: format!(
+            "superlinear reproduce --table {} --scale {} --rows {} --seeds {}",
+            table.number(),
+            scale.name(),
+            args.rows,
+            args.seeds
+        ),
+        progress: !args.quiet,
+        timings: !args.no_timings,
+        report_only: args.report_only,
+    };
+    let report = run_reproduce(&settings)?;
+    print!("{}", report.markdown);
+    println!();
+    print!("{}", verdicts_markdown(&report.verdicts));
+    println!(
+        "\n{} runs trained now, {} reused; records and tables in {}, results in {}",
+        report.ran,
+        report.reused,
+        out.display(),
+        results_md.display()
+    );
+    let failed = report.verdicts.iter().any(|v| v.outcome == Outcome::Fails);
+    Ok(if failed { exit::CLAIM_FAILED } else { exit::OK })
+}
