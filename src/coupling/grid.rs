@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::spectrum::Spectrum;
 use super::{
-    corrected_mean, corrected_mean_sq, corrected_se, paper_mean, paper_se, simulate_null,
-    summarize, SpectrumMoments,
+    corrected_mean, corrected_mean_sq, corrected_se, corrected_se_row_law, paper_mean, paper_se,
+    simulate_null, summarize, SpectrumMoments,
 };
 use crate::error::Result;
 
@@ -91,6 +91,11 @@ pub struct GridPoint {
     pub paper_se_ratio: f64,
     /// `simulated_std / corrected_se`.
     pub corrected_se_ratio: f64,
+    /// The corrected SE with the first-order term from the exact row law
+    /// (`corrected_se_row_law`).
+    pub row_law_se: f64,
+    /// `simulated_std / row_law_se`.
+    pub row_law_se_ratio: f64,
 }
 
 /// Below this a simulated `rho_bar` is rounding noise around an exact 0 (k = d).
@@ -154,6 +159,7 @@ pub fn compare_point(
     let cm = corrected_mean(&m, d);
     let pse = paper_se(pm, d);
     let cse = corrected_se(&m, d);
+    let rse = corrected_se_row_law(mu, d)?;
     Ok(GridPoint {
         d,
         spectrum: label.to_string(),
@@ -175,6 +181,8 @@ pub fn compare_point(
         corrected_se: cse,
         paper_se_ratio: ratio(sim_std, pse),
         corrected_se_ratio: ratio(sim_std, cse),
+        row_law_se: rse,
+        row_law_se_ratio: ratio(sim_std, rse),
     })
 }
 
@@ -284,7 +292,8 @@ pub fn grid_summary(points: &[GridPoint]) -> String {
          where rho_bar = 0 exactly (k = d) it gives {}.\n\
          - Corrected mean: worst {}.\n\
          - sim std / App. D SE, equal spikes (k >= 2): {}; power laws: {}; all: {}.\n\
-         - sim std / corrected SE, equal spikes and spikes-bulk: {}; power laws: {}.\n",
+         - sim std / corrected SE (quadratic first-order term), equal spikes and spikes-bulk: {}; power laws: {}.\n\
+         - sim std / row-law SE: equal spikes: {}; spikes-bulk: {}; power:0.5: {}; power:1: {}; power:2: {}; all: {}.\n",
         points.len(),
         worst(&|p| p.paper_mean_rel_err, &all),
         worst(&|p| p.paper_mean_rel_err, &|p| p.spectrum == "spikes:1"),
@@ -299,18 +308,24 @@ pub fn grid_summary(points: &[GridPoint]) -> String {
         range(&|p| p.paper_se_ratio, &|p| !degenerate(p)),
         range(&|p| p.corrected_se_ratio, &|p| flatish(p) && !degenerate(p)),
         range(&|p| p.corrected_se_ratio, &power),
+        range(&|p| p.row_law_se_ratio, &spikes),
+        range(&|p| p.row_law_se_ratio, &|p| p.spectrum.starts_with("spikes-bulk:")),
+        range(&|p| p.row_law_se_ratio, &|p| p.spectrum == "power:0.5"),
+        range(&|p| p.row_law_se_ratio, &|p| p.spectrum == "power:1"),
+        range(&|p| p.row_law_se_ratio, &|p| p.spectrum == "power:2"),
+        range(&|p| p.row_law_se_ratio, &|p| !degenerate(p)),
     )
 }
 
 /// The grid as a Markdown table (one row per point) followed by its worst cases.
 pub fn grid_markdown(points: &[GridPoint]) -> String {
     let mut s = String::from(
-        "| d | spectrum | k_eff | R | sim mean (mcse) | paper mean | err | corrected | err | sim std | paper SE ratio | corrected SE ratio |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| d | spectrum | k_eff | R | sim mean (mcse) | paper mean | err | corrected | err | sim std | paper SE ratio | corrected SE ratio | row-law SE ratio |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for p in points {
         s.push_str(&format!(
-            "| {} | {} | {:.2} | {} | {:.4} ({:.1e}) | {:.4} | {} | {:.4} | {} | {:.2e} | {:.2} | {:.2} |\n",
+            "| {} | {} | {:.2} | {} | {:.4} ({:.1e}) | {:.4} | {} | {:.4} | {} | {:.2e} | {:.2} | {:.2} | {:.2} |\n",
             p.d,
             p.spectrum,
             p.k_eff,
@@ -324,6 +339,7 @@ pub fn grid_markdown(points: &[GridPoint]) -> String {
             p.simulated_std,
             p.paper_se_ratio,
             p.corrected_se_ratio,
+            p.row_law_se_ratio,
         ));
     }
     s.push_str("\nWorst cases:\n\n");
@@ -363,6 +379,9 @@ pub struct GridPointRecord {
     pub corrected_mean_rel_err: Option<f64>,
     pub paper_se_ratio: Option<f64>,
     pub corrected_se_ratio: Option<f64>,
+    /// Absent in files written before the row-law SE existed.
+    #[serde(default)]
+    pub row_law_se_ratio: Option<f64>,
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -394,6 +413,7 @@ impl GridResults {
                     corrected_mean_rel_err: finite(p.corrected_mean_rel_err),
                     paper_se_ratio: finite(p.paper_se_ratio),
                     corrected_se_ratio: finite(p.corrected_se_ratio),
+                    row_law_se_ratio: finite(p.row_law_se_ratio),
                 })
                 .collect(),
         }
