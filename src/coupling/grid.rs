@@ -15,7 +15,7 @@ use super::{
     corrected_mean, corrected_mean_sq, corrected_se, corrected_se_row_law, paper_mean, paper_se,
     simulate_null, summarize, SpectrumMoments,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Settings of a grid run.
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +25,72 @@ pub struct GridSettings {
     pub ds: Vec<(usize, usize)>,
     /// Master seed; the point for (d, spectrum) uses `seed + d + 7919 * index`.
     pub seed: u64,
+}
+
+/// Rotations at dimension d when none are given: 200 up to d = 300, 100 up
+/// to d = 1000, 40 above (a full-rank point costs a d x d QR per rotation).
+pub fn default_rotations(d: usize) -> usize {
+    if d <= 300 {
+        200
+    } else if d <= 1000 {
+        100
+    } else {
+        40
+    }
+}
+
+impl GridSettings {
+    /// Validated settings for `superlinear baseline-grid`: dimensions `ds`
+    /// (default: the five), each at least 2 and distinct, kept in the
+    /// order given; `rotations` for every d (at least 2) or
+    /// [`default_rotations`].
+    pub fn new(ds: Option<&[usize]>, rotations: Option<usize>, seed: u64) -> Result<Self> {
+        let default = GridSettings::default();
+        let dims: Vec<usize> = match ds {
+            None => default.ds.iter().map(|&(d, _)| d).collect(),
+            Some(v) => v.to_vec(),
+        };
+        if dims.is_empty() {
+            return Err(Error::empty("--d", "no dimension given"));
+        }
+        if let Some(&d) = dims.iter().find(|&&d| d < 2) {
+            return Err(Error::param("--d", d, "the coupling needs d >= 2"));
+        }
+        for (i, d) in dims.iter().enumerate() {
+            if dims[..i].contains(d) {
+                return Err(Error::param("--d", d, "listed twice"));
+            }
+        }
+        if let Some(r) = rotations {
+            if r < 2 {
+                return Err(Error::param(
+                    "--rotations",
+                    r,
+                    "must be at least 2 (a std needs two draws)",
+                ));
+            }
+        }
+        Ok(GridSettings {
+            ds: dims
+                .into_iter()
+                .map(|d| (d, rotations.unwrap_or_else(|| default_rotations(d))))
+                .collect(),
+            seed,
+        })
+    }
+
+    /// The command line that reproduces these settings.
+    pub fn command_line(&self) -> String {
+        let ds: Vec<String> = self.ds.iter().map(|(d, _)| d.to_string()).collect();
+        let mut s = format!("superlinear baseline-grid --d {}", ds.join(","));
+        let uniform = self.ds.iter().all(|&(_, r)| r == self.ds[0].1);
+        let defaults = self.ds.iter().all(|&(d, r)| r == default_rotations(d));
+        if uniform && !defaults {
+            s.push_str(&format!(" --rotations {}", self.ds[0].1));
+        }
+        s.push_str(&format!(" --seed {}", self.seed));
+        s
+    }
 }
 
 impl Default for GridSettings {
@@ -459,7 +525,7 @@ pub fn verify_slice(rotations: usize, seed: u64) -> Result<Vec<GridPoint>> {
 }
 
 /// The grid results committed in `theory/coupling-null.json` (written by
-/// `examples/coupling_grid.rs`), embedded at build time.
+/// `superlinear baseline-grid --json`), embedded at build time.
 pub const COMMITTED_RESULTS: &str = include_str!("../../theory/coupling-null.json");
 
 /// Parses [`COMMITTED_RESULTS`].
@@ -467,5 +533,70 @@ pub fn committed_results() -> Result<GridResults> {
     serde_json::from_str(COMMITTED_RESULTS).map_err(|e| crate::error::Error::Io {
         path: "theory/coupling-null.json".into(),
         message: format!("invalid grid results: {e}"),
+    })
+}
+
+/// What `superlinear baseline-grid` prints: the points scored against the
+/// current formulas and the record (`--json`, readable by `--rescore`).
+#[derive(Debug, Clone)]
+pub struct GridOutput {
+    pub points: Vec<GridPoint>,
+    pub record: GridResults,
+    /// `Some(path)` when the points were re-scored from a file, not simulated.
+    pub rescored_from: Option<String>,
+}
+
+impl GridOutput {
+    /// The Markdown table with a provenance line (what
+    /// `theory/coupling-null-grid.md` holds).
+    pub fn markdown(&self) -> String {
+        let how = match &self.rescored_from {
+            Some(path) => format!(
+                "simulated by `{}`, scored by `superlinear baseline-grid --rescore {path}`",
+                self.record.command
+            ),
+            None => format!("written by `{}`", self.record.command),
+        };
+        format!(
+            "<!-- {how}; do not edit -->\n\n{}",
+            grid_markdown(&self.points)
+        )
+    }
+}
+
+/// Simulates the grid of `settings` (`progress` after each point).
+pub fn run_grid_output(
+    settings: &GridSettings,
+    progress: &mut dyn FnMut(&GridPoint),
+) -> Result<GridOutput> {
+    let points = run_grid(settings, &|_, _| false, progress)?;
+    Ok(GridOutput {
+        record: GridResults::new(&settings.command_line(), settings, &points),
+        points,
+        rescored_from: None,
+    })
+}
+
+/// Re-scores a results file (the `--json` output of `baseline-grid`, e.g.
+/// `theory/coupling-null.json`) against the current formulas.
+pub fn rescore_file(path: &std::path::Path) -> Result<GridOutput> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let old: GridResults = serde_json::from_str(&text).map_err(|e| Error::Io {
+        path: shown.clone(),
+        message: format!("not a baseline-grid results file: {e}"),
+    })?;
+    let points = rescore(&old)?;
+    let settings = GridSettings {
+        ds: old.settings.ds.clone(),
+        seed: old.settings.seed,
+    };
+    Ok(GridOutput {
+        record: GridResults::new(&old.command, &settings, &points),
+        points,
+        rescored_from: Some(shown),
     })
 }
