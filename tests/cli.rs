@@ -1,4 +1,4 @@
-//! The `baseline` and `coupling` commands end to end: user .npy files, clear
+//! The `baseline`, `baseline-grid` and `coupling` commands end to end: user .npy files, clear
 //! errors (exit 2, one line naming the input) on bad ones, byte-identical
 //! JSON for a seed.
 
@@ -195,6 +195,58 @@ fn baseline_rejects_bad_input() {
         (
             vec!["baseline", "--d", "ten", "--spectrum", "spikes:1"],
             "ten",
+        ),
+    ];
+    for (args, mention) in cases {
+        assert_bad_input(&run(&args), mention);
+    }
+}
+
+#[test]
+fn baseline_grid_runs_and_rescores_its_own_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["baseline-grid", "--d", "12", "--rotations", "8", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let points = v["points"].as_array().unwrap();
+    assert!(points.iter().any(|p| p["spectrum"] == "power:2"));
+    assert!(points.iter().all(|p| p["d"] == 12 && p["rotations"] == 8));
+    let file = dir.path().join("grid.json");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let again = run(&["baseline-grid", "--rescore", file.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&again.stdout);
+    assert!(table.contains("| 12 | power:2 |"), "{table}");
+    assert!(table.contains("row-law SE"), "{table}");
+}
+
+#[test]
+fn baseline_grid_rejects_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{\"points\": 3}").unwrap();
+    let junk = junk.display().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["baseline-grid", "--d", "1"], "--d = 1"),
+        (vec!["baseline-grid", "--d", "5,5"], "listed twice"),
+        (vec!["baseline-grid", "--d", "x"], "'x'"),
+        (vec!["baseline-grid", "--d", "10,"], "''"),
+        (vec!["baseline-grid", "--rotations", "1"], "--rotations"),
+        (vec!["baseline-grid", "--rotations", "-3"], "-3"),
+        (vec!["baseline-grid", "--seed", "s"], "'s'"),
+        (
+            vec!["baseline-grid", "--rescore", "/no/such.json"],
+            "/no/such.json",
+        ),
+        (vec!["baseline-grid", "--rescore", &junk], "junk.json"),
+        (
+            vec!["baseline-grid", "--rescore", &junk, "--d", "10"],
+            "cannot be used with",
         ),
     ];
     for (args, mention) in cases {

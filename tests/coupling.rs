@@ -3,10 +3,11 @@
 use faer::Mat;
 use proptest::prelude::*;
 use superlinear::coupling::cli::{run_baseline, run_coupling, BaselineSettings, CouplingSettings};
+use superlinear::coupling::row_law::row_law;
 use superlinear::coupling::{
-    corrected_mean, coupling_dense, coupling_factored, coupling_of_projected, empirical_p,
-    haar_frame_seq, mean_abs_cosine, paper_mean, paper_mean_spikes, paper_se, simulate_null,
-    simulate_null_dense, summarize, z_and_p, Spectrum, SpectrumMoments,
+    corrected_mean, corrected_se_row_law, coupling_dense, coupling_factored, coupling_of_projected,
+    empirical_p, haar_frame_seq, mean_abs_cosine, paper_mean, paper_mean_spikes, paper_se,
+    simulate_null, simulate_null_dense, summarize, z_and_p, Spectrum, SpectrumMoments,
 };
 use superlinear::linalg::{haar_frame, haar_orthogonal, seeded_rng};
 use superlinear::Error;
@@ -514,4 +515,126 @@ fn grid_rescore_reproduces_a_simulated_point() {
     assert_eq!(back[0].simulated_mean, p.simulated_mean);
     assert_eq!(back[0].corrected_se, p.corrected_se);
     assert_eq!(back[0].paper_mean_rel_err, p.paper_mean_rel_err);
+}
+
+/// The corrected SE with the row-law first-order term stays within 20% of the
+/// simulated null std on a cheap slice of the grid (d = 60, 400 rotations: the
+/// Monte Carlo error of a std is 1/sqrt(800) = 3.5%), for every family where
+/// `theory/coupling-null.md` claims it. power:0.5 is the documented remaining
+/// regime (SE too small by 1.3-1.8 on the grid): pinned so that a fix shows up.
+#[test]
+fn row_law_se_within_20_percent_of_simulated_std_on_small_grid() {
+    let d = 60;
+    let rotations = 400;
+    let specs = [
+        "spikes:2",
+        "spikes:5",
+        "spikes:20",
+        "spikes-bulk:10:0.01",
+        "power:1",
+        "power:2",
+        "power:0.5",
+    ];
+    let mut report = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let mu = Spectrum::parse(spec)
+            .unwrap()
+            .eigenvalues(d, &no_file)
+            .unwrap();
+        let null = simulate_null(&mu, d, rotations, 7000 + i as u64).unwrap();
+        let std = summarize(&null.rho_bar, &[]).unwrap().std;
+        let se = corrected_se_row_law(&mu, d).unwrap();
+        report.push((spec, std / se));
+    }
+    for (spec, ratio) in &report {
+        if **spec == "power:0.5" {
+            assert!(
+                *ratio > 1.1,
+                "power:0.5 now {ratio:.3}: the known gap closed, update theory/coupling-null.md ({report:?})"
+            );
+        } else {
+            assert!(
+                (ratio - 1.0).abs() <= 0.2,
+                "{spec}: sim std / row-law SE = {ratio:.3} ({report:?})"
+            );
+        }
+    }
+}
+
+/// The row law by Imhof's formula agrees with a seeded Monte Carlo of Gaussian
+/// rows: mean and variance of h(R), and the residual after the projection on
+/// the z_k (with the O(r/n) bias of the squared covariances removed).
+#[test]
+fn row_law_agrees_with_monte_carlo_of_gaussian_rows() {
+    use rand_distr::{Distribution, StandardNormal};
+    let r = 12;
+    let mu: Vec<f64> = (1..=r).map(|i| (i as f64).powf(-1.5)).collect();
+    let law = row_law(&mu);
+    // c_k = E[w_k^2 / |w|^2] by Monte Carlo too (checks the weights).
+    let n = 200_000;
+    let mut rng = seeded_rng(11);
+    let mut zs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let z: Vec<f64> = (0..r)
+            .map(|_| {
+                let g: f64 = StandardNormal.sample(&mut rng);
+                g * g
+            })
+            .collect();
+        zs.push(z);
+    }
+    let ratio = |z: &[f64], c: &[f64]| -> f64 {
+        let x: f64 = z.iter().zip(&mu).map(|(z, m)| z * m).sum();
+        z.iter()
+            .zip(&mu)
+            .zip(c)
+            .map(|((z, m), c)| z * m * c)
+            .sum::<f64>()
+            / x
+    };
+    let mut c = vec![0.0; r];
+    for z in &zs {
+        let x: f64 = z.iter().zip(&mu).map(|(z, m)| z * m).sum();
+        for k in 0..r {
+            c[k] += z[k] * mu[k] / x / n as f64;
+        }
+    }
+    let h: Vec<f64> = zs
+        .iter()
+        .map(|z| mean_abs_cosine(1.0 / ratio(z, &c)))
+        .collect();
+    let mean = h.iter().sum::<f64>() / n as f64;
+    let var = h.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+    let mut lin = 0.0;
+    for k in 0..r {
+        let prods: Vec<f64> = zs
+            .iter()
+            .zip(&h)
+            .map(|(z, v)| (v - mean) * (z[k] - 1.0))
+            .collect();
+        let cov = prods.iter().sum::<f64>() / n as f64;
+        let var_prod = prods.iter().map(|p| (p - cov).powi(2)).sum::<f64>() / n as f64;
+        lin += (cov * cov - var_prod / n as f64) / 2.0;
+    }
+    let resid = var - lin;
+    assert!(
+        (law.mean_h - mean).abs() < 2e-3 * mean,
+        "{law:?} vs mean {mean}"
+    );
+    assert!((law.var_h - var).abs() < 0.03 * var, "{law:?} vs var {var}");
+    assert!(
+        (law.residual() - resid).abs() < 0.15 * resid,
+        "{law:?}: residual {} vs Monte Carlo {resid}",
+        law.residual()
+    );
+}
+
+#[test]
+fn row_law_of_equal_spikes_has_no_first_order_term() {
+    for k in [1usize, 2, 7] {
+        let law = row_law(&vec![3.0; k]);
+        assert_eq!(law.var_h, 0.0);
+        assert_eq!(law.residual(), 0.0);
+        assert!((law.mean_h - mean_abs_cosine(k as f64)).abs() < 1e-12);
+    }
 }

@@ -31,6 +31,9 @@ pub enum Command {
     /// The random baseline of rho_bar for a spectrum of C: App. C formula,
     /// simulated Haar null, corrected formula (C3, C4).
     Baseline(coupling::BaselineArgs),
+    /// The formula-against-null grid of C3/C4 (App. C mean, App. D SE and our
+    /// corrections against the simulated Haar null), or a re-score of a saved one.
+    BaselineGrid(coupling::BaselineGridArgs),
     /// rho_bar of C in H's eigenbasis for matrices saved from NumPy, with the
     /// paper's z and p and an exact p-value from the simulated null (C3, C4).
     Coupling(coupling::CouplingArgs),
@@ -67,6 +70,7 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::Verify(args) => verify::run(args),
         Command::Baseline(args) => coupling::baseline(args),
+        Command::BaselineGrid(args) => coupling::baseline_grid(args),
         Command::Coupling(args) => coupling::coupling(args),
         #[cfg(feature = "torch")]
         Command::Train(args) => torch::train(args),

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use super::spectrum::Spectrum;
 use super::{
-    corrected_mean, corrected_mean_sq, corrected_se, paper_mean, paper_se, simulate_null,
-    summarize, SpectrumMoments,
+    corrected_mean, corrected_mean_sq, corrected_se, corrected_se_row_law, paper_mean, paper_se,
+    simulate_null, summarize, SpectrumMoments,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Settings of a grid run.
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +25,72 @@ pub struct GridSettings {
     pub ds: Vec<(usize, usize)>,
     /// Master seed; the point for (d, spectrum) uses `seed + d + 7919 * index`.
     pub seed: u64,
+}
+
+/// Rotations at dimension d when none are given: 200 up to d = 300, 100 up
+/// to d = 1000, 40 above (a full-rank point costs a d x d QR per rotation).
+pub fn default_rotations(d: usize) -> usize {
+    if d <= 300 {
+        200
+    } else if d <= 1000 {
+        100
+    } else {
+        40
+    }
+}
+
+impl GridSettings {
+    /// Validated settings for `superlinear baseline-grid`: dimensions `ds`
+    /// (default: the issue's five), each at least 2 and distinct, kept in the
+    /// order given; `rotations` for every d (at least 2) or
+    /// [`default_rotations`].
+    pub fn new(ds: Option<&[usize]>, rotations: Option<usize>, seed: u64) -> Result<Self> {
+        let default = GridSettings::default();
+        let dims: Vec<usize> = match ds {
+            None => default.ds.iter().map(|&(d, _)| d).collect(),
+            Some(v) => v.to_vec(),
+        };
+        if dims.is_empty() {
+            return Err(Error::empty("--d", "no dimension given"));
+        }
+        if let Some(&d) = dims.iter().find(|&&d| d < 2) {
+            return Err(Error::param("--d", d, "the coupling needs d >= 2"));
+        }
+        for (i, d) in dims.iter().enumerate() {
+            if dims[..i].contains(d) {
+                return Err(Error::param("--d", d, "listed twice"));
+            }
+        }
+        if let Some(r) = rotations {
+            if r < 2 {
+                return Err(Error::param(
+                    "--rotations",
+                    r,
+                    "must be at least 2 (a std needs two draws)",
+                ));
+            }
+        }
+        Ok(GridSettings {
+            ds: dims
+                .into_iter()
+                .map(|d| (d, rotations.unwrap_or_else(|| default_rotations(d))))
+                .collect(),
+            seed,
+        })
+    }
+
+    /// The command line that reproduces these settings.
+    pub fn command_line(&self) -> String {
+        let ds: Vec<String> = self.ds.iter().map(|(d, _)| d.to_string()).collect();
+        let mut s = format!("superlinear baseline-grid --d {}", ds.join(","));
+        let uniform = self.ds.iter().all(|&(_, r)| r == self.ds[0].1);
+        let defaults = self.ds.iter().all(|&(d, r)| r == default_rotations(d));
+        if uniform && !defaults {
+            s.push_str(&format!(" --rotations {}", self.ds[0].1));
+        }
+        s.push_str(&format!(" --seed {}", self.seed));
+        s
+    }
 }
 
 impl Default for GridSettings {
@@ -91,6 +157,11 @@ pub struct GridPoint {
     pub paper_se_ratio: f64,
     /// `simulated_std / corrected_se`.
     pub corrected_se_ratio: f64,
+    /// The corrected SE with the first-order term from the exact row law
+    /// (`corrected_se_row_law`).
+    pub row_law_se: f64,
+    /// `simulated_std / row_law_se`.
+    pub row_law_se_ratio: f64,
 }
 
 /// Below this a simulated `rho_bar` is rounding noise around an exact 0 (k = d).
@@ -154,6 +225,7 @@ pub fn compare_point(
     let cm = corrected_mean(&m, d);
     let pse = paper_se(pm, d);
     let cse = corrected_se(&m, d);
+    let rse = corrected_se_row_law(mu, d)?;
     Ok(GridPoint {
         d,
         spectrum: label.to_string(),
@@ -175,6 +247,8 @@ pub fn compare_point(
         corrected_se: cse,
         paper_se_ratio: ratio(sim_std, pse),
         corrected_se_ratio: ratio(sim_std, cse),
+        row_law_se: rse,
+        row_law_se_ratio: ratio(sim_std, rse),
     })
 }
 
@@ -284,7 +358,8 @@ pub fn grid_summary(points: &[GridPoint]) -> String {
          where rho_bar = 0 exactly (k = d) it gives {}.\n\
          - Corrected mean: worst {}.\n\
          - sim std / App. D SE, equal spikes (k >= 2): {}; power laws: {}; all: {}.\n\
-         - sim std / corrected SE, equal spikes and spikes-bulk: {}; power laws: {}.\n",
+         - sim std / corrected SE (quadratic first-order term), equal spikes and spikes-bulk: {}; power laws: {}.\n\
+         - sim std / row-law SE: equal spikes: {}; spikes-bulk: {}; power:0.5: {}; power:1: {}; power:2: {}; all: {}.\n",
         points.len(),
         worst(&|p| p.paper_mean_rel_err, &all),
         worst(&|p| p.paper_mean_rel_err, &|p| p.spectrum == "spikes:1"),
@@ -299,18 +374,24 @@ pub fn grid_summary(points: &[GridPoint]) -> String {
         range(&|p| p.paper_se_ratio, &|p| !degenerate(p)),
         range(&|p| p.corrected_se_ratio, &|p| flatish(p) && !degenerate(p)),
         range(&|p| p.corrected_se_ratio, &power),
+        range(&|p| p.row_law_se_ratio, &spikes),
+        range(&|p| p.row_law_se_ratio, &|p| p.spectrum.starts_with("spikes-bulk:")),
+        range(&|p| p.row_law_se_ratio, &|p| p.spectrum == "power:0.5"),
+        range(&|p| p.row_law_se_ratio, &|p| p.spectrum == "power:1"),
+        range(&|p| p.row_law_se_ratio, &|p| p.spectrum == "power:2"),
+        range(&|p| p.row_law_se_ratio, &|p| !degenerate(p)),
     )
 }
 
 /// The grid as a Markdown table (one row per point) followed by its worst cases.
 pub fn grid_markdown(points: &[GridPoint]) -> String {
     let mut s = String::from(
-        "| d | spectrum | k_eff | R | sim mean (mcse) | paper mean | err | corrected | err | sim std | paper SE ratio | corrected SE ratio |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| d | spectrum | k_eff | R | sim mean (mcse) | paper mean | err | corrected | err | sim std | paper SE ratio | corrected SE ratio | row-law SE ratio |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for p in points {
         s.push_str(&format!(
-            "| {} | {} | {:.2} | {} | {:.4} ({:.1e}) | {:.4} | {} | {:.4} | {} | {:.2e} | {:.2} | {:.2} |\n",
+            "| {} | {} | {:.2} | {} | {:.4} ({:.1e}) | {:.4} | {} | {:.4} | {} | {:.2e} | {:.2} | {:.2} | {:.2} |\n",
             p.d,
             p.spectrum,
             p.k_eff,
@@ -324,6 +405,7 @@ pub fn grid_markdown(points: &[GridPoint]) -> String {
             p.simulated_std,
             p.paper_se_ratio,
             p.corrected_se_ratio,
+            p.row_law_se_ratio,
         ));
     }
     s.push_str("\nWorst cases:\n\n");
@@ -363,6 +445,9 @@ pub struct GridPointRecord {
     pub corrected_mean_rel_err: Option<f64>,
     pub paper_se_ratio: Option<f64>,
     pub corrected_se_ratio: Option<f64>,
+    /// Absent in files written before the row-law SE existed.
+    #[serde(default)]
+    pub row_law_se_ratio: Option<f64>,
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -394,6 +479,7 @@ impl GridResults {
                     corrected_mean_rel_err: finite(p.corrected_mean_rel_err),
                     paper_se_ratio: finite(p.paper_se_ratio),
                     corrected_se_ratio: finite(p.corrected_se_ratio),
+                    row_law_se_ratio: finite(p.row_law_se_ratio),
                 })
                 .collect(),
         }
@@ -439,7 +525,7 @@ pub fn verify_slice(rotations: usize, seed: u64) -> Result<Vec<GridPoint>> {
 }
 
 /// The grid results committed in `theory/coupling-null.json` (written by
-/// `examples/coupling_grid.rs`), embedded at build time.
+/// `superlinear baseline-grid --json`), embedded at build time.
 pub const COMMITTED_RESULTS: &str = include_str!("../../theory/coupling-null.json");
 
 /// Parses [`COMMITTED_RESULTS`].
@@ -447,5 +533,70 @@ pub fn committed_results() -> Result<GridResults> {
     serde_json::from_str(COMMITTED_RESULTS).map_err(|e| crate::error::Error::Io {
         path: "theory/coupling-null.json".into(),
         message: format!("invalid grid results: {e}"),
+    })
+}
+
+/// What `superlinear baseline-grid` prints: the points scored against the
+/// current formulas and the record (`--json`, readable by `--rescore`).
+#[derive(Debug, Clone)]
+pub struct GridOutput {
+    pub points: Vec<GridPoint>,
+    pub record: GridResults,
+    /// `Some(path)` when the points were re-scored from a file, not simulated.
+    pub rescored_from: Option<String>,
+}
+
+impl GridOutput {
+    /// The Markdown table with a provenance line (what
+    /// `theory/coupling-null-grid.md` holds).
+    pub fn markdown(&self) -> String {
+        let how = match &self.rescored_from {
+            Some(path) => format!(
+                "simulated by `{}`, scored by `superlinear baseline-grid --rescore {path}`",
+                self.record.command
+            ),
+            None => format!("written by `{}`", self.record.command),
+        };
+        format!(
+            "<!-- {how}; do not edit -->\n\n{}",
+            grid_markdown(&self.points)
+        )
+    }
+}
+
+/// Simulates the grid of `settings` (`progress` after each point).
+pub fn run_grid_output(
+    settings: &GridSettings,
+    progress: &mut dyn FnMut(&GridPoint),
+) -> Result<GridOutput> {
+    let points = run_grid(settings, &|_, _| false, progress)?;
+    Ok(GridOutput {
+        record: GridResults::new(&settings.command_line(), settings, &points),
+        points,
+        rescored_from: None,
+    })
+}
+
+/// Re-scores a results file (the `--json` output of `baseline-grid`, e.g.
+/// `theory/coupling-null.json`) against the current formulas.
+pub fn rescore_file(path: &std::path::Path) -> Result<GridOutput> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let old: GridResults = serde_json::from_str(&text).map_err(|e| Error::Io {
+        path: shown.clone(),
+        message: format!("not a baseline-grid results file: {e}"),
+    })?;
+    let points = rescore(&old)?;
+    let settings = GridSettings {
+        ds: old.settings.ds.clone(),
+        seed: old.settings.seed,
+    };
+    Ok(GridOutput {
+        record: GridResults::new(&old.command, &settings, &points),
+        points,
+        rescored_from: Some(shown),
     })
 }

@@ -581,6 +581,19 @@ pub fn corrected_se(m: &SpectrumMoments, d: usize) -> f64 {
     (corrected_var_degenerate(m, d) + corrected_var_first_order(m, d)).sqrt()
 }
 
+/// Corrected standard error of `rho_bar` under the null with the first-order
+/// term from the exact law of the row ratio ([`row_law`]):
+/// `sqrt(corrected_var_degenerate + row_law::first_order_var)`. It replaces
+/// the quadratic, jointly Gaussian first-order estimate of [`corrected_se`]
+/// (kept beside it for the record); derivation and grid in
+/// `theory/coupling-null.md`, section 3(d). Validates `mu` like the null.
+pub fn corrected_se_row_law(mu: &[f64], d: usize) -> Result<f64> {
+    let w = null_weights(mu, d)?;
+    let mu: Vec<f64> = w.iter().map(|s| s * s).collect();
+    let m = SpectrumMoments::of(&mu, d)?;
+    Ok((corrected_var_degenerate(&m, d) + row_law::first_order_var(&mu, d)).sqrt())
+}
+
 /// `z = (obs - mu0) / se` and the one-sided p-value `Phi(z)`.
 pub fn z_and_p(obs: f64, mu0: f64, se: f64) -> (f64, f64) {
     let z = (obs - mu0) / se;
@@ -655,6 +668,7 @@ pub fn empirical_p(obs: f64, null: &[f64]) -> f64 {
 
 pub mod cli;
 pub mod grid;
+pub mod row_law;
 pub mod spectrum;
 
 pub use spectrum::Spectrum;
