@@ -552,52 +552,16 @@ impl KronCurvature {
 
     /// For each column `v_i` of `vectors`: `(E_p[sum_j theta_j w_ji^2],
     /// E_p[|a_p|^2 sum_j theta_j^2 w_ji^2])` with `w_ji = e_{p,j} . V_i a_p`,
-    /// i.e. `(v_i^T H v_i, v_i^T E[h_p^2] v_i)` (C8), never forming `h_p`.
-    /// Samples are processed in chunks of `chunk` (memory `k * d * chunk / in`).
+    /// i.e. `(v_i^T H v_i, v_i^T E[h_p^2] v_i)` (C8), never forming `h_p`:
+    /// the diagonal part of [`Self::projections`]. Samples are processed in
+    /// chunks of `chunk` (memory `k * d * chunk / in`).
     pub fn first_second_moment_diag(
         &self,
         vectors: MatRef<'_, f64>,
         chunk: usize,
     ) -> Result<(Vec<f64>, Vec<f64>)> {
-        self.check_vectors(vectors)?;
-        let (out, inn, n, k) = (self.out_dim, self.in_dim, self.n(), vectors.ncols());
-        let chunk = chunk.max(1);
-        // Vt[(i*out + o), i'] = V_i[o, i'] = v_i[o*in + i'].
-        let vt = Mat::from_fn(k * out, inn, |r, c| vectors[((r % out) * inn + c, r / out)]);
-        let mut first = vec![0.0; k];
-        let mut second = vec![0.0; k];
-        let mut start = 0;
-        while start < n {
-            let len = chunk.min(n - start);
-            let a_chunk = self.acts.subrows(start, len);
-            // z[(i*out + o), p] = (V_i a_p)[o].
-            let z = &vt * a_chunk.transpose();
-            for q in 0..len {
-                let s = &self.samples[start + q];
-                if s.theta.is_empty() {
-                    continue;
-                }
-                let col = z.col(q);
-                let xp = Mat::from_fn(out, k, |o, i| col[i * out + o]);
-                let w = s.e.transpose() * &xp; // r x k
-                for i in 0..k {
-                    let (mut f1, mut f2) = (0.0, 0.0);
-                    for (j, &t) in s.theta.iter().enumerate() {
-                        let w2 = w[(j, i)] * w[(j, i)];
-                        f1 += t * w2;
-                        f2 += t * t * w2;
-                    }
-                    first[i] += f1;
-                    second[i] += s.act_norm2 * f2;
-                }
-            }
-            start += len;
-        }
-        let nb = n as f64;
-        Ok((
-            first.into_iter().map(|v| v / nb).collect(),
-            second.into_iter().map(|v| v / nb).collect(),
-        ))
+        let p = self.projections(vectors, chunk, false, faer::get_global_parallelism())?;
+        Ok((p.first, p.second))
     }
 
     /// Everything the analysis needs on the columns `v_i` of `vectors`

@@ -274,6 +274,30 @@ pub fn balanced_indices(labels: &[u8], n: usize) -> Vec<usize> {
     out
 }
 
+/// `a_p`, `D_p` and logits of `layer` (see [`layer_samples`]) on `n`
+/// class-balanced samples of `data` ([`balanced_indices`]; 0: all), with
+/// their labels.
+pub fn balanced_layer_samples(
+    net: &Net,
+    data: &TrainData,
+    layer: &str,
+    n: usize,
+    loss: LossKind,
+    chunk: usize,
+) -> Result<(crate::kron::LayerSamples, Vec<usize>)> {
+    let idx = balanced_indices(&data.labels, n);
+    let sub = TrainData {
+        images: data.images.select(ndarray::Axis(0), &idx),
+        labels: idx.iter().map(|i| data.labels[*i]).collect(),
+        chw: data.chw,
+        name: data.name.clone(),
+    };
+    let x = net.input_view(&sub.images_tensor(net.kind())?, sub.chw)?;
+    let labels: Vec<usize> = sub.labels.iter().map(|y| *y as usize).collect();
+    let samples = layer_samples(net, layer, &x, &labels, loss, chunk)?;
+    Ok((samples, labels))
+}
+
 /// Reads `run.json` beside a checkpoint, when present.
 pub fn run_metadata(checkpoint: &Path) -> Result<Option<TrainReport>> {
     let Some(dir) = checkpoint.parent() else {
@@ -381,16 +405,8 @@ pub fn analyze(
         timer = Instant::now();
     };
 
-    let idx = balanced_indices(&data.labels, settings.samples);
-    let sub = TrainData {
-        images: data.images.select(ndarray::Axis(0), &idx),
-        labels: idx.iter().map(|i| data.labels[*i]).collect(),
-        chw: data.chw,
-        name: data.name.clone(),
-    };
-    let x = net.input_view(&sub.images_tensor(net.kind())?, sub.chw)?;
-    let labels: Vec<usize> = sub.labels.iter().map(|y| *y as usize).collect();
-    let samples = layer_samples(net, &layer, &x, &labels, loss, settings.chunk)?;
+    let (samples, labels) =
+        balanced_layer_samples(net, data, &layer, settings.samples, loss, settings.chunk)?;
     lap("forward + D_p (autograd)", &mut stages);
 
     let engine = KronCurvature::new(&samples, &layer)?;
