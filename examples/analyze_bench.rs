@@ -145,6 +145,8 @@ fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
         );
     }
+    let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average at start: {}", load().trim());
     let mut new = Clock::new();
     let engine = KronCurvature::new(&ls, &layer)?;
     new.lap("factor A_p (parallel)");
@@ -185,6 +187,7 @@ fn main() -> anyhow::Result<()> {
     let (_, awd_old) = engine.first_second_moment_diag(v.as_ref(), 64)?;
     old.lap("C_awd,ii");
     old.print("session-1 path");
+    println!("load average at end: {}", load().trim());
     let (wn, cn) = new.total();
     let (wn_opt, cn_opt) = (wn - new.rows[5].1, cn - new.rows[5].2);
     let (wo, co) = old.total();
