@@ -27,13 +27,20 @@
 //!   problem `R M R^T`, `D_p^T = Q R`), the eigenpairs of `h_p` are
 //!   `(theta_{p,j} |a_p|^2, e_{p,j} (x) a_p / |a_p|)`;
 //! - `H = E_p[h_p]`: `H[(o,i),(o',i')] = (X^T Y / N)[(o,o'),(i,i')]` with rows
-//!   `X_p = vec(A_p)`, `Y_p = vec(a_p a_p^T)` (cost `N d^2`);
+//!   `X_p = vech(A_p)`, `Y_p = vech(a_p a_p^T)` over the symmetric halves
+//!   (cost `N d^2 / 4`; `E[h_p^2]` the same way with `|a_p|^2 A_p^2`);
 //! - `C = (1/B) (E_p[g_p g_p^T] - gbar gbar^T)` (Eq. 2), so
 //!   `C_ii = v_i^T C v_i = (1/B) (E_p[(v_i.g_p)^2] - (v_i.gbar)^2)`;
 //! - `C_awd,ii / sigma^2 = v_i^T E_p[h_p^2] v_i = E_p[|a_p|^2 |A_p V_i a_p|^2]`
 //!   `= E_p[|a_p|^2 sum_j theta_{p,j}^2 (e_{p,j} . V_i a_p)^2]` (Eq. 15, C8),
 //!   with `V_i` = `v_i` reshaped out x in; likewise
-//!   `H_ii = E_p[sum_j theta_{p,j} (e_{p,j} . V_i a_p)^2]` (C8, first moment).
+//!   `H_ii = E_p[sum_j theta_{p,j} (e_{p,j} . V_i a_p)^2]` (C8, first moment);
+//!   all of these, `g_p . v_i = delta_p^T V_i a_p` and the whole
+//!   `V^T E[h_p^2] V = E_p[|a_p|^2 sum_j theta_{p,j}^2 w_{p,j} w_{p,j}^T]`
+//!   (`w_{p,j} = (e_{p,j} . V_i a_p)_i`) come from one product
+//!   `[V_1; ...; V_k] A^T` ([`KronCurvature::projections`], `2 N d k` flops);
+//! - C's nonzero spectrum is that of the N x N centred Gram matrix with
+//!   entries `(delta_p . delta_q)(a_p . a_q)` ([`KronCurvature::c_dual_gram`]).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -545,52 +552,16 @@ impl KronCurvature {
 
     /// For each column `v_i` of `vectors`: `(E_p[sum_j theta_j w_ji^2],
     /// E_p[|a_p|^2 sum_j theta_j^2 w_ji^2])` with `w_ji = e_{p,j} . V_i a_p`,
-    /// i.e. `(v_i^T H v_i, v_i^T E[h_p^2] v_i)` (C8), never forming `h_p`.
-    /// Samples are processed in chunks of `chunk` (memory `k * d * chunk / in`).
+    /// i.e. `(v_i^T H v_i, v_i^T E[h_p^2] v_i)` (C8), never forming `h_p`:
+    /// the diagonal part of [`Self::projections`]. Samples are processed in
+    /// chunks of `chunk` (memory `k * d * chunk / in`).
     pub fn first_second_moment_diag(
         &self,
         vectors: MatRef<'_, f64>,
         chunk: usize,
     ) -> Result<(Vec<f64>, Vec<f64>)> {
-        self.check_vectors(vectors)?;
-        let (out, inn, n, k) = (self.out_dim, self.in_dim, self.n(), vectors.ncols());
-        let chunk = chunk.max(1);
-        // Vt[(i*out + o), i'] = V_i[o, i'] = v_i[o*in + i'].
-        let vt = Mat::from_fn(k * out, inn, |r, c| vectors[((r % out) * inn + c, r / out)]);
-        let mut first = vec![0.0; k];
-        let mut second = vec![0.0; k];
-        let mut start = 0;
-        while start < n {
-            let len = chunk.min(n - start);
-            let a_chunk = self.acts.subrows(start, len);
-            // z[(i*out + o), p] = (V_i a_p)[o].
-            let z = &vt * a_chunk.transpose();
-            for q in 0..len {
-                let s = &self.samples[start + q];
-                if s.theta.is_empty() {
-                    continue;
-                }
-                let col = z.col(q);
-                let xp = Mat::from_fn(out, k, |o, i| col[i * out + o]);
-                let w = s.e.transpose() * &xp; // r x k
-                for i in 0..k {
-                    let (mut f1, mut f2) = (0.0, 0.0);
-                    for (j, &t) in s.theta.iter().enumerate() {
-                        let w2 = w[(j, i)] * w[(j, i)];
-                        f1 += t * w2;
-                        f2 += t * t * w2;
-                    }
-                    first[i] += f1;
-                    second[i] += s.act_norm2 * f2;
-                }
-            }
-            start += len;
-        }
-        let nb = n as f64;
-        Ok((
-            first.into_iter().map(|v| v / nb).collect(),
-            second.into_iter().map(|v| v / nb).collect(),
-        ))
+        let p = self.projections(vectors, chunk, false, faer::get_global_parallelism())?;
+        Ok((p.first, p.second))
     }
 
     /// Everything the analysis needs on the columns `v_i` of `vectors`
@@ -741,13 +712,12 @@ impl KronCurvature {
         })
     }
 
-    /// `(tr C, ||C||_F^2)` of the full d x d `C` of Eq. 2 (`B = batch_size`),
-    /// the spectrum moments `S1`, `S2` the random-basis null of `rho_bar`
-    /// needs (C3, App. C): `C = (1/(N B)) G^T J G` (`J` the centring matrix)
-    /// has the nonzero spectrum of `K_c / (N B)`, `K_c = J G G^T J`, and the
-    /// Gram matrix is `(G G^T)_pq = (delta_p . delta_q)(a_p . a_q)`, so
-    /// nothing of size d x d is formed (cost `N^2 (out + in)`).
-    pub fn c_trace_moments(&self, batch_size: usize, par: Par) -> Result<(f64, f64)> {
+    /// The N x N matrix `K_c / (N B)` whose nonzero eigenvalues are those of
+    /// the full d x d `C` of Eq. 2 (`B = batch_size`): `C = (1/(N B)) G^T J G`
+    /// (`J` the centring matrix) and `K_c = J G G^T J`, where the Gram matrix
+    /// is `(G G^T)_pq = (delta_p . delta_q)(a_p . a_q)`, so nothing of size
+    /// d x d is formed (cost `N^2 (out + in)`). Exactly symmetric.
+    pub fn c_dual_gram(&self, batch_size: usize, par: Par) -> Result<Mat<f64>> {
         if batch_size == 0 {
             return Err(Error::param("batch size", 0, "must be at least 1"));
         }
@@ -772,27 +742,32 @@ impl KronCurvature {
             par,
         );
         let nb = n as f64;
+        // Symmetrise (the GEMMs need not be bitwise symmetric), then centre.
         let mut row_mean = vec![0.0; n];
         for q in 0..n {
-            for p in 0..n {
-                let v = kd[(p, q)] * ka[(p, q)];
+            for p in q..n {
+                let v = 0.25 * (kd[(p, q)] + kd[(q, p)]) * (ka[(p, q)] + ka[(q, p)]);
                 kd[(p, q)] = v;
-                row_mean[q] += v / nb;
+                kd[(q, p)] = v;
             }
+        }
+        for q in 0..n {
+            row_mean[q] = (0..n).map(|p| kd[(p, q)]).sum::<f64>() / nb;
         }
         let grand = row_mean.iter().sum::<f64>() / nb;
         let scale = 1.0 / (nb * batch_size as f64);
-        let (mut s1, mut s2) = (0.0, 0.0);
-        for q in 0..n {
-            for p in 0..n {
-                let v = (kd[(p, q)] - row_mean[p] - row_mean[q] + grand) * scale;
-                if p == q {
-                    s1 += v;
-                }
-                s2 += v * v;
-            }
-        }
-        Ok((s1, s2))
+        Ok(Mat::from_fn(n, n, |p, q| {
+            (kd[(p, q)] - row_mean[p] - row_mean[q] + grand) * scale
+        }))
+    }
+
+    /// `(tr C, ||C||_F^2)` of the full d x d `C` of Eq. 2, the spectrum
+    /// moments `S1`, `S2` the random-basis null of `rho_bar` needs (C3,
+    /// App. C), from [`Self::c_dual_gram`].
+    pub fn c_trace_moments(&self, batch_size: usize, par: Par) -> Result<(f64, f64)> {
+        let k = self.c_dual_gram(batch_size, par)?;
+        let s1 = (0..k.nrows()).map(|i| k[(i, i)]).sum();
+        Ok((s1, k.squared_norm_l2()))
     }
 
     /// `C_awd,ii / sigma^2 = v_i^T E_p[h_p^2] v_i` for the columns of `vectors` (Eq. 15).

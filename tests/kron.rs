@@ -336,11 +336,8 @@ fn check_top_eig(loss: LossKind, seed: u64) {
     nv.sort_by(|a, b| b.total_cmp(a));
     let t = superlinear::linalg::sym_eig_top(h.clone(), top, faer::Par::Seq, "H").unwrap();
     let scale = nv[0].abs().max(nv[d - 1].abs());
-    for i in 0..top {
-        assert!(
-            (t.values[i] - nv[i]).abs() <= 1e-10 * scale,
-            "nalgebra eigenvalue {i}"
-        );
+    for (i, (a, b)) in t.values.iter().zip(&nv).enumerate() {
+        assert!((a - b).abs() <= 1e-10 * scale, "nalgebra eigenvalue {i}");
     }
 }
 

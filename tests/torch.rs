@@ -170,8 +170,8 @@ fn oracle_agreement(
     // The analyze path: top-k eigensolver and the fused pass, off-diagonals too.
     let top = (d / 2).max(1);
     let t = engine.hessian_top_eig(top, faer::Par::Seq).unwrap();
-    for i in 0..top {
-        rel(t.values[i], na_vals[i], hsc, "top-k eigenvalue of H");
+    for (a, b) in t.values.iter().zip(&na_vals) {
+        rel(*a, *b, hsc, "top-k eigenvalue of H");
     }
     let pr = engine
         .projections(t.vectors.as_ref(), 4, true, faer::Par::Seq)

@@ -3,14 +3,23 @@
 //!
 //! Stages (each timed): load the checkpoint; forward and `D_p` by autograd
 //! ([`super::curvature`]); factor every `A_p` ([`crate::kron`]); build
-//! `H = E_p[A_p (x) a_p a_p^T]`; its eigendecomposition (faer, descending);
-//! on the top-k eigenvectors `v_i`: `H_ii = lambda_i`, `C_ii` from Eq. 2 with
+//! `H = E_p[A_p (x) a_p a_p^T]`; its top-k eigenpairs
+//! ([`crate::linalg::sym_eig_top`]: faer's tridiagonalisation and divide and
+//! conquer, only the k wanted vectors back-transformed; descending);
+//! on the top-k eigenvectors `v_i`, in one pass
+//! ([`crate::kron::KronCurvature::projections`]): `H_ii = lambda_i`, `C_ii` from Eq. 2 with
 //! batch size B, `C_awd,ii / sigma^2 = v_i^T E_p[h_p^2] v_i` (Eq. 15), and the
 //! first-moment identity `H_ii = E_p[sum_k lambda_{p,k} (u_{p,k}.v_i)^2]` (C8)
 //! as a consistency check. Theorem 5.1 (C9): `H_ii^2 <= v_i^T E[h_p^2] v_i`
 //! always holds for PSD h_p; `v_i^T E[h_p^2] v_i <= Lambda H_ii` with `Lambda =
 //! max_{p,k} lambda_{p,k}`; both are counted over the top-k (softmax-MSE
 //! per-sample Hessians can be indefinite: their negative mass is reported).
+//! Coupling (C3, C4): `rho_bar` of `C' = V^T C V` over the top-k with the
+//! paper's null (App. C mean from `tr C`, `||C||_F^2` through the N x N dual
+//! Gram matrix; App. D SE), always; of `C_awd' = V^T E[h_p^2] V` only with
+//! [`AnalyzeSettings::coupling_awd`] (it about doubles the run time: a
+//! `k x k x (N r)` product and the d x d `E[h_p^2]`); the corrected null mean
+//! with [`AnalyzeSettings::coupling_null`] (whole spectra).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -25,7 +34,9 @@ use super::model::{ModelSpec, Net};
 use super::train::{TrainData, TrainReport};
 use super::{Result, TorchError};
 use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
-use crate::coupling::{coupling_of_projected, paper_se, z_and_p, Coupling};
+use crate::coupling::{
+    corrected_mean, coupling_of_projected, paper_se, z_and_p, Coupling, SpectrumMoments,
+};
 use crate::fit::{fit_gamma, FitRule, GammaFit};
 use crate::kron::{KronCurvature, LossKind, SpectraSummary};
 
@@ -60,6 +71,12 @@ pub struct AnalyzeSettings {
     /// cores), 1 = sequential.
     #[serde(default)]
     pub linalg_threads: usize,
+    /// Also compute the corrected null mean of `rho_bar`
+    /// (`theory/coupling-null.md`), which needs the whole spectrum of C (an
+    /// N x N eigenvalue problem) and, with `coupling_awd`, of `E[h_p^2]`
+    /// (d x d).
+    #[serde(default)]
+    pub coupling_null: bool,
 }
 
 impl Default for AnalyzeSettings {
@@ -75,6 +92,7 @@ impl Default for AnalyzeSettings {
             data: None,
             coupling_awd: false,
             linalg_threads: 0,
+            coupling_null: false,
         }
     }
 }
@@ -142,9 +160,13 @@ pub struct AnalyzeReport {
 /// from the paper's formulas (C3 App. C mean `sqrt(2/pi) sqrt(S2)/S1`, C4
 /// App. D `SE = mu0 sqrt(pi/2 - 1)/sqrt(M)` with `M = n (n - 1)` the
 /// off-diagonal pairs used). `S1 = tr`, `S2 = ||.||_F^2` of the full d x d
-/// matrix (the null rotates it in R^d, then projects on the top-k). The
-/// corrected mean and SE of [`crate::coupling`] need the matrix's whole
-/// spectrum (its `k_rho`), which analyze does not compute.
+/// matrix (the null rotates it in R^d, then projects on the top-k). With
+/// [`AnalyzeSettings::coupling_null`] also the corrected mean
+/// `G(k_rho) sqrt((d - k_rho)/(d - 1))` of [`crate::coupling`], which needs
+/// the whole spectrum (its `k_rho`); the mean of a pair does not depend on
+/// which rows are used, so it applies to the top-k as well. The corrected SE
+/// does not: it assumes all d directions (its first-order term vanishes only
+/// for the sum over all rows of a Haar frame), so it is not reported.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CouplingNull {
     /// The statistic over the used directions.
@@ -163,6 +185,10 @@ pub struct CouplingNull {
     pub z: f64,
     /// One-sided `Phi(z)`.
     pub p: f64,
+    /// `k_rho = 1 / E[rho^2]` of the whole spectrum (None: not computed).
+    pub k_rho: Option<f64>,
+    /// Corrected null mean (None: not computed).
+    pub corrected_mean: Option<f64>,
 }
 
 impl CouplingNull {
@@ -190,7 +216,18 @@ impl CouplingNull {
             paper_se: se,
             z,
             p,
+            k_rho: None,
+            corrected_mean: None,
         })
+    }
+
+    /// Adds the corrected mean from the whole spectrum `mu` in dimension `d`.
+    fn with_spectrum(mut self, mu: &[f64], d: usize) -> std::result::Result<Self, String> {
+        let mu: Vec<f64> = mu.iter().map(|x| x.max(0.0)).collect();
+        let m = SpectrumMoments::of(&mu, d).map_err(|e| e.to_string())?;
+        self.k_rho = Some(m.k_rho);
+        self.corrected_mean = Some(corrected_mean(&m, d));
+        Ok(self)
     }
 }
 
@@ -235,6 +272,30 @@ pub fn balanced_indices(labels: &[u8], n: usize) -> Vec<usize> {
     }
     out.sort_unstable();
     out
+}
+
+/// `a_p`, `D_p` and logits of `layer` (see [`layer_samples`]) on `n`
+/// class-balanced samples of `data` ([`balanced_indices`]; 0: all), with
+/// their labels.
+pub fn balanced_layer_samples(
+    net: &Net,
+    data: &TrainData,
+    layer: &str,
+    n: usize,
+    loss: LossKind,
+    chunk: usize,
+) -> Result<(crate::kron::LayerSamples, Vec<usize>)> {
+    let idx = balanced_indices(&data.labels, n);
+    let sub = TrainData {
+        images: data.images.select(ndarray::Axis(0), &idx),
+        labels: idx.iter().map(|i| data.labels[*i]).collect(),
+        chw: data.chw,
+        name: data.name.clone(),
+    };
+    let x = net.input_view(&sub.images_tensor(net.kind())?, sub.chw)?;
+    let labels: Vec<usize> = sub.labels.iter().map(|y| *y as usize).collect();
+    let samples = layer_samples(net, layer, &x, &labels, loss, chunk)?;
+    Ok((samples, labels))
 }
 
 /// Reads `run.json` beside a checkpoint, when present.
@@ -344,16 +405,8 @@ pub fn analyze(
         timer = Instant::now();
     };
 
-    let idx = balanced_indices(&data.labels, settings.samples);
-    let sub = TrainData {
-        images: data.images.select(ndarray::Axis(0), &idx),
-        labels: idx.iter().map(|i| data.labels[*i]).collect(),
-        chw: data.chw,
-        name: data.name.clone(),
-    };
-    let x = net.input_view(&sub.images_tensor(net.kind())?, sub.chw)?;
-    let labels: Vec<usize> = sub.labels.iter().map(|y| *y as usize).collect();
-    let samples = layer_samples(net, &layer, &x, &labels, loss, settings.chunk)?;
+    let (samples, labels) =
+        balanced_layer_samples(net, data, &layer, settings.samples, loss, settings.chunk)?;
     lap("forward + D_p (autograd)", &mut stages);
 
     let engine = KronCurvature::new(&samples, &layer)?;
@@ -403,16 +456,33 @@ pub fn analyze(
     );
     let cp = proj.c_projected(batch_size, par);
     let coupling_c = engine
-        .c_trace_moments(batch_size, par)
+        .c_dual_gram(batch_size, par)
         .map_err(|e| e.to_string())
-        .and_then(|(s1, s2)| CouplingNull::of(&cp, s1, s2, "C' = V^T C V"));
+        .and_then(|kc| {
+            let s1 = (0..kc.nrows()).map(|i| kc[(i, i)]).sum::<f64>();
+            let c = CouplingNull::of(&cp, s1, kc.squared_norm_l2(), "C' = V^T C V")?;
+            if settings.coupling_null {
+                let mu = crate::linalg::sym_eigenvalues(kc.as_ref(), "K_c (dual of C)")
+                    .map_err(|e| e.to_string())?;
+                c.with_spectrum(&mu, d)
+            } else {
+                Ok(c)
+            }
+        });
     drop(cp);
     lap("rho_bar(C)", &mut stages);
     let coupling_awd = proj.awd_projected.as_ref().map(|ap| {
         let s = engine.second_moment_with(par);
         let trace = (0..d).map(|i| s[(i, i)]).sum::<f64>();
         let frob = s.squared_norm_l2();
-        CouplingNull::of(ap, trace, frob, "C_awd' = V^T E[h^2] V")
+        let c = CouplingNull::of(ap, trace, frob, "C_awd' = V^T E[h^2] V")?;
+        if settings.coupling_null {
+            let mu =
+                crate::linalg::sym_eigenvalues(s.as_ref(), "E[h^2]").map_err(|e| e.to_string())?;
+            c.with_spectrum(&mu, d)
+        } else {
+            Ok(c)
+        }
     });
     if coupling_awd.is_some() {
         lap("rho_bar(C_awd)", &mut stages);
