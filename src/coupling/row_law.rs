@@ -39,6 +39,12 @@
 //! `E h(R) = h(lo) + int_lo^hi h'(x) P(R > x) dx`. Cost: `O(n_x n_u b)` for b
 //! distinct eigenvalue bins (eigenvalues within a relative 1% share a bin, as a
 //! chi^2 with their multiplicity), a second or two at d = 2500.
+//!
+//! Limitation (theory/coupling-null.md 3(e)): the partners of a Haar row are
+//! not independent of it (their second moment is `D - w w^T / d`), which adds
+//! `h'(R) dR` to the row function; for full-rank spectra with `k_rho / d`
+//! near 1/2 (power:0.5) its nonlinear part is as large as that of `h(R)`,
+//! and the SE here is 1.3-1.8 times too small. Not included.
 
 use rayon::prelude::*;
 use statrs::function::gamma::digamma;
