@@ -21,6 +21,15 @@ fn save(dir: &Path, name: &str, m: &Array2<f64>) -> String {
     p.display().to_string()
 }
 
+fn assert_ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn assert_bad_input(out: &Output, mentions: &str) {
     assert_eq!(
         out.status.code(),
@@ -57,12 +66,7 @@ fn coupling_on_user_npy_files() {
         "50",
         "--json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let text = v.to_string();
     assert!(text.contains("rho_bar"), "{text}");
@@ -142,12 +146,7 @@ fn baseline_prints_formula_null_and_correction() {
         "40",
         "--json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let sim = v["simulated"]["simulated_mean"].as_f64().unwrap();
     let paper = v["paper"]["mean"].as_f64().unwrap();
@@ -206,12 +205,7 @@ fn baseline_rejects_bad_input() {
 fn baseline_grid_runs_and_rescores_its_own_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["baseline-grid", "--d", "12", "--rotations", "8", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let points = v["points"].as_array().unwrap();
     assert!(points.iter().any(|p| p["spectrum"] == "power:2"));
@@ -219,7 +213,7 @@ fn baseline_grid_runs_and_rescores_its_own_json() {
     let file = dir.path().join("grid.json");
     std::fs::write(&file, &out.stdout).unwrap();
     let again = run(&["baseline-grid", "--rescore", file.to_str().unwrap()]);
-    assert_eq!(again.status.code(), Some(0));
+    assert_ok(&again);
     let table = String::from_utf8_lossy(&again.stdout);
     assert!(table.contains("| 12 | power:2 |"), "{table}");
     assert!(table.contains("row-law SE"), "{table}");

@@ -8,8 +8,10 @@
 //! for equal spikes (the terms are negatively dependent through `U^T U = I`)
 //! and several times too small for unequal spectra (a first-order Hoeffding
 //! term of order 1/sqrt(d) that independence ignores), so the paper's z is
-//! inflated there: a counterexample. The full grid is summarised from the
-//! committed `theory/coupling-null.json`, labelled as such.
+//! inflated there: a counterexample. Our corrected SE (degenerate part plus
+//! the first-order term from the exact row law, `coupling::row_law`) is
+//! reported beside it. The full grid is summarised from the committed
+//! `theory/coupling-null.json`, labelled as such.
 
 use super::{CheckSettings, ClaimOutcome, Verdict};
 use crate::coupling::grid::{committed_results, verify_slice, GridPoint, SLICE_D};
@@ -50,20 +52,25 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
         p.map(|p| format!("{:.2} at {}", p.paper_se_ratio, p.spectrum))
             .unwrap_or_default()
     };
-    let eq: Vec<&GridPoint> = pts
+    let worst_c = pts
         .iter()
-        .filter(|p| p.spectrum.starts_with("spikes:"))
-        .collect();
-    let eq_c = eq
-        .iter()
-        .map(|p| (p.corrected_se_ratio - 1.0).abs())
-        .fold(0.0f64, f64::max);
+        .max_by(|a, b| {
+            (a.row_law_se_ratio - 1.0)
+                .abs()
+                .total_cmp(&(b.row_law_se_ratio - 1.0).abs())
+        })
+        .map(|p| (p.row_law_se_ratio, p.spectrum.clone()))
+        .unwrap_or((1.0, String::new()));
+    let eq_c = (worst_c.0 - 1.0).abs();
     let figure = format!(
-        "d={SLICE_D}: sim std / App. D SE from {} to {} ({bad}/{} off > 20%); corrected SE within {:.0}% for equal spikes (Monte Carlo error of a std {:.0}%)",
+        "d={SLICE_D}: sim std / App. D SE from {} to {} ({bad}/{} off > 20%); corrected SE within {:.0}% at all {} (worst {:.2} at {}; Monte Carlo error of a std {:.0}%)",
         show(lo),
         show(hi),
         pts.len(),
         100.0 * eq_c,
+        pts.len(),
+        worst_c.0,
+        worst_c.1,
         100.0 / (2.0 * (rotations as f64 - 1.0)).sqrt()
     );
     let mut out = ClaimOutcome::new(verdict, figure)
@@ -75,12 +82,12 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
             "paper_se_ratio_min",
             lo.map(|p| p.paper_se_ratio).unwrap_or(0.0),
         )
-        .with("corrected_se_ratio_equal_spikes_worst_dev", eq_c)
+        .with("corrected_se_ratio_worst_dev", eq_c)
         .with("rotations", rotations as f64);
     for p in &pts {
         out = out.detail(format!(
             "d={} {:<20} sim std {:.2e}  App. D SE {:.2e} (ratio {:.2})  corrected SE {:.2e} (ratio {:.2})",
-            p.d, p.spectrum, p.simulated_std, p.paper_se, p.paper_se_ratio, p.corrected_se, p.corrected_se_ratio
+            p.d, p.spectrum, p.simulated_std, p.paper_se, p.paper_se_ratio, p.row_law_se, p.row_law_se_ratio
         ));
     }
     let grid = committed_results()?;
@@ -94,5 +101,26 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
             grid.command, r(a), a.d, a.spectrum, r(b), b.d, b.spectrum
         ));
     }
+    let rl = |p: &&crate::coupling::grid::GridPointRecord| p.row_law_se_ratio.unwrap_or(0.0);
+    let pos: Vec<_> = grid
+        .points
+        .iter()
+        .filter(|p| rl(p) > 0.0 && p.spectrum != "spikes:1" && p.simulated_mean > 1e-12)
+        .collect();
+    let off: Vec<String> = pos
+        .iter()
+        .filter(|p| (rl(p) - 1.0).abs() > SE_TOL)
+        .map(|p| format!("{:.2} at d={} {}", rl(p), p.d, p.spectrum))
+        .collect();
+    out = out.detail(format!(
+        "[full grid] sim std / corrected (row-law) SE: {}/{} points within 20%; outside: {}",
+        pos.len() - off.len(),
+        pos.len(),
+        if off.is_empty() {
+            "none".to_string()
+        } else {
+            off.join(", ")
+        }
+    ));
     Ok(out)
 }

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use super::spectrum::Spectrum;
 use super::{
-    corrected_mean, corrected_se, coupling_dense, empirical_p, paper_mean, paper_se, simulate_null,
-    summarize, z_and_p, SpectrumMoments, Summary, DEFAULT_QUANTILES,
+    corrected_mean, corrected_se_row_law, coupling_dense, empirical_p, paper_mean, paper_se,
+    simulate_null, summarize, z_and_p, SpectrumMoments, Summary, DEFAULT_QUANTILES,
 };
 use crate::error::{Error, Result};
 use crate::linalg::{self, check_symmetric};
@@ -122,7 +122,7 @@ pub fn run_baseline(
         },
         corrected: FormulaNull {
             mean: corrected_mean(&m, d),
-            se: corrected_se(&m, d),
+            se: corrected_se_row_law(&mu, d)?,
         },
         simulated: SimulatedNull::from_summary(&s, settings.seed),
     })
@@ -263,7 +263,11 @@ pub fn run_coupling(
         rank: null.rank,
         k_eff: m.k_eff(),
         paper: ZTest::new(obs.rho_bar, pm, paper_se(pm, d)),
-        corrected: ZTest::new(obs.rho_bar, corrected_mean(&m, d), corrected_se(&m, d)),
+        corrected: ZTest::new(
+            obs.rho_bar,
+            corrected_mean(&m, d),
+            corrected_se_row_law(&mu, d)?,
+        ),
         simulated_z: (obs.rho_bar - s.mean) / s.std,
         empirical_p: empirical_p(obs.rho_bar, &null.rho_bar),
         simulated: SimulatedNull::from_summary(&s, settings.seed),

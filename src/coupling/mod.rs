@@ -52,8 +52,13 @@
 //!   `W = U diag(sqrt(mu))`. Its degenerate part
 //!   ([`corrected_var_degenerate`]) is `2/M` (not `1/M`: `rho_ij = rho_ji`)
 //!   times `Var|rho|` less the degree-2 harmonic part that `U^T U = I`
-//!   suppresses; its first-order part ([`corrected_var_first_order`]) is zero
-//!   for equal spikes and of order `1/d` (not `1/d^2`) otherwise.
+//!   suppresses; its first-order part is zero for equal spikes and of order
+//!   `1/d` (not `1/d^2`) otherwise: [`corrected_var_first_order`] is the
+//!   session-1 quadratic estimate (off by up to 2.2x on power laws), and
+//!   [`row_law::first_order_var`] the one from the exact law of the row ratio
+//!   `R(w) = sum c_k w_k^2 / |w|^2` (Imhof), used by [`corrected_se_row_law`],
+//!   which `baseline` and `coupling` print (within 20% of the simulated std on
+//!   the grid except power:0.5, see `theory/coupling-null.md`).
 //!
 //! Formulas never replace the simulation: `baseline` and `coupling` print the
 //! simulated null beside them, and the exact Monte Carlo p-value.
@@ -465,6 +470,19 @@ pub fn gaussian_rho_sq(mu: &[f64]) -> f64 {
             _ => distinct.push((v, 1.0)),
         }
     }
+    let phi = laplace_phi(&distinct);
+    distinct
+        .iter()
+        .zip(&phi)
+        .map(|((m, mult), p)| mult * m * m * p * p)
+        .sum()
+}
+
+/// `phi_j = int_0^inf f(s) / (1 + 2 s mu_j) ds`, `f(s) = prod_l (1 + 2 s mu_l)^(-m_l/2)`,
+/// for distinct values `(mu_j, m_j)` (value, multiplicity): the trapezoid rule
+/// in `x = ln s` on [-40, 100] (step 0.02; the integrand decays exponentially
+/// at both ends). Shared by [`gaussian_rho_sq`] and [`row_law`].
+pub(crate) fn laplace_phi(distinct: &[(f64, f64)]) -> Vec<f64> {
     let h = 0.02;
     let steps = (140.0 / h) as usize;
     let mut phi = vec![0.0; distinct.len()];
@@ -476,15 +494,11 @@ pub fn gaussian_rho_sq(mu: &[f64]) -> f64 {
             .map(|(m, mult)| -0.5 * mult * (2.0 * s * m).ln_1p())
             .sum();
         let wgt = if n == 0 || n == steps { 0.5 * h } else { h } * s * log_f.exp();
-        for (p, (m, _)) in phi.iter_mut().zip(&distinct) {
+        for (p, (m, _)) in phi.iter_mut().zip(distinct) {
             *p += wgt / (1.0 + 2.0 * s * m);
         }
     }
-    distinct
-        .iter()
-        .zip(&phi)
-        .map(|((m, mult), p)| mult * m * m * p * p)
-        .sum()
+    phi
 }
 
 /// App. C: `sqrt(2/pi) sqrt(S2) / S1`.

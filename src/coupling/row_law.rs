@@ -39,11 +39,17 @@
 //! `E h(R) = h(lo) + int_lo^hi h'(x) P(R > x) dx`. Cost: `O(n_x n_u b)` for b
 //! distinct eigenvalue bins (eigenvalues within a relative 1% share a bin, as a
 //! chi^2 with their multiplicity), a second or two at d = 2500.
+//!
+//! Limitation (theory/coupling-null.md 3(e)): the partners of a Haar row are
+//! not independent of it (their second moment is `D - w w^T / d`), which adds
+//! `h'(R) dR` to the row function; for full-rank spectra with `k_rho / d`
+//! near 1/2 (power:0.5) its nonlinear part is as large as that of `h(R)`,
+//! and the SE here is 1.3-1.8 times too small. Not included.
 
 use rayon::prelude::*;
 use statrs::function::gamma::digamma;
 
-use super::mean_abs_cosine;
+use super::{laplace_phi, mean_abs_cosine};
 
 /// Eigenvalues within this relative distance share a bin.
 const BIN_REL: f64 = 0.02;
@@ -80,22 +86,10 @@ fn bins(mu: &[f64]) -> Vec<Bin> {
 }
 
 /// `c_j = mu_j int_0^inf f(s) / (1 + 2 s mu_j) ds` per bin, normalised so that
-/// `sum_j mult_j c_j = 1` (trapezoid in `ln s`, as `gaussian_rho_sq`).
+/// `sum_j mult_j c_j = 1` ([`laplace_phi`]).
 fn weights(b: &[Bin]) -> Vec<f64> {
-    let h = 0.02;
-    let steps = (140.0 / h) as usize;
-    let mut phi = vec![0.0; b.len()];
-    for n in 0..=steps {
-        let s = (-40.0 + n as f64 * h).exp();
-        let log_f: f64 = b
-            .iter()
-            .map(|q| -0.5 * q.mult * (2.0 * s * q.mu).ln_1p())
-            .sum();
-        let wgt = if n == 0 || n == steps { 0.5 * h } else { h } * s * log_f.exp();
-        for (p, q) in phi.iter_mut().zip(b) {
-            *p += wgt / (1.0 + 2.0 * s * q.mu);
-        }
-    }
+    let distinct: Vec<(f64, f64)> = b.iter().map(|q| (q.mu, q.mult)).collect();
+    let phi = laplace_phi(&distinct);
     let c: Vec<f64> = b.iter().zip(&phi).map(|(q, p)| q.mu * p).collect();
     let total: f64 = b.iter().zip(&c).map(|(q, c)| q.mult * c).sum();
     c.iter().map(|x| x / total).collect()
