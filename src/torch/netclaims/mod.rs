@@ -427,13 +427,13 @@ pub struct CheckpointFigures {
     pub epoch: usize,
     /// File.
     pub path: PathBuf,
-    /// Training loss and accuracy after that epoch (from run.json).
+    /// Training loss after that epoch (from run.json).
     pub train_loss: Option<f64>,
     /// Training accuracy after that epoch (from run.json).
     pub train_accuracy: Option<f64>,
     /// Mean per-sample loss on the analysed samples.
     pub mean_loss: f64,
-    /// `E|g_p|^2`-free summary: gamma (Eq. 2).
+    /// gamma (C from Eq. 2).
     pub gamma: Fit,
     /// gamma_awd (Eq. 15).
     pub gamma_awd: Fit,
