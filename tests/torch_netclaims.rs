@@ -74,6 +74,15 @@ fn synthetic(
     }
 }
 
+fn paired<'a>(s: &'a Synthetic, eng: &'a KronCurvature) -> PairedLayer<'a> {
+    PairedLayer {
+        engine: eng,
+        acts: s.samples.acts.as_ref(),
+        weights: s.w.as_ref(),
+        partner: &s.partner,
+    }
+}
+
 fn identity(d: usize) -> Mat<f64> {
     Mat::identity(d, d)
 }
@@ -86,12 +95,7 @@ fn term1_plus_term2_is_first_order_exact() {
         for eps in [1e-2, 1e-3, 1e-4] {
             let s = synthetic(6, 4, 5, 3, eps, loss, 7);
             let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
-            let layer = PairedLayer {
-                engine: &eng,
-                acts: s.samples.acts.as_ref(),
-                weights: s.w.as_ref(),
-                partner: &s.partner,
-            };
+            let layer = paired(&s, &eng);
             let m = measure(&layer, identity(eng.d()).as_ref(), 5).unwrap();
             r12.push(m.full.resid12 / m.full.delta);
             r1.push(m.full.resid1 / m.full.delta);
@@ -109,12 +113,7 @@ fn term1_plus_term2_is_first_order_exact() {
 fn exact_difference_matches_per_sample_gradients() {
     let s = synthetic(5, 3, 4, 3, 0.3, LossKind::CrossEntropy, 3);
     let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
-    let layer = PairedLayer {
-        engine: &eng,
-        acts: s.samples.acts.as_ref(),
-        weights: s.w.as_ref(),
-        partner: &s.partner,
-    };
+    let layer = paired(&s, &eng);
     let m = measure(&layer, identity(eng.d()).as_ref(), 3).unwrap();
     let g = eng.per_sample_gradients();
     let n = eng.n();
@@ -138,12 +137,7 @@ fn moments_agree_with_the_kron_engine() {
     let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
     let eig = eng.hessian_eig().unwrap();
     let v = eig.vectors.subcols(0, 7);
-    let layer = PairedLayer {
-        engine: &eng,
-        acts: s.samples.acts.as_ref(),
-        weights: s.w.as_ref(),
-        partner: &s.partner,
-    };
+    let layer = paired(&s, &eng);
     let m = measure(&layer, v, 4).unwrap();
     let (first, second) = eng.first_second_moment_diag(v, 4).unwrap();
     for i in 0..7 {
@@ -163,12 +157,7 @@ fn moments_agree_with_the_kron_engine() {
 fn isotropy_figures_are_in_range() {
     let s = synthetic(10, 4, 6, 3, 0.4, LossKind::CrossEntropy, 9);
     let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
-    let layer = PairedLayer {
-        engine: &eng,
-        acts: s.samples.acts.as_ref(),
-        weights: s.w.as_ref(),
-        partner: &s.partner,
-    };
+    let layer = paired(&s, &eng);
     let m = measure(&layer, identity(eng.d()).subcols(0, 5), 4).unwrap();
     let iso = &m.isotropy;
     assert!(iso.captured_share > 0.0 && iso.captured_share <= 1.0 + 1e-12);
@@ -194,7 +183,7 @@ proptest! {
         let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
         let mut rng = seeded_rng(seed ^ 0xabc);
         let q = superlinear::linalg::haar_orthogonal(eng.d(), &mut rng);
-        let layer = PairedLayer { engine: &eng, acts: s.samples.acts.as_ref(), weights: s.w.as_ref(), partner: &s.partner };
+        let layer = paired(&s, &eng);
         let m = measure(&layer, q.as_ref(), 3).unwrap();
         let dm = &m.directions;
         let tol = 1e-10;
@@ -301,12 +290,7 @@ fn zero_activity_samples_are_skipped_and_counted() {
     let d = s.samples.jacobians[0].clone();
     s.samples.logits = &z * d.transpose();
     let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
-    let layer = PairedLayer {
-        engine: &eng,
-        acts: s.samples.acts.as_ref(),
-        weights: s.w.as_ref(),
-        partner: &s.partner,
-    };
+    let layer = paired(&s, &eng);
     let m = measure(&layer, identity(eng.d()).as_ref(), 3).unwrap();
     assert_eq!((m.used, m.zero_activity), (7, 1));
     // A partner index out of range is a typed error, not a panic.

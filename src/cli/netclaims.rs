@@ -10,7 +10,7 @@ use clap::Args;
 use superlinear::exit;
 use superlinear::suppression::SuppressionConfig;
 use superlinear::torch::netclaims::{
-    run_net_claims, NetClaim, NetClaimsReport, NetClaimsSettings, Thresholds,
+    gamma_text, run_net_claims, NetClaim, NetClaimsReport, NetClaimsSettings, Thresholds,
 };
 
 #[derive(Debug, Args)]
@@ -140,10 +140,7 @@ pub fn run(args: NetClaimsArgs) -> Result<i32> {
 }
 
 fn render(r: &NetClaimsReport) -> String {
-    let g = |f: &std::result::Result<superlinear::fit::GammaFit, String>| match f {
-        Ok(f) => format!("{:.3}", f.gamma),
-        Err(_) => "n/a".into(),
-    };
+    let g = gamma_text;
     let mut s = format!(
         "{} layer {} ({} x {}), loss {:?}, B = {}, {} samples, top-k {}\n",
         r.settings.run_dir.display(),

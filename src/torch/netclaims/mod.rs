@@ -46,7 +46,7 @@ use faer::Mat;
 use serde::Serialize;
 use tch::Kind;
 
-use super::analyze::balanced_indices;
+use super::analyze::{balanced_indices, run_metadata};
 use super::curvature::{layer_samples, tensor_to_f64};
 use super::dataset::{load_data, DataSettings};
 use super::model::Net;
@@ -378,6 +378,9 @@ pub struct PairFigures {
     pub gamma_term1: Fit,
     /// gamma of `C_I+II` (Eq. 58; Table 3's column, our reading).
     pub gamma_term12: Fit,
+    /// gamma of `sigma^2 E[h^2] + C_II` (the other reading of Eq. 58:
+    /// isotropic Term I plus the measured Term II, cross terms dropped).
+    pub gamma_iso_term2: Fit,
     /// gamma of `C_Dg` (exact matched-pair gradient differences).
     pub gamma_delta: Fit,
     /// gamma of `C_diag` (local cross terms dropped).
@@ -424,13 +427,13 @@ pub struct CheckpointFigures {
     pub epoch: usize,
     /// File.
     pub path: PathBuf,
-    /// Training loss and accuracy after that epoch (from run.json).
+    /// Training loss after that epoch (from run.json).
     pub train_loss: Option<f64>,
     /// Training accuracy after that epoch (from run.json).
     pub train_accuracy: Option<f64>,
     /// Mean per-sample loss on the analysed samples.
     pub mean_loss: f64,
-    /// `E|g_p|^2`-free summary: gamma (Eq. 2).
+    /// gamma (C from Eq. 2).
     pub gamma: Fit,
     /// gamma_awd (Eq. 15).
     pub gamma_awd: Fit,
@@ -501,22 +504,16 @@ impl NetClaimsReport {
     }
 }
 
-fn read_run(dir: &Path) -> Result<TrainReport> {
-    let p = dir.join("run.json");
-    let text = std::fs::read_to_string(&p).map_err(|e| TorchError::Io {
-        path: p.display().to_string(),
-        message: e.to_string(),
-    })?;
-    serde_json::from_str(&text).map_err(|e| TorchError::Checkpoint {
-        path: p.display().to_string(),
-        reason: format!("run.json: {e}"),
-    })
-}
-
 /// Loads the run's data and checkpoints and checks the claims.
 pub fn run_net_claims(settings: &NetClaimsSettings) -> Result<NetClaimsReport> {
     settings.validate()?;
-    let run = read_run(&settings.run_dir)?;
+    // run_metadata reads run.json beside the file it is given.
+    let run = run_metadata(&settings.run_dir.join("run.json"))?.ok_or_else(|| {
+        TorchError::Checkpoint {
+            path: settings.run_dir.join("run.json").display().to_string(),
+            reason: "no run.json: not a run directory of `superlinear train`".into(),
+        }
+    })?;
     let ds = settings
         .data
         .clone()
@@ -631,6 +628,14 @@ pub fn net_claims_on(
             distinct_partners: pairs.distinct_partners,
             gamma_term1: fit(&h_diag, &dm.c_term1, &rule),
             gamma_term12: fit(&h_diag, &dm.c_term12, &rule),
+            gamma_iso_term2: fit(
+                &h_diag,
+                &iso.iter()
+                    .zip(&dm.c_term2)
+                    .map(|(a, b)| a + b)
+                    .collect::<Vec<_>>(),
+                &rule,
+            ),
             gamma_delta: fit(&h_diag, &dm.c_delta, &rule),
             gamma_local_diag: fit(&h_diag, &dm.c_local_diag, &rule),
             gamma_iso: fit(&h_diag, &dm.second, &rule),
@@ -732,7 +737,8 @@ fn ratio(a: f64, b: f64) -> f64 {
     }
 }
 
-fn g(f: &Fit) -> String {
+/// gamma with 3 decimals, or "n/a" when the fit failed.
+pub fn gamma_text(f: &Fit) -> String {
     match f {
         Ok(f) => format!("{:.3}", f.gamma),
         Err(_) => "n/a".into(),
@@ -783,9 +789,10 @@ pub fn verdict(
             let gt = |f: &Fit| f.as_ref().map(|f| f.gamma).unwrap_or(f64::NAN);
             let (gm, gi, g12) = (gt(&last.gamma), gt(&last.gamma_awd), gt(&p.gamma_term12));
             details.push(format!(
-                "Table 3 column (Term I + Term II with the real dw_p, Eq. 58 as we read it): gamma {gm:.3}, gamma_awd {gi:.3}, gamma_I+II {g12:.3}, gamma_I {}, gamma_Dg {}; |gamma_I+II - gamma| {:.3} vs |gamma_awd - gamma| {:.3}",
-                g(&p.gamma_term1),
-                g(&p.gamma_delta),
+                "Table 3 column (Term I + Term II with the real dw_p, Eq. 58 as we read it): gamma {gm:.3}, gamma_awd {gi:.3}, gamma_I+II {g12:.3}, gamma_iso+II {}, gamma_I {}, gamma_Dg {}; |gamma_I+II - gamma| {:.3} vs |gamma_awd - gamma| {:.3}",
+                gamma_text(&p.gamma_iso_term2),
+                gamma_text(&p.gamma_term1),
+                gamma_text(&p.gamma_delta),
                 (g12 - gm).abs(),
                 (gi - gm).abs()
             ));
@@ -811,8 +818,8 @@ pub fn verdict(
                     p.residual1,
                     t.c6_max_residual,
                     if ok1 { "ok" } else { "no" },
-                    g(&p.gamma_term12),
-                    g(&last.gamma)
+                    gamma_text(&p.gamma_term12),
+                    gamma_text(&last.gamma)
                 ),
                 details,
             }
@@ -827,10 +834,10 @@ pub fn verdict(
             let details = vec![
                 format!(
                     "gamma (Eq. 2) {}, gamma_Dg {}, gamma_I {:.3}, gamma_diag {}, gamma_iso {:.3}",
-                    g(&last.gamma),
-                    g(&p.gamma_delta),
+                    gamma_text(&last.gamma),
+                    gamma_text(&p.gamma_delta),
                     gi.gamma,
-                    g(&p.gamma_local_diag),
+                    gamma_text(&p.gamma_local_diag),
                     gs.gamma
                 ),
                 format!(
@@ -909,9 +916,10 @@ pub fn verdict(
                     sup.homogenized.second_shape_change_median
                 ),
                 format!(
-                    "tails only (factor {}): gamma_awd {}, H shape change median {:.3} (max {:.3}), E[h^2] shape change median {:.3} (max {:.3})",
+                    "tails only (factor {}): gamma_awd {}, H shape change top-10 max {:.3}, median {:.3} (max {:.3}), E[h^2] shape change median {:.3} (max {:.3})",
                     s.tails_factor,
-                    g(&sup.tails_only.gamma_awd),
+                    gamma_text(&sup.tails_only.gamma_awd),
+                    sup.tails_only.h_shape_change_top10,
                     sup.tails_only.h_shape_change_median,
                     sup.tails_only.h_shape_change,
                     sup.tails_only.second_shape_change_median,
@@ -921,8 +929,8 @@ pub fn verdict(
                     "mean-replaced (q 0: every lambda_p1 -> mean {:.3e}, tails x {}): gamma_awd {} (vs tails-only {}), H shape change median {:.3}, E[h^2] median {:.3}",
                     sup.mean_replaced.stiff_mean,
                     s.tails_factor,
-                    g(&sup.mean_replaced.gamma_awd),
-                    g(&sup.tails_only.gamma_awd),
+                    gamma_text(&sup.mean_replaced.gamma_awd),
+                    gamma_text(&sup.tails_only.gamma_awd),
                     sup.mean_replaced.h_shape_change_median,
                     sup.mean_replaced.second_shape_change_median
                 ),
@@ -963,11 +971,11 @@ pub fn verdict(
                         c.epoch,
                         c.train_accuracy.map_or("n/a".into(), |a| format!("{a:.4}")),
                         c.train_loss.map_or("n/a".into(), |a| format!("{a:.4}")),
-                        g(&c.gamma),
+                        gamma_text(&c.gamma),
                         c.gamma
                             .as_ref()
                             .map_or("n/a".into(), |f| format!("{:.3}", f.r_squared)),
-                        g(&c.gamma_awd)
+                        gamma_text(&c.gamma_awd)
                     )
                 })
                 .collect();

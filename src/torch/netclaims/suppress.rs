@@ -157,6 +157,8 @@ pub struct KronSuppression {
     pub h_shape_change: f64,
     /// Median over the top-k of the same relative change of `H_ii / H_11`.
     pub h_shape_change_median: f64,
+    /// Max over the top 10 directions only (the head of the spectrum).
+    pub h_shape_change_top10: f64,
     /// The same for `v_i^T E[h^2] v_i / (v_1^T E[h^2] v_1)` (max).
     pub second_shape_change: f64,
     /// Its median.
@@ -229,6 +231,10 @@ pub fn suppress_layer(
         gamma_awd,
         h_shape_change: shape_change(before_h, &h_diag),
         h_shape_change_median: super::median(&shape_changes(before_h, &h_diag)),
+        h_shape_change_top10: shape_change(
+            &before_h[..before_h.len().min(10)],
+            &h_diag[..h_diag.len().min(10)],
+        ),
         second_shape_change: shape_change(before_second, &second),
         second_shape_change_median: super::median(&shape_changes(before_second, &second)),
         h_diag,
