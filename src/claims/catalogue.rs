@@ -46,6 +46,12 @@ pub struct ClaimEntry {
     /// Name of the check function (`claims::cN::check`), empty when none.
     #[serde(default)]
     pub check: String,
+    /// The command that checks the claim on trained networks (feature
+    /// `torch`), for claims `verify` cannot decide from synthetic ensembles;
+    /// empty when none. `verify` reports such a claim as unchecked and names
+    /// this command.
+    #[serde(default)]
+    pub net_check: String,
     pub status: Status,
     #[serde(default)]
     pub notes: String,

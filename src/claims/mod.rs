@@ -210,6 +210,13 @@ pub fn run_all(settings: &CheckSettings, only: Option<&str>) -> Result<Vec<Claim
         let start = Instant::now();
         let outcome = match checks.iter().find(|c| c.claim == entry.id) {
             Some(check) => (check.run)(settings)?,
+            None if !entry.net_check.is_empty() => ClaimOutcome::new(
+                Verdict::Unchecked,
+                format!(
+                    "needs a trained network: `{}` (feature torch)",
+                    entry.net_check
+                ),
+            ),
             None => ClaimOutcome::new(Verdict::Unchecked, "no check yet"),
         };
         rows.push(ClaimRow {

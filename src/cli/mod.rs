@@ -78,6 +78,7 @@ pub fn run() -> i32 {
         Command::Analyze(args) => torch::analyze(args),
         #[cfg(feature = "torch")]
         Command::NetClaims(args) => netclaims::run(args),
+        #[cfg(feature = "torch")]
         Command::Reproduce(args) => reproduce::reproduce(args),
     };
     match result {
