@@ -359,7 +359,11 @@ fn cells(r: &TableRow, table: TableId, o: RenderOptions) -> Vec<String> {
         c.push("not computed (see note)".into());
     }
     if o.timings {
-        c.push(format!("{:.0}", r.wall_s));
+        c.push(if r.seeds == 0 {
+            "-".into()
+        } else {
+            format!("{:.0}", r.wall_s)
+        });
     }
     c
 }
