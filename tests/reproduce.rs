@@ -171,9 +171,12 @@ fn write_configs(dir: &Path, edit: impl Fn(&str) -> String) -> String {
     dir.display().to_string()
 }
 
+/// An edit of the `mnist-mlp-ce.toml` text.
+type ConfigEdit = Box<dyn Fn(&str) -> String>;
+
 #[test]
 fn torch_reproduce_rejects_bad_configs() {
-    let cases: Vec<(Box<dyn Fn(&str) -> String>, &str)> = vec![
+    let cases: Vec<(ConfigEdit, &str)> = vec![
         (
             Box::new(|t: &str| t.replacen("[reduced]\n", "[reduced]\nepochz = 3\n", 1)),
             "unknown field `epochz`",

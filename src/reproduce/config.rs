@@ -304,6 +304,26 @@ impl RowKey {
             self.loss.short()
         )
     }
+
+    /// `MNIST MLP K=3 CE`: the published names, for reports.
+    pub fn label(&self) -> String {
+        format!(
+            "{} {} K={} {}",
+            self.dataset.published_name(),
+            self.model.published_name(),
+            self.classes,
+            self.loss.published_name()
+        )
+    }
+
+    /// This row's family in Table 2 of `published`.
+    pub fn table2<'a>(&self, published: &'a Published) -> Option<&'a Table2Row> {
+        published.table2.iter().find(|t| {
+            t.dataset == self.dataset.published_name()
+                && t.model == self.model.published_name()
+                && t.loss == self.loss.published_name()
+        })
+    }
 }
 
 /// Everything one run of a row needs, resolved (stored in every run record;
@@ -466,17 +486,9 @@ impl ConfigSet {
             .iter()
             .find(|(_, f)| (f.dataset, f.model, f.loss) == (row.dataset, row.model, row.loss))
             .ok_or_else(|| ReproduceError::setting("row", row.id(), "no family file for it"))?;
-        let t2: &Table2Row = published
-            .table2
-            .iter()
-            .find(|t| {
-                t.dataset == row.dataset.published_name()
-                    && t.model == row.model.published_name()
-                    && t.loss == row.loss.published_name()
-            })
-            .ok_or_else(|| {
-                ReproduceError::setting("row", row.id(), "no Table 2 row in published.toml")
-            })?;
+        let t2: &Table2Row = row.table2(published).ok_or_else(|| {
+            ReproduceError::setting("row", row.id(), "no Table 2 row in published.toml")
+        })?;
         let s = fam.scale(scale);
         let mut sources = Vec::new();
         let mut pick = |name: &str, v: Option<usize>, table: usize| match v {

@@ -359,7 +359,11 @@ fn cells(r: &TableRow, table: TableId, o: RenderOptions) -> Vec<String> {
         c.push("not computed (see note)".into());
     }
     if o.timings {
-        c.push(format!("{:.0}", r.wall_s));
+        c.push(if r.seeds == 0 {
+            "-".into()
+        } else {
+            format!("{:.0}", r.wall_s)
+        });
     }
     c
 }
@@ -448,13 +452,7 @@ fn verdict(claim: &str, checked: usize, failures: Vec<String>, unit: &str) -> Ve
 }
 
 fn label(r: &RowKey) -> String {
-    format!(
-        "{} {} K={} {}",
-        r.dataset.published_name(),
-        r.model.published_name(),
-        r.classes,
-        r.loss.published_name()
-    )
+    r.label()
 }
 
 /// The qualitative verdicts on the measured rows and runs.
@@ -726,11 +724,7 @@ pub fn results_markdown(ctx: &ResultsContext, rows: &[TableRow], records: &[RunR
 /// What a resolved config changes against the paper (Table 2, full data).
 pub fn setup_differences(c: &RunConfig, published: &Published) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(t2) = published.table2.iter().find(|t| {
-        t.dataset == c.row.dataset.published_name()
-            && t.model == c.row.model.published_name()
-            && t.loss == c.row.loss.published_name()
-    }) {
+    if let Some(t2) = c.row.table2(published) {
         if c.per_class != t2.per_class {
             out.push(format!(
                 "{} per class instead of {} (Table 2)",

@@ -384,8 +384,7 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
         return Err(e);
     }
     let mut records = sh.records;
-    records
-        .sort_by(|a, b| (a.config.row, a.provenance.seed).cmp(&(b.config.row, b.provenance.seed)));
+    records.sort_by_key(|r| (r.config.row, r.provenance.seed));
     let table = table_rows(&s.published, &rows, &records, s.table);
     let o = RenderOptions { timings: s.timings };
     Ok(ReproduceReport {
@@ -410,8 +409,7 @@ fn write_outputs(
     records: &[RunRecord],
 ) -> Result<(), ReproduceError> {
     let mut records = records.to_vec();
-    records
-        .sort_by(|a, b| (a.config.row, a.provenance.seed).cmp(&(b.config.row, b.provenance.seed)));
+    records.sort_by_key(|r| (r.config.row, r.provenance.seed));
     let table = table_rows(&s.published, rows, &records, s.table);
     let o = RenderOptions { timings: s.timings };
     let n = s.table.number();
