@@ -27,6 +27,12 @@ cargo fmt --all -- --check
 step "cargo clippy (default features)"
 cargo clippy --all-targets -- -D warnings
 
+# fuzz/ is its own workspace: lint its targets too. A plain check build in the
+# same cached target dir, so the crate's dependencies are shared with the
+# step above (no sanitizer build; that is the smoke run's).
+step "cargo clippy (fuzz workspace)"
+RUSTC_BOOTSTRAP=1 cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+
 step "cargo test (default features: pure Rust core, claims, CLI)"
 cargo test --release
 

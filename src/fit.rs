@@ -296,7 +296,8 @@ pub fn slope_rounding_bound(x: &[f64], y: &[f64], slope: f64) -> f64 {
     }
     dsxy += (m + 1.0) * eps * cd;
     dsxx += (m + 1.0) * eps * sxx;
-    if !(dsxx < sxx / 2.0) {
+    // Also catches NaN (from infinite logs): not `<` is the safe side.
+    if dsxx.is_nan() || dsxx >= sxx / 2.0 {
         return f64::INFINITY;
     }
     2.0 * (dsxy + slope.abs() * dsxx) / sxx + eps * slope.abs()

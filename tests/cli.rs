@@ -38,11 +38,38 @@ fn assert_bad_input(out: &Output, mentions: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    // One `error:` line; only clap's usage errors add more (an indented
+    // argument list, `Usage:`, a tip, the `--help` hint).
+    assert!(err.starts_with("error:"), "{err}");
+    let extra_ok = |l: &str| {
+        l.trim().is_empty()
+            || l.starts_with("  ")
+            || l.starts_with("Usage:")
+            || l.contains("--help")
+    };
+    assert!(
+        err.lines().skip(1).all(extra_ok),
+        "one line expected: {err}"
+    );
     assert!(
         err.contains(mentions),
         "'{err}' should mention '{mentions}'"
     );
+}
+
+/// Exit code 0, then stdout parsed as JSON.
+fn assert_ok_json(out: &Output) -> serde_json::Value {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
@@ -56,7 +83,7 @@ fn coupling_on_user_npy_files() {
     c[[1, 0]] = 0.3;
     let hp = save(dir.path(), "h.npy", &h);
     let cp = save(dir.path(), "c.npy", &c);
-    let out = run(&[
+    let args = [
         "coupling",
         "--cov",
         &cp,
@@ -65,21 +92,11 @@ fn coupling_on_user_npy_files() {
         "--rotations",
         "50",
         "--json",
-    ]);
-    assert_ok(&out);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let text = v.to_string();
+    ];
+    let out = run(&args);
+    let text = assert_ok_json(&out).to_string();
     assert!(text.contains("rho_bar"), "{text}");
-    let again = run(&[
-        "coupling",
-        "--cov",
-        &cp,
-        "--hess",
-        &hp,
-        "--rotations",
-        "50",
-        "--json",
-    ]);
+    let again = run(&args);
     assert_eq!(out.stdout, again.stdout, "same seed, same bytes");
 }
 
@@ -146,8 +163,7 @@ fn baseline_prints_formula_null_and_correction() {
         "40",
         "--json",
     ]);
-    assert_ok(&out);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = assert_ok_json(&out);
     let sim = v["simulated"]["simulated_mean"].as_f64().unwrap();
     let paper = v["paper"]["mean"].as_f64().unwrap();
     let corrected = v["corrected"]["mean"].as_f64().unwrap();
@@ -205,8 +221,7 @@ fn baseline_rejects_bad_input() {
 fn baseline_grid_runs_and_rescores_its_own_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["baseline-grid", "--d", "12", "--rotations", "8", "--json"]);
-    assert_ok(&out);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = assert_ok_json(&out);
     let points = v["points"].as_array().unwrap();
     assert!(points.iter().any(|p| p["spectrum"] == "power:2"));
     assert!(points.iter().all(|p| p["d"] == 12 && p["rotations"] == 8));
@@ -245,5 +260,210 @@ fn baseline_grid_rejects_bad_input() {
     ];
     for (args, mention) in cases {
         assert_bad_input(&run(&args), mention);
+    }
+}
+
+/// `train` and `analyze` (feature `torch`) on bad input: exit code 2 and a
+/// message naming the input, never a panic or backtrace. The data are a tiny
+/// MNIST written here (IDX files), so no shared data are needed.
+#[cfg(feature = "torch")]
+mod torch_commands {
+    use std::path::{Path, PathBuf};
+
+    use superlinear::data::idx::{IdxArray, IdxKind};
+
+    use super::{assert_bad_input, assert_ok_json, run};
+
+    /// 40 images of 28 x 28, labels 0..9 interleaved, as MNIST IDX files.
+    fn tiny_mnist(dir: &Path) -> String {
+        let n = 40;
+        let images = IdxArray {
+            kind: IdxKind::Images,
+            dims: vec![n, 28, 28],
+            data: (0..n * 784).map(|i| (i * 37 % 251) as u8).collect(),
+        };
+        let labels = IdxArray {
+            kind: IdxKind::Labels,
+            dims: vec![n],
+            data: (0..n).map(|i| (i % 10) as u8).collect(),
+        };
+        std::fs::write(dir.join("images-idx3-ubyte"), images.to_bytes().unwrap()).unwrap();
+        std::fs::write(dir.join("labels-idx1-ubyte"), labels.to_bytes().unwrap()).unwrap();
+        dir.display().to_string()
+    }
+
+    /// Trains for one epoch through the CLI; returns the final checkpoint.
+    fn trained(data: &str, out: &Path) -> PathBuf {
+        let out_s = out.display().to_string();
+        let args = [
+            "train",
+            "--data",
+            data,
+            "--classes",
+            "2",
+            "--per-class",
+            "4",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--out",
+            &out_s,
+            "--json",
+        ];
+        assert_ok_json(&run(&args));
+        out.join("final.safetensors")
+    }
+
+    #[test]
+    fn torch_train_rejects_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = tiny_mnist(dir.path());
+        let out = dir.path().join("out").display().to_string();
+        let train = |extra: &[&str]| {
+            let mut args = vec!["train", "--data", &data, "--out", &out];
+            if !extra.contains(&"--epochs") {
+                args.extend(["--epochs", "1"]);
+            }
+            args.extend_from_slice(extra);
+            run(&args)
+        };
+        let cases: Vec<(Vec<&str>, &str)> = vec![
+            (vec!["--classes", "0"], "classes"),
+            (vec!["--classes", "11"], "classes"),
+            (vec!["--classes", "-2"], "-2"),
+            (vec!["--classes", "two"], "two"),
+            (vec!["--per-class", "-1"], "-1"),
+            (vec!["--per-class", "nan"], "nan"),
+            (vec!["--per-class", "100000"], "per"),
+            (vec!["--epochs", "0"], "epochs"),
+            (vec!["--epochs", "-3"], "-3"),
+            (vec!["--lr", "0"], "lr"),
+            (vec!["--lr", "-0.1"], "lr"),
+            (vec!["--lr", "NaN"], "lr"),
+            (vec!["--lr", "inf"], "lr"),
+            (vec!["--lr", "fast"], "fast"),
+            (vec!["--batch-size", "0"], "batch size"),
+            (vec!["--dataset", "imagenet"], "imagenet"),
+            (vec!["--bogus"], "--bogus"),
+        ];
+        for (extra, mention) in cases {
+            assert_bad_input(&train(&extra), mention);
+        }
+        // Missing data directory, and a data directory without MNIST files.
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let empty = empty.display().to_string();
+        for root in ["/no/such/data/dir", empty.as_str()] {
+            assert_bad_input(
+                &run(&["train", "--data", root, "--out", &out, "--epochs", "1"]),
+                root,
+            );
+        }
+        // Truncated image file.
+        let cut = dir.path().join("cut");
+        std::fs::create_dir(&cut).unwrap();
+        let img = std::fs::read(dir.path().join("images-idx3-ubyte")).unwrap();
+        std::fs::write(cut.join("images-idx3-ubyte"), &img[..img.len() / 2]).unwrap();
+        std::fs::copy(
+            dir.path().join("labels-idx1-ubyte"),
+            cut.join("labels-idx1-ubyte"),
+        )
+        .unwrap();
+        let cut = cut.display().to_string();
+        assert_bad_input(
+            &run(&["train", "--data", &cut, "--out", &out, "--epochs", "1"]),
+            "images-idx3-ubyte",
+        );
+        // --out missing.
+        assert_bad_input(&run(&["train", "--data", &data]), "--out");
+    }
+
+    #[test]
+    fn torch_analyze_rejects_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = tiny_mnist(dir.path());
+        let ckpt = trained(&data, &dir.path().join("run"));
+        let ck = ckpt.display().to_string();
+        // The good checkpoint analyses (exit 0).
+        assert_ok_json(&run(&[
+            "analyze",
+            "--checkpoint",
+            &ck,
+            "--samples",
+            "8",
+            "--json",
+        ]));
+
+        let bytes = std::fs::read(&ckpt).unwrap();
+        let write = |name: &str, b: &[u8]| {
+            let p = dir.path().join("run").join(name);
+            std::fs::write(&p, b).unwrap();
+            p.display().to_string()
+        };
+        let truncated = write("truncated.safetensors", &bytes[..bytes.len() / 2]);
+        let header_only = write("header.safetensors", &bytes[..8]);
+        let garbage = write("garbage.safetensors", b"not a safetensors file at all");
+        let empty = write("empty.safetensors", b"");
+        // A checkpoint whose tensor names are not the documented fcN.weight.
+        let renamed = {
+            let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+            let header = std::str::from_utf8(&bytes[8..8 + header_len]).unwrap();
+            let new_header = header.replace("fc1.weight", "xx1.weight");
+            assert_eq!(new_header.len(), header.len());
+            let mut b = bytes.clone();
+            b[8..8 + header_len].copy_from_slice(new_header.as_bytes());
+            write("renamed.safetensors", &b)
+        };
+        // Corrupt and without run.json beside it: the checkpoint is named,
+        // not the missing data settings.
+        let lonely = dir.path().join("lonely.safetensors");
+        std::fs::write(&lonely, b"garbage").unwrap();
+        let lonely = lonely.display().to_string();
+        let analyze = |extra: &[&str]| {
+            let mut args = vec!["analyze"];
+            if !extra.contains(&"--samples") {
+                args.extend(["--samples", "8"]);
+            }
+            args.extend_from_slice(extra);
+            run(&args)
+        };
+        let cases: Vec<(Vec<&str>, &str)> = vec![
+            (
+                vec!["--checkpoint", "/no/such.safetensors"],
+                "/no/such.safetensors",
+            ),
+            (vec!["--checkpoint", &truncated], "truncated.safetensors"),
+            (vec!["--checkpoint", &header_only], "header.safetensors"),
+            (vec!["--checkpoint", &garbage], "garbage.safetensors"),
+            (vec!["--checkpoint", &empty], "empty.safetensors"),
+            (vec!["--checkpoint", &lonely], "lonely.safetensors"),
+            (vec!["--checkpoint", &renamed], "xx1.weight"),
+            (
+                vec!["--checkpoint", &ck, "--layer", "fc9.weight"],
+                "fc9.weight",
+            ),
+            (vec!["--checkpoint", &ck, "--layer", ""], "layer"),
+            (vec!["--checkpoint", &ck, "--top-k", "-1"], "-1"),
+            (vec!["--checkpoint", &ck, "--samples", "many"], "many"),
+            (vec!["--checkpoint", &ck, "--samples", "-5"], "-5"),
+            (vec!["--checkpoint", &ck, "--batch-size", "0"], "batch"),
+            (vec!["--checkpoint", &ck, "--loss", "hinge"], "hinge"),
+            (vec!["--checkpoint", &ck, "--bogus"], "--bogus"),
+            (vec![], "--checkpoint"),
+        ];
+        for (extra, mention) in cases {
+            assert_bad_input(&analyze(&extra), mention);
+        }
+        // The data directory recorded in run.json has gone.
+        let moved = dir.path().join("moved");
+        std::fs::create_dir(&moved).unwrap();
+        for f in ["images-idx3-ubyte", "labels-idx1-ubyte"] {
+            std::fs::rename(dir.path().join(f), moved.join(f)).unwrap();
+        }
+        assert_bad_input(
+            &analyze(&["--checkpoint", &ck]),
+            &dir.path().display().to_string(),
+        );
     }
 }

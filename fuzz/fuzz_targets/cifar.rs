@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(DataError::Truncated { expected, got, .. }) => {
             assert_eq!(got as usize, data.len());
-            assert!(data.is_empty() || data.len() % RECORD != 0);
+            assert!(data.is_empty() || !data.len().is_multiple_of(RECORD));
             assert_eq!(expected % RECORD as u64, 0);
         }
         Err(DataError::BadLabel { index, label, .. }) => {

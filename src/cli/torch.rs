@@ -51,10 +51,10 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Number of classes K (the first K labels).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     pub classes: usize,
     /// Samples per class (0: all).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub per_class: usize,
     /// Model family (default widths: see src/torch/model.rs).
     #[arg(long, value_enum, default_value = "mlp")]
@@ -63,25 +63,25 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "ce")]
     pub loss: LossArg,
     /// Learning rate (the paper's value is lost in the extraction).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub lr: f64,
     /// Mini-batch size B.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
     pub batch_size: usize,
     /// Epochs.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
     pub epochs: usize,
     /// Seed of the initialisation and the shuffling.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
     /// Save a checkpoint every N epochs (0: final only).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub checkpoint_every: usize,
     /// Output directory for checkpoints and run.json.
     #[arg(long)]
     pub out: PathBuf,
     /// libtorch threads (1 avoids OpenMP spinning on a busy 2-core machine).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub threads: i32,
     /// Print the report as JSON.
     #[arg(long)]
@@ -149,20 +149,20 @@ pub struct AnalyzeArgs {
     /// The bias-free linear layer to analyse, e.g. fc2.weight (default: the paper's choice).
     #[arg(long)]
     pub layer: Option<String>,
-    /// Samples used for H and C.
-    #[arg(long, default_value_t = 2000)]
+    /// Samples used for H and C, class-balanced (0: all).
+    #[arg(long, default_value_t = 2000, allow_negative_numbers = true)]
     pub samples: usize,
     /// Top-k eigen-directions in the gamma fit (0: all).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub top_k: usize,
     /// Loss (default: from run.json beside the checkpoint).
     #[arg(long, value_enum)]
     pub loss: Option<LossArg>,
     /// Mini-batch size B in Eq. 2 (default: from run.json).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
     /// libtorch threads.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub threads: i32,
     /// Threads for the dense linear algebra (faer; 0: all cores, 1: sequential).
     #[arg(long, default_value_t = 0)]

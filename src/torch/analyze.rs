@@ -320,10 +320,12 @@ pub fn run_metadata(checkpoint: &Path) -> Result<Option<TrainReport>> {
 }
 
 /// Loads the checkpoint of `settings` and the data (`settings.data`, else the
-/// training subset recorded in `run.json`), and analyses it.
+/// training subset recorded in `run.json`), and analyses it. The checkpoint
+/// is read first, so a missing or corrupt one is reported as such rather
+/// than as missing data settings.
 pub fn run_analyze(settings: &AnalyzeSettings) -> Result<AnalyzeReport> {
+    let (net, meta, load) = load_checkpoint(settings)?;
     let t = Instant::now();
-    let meta = run_metadata(&settings.checkpoint)?;
     let ds = settings
         .data
         .clone()
@@ -337,31 +339,50 @@ pub fn run_analyze(settings: &AnalyzeSettings) -> Result<AnalyzeReport> {
         })?;
     let data = load_data(&ds)?;
     let load_data_s = t.elapsed().as_secs_f64();
-    let mut report = run_analyze_on(settings, &data)?;
-    report.stages.insert(
-        0,
-        Stage {
-            name: "load data".into(),
-            seconds: load_data_s,
-        },
-    );
-    Ok(report)
+    finish_report(&net, &data, settings, meta, load, Some(load_data_s))
 }
 
 /// Loads the checkpoint of `settings` and analyses it on `data`.
 pub fn run_analyze_on(settings: &AnalyzeSettings, data: &TrainData) -> Result<AnalyzeReport> {
+    let (net, meta, load) = load_checkpoint(settings)?;
+    finish_report(&net, data, settings, meta, load, None)
+}
+
+/// The net, its `run.json` if any, and the seconds it took.
+fn load_checkpoint(settings: &AnalyzeSettings) -> Result<(Net, Option<TrainReport>, f64)> {
     let t = Instant::now();
+    if !settings.checkpoint.is_file() {
+        return Err(TorchError::Checkpoint {
+            path: settings.checkpoint.display().to_string(),
+            reason: "no such file".into(),
+        });
+    }
     let net = Net::load(&settings.checkpoint, Kind::Float)?;
     let meta = run_metadata(&settings.checkpoint)?;
-    let load = t.elapsed().as_secs_f64();
-    let mut report = analyze(&net, data, settings, meta.as_ref())?;
-    report.stages.insert(
-        0,
-        Stage {
-            name: "load checkpoint".into(),
-            seconds: load,
-        },
-    );
+    Ok((net, meta, t.elapsed().as_secs_f64()))
+}
+
+/// [`analyze`], with the loading stages put first in the report.
+fn finish_report(
+    net: &Net,
+    data: &TrainData,
+    settings: &AnalyzeSettings,
+    meta: Option<TrainReport>,
+    load_checkpoint_s: f64,
+    load_data_s: Option<f64>,
+) -> Result<AnalyzeReport> {
+    let mut report = analyze(net, data, settings, meta.as_ref())?;
+    let mut first = vec![Stage {
+        name: "load checkpoint".into(),
+        seconds: load_checkpoint_s,
+    }];
+    if let Some(s) = load_data_s {
+        first.push(Stage {
+            name: "load data".into(),
+            seconds: s,
+        });
+    }
+    report.stages.splice(0..0, first);
     Ok(report)
 }
 
