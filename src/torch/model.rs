@@ -82,6 +82,12 @@ impl Arch {
     }
 }
 
+/// The input width followed by the hidden widths of an MLP (the output width
+/// K is not included).
+fn mlp_layer_widths(input: usize, hidden: &[usize]) -> impl Iterator<Item = usize> + '_ {
+    std::iter::once(input).chain(hidden.iter().copied())
+}
+
 /// Architecture plus number of classes: everything needed to build a [`Net`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelSpec {
@@ -110,9 +116,7 @@ impl ModelSpec {
                         "need at least one hidden layer",
                     ));
                 }
-                std::iter::once(*input)
-                    .chain(hidden.iter().cloned())
-                    .collect()
+                mlp_layer_widths(*input, hidden).collect()
             }
             Arch::Cnn {
                 in_channels,
@@ -148,8 +152,7 @@ impl ModelSpec {
         let k = self.classes as i64;
         match &self.arch {
             Arch::Mlp { input, hidden } => {
-                let dims: Vec<i64> = std::iter::once(*input)
-                    .chain(hidden.iter().cloned())
+                let dims: Vec<i64> = mlp_layer_widths(*input, hidden)
                     .map(|v| v as i64)
                     .chain(std::iter::once(k))
                     .collect();
