@@ -502,3 +502,16 @@ fn regression_awd_constraint_with_subnormal_weights_is_exact_to_rounding() {
         "{fro:e}"
     );
 }
+
+/// Fuzz regression (fuzz/seeds/awd/regression-frobenius-overflow): every
+/// entry of both factors of dW is finite but |dW|_F exceeds f64::MAX; the norm
+/// is +inf, never NaN.
+#[test]
+fn frobenius_norm_overflow_is_infinite_not_nan() {
+    let w = Array2::<f64>::from_elem((4, 1), 1.5e308);
+    let a = Array1::from_vec(vec![1.0]);
+    let da = Array1::from_vec(vec![1.0]);
+    let dw = minimal_dw(w.view(), a.view(), da.view()).unwrap();
+    assert!(dw.left.iter().chain(&dw.right).all(|v| v.is_finite()));
+    assert_eq!(dw.frobenius_norm(), f64::INFINITY);
+}
