@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 
 use superlinear::published::Published;
 use superlinear::reproduce::config::{ConfigSet, FamilyConfig, RowFilter, Scale};
-use superlinear::reproduce::report::{table_markdown, RenderOptions, TableId};
+use superlinear::reproduce::report::{
+    table_markdown, table_rows, RenderOptions, TableId, DEFAULT_MIN_TRAIN_ACCURACY,
+};
 use superlinear::reproduce::run::{reproduce, ReproduceSettings};
 
 use crate::util::shared_data;
@@ -53,6 +55,7 @@ fn settings(out: &Path, root: PathBuf) -> ReproduceSettings {
         progress: false,
         timings: false,
         report_only: false,
+        min_train_accuracy: DEFAULT_MIN_TRAIN_ACCURACY,
     }
 }
 
@@ -98,6 +101,40 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
     let results = std::fs::read_to_string(dir.path().join("RESULTS.md")).unwrap();
     assert!(results.contains("tried: nothing else"), "{results}");
     assert!(results.contains("mnist-mlp-k3-ce (1/2)"), "{results}");
+    // Table 3's two readings come with every MSE record (and none with CE).
+    for r in &first.records {
+        let mse = r.config.row.id().ends_with("mse");
+        assert_eq!(r.analyze.term2.is_some(), mse, "{}", r.config.row.id());
+        if mse {
+            let (a, b) = (r.gamma_term12().unwrap(), r.gamma_iso_term2().unwrap());
+            assert!(a.is_finite() && b.is_finite() && a > 0.0 && b > 0.0, "{a} {b}");
+        }
+    }
+    let t3 = reproduce(&ReproduceSettings {
+        table: TableId::Three,
+        report_only: true,
+        results_md: None,
+        ..s.clone()
+    })
+    .unwrap();
+    assert_eq!((t3.ran, t3.reused), (0, 1));
+    assert!(t3.rows[0].table3_term12.is_some() && t3.rows[0].table3.is_some());
+    assert!(t3.markdown.contains("Table 3 measured I+II"), "{}", t3.markdown);
+    // A run below the training-accuracy floor is counted, listed and not scored.
+    let mut untrained = first.records.clone();
+    untrained[0].train.accuracy = 0.2;
+    let rows = table_rows(
+        &s.published,
+        &[untrained[0].config.row],
+        &untrained,
+        TableId::One,
+        DEFAULT_MIN_TRAIN_ACCURACY,
+    );
+    assert_eq!((rows[0].seeds, rows[0].runs), (0, 1));
+    assert_eq!(rows[0].below_floor, vec!["seed 0 (acc 0.200)".to_string()]);
+    assert_eq!(rows[0].gamma.measured, None);
+    let md = table_markdown(&rows, TableId::One, RenderOptions { timings: false });
+    assert!(md.contains("| 0 of 1 |"), "{md}");
     // Figures rounded to 2 decimals (the table's own rounding).
     let table = table_markdown(&first.rows, TableId::One, RenderOptions { timings: false });
     insta::assert_snapshot!("reproduce_mnist_mlp_k3_one_seed", table);
@@ -134,6 +171,17 @@ fn torch_reproduce_rejects_bad_flags() {
     assert_bad_input(&with(&["--table", "2", "--scale", "reduced"]), "table = 2");
     assert_bad_input(&with(&["--table", "x", "--scale", "reduced"]), "table = x");
     assert_bad_input(&with(&["--table", "1", "--scale", "huge"]), "scale = huge");
+    assert_bad_input(
+        &with(&[
+            "--table",
+            "1",
+            "--scale",
+            "reduced",
+            "--min-train-acc",
+            "1.5",
+        ]),
+        "min-train-acc = 1.5",
+    );
     assert_bad_input(
         &with(&["--table", "1", "--scale", "reduced", "--rows", "mnist-rnn"]),
         "unknown token \"rnn\"",

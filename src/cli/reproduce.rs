@@ -11,7 +11,9 @@ use clap::Args;
 use superlinear::exit;
 use superlinear::published::Published;
 use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
-use superlinear::reproduce::report::{verdicts_markdown, Outcome, TableId};
+use superlinear::reproduce::report::{
+    verdicts_markdown, Outcome, TableId, DEFAULT_MIN_TRAIN_ACCURACY,
+};
 use superlinear::reproduce::run::{reproduce as run_reproduce, ReproduceSettings};
 
 #[derive(Debug, Args)]
@@ -58,6 +60,10 @@ pub struct ReproduceArgs {
     /// No per-run progress lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Runs whose final training accuracy is below this are listed but not
+    /// scored (they measure an untrained network).
+    #[arg(long, default_value_t = DEFAULT_MIN_TRAIN_ACCURACY)]
+    pub min_train_acc: f64,
 }
 
 pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
@@ -99,6 +105,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         progress: !args.quiet,
         timings: !args.no_timings,
         report_only: args.report_only,
+        min_train_accuracy: args.min_train_acc,
     };
     let report = run_reproduce(&settings)?;
     print!("{}", report.markdown);

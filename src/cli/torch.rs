@@ -174,6 +174,13 @@ pub struct AnalyzeArgs {
     /// eigenvalue problem; with --coupling-awd also E[h^2]'s, d x d).
     #[arg(long)]
     pub coupling_null: bool,
+    /// Also Table 3's exponents with Term II kept (C6): matched pairs, the real
+    /// dw_p, gamma of Term I + II and of sigma^2 E[h^2] + Term II.
+    #[arg(long)]
+    pub term2: bool,
+    /// Seed of the per-class halves the matched pairs are drawn from (--term2).
+    #[arg(long, default_value_t = 0)]
+    pub pair_seed: u64,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -191,6 +198,8 @@ pub fn analyze(args: AnalyzeArgs) -> Result<i32> {
         linalg_threads: args.linalg_threads,
         coupling_awd: args.coupling_awd,
         coupling_null: args.coupling_null,
+        term2: args.term2,
+        pair_seed: args.pair_seed,
         ..AnalyzeSettings::default()
     };
     let report = run_analyze(&settings)?;
@@ -267,6 +276,18 @@ fn render(r: &AnalyzeReport) -> String {
     match &r.coupling_awd {
         Some(c) => s.push_str(&format!("rho_bar C_awd (C3) {}\n", coupling(c))),
         None => s.push_str("rho_bar C_awd (C3) not computed (--coupling-awd: V^T E[h^2] V, about doubles the time)\n"),
+    }
+    match &r.term2 {
+        Some(Ok(t)) => s.push_str(&format!(
+            "Table 3 (C6, Term II kept; {} matched pairs, seed {}): gamma_I+II {}; gamma_iso+II {}; Term II / Term I over the top-k {:.3}\n",
+            t.pairs_used,
+            t.pair_seed,
+            fit(&t.gamma_term12),
+            fit(&t.gamma_iso_term2),
+            t.term2_share
+        )),
+        Some(Err(e)) => s.push_str(&format!("Table 3 (C6, Term II kept) not computed: {e}\n")),
+        None => {}
     }
     s.push_str("  (null: C rotated Haar-randomly in R^d, projected on the top-k; the corrected SE assumes all d directions, so it is not given for a top-k)\n");
     for st in &r.stages {

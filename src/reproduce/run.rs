@@ -18,9 +18,9 @@ use tch::Kind;
 
 use super::config::{ConfigSet, Loss, Model, RowFilter, RowKey, RunConfig, Scale};
 use super::report::{
-    results_markdown, table_csv, table_markdown, table_rows, verdicts, AnalyzeOutcome, FitSummary,
-    Provenance, RenderOptions, ResultsContext, RunRecord, TableId, TableRow, Timings, TrainOutcome,
-    Verdict,
+    reached_floor, results_markdown, table_csv, table_markdown, table_rows, verdicts,
+    AnalyzeOutcome, FitSummary, Provenance, RenderOptions, ResultsContext, RunRecord, TableId,
+    TableRow, Term2Summary, Timings, TrainOutcome, Verdict,
 };
 use super::ReproduceError;
 use crate::published::Published;
@@ -63,6 +63,9 @@ pub struct ReproduceSettings {
     /// Train nothing: render the tables and the results document from the
     /// stored records only.
     pub report_only: bool,
+    /// Runs below this final training accuracy are listed but not scored
+    /// (see [`super::report::DEFAULT_MIN_TRAIN_ACCURACY`]).
+    pub min_train_accuracy: f64,
 }
 
 impl ReproduceSettings {
@@ -73,6 +76,13 @@ impl ReproduceSettings {
         }
         if self.jobs == 0 {
             return Err(ReproduceError::setting("jobs", 0, "must be at least 1"));
+        }
+        if !(0.0..=1.0).contains(&self.min_train_accuracy) {
+            return Err(ReproduceError::setting(
+                "min-train-acc",
+                self.min_train_accuracy,
+                "must be a training accuracy in [0, 1]",
+            ));
         }
         Ok(())
     }
@@ -114,11 +124,15 @@ pub fn record_path(out: &Path, row: &RowKey, seed: u64) -> PathBuf {
         .join(format!("seed-{seed}.json"))
 }
 
-/// A finished record with exactly this config, if one is stored.
-pub fn stored_record(path: &Path, config: &RunConfig) -> Option<RunRecord> {
+/// A finished record with exactly this config, if one is stored; with
+/// `table` = 3 an MSE record must also hold Table 3's Term II figures
+/// (records written before they existed are rerun).
+pub fn stored_record(path: &Path, config: &RunConfig, table: TableId) -> Option<RunRecord> {
     let text = std::fs::read_to_string(path).ok()?;
     let rec: RunRecord = serde_json::from_str(&text).ok()?;
-    (rec.config == *config).then_some(rec)
+    let complete =
+        table == TableId::One || config.row.loss != Loss::Mse || rec.analyze.term2.is_some();
+    (rec.config == *config && complete).then_some(rec)
 }
 
 fn io_err(path: &Path, e: impl std::fmt::Display) -> ReproduceError {
@@ -210,25 +224,16 @@ pub fn run_one(
         top_k: config.top_k,
         loss: Some(config.row.loss.kind()),
         batch_size: Some(config.batch),
+        // Table 3's column (MSE rows): Term II kept, pairs drawn with the run's seed.
+        term2: config.row.loss == Loss::Mse,
+        pair_seed: seed,
         ..AnalyzeSettings::default()
     };
     let an = analyze(&net, &data, &settings, None)?;
     let analyze_s = t2.elapsed().as_secs_f64();
     let cpu3 = process_cpu_seconds();
     let delta = |a: Option<f64>, b: Option<f64>| b.zip(a).map(|(b, a)| b - a);
-    let fit = |f: &Result<crate::fit::GammaFit, String>| {
-        f.as_ref()
-            .map(|f| FitSummary {
-                gamma: f.gamma,
-                std_err: f.std_err,
-                r_squared: f.r_squared,
-                intercept: f.intercept,
-                points_used: f.points_used,
-                points_dropped: f.points_dropped,
-                log_range_h: f.log_range_h,
-            })
-            .map_err(Clone::clone)
-    };
+    let fit = FitSummary::of;
     let last = tr.epochs.last();
     Ok(RunRecord {
         config: config.clone(),
@@ -256,6 +261,20 @@ pub fn run_one(
             bound_violations: (an.bounds.left.violations, an.bounds.right.violations),
             first_moment_residual: an.first_moment_residual,
             negative_mass: an.spectra.negative_mass,
+            term2: an.term2.as_ref().map(|t| match t {
+                Ok(t) => Term2Summary {
+                    pairs_used: t.pairs_used,
+                    term2_share: t.term2_share,
+                    gamma_term12: fit(&t.gamma_term12),
+                    gamma_iso_term2: fit(&t.gamma_iso_term2),
+                },
+                Err(e) => Term2Summary {
+                    pairs_used: 0,
+                    term2_share: f64::NAN,
+                    gamma_term12: Err(e.clone()),
+                    gamma_iso_term2: Err(e.clone()),
+                },
+            }),
             stages: an
                 .stages
                 .iter()
@@ -315,7 +334,7 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
     let mut records = Vec::new();
     for c in &configs {
         for seed in 0..s.seeds as u64 {
-            match stored_record(&record_path(&s.out, &c.row, seed), c) {
+            match stored_record(&record_path(&s.out, &c.row, seed), c, s.table) {
                 Some(rec) => records.push(rec),
                 None if s.report_only => {}
                 None => todo.push((c.clone(), seed)),
@@ -385,17 +404,26 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
     }
     let mut records = sh.records;
     records.sort_by_key(|r| (r.config.row, r.provenance.seed));
-    let table = table_rows(&s.published, &rows, &records, s.table);
+    let table = table_rows(&s.published, &rows, &records, s.table, s.min_train_accuracy);
     let o = RenderOptions { timings: s.timings };
     Ok(ReproduceReport {
         markdown: table_markdown(&table, s.table, o),
         csv: table_csv(&table, s.table, o),
-        verdicts: verdicts(&table, &records),
+        verdicts: verdicts(&table, &scored(&records, s.min_train_accuracy)),
         rows: table,
         records,
         ran: sh.ran,
         reused,
     })
+}
+
+/// The records at or above the training-accuracy floor (the ones scored).
+pub fn scored(records: &[RunRecord], min_train_accuracy: f64) -> Vec<RunRecord> {
+    records
+        .iter()
+        .filter(|r| reached_floor(r, min_train_accuracy))
+        .cloned()
+        .collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -410,7 +438,7 @@ fn write_outputs(
 ) -> Result<(), ReproduceError> {
     let mut records = records.to_vec();
     records.sort_by_key(|r| (r.config.row, r.provenance.seed));
-    let table = table_rows(&s.published, rows, &records, s.table);
+    let table = table_rows(&s.published, rows, &records, s.table, s.min_train_accuracy);
     let o = RenderOptions { timings: s.timings };
     let n = s.table.number();
     write_atomic(
@@ -446,9 +474,13 @@ fn write_outputs(
             configs,
             published: &s.published,
             commits,
+            min_train_accuracy: s.min_train_accuracy,
             notes: std::fs::read_to_string(s.out.join("NOTES.md")).ok(),
         };
-        write_atomic(p, &results_markdown(&ctx, &table, &records))?;
+        write_atomic(
+            p,
+            &results_markdown(&ctx, &table, &scored(&records, s.min_train_accuracy)),
+        )?;
     }
     Ok(())
 }

@@ -20,6 +20,16 @@
 //! [`AnalyzeSettings::coupling_awd`] (it about doubles the run time: a
 //! `k x k x (N r)` product and the d x d `E[h_p^2]`); the corrected null mean
 //! with [`AnalyzeSettings::coupling_null`] (whole spectra).
+//!
+//! Table 3 (C6, C14) with [`AnalyzeSettings::term2`]: the N samples are split
+//! per class into two seeded halves and matched to their nearest same-class
+//! partner of the other half on the layer's input activity (C5); with the
+//! real minimal perturbations `dw_p`, Term I `= h_p dw_p` and Term II
+//! `= (d dw_p/dw)^T g_p = delta_p da^T` (Eq. 57) are projected on the top-k
+//! `v_i` ([`super::netclaims::terms::measure`]), and two readings of Eq. 58's
+//! exponent (its formula was lost in the extraction) are fitted against
+//! `H_ii`: `gamma_I+II` from `E_p[((T1 + T2) . v_i)^2]`, and `gamma_iso+II`
+//! from `sigma^2 v_i^T E[h_p^2] v_i + E_p[(T2 . v_i)^2]` (cross terms dropped).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -77,6 +87,14 @@ pub struct AnalyzeSettings {
     /// (d x d).
     #[serde(default)]
     pub coupling_null: bool,
+    /// Also measure Table 3's exponents with Term II kept (module doc): costs
+    /// a nearest-neighbour matching of the N activities and one more pass of
+    /// projections on the top-k (about as much as the C_ii pass, twice).
+    #[serde(default)]
+    pub term2: bool,
+    /// Seed of the per-class halves of the matching ([`Self::term2`]).
+    #[serde(default)]
+    pub pair_seed: u64,
 }
 
 impl Default for AnalyzeSettings {
@@ -93,6 +111,8 @@ impl Default for AnalyzeSettings {
             coupling_awd: false,
             linalg_threads: 0,
             coupling_null: false,
+            term2: false,
+            pair_seed: 0,
         }
     }
 }
@@ -154,6 +174,27 @@ pub struct AnalyzeReport {
     /// The same for `C_awd' = V^T E[h_p^2] V` (None: not asked for, see
     /// [`AnalyzeSettings::coupling_awd`]).
     pub coupling_awd: Option<std::result::Result<CouplingNull, String>>,
+    /// Table 3's exponents with Term II kept (None: not asked for, see
+    /// [`AnalyzeSettings::term2`]); the error text when the matching or a fit
+    /// is impossible.
+    pub term2: Option<std::result::Result<Term2Report, String>>,
+}
+
+/// Table 3's column (Eq. 58, two readings; module doc) on the top-k.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Term2Report {
+    /// Samples with a partner and `a_p != 0`.
+    pub pairs_used: usize,
+    /// Seed of the per-class halves.
+    pub pair_seed: u64,
+    /// `sigma^2 = E_{p,j} c_pj^2` of the real `dw_p` in the local eigenbases.
+    pub sigma2: f64,
+    /// `sum_i E[(T2.v_i)^2] / sum_i E[(T1.v_i)^2]` over the top-k.
+    pub term2_share: f64,
+    /// gamma of `E_p[((T1 + T2) . v_i)^2]` with the real `dw_p`.
+    pub gamma_term12: std::result::Result<GammaFit, String>,
+    /// gamma of `sigma^2 v_i^T E[h^2] v_i + E_p[(T2 . v_i)^2]`.
+    pub gamma_iso_term2: std::result::Result<GammaFit, String>,
 }
 
 /// `rho_bar` over the top-k eigen-directions of H and its random-basis null
@@ -531,6 +572,23 @@ pub fn analyze(
     let gamma = fit_gamma(&h_diag, &c_diag, &fit_rule).map_err(|e| e.to_string());
     let gamma_awd = fit_gamma(&h_diag, &c_awd_diag, &fit_rule).map_err(|e| e.to_string());
     lap("checks", &mut stages);
+    let term2 = if settings.term2 {
+        let t = term2_report(
+            net,
+            &layer,
+            &samples,
+            &labels,
+            &engine,
+            v.as_ref(),
+            &h_diag,
+            &fit_rule,
+            settings,
+        );
+        lap("Term I + II (Table 3)", &mut stages);
+        Some(t)
+    } else {
+        None
+    };
 
     Ok(AnalyzeReport {
         checkpoint: settings.checkpoint.clone(),
@@ -554,5 +612,60 @@ pub fn analyze(
         stages,
         coupling_c,
         coupling_awd,
+        term2,
+    })
+}
+
+/// Table 3's two readings on the top-k eigenvectors `v` of H (module doc).
+#[allow(clippy::too_many_arguments)]
+fn term2_report(
+    net: &Net,
+    layer: &str,
+    samples: &crate::kron::LayerSamples,
+    labels: &[usize],
+    engine: &KronCurvature,
+    v: faer::MatRef<'_, f64>,
+    h_diag: &[f64],
+    rule: &FitRule,
+    settings: &AnalyzeSettings,
+) -> std::result::Result<Term2Report, String> {
+    use super::netclaims::terms::{match_halves, measure, PairedLayer};
+    let (out, inn) = engine.layer_shape();
+    let wv = super::curvature::tensor_to_f64(net.weight(layer).map_err(|e| e.to_string())?, layer)
+        .map_err(|e| e.to_string())?;
+    let w = Mat::from_fn(out, inn, |o, i| wv[o * inn + i]);
+    let pairs = match_halves(samples.acts.as_ref(), labels, settings.pair_seed, false)
+        .map_err(|e| e.to_string())?;
+    let m = measure(
+        &PairedLayer {
+            engine,
+            acts: samples.acts.as_ref(),
+            weights: w.as_ref(),
+            partner: &pairs.partner,
+        },
+        v,
+        settings.chunk.min(64),
+    )
+    .map_err(|e| e.to_string())?;
+    let dm = &m.directions;
+    let sigma2 = m.isotropy.sigma2;
+    let iso_term2: Vec<f64> = dm
+        .second
+        .iter()
+        .zip(&dm.c_term2)
+        .map(|(s, t2)| sigma2 * s + t2)
+        .collect();
+    let t1: f64 = dm.c_term1.iter().sum();
+    Ok(Term2Report {
+        pairs_used: m.used,
+        pair_seed: settings.pair_seed,
+        sigma2,
+        term2_share: if t1 > 0.0 {
+            dm.c_term2.iter().sum::<f64>() / t1
+        } else {
+            f64::NAN
+        },
+        gamma_term12: fit_gamma(h_diag, &dm.c_term12, rule).map_err(|e| e.to_string()),
+        gamma_iso_term2: fit_gamma(h_diag, &iso_term2, rule).map_err(|e| e.to_string()),
     })
 }
