@@ -691,6 +691,10 @@ pub struct ResultsContext<'a> {
     pub commits: Vec<String>,
     /// Training-accuracy floor below which runs are not scored.
     pub min_train_accuracy: f64,
+    /// Side runs beside the grid (name, their `table1.md`): the `sweep-*`
+    /// directories next to the output directory, each written by
+    /// `reproduce --configs experiments/sweeps/<name> --out <dir>`.
+    pub sweeps: Vec<(String, String)>,
     /// Hand-written notes (`NOTES.md` in the output directory: what was
     /// tried, evidence for the misses), included verbatim.
     pub notes: Option<String>,
@@ -825,6 +829,15 @@ pub fn results_markdown(ctx: &ResultsContext, rows: &[TableRow], records: &[RunR
         .filter(|r| r.runs < ctx.seeds)
         .map(|r| format!("{} ({}/{})", r.row.id(), r.runs, ctx.seeds))
         .collect();
+    if !ctx.sweeps.is_empty() {
+        s.push_str(
+            "\n## Side runs beside the grid (generated tables of the `sweep-*` directories)\n\n",
+        );
+        s.push_str("Each changes one setting of the grid's configs (the copies are in `experiments/sweeps/<name>/`, the records beside each table); they are evidence for the misses, not part of the grid.\n");
+        for (name, table) in &ctx.sweeps {
+            s.push_str(&format!("\n### {name}\n\n{}\n", table.trim_end()));
+        }
+    }
     if let Some(notes) = &ctx.notes {
         s.push_str(
             "\n## Notes: what was tried (hand-written, NOTES.md in the results directory)\n\n",

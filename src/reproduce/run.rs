@@ -417,6 +417,36 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
     })
 }
 
+/// The `sweep-*` directories beside `out` (not when `out` is one of them),
+/// sorted by name, with their `table1.md`.
+pub fn sweeps_beside(out: &Path) -> Vec<(String, String)> {
+    let is_sweep = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("sweep-"))
+    };
+    if is_sweep(out) {
+        return Vec::new();
+    }
+    let Some(parent) = out.parent() else {
+        return Vec::new();
+    };
+    let Ok(dir) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, String)> = dir
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && is_sweep(p))
+        .filter_map(|p| {
+            let table = std::fs::read_to_string(p.join("table1.md")).ok()?;
+            Some((p.file_name()?.to_string_lossy().into_owned(), table))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 /// The records at or above the training-accuracy floor (the ones scored).
 pub fn scored(records: &[RunRecord], min_train_accuracy: f64) -> Vec<RunRecord> {
     records
@@ -475,6 +505,7 @@ fn write_outputs(
             published: &s.published,
             commits,
             min_train_accuracy: s.min_train_accuracy,
+            sweeps: sweeps_beside(&s.out),
             notes: std::fs::read_to_string(s.out.join("NOTES.md")).ok(),
         };
         write_atomic(
