@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use superlinear::published::Published;
 use superlinear::reproduce::config::{ConfigSet, FamilyConfig, RowFilter, Scale};
 use superlinear::reproduce::report::{
-    table_markdown, table_rows, RenderOptions, TableId, DEFAULT_MIN_TRAIN_ACCURACY,
+    table_markdown, table_rows, RenderOptions, TableId, DEFAULT_MIN_TRAIN_PROGRESS,
 };
 use superlinear::reproduce::run::{reproduce, ReproduceSettings};
 
@@ -55,7 +55,7 @@ fn settings(out: &Path, root: PathBuf) -> ReproduceSettings {
         progress: false,
         timings: false,
         report_only: false,
-        min_train_accuracy: DEFAULT_MIN_TRAIN_ACCURACY,
+        min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
     }
 }
 
@@ -107,7 +107,10 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
         assert_eq!(r.analyze.term2.is_some(), mse, "{}", r.config.row.id());
         if mse {
             let (a, b) = (r.gamma_term12().unwrap(), r.gamma_iso_term2().unwrap());
-            assert!(a.is_finite() && b.is_finite() && a > 0.0 && b > 0.0, "{a} {b}");
+            assert!(
+                a.is_finite() && b.is_finite() && a > 0.0 && b > 0.0,
+                "{a} {b}"
+            );
         }
     }
     let t3 = reproduce(&ReproduceSettings {
@@ -119,7 +122,11 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
     .unwrap();
     assert_eq!((t3.ran, t3.reused), (0, 1));
     assert!(t3.rows[0].table3_term12.is_some() && t3.rows[0].table3.is_some());
-    assert!(t3.markdown.contains("Table 3 measured I+II"), "{}", t3.markdown);
+    assert!(
+        t3.markdown.contains("Table 3 measured I+II"),
+        "{}",
+        t3.markdown
+    );
     // A run below the training-accuracy floor is counted, listed and not scored.
     let mut untrained = first.records.clone();
     untrained[0].train.accuracy = 0.2;
@@ -128,7 +135,7 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
         &[untrained[0].config.row],
         &untrained,
         TableId::One,
-        DEFAULT_MIN_TRAIN_ACCURACY,
+        DEFAULT_MIN_TRAIN_PROGRESS,
     );
     assert_eq!((rows[0].seeds, rows[0].runs), (0, 1));
     assert_eq!(rows[0].below_floor, vec!["seed 0 (acc 0.200)".to_string()]);
@@ -177,10 +184,10 @@ fn torch_reproduce_rejects_bad_flags() {
             "1",
             "--scale",
             "reduced",
-            "--min-train-acc",
+            "--min-train-progress",
             "1.5",
         ]),
-        "min-train-acc = 1.5",
+        "min-train-progress = 1.5",
     );
     assert_bad_input(
         &with(&["--table", "1", "--scale", "reduced", "--rows", "mnist-rnn"]),

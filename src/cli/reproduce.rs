@@ -12,7 +12,7 @@ use superlinear::exit;
 use superlinear::published::Published;
 use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
 use superlinear::reproduce::report::{
-    verdicts_markdown, Outcome, TableId, DEFAULT_MIN_TRAIN_ACCURACY,
+    verdicts_markdown, Outcome, TableId, DEFAULT_MIN_TRAIN_PROGRESS,
 };
 use superlinear::reproduce::run::{reproduce as run_reproduce, ReproduceSettings};
 
@@ -60,10 +60,11 @@ pub struct ReproduceArgs {
     /// No per-run progress lines.
     #[arg(long)]
     pub quiet: bool,
-    /// Runs whose final training accuracy is below this are listed but not
-    /// scored (they measure an untrained network).
-    #[arg(long, default_value_t = DEFAULT_MIN_TRAIN_ACCURACY)]
-    pub min_train_acc: f64,
+    /// Runs below the training-accuracy floor 1/K + P (1 - 1/K) (P of the way
+    /// from chance to full accuracy) are listed but not scored: they measure
+    /// an untrained network.
+    #[arg(long, default_value_t = DEFAULT_MIN_TRAIN_PROGRESS)]
+    pub min_train_progress: f64,
 }
 
 pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
@@ -105,7 +106,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         progress: !args.quiet,
         timings: !args.no_timings,
         report_only: args.report_only,
-        min_train_accuracy: args.min_train_acc,
+        min_train_progress: args.min_train_progress,
     };
     let report = run_reproduce(&settings)?;
     print!("{}", report.markdown);

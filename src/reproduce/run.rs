@@ -63,9 +63,9 @@ pub struct ReproduceSettings {
     /// Train nothing: render the tables and the results document from the
     /// stored records only.
     pub report_only: bool,
-    /// Runs below this final training accuracy are listed but not scored
-    /// (see [`super::report::DEFAULT_MIN_TRAIN_ACCURACY`]).
-    pub min_train_accuracy: f64,
+    /// Runs below the training-accuracy floor `1/K + p (1 - 1/K)` with this p
+    /// are listed but not scored ([`super::report::accuracy_floor`]).
+    pub min_train_progress: f64,
 }
 
 impl ReproduceSettings {
@@ -77,11 +77,11 @@ impl ReproduceSettings {
         if self.jobs == 0 {
             return Err(ReproduceError::setting("jobs", 0, "must be at least 1"));
         }
-        if !(0.0..=1.0).contains(&self.min_train_accuracy) {
+        if !(0.0..=1.0).contains(&self.min_train_progress) {
             return Err(ReproduceError::setting(
-                "min-train-acc",
-                self.min_train_accuracy,
-                "must be a training accuracy in [0, 1]",
+                "min-train-progress",
+                self.min_train_progress,
+                "must be a fraction in [0, 1] of the way from chance to full training accuracy",
             ));
         }
         Ok(())
@@ -404,12 +404,12 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
     }
     let mut records = sh.records;
     records.sort_by_key(|r| (r.config.row, r.provenance.seed));
-    let table = table_rows(&s.published, &rows, &records, s.table, s.min_train_accuracy);
+    let table = table_rows(&s.published, &rows, &records, s.table, s.min_train_progress);
     let o = RenderOptions { timings: s.timings };
     Ok(ReproduceReport {
         markdown: table_markdown(&table, s.table, o),
         csv: table_csv(&table, s.table, o),
-        verdicts: verdicts(&table, &scored(&records, s.min_train_accuracy)),
+        verdicts: verdicts(&table, &scored(&records, s.min_train_progress)),
         rows: table,
         records,
         ran: sh.ran,
@@ -448,10 +448,10 @@ pub fn sweeps_beside(out: &Path) -> Vec<(String, String)> {
 }
 
 /// The records at or above the training-accuracy floor (the ones scored).
-pub fn scored(records: &[RunRecord], min_train_accuracy: f64) -> Vec<RunRecord> {
+pub fn scored(records: &[RunRecord], min_train_progress: f64) -> Vec<RunRecord> {
     records
         .iter()
-        .filter(|r| reached_floor(r, min_train_accuracy))
+        .filter(|r| reached_floor(r, min_train_progress))
         .cloned()
         .collect()
 }
@@ -468,7 +468,7 @@ fn write_outputs(
 ) -> Result<(), ReproduceError> {
     let mut records = records.to_vec();
     records.sort_by_key(|r| (r.config.row, r.provenance.seed));
-    let table = table_rows(&s.published, rows, &records, s.table, s.min_train_accuracy);
+    let table = table_rows(&s.published, rows, &records, s.table, s.min_train_progress);
     let o = RenderOptions { timings: s.timings };
     let n = s.table.number();
     write_atomic(
@@ -504,13 +504,13 @@ fn write_outputs(
             configs,
             published: &s.published,
             commits,
-            min_train_accuracy: s.min_train_accuracy,
+            min_train_progress: s.min_train_progress,
             sweeps: sweeps_beside(&s.out),
             notes: std::fs::read_to_string(s.out.join("NOTES.md")).ok(),
         };
         write_atomic(
             p,
-            &results_markdown(&ctx, &table, &scored(&records, s.min_train_accuracy)),
+            &results_markdown(&ctx, &table, &scored(&records, s.min_train_progress)),
         )?;
     }
     Ok(())
