@@ -13,8 +13,7 @@ use serde::Serialize;
 use super::spectrum::Spectrum;
 use super::{
     corrected_mean, corrected_mean_sq, corrected_se, corrected_se_row_law,
-    corrected_se_row_law_gaussian, paper_mean, paper_se,
-    simulate_null, summarize, SpectrumMoments,
+    corrected_se_row_law_gaussian, paper_mean, paper_se, simulate_null, summarize, SpectrumMoments,
 };
 use crate::error::{Error, Result};
 

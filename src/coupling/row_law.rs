@@ -381,7 +381,8 @@ fn haar_tails(b: &[HaarBin], d: f64, x: f64) -> Result<HaarTails> {
     for _ in 0..MAX_NODES {
         let u = y.exp();
         let (mut theta, mut log_rho, mut osc, mut decay) = (0.0, 0.0, 0.0, 0.0);
-        let (mut m_g, mut m_b, mut m_a) = (Cx::new(0.0, 0.0), Cx::new(0.0, 0.0), Cx::new(const_a, 0.0));
+        let (mut m_g, mut m_b, mut m_a) =
+            (Cx::new(0.0, 0.0), Cx::new(0.0, 0.0), Cx::new(const_a, 0.0));
         let (mut c_ga, mut c_bb) = (Cx::new(0.0, 0.0), Cx::new(0.0, 0.0));
         for (((q, l), al), ak) in b.iter().zip(&lam).zip(&alpha).zip(a.iter_mut()) {
             let t = l * u;
@@ -404,7 +405,13 @@ fn haar_tails(b: &[HaarBin], d: f64, x: f64) -> Result<HaarTails> {
         let e_eps = m_g * m_a + c_ga - (m_b * m_b + c_bb);
         let f_tail = phi.im;
         let f_dens = (phi * e_eps).re * u;
-        for ((((q, al), ak), cz), _) in b.iter().zip(&alpha).zip(&a).zip(cur_z.iter_mut()).zip(0..nb) {
+        for ((((q, al), ak), cz), _) in b
+            .iter()
+            .zip(&alpha)
+            .zip(&a)
+            .zip(cur_z.iter_mut())
+            .zip(0..nb)
+        {
             let mj = *ak - 1.0;
             let a2 = *ak * *ak;
             let a3 = a2 * *ak;
@@ -619,4 +626,3 @@ pub fn haar_row_law(mu: &[f64], d: usize) -> Result<HaarRowLaw> {
 pub fn first_order_var_haar(mu: &[f64], d: usize) -> Result<f64> {
     Ok(4.0 / d as f64 * haar_row_law(mu, d)?.residual())
 }
-
