@@ -9,8 +9,8 @@
 //! and several times too small for unequal spectra (a first-order Hoeffding
 //! term of order 1/sqrt(d) that independence ignores), so the paper's z is
 //! inflated there: a counterexample. Our corrected SE (degenerate part plus
-//! the first-order term from the exact row law, `coupling::row_law`) is
-//! reported beside it. The full grid is summarised from the committed
+//! the first-order term from the exact law of the row ratio with Haar
+//! partners, `coupling::row_law::haar_row_law`) is reported beside it. The full grid is summarised from the committed
 //! `theory/coupling-null.json`, labelled as such.
 
 use super::{CheckSettings, ClaimOutcome, Verdict};

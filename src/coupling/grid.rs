@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::spectrum::Spectrum;
 use super::{
-    corrected_mean, corrected_mean_sq, corrected_se, corrected_se_row_law, paper_mean, paper_se,
-    simulate_null, summarize, SpectrumMoments,
+    corrected_mean, corrected_mean_sq, corrected_se, corrected_se_row_law,
+    corrected_se_row_law_gaussian, paper_mean, paper_se, simulate_null, summarize, SpectrumMoments,
 };
 use crate::error::{Error, Result};
 
@@ -157,11 +157,14 @@ pub struct GridPoint {
     pub paper_se_ratio: f64,
     /// `simulated_std / corrected_se`.
     pub corrected_se_ratio: f64,
-    /// The corrected SE with the first-order term from the exact row law
-    /// (`corrected_se_row_law`).
+    /// The corrected SE with the first-order term from the exact law of the
+    /// row ratio with Haar partners (`corrected_se_row_law`).
     pub row_law_se: f64,
     /// `simulated_std / row_law_se`.
     pub row_law_se_ratio: f64,
+    /// `simulated_std` over the row-law SE with independent Gaussian partners
+    /// (`corrected_se_row_law_gaussian`, section 3(d)), for the record.
+    pub gaussian_row_law_se_ratio: f64,
 }
 
 /// Below this a simulated `rho_bar` is rounding noise around an exact 0 (k = d).
@@ -226,6 +229,7 @@ pub fn compare_point(
     let pse = paper_se(pm, d);
     let cse = corrected_se(&m, d);
     let rse = corrected_se_row_law(mu, d)?;
+    let gse = corrected_se_row_law_gaussian(mu, d)?;
     Ok(GridPoint {
         d,
         spectrum: label.to_string(),
@@ -249,6 +253,7 @@ pub fn compare_point(
         corrected_se_ratio: ratio(sim_std, cse),
         row_law_se: rse,
         row_law_se_ratio: ratio(sim_std, rse),
+        gaussian_row_law_se_ratio: ratio(sim_std, gse),
     })
 }
 
@@ -359,7 +364,8 @@ pub fn grid_summary(points: &[GridPoint]) -> String {
          - Corrected mean: worst {}.\n\
          - sim std / App. D SE, equal spikes (k >= 2): {}; power laws: {}; all: {}.\n\
          - sim std / corrected SE (quadratic first-order term), equal spikes and spikes-bulk: {}; power laws: {}.\n\
-         - sim std / row-law SE: equal spikes: {}; spikes-bulk: {}; power:0.5: {}; power:1: {}; power:2: {}; all: {}.\n",
+         - sim std / row-law SE with Gaussian partners (3(d)): power:0.5: {}; all: {}.\n\
+         - sim std / row-law SE (Haar partners): equal spikes: {}; spikes-bulk: {}; power:0.5: {}; power:1: {}; power:2: {}; all: {}.\n",
         points.len(),
         worst(&|p| p.paper_mean_rel_err, &all),
         worst(&|p| p.paper_mean_rel_err, &|p| p.spectrum == "spikes:1"),
@@ -374,6 +380,8 @@ pub fn grid_summary(points: &[GridPoint]) -> String {
         range(&|p| p.paper_se_ratio, &|p| !degenerate(p)),
         range(&|p| p.corrected_se_ratio, &|p| flatish(p) && !degenerate(p)),
         range(&|p| p.corrected_se_ratio, &power),
+        range(&|p| p.gaussian_row_law_se_ratio, &|p| p.spectrum == "power:0.5"),
+        range(&|p| p.gaussian_row_law_se_ratio, &|p| !degenerate(p)),
         range(&|p| p.row_law_se_ratio, &spikes),
         range(&|p| p.row_law_se_ratio, &|p| p.spectrum.starts_with("spikes-bulk:")),
         range(&|p| p.row_law_se_ratio, &|p| p.spectrum == "power:0.5"),
@@ -386,12 +394,12 @@ pub fn grid_summary(points: &[GridPoint]) -> String {
 /// The grid as a Markdown table (one row per point) followed by its worst cases.
 pub fn grid_markdown(points: &[GridPoint]) -> String {
     let mut s = String::from(
-        "| d | spectrum | k_eff | R | sim mean (mcse) | paper mean | err | corrected | err | sim std | paper SE ratio | corrected SE ratio | row-law SE ratio |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| d | spectrum | k_eff | R | sim mean (mcse) | paper mean | err | corrected | err | sim std | paper SE ratio | corrected SE ratio | row-law SE ratio, Gaussian partners | row-law SE ratio |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for p in points {
         s.push_str(&format!(
-            "| {} | {} | {:.2} | {} | {:.4} ({:.1e}) | {:.4} | {} | {:.4} | {} | {:.2e} | {:.2} | {:.2} | {:.2} |\n",
+            "| {} | {} | {:.2} | {} | {:.4} ({:.1e}) | {:.4} | {} | {:.4} | {} | {:.2e} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
             p.d,
             p.spectrum,
             p.k_eff,
@@ -405,6 +413,7 @@ pub fn grid_markdown(points: &[GridPoint]) -> String {
             p.simulated_std,
             p.paper_se_ratio,
             p.corrected_se_ratio,
+            p.gaussian_row_law_se_ratio,
             p.row_law_se_ratio,
         ));
     }
@@ -448,6 +457,9 @@ pub struct GridPointRecord {
     /// Absent in files written before the row-law SE existed.
     #[serde(default)]
     pub row_law_se_ratio: Option<f64>,
+    /// Absent in files written before the Haar-partner row law existed.
+    #[serde(default)]
+    pub gaussian_row_law_se_ratio: Option<f64>,
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -480,6 +492,7 @@ impl GridResults {
                     paper_se_ratio: finite(p.paper_se_ratio),
                     corrected_se_ratio: finite(p.corrected_se_ratio),
                     row_law_se_ratio: finite(p.row_law_se_ratio),
+                    gaussian_row_law_se_ratio: finite(p.gaussian_row_law_se_ratio),
                 })
                 .collect(),
         }

@@ -54,11 +54,15 @@
 //!   times `Var|rho|` less the degree-2 harmonic part that `U^T U = I`
 //!   suppresses; its first-order part is zero for equal spikes and of order
 //!   `1/d` (not `1/d^2`) otherwise: [`corrected_var_first_order`] is the
-//!   session-1 quadratic estimate (off by up to 2.2x on power laws), and
+//!   session-1 quadratic estimate (off by up to 2.2x on power laws),
 //!   [`row_law::first_order_var`] the one from the exact law of the row ratio
-//!   `R(w) = sum c_k w_k^2 / |w|^2` (Imhof), used by [`corrected_se_row_law`],
-//!   which `baseline` and `coupling` print (within 20% of the simulated std on
-//!   the grid except power:0.5, see `theory/coupling-null.md`).
+//!   `R(w) = sum c_k w_k^2 / |w|^2` (Imhof) with independent Gaussian partners
+//!   ([`corrected_se_row_law_gaussian`], 1.3-1.8x too small for power:0.5),
+//!   and [`row_law::first_order_var_haar`] the one with the partners of a
+//!   Haar row, `R_H = (d R - |w|^2/S1) / (d - 1)`, used by
+//!   [`corrected_se_row_law`], which `baseline` and `coupling` print (within
+//!   20% of the simulated std at 56 of the 57 nondegenerate grid points, see
+//!   `theory/coupling-null.md`).
 //!
 //! Formulas never replace the simulation: `baseline` and `coupling` print the
 //! simulated null beside them, and the exact Monte Carlo p-value.
@@ -596,12 +600,25 @@ pub fn corrected_se(m: &SpectrumMoments, d: usize) -> f64 {
 }
 
 /// Corrected standard error of `rho_bar` under the null with the first-order
-/// term from the exact law of the row ratio ([`row_law`]):
-/// `sqrt(corrected_var_degenerate + row_law::first_order_var)`. It replaces
-/// the quadratic, jointly Gaussian first-order estimate of [`corrected_se`]
-/// (kept beside it for the record); derivation and grid in
-/// `theory/coupling-null.md`, section 3(d). Validates `mu` like the null.
+/// term from the exact law of the row ratio with Haar partners ([`row_law`]):
+/// `sqrt(corrected_var_degenerate + row_law::first_order_var_haar)`. It
+/// replaces the quadratic, jointly Gaussian first-order estimate of
+/// [`corrected_se`] and the Gaussian-partner row law of
+/// [`corrected_se_row_law_gaussian`] (both kept for the record); derivation
+/// and grid in `theory/coupling-null.md`, sections 3(d)-(e). Validates `mu`
+/// like the null.
 pub fn corrected_se_row_law(mu: &[f64], d: usize) -> Result<f64> {
+    let w = null_weights(mu, d)?;
+    let mu: Vec<f64> = w.iter().map(|s| s * s).collect();
+    let m = SpectrumMoments::of(&mu, d)?;
+    Ok((corrected_var_degenerate(&m, d) + row_law::first_order_var_haar(&mu, d)?).sqrt())
+}
+
+/// The row-law SE of section 3(d) with independent Gaussian partners,
+/// `sqrt(corrected_var_degenerate + row_law::first_order_var)`: superseded by
+/// [`corrected_se_row_law`] (1.3-1.8 times too small for power:0.5), kept
+/// for the record of the grid. Validates `mu` like the null.
+pub fn corrected_se_row_law_gaussian(mu: &[f64], d: usize) -> Result<f64> {
     let w = null_weights(mu, d)?;
     let mu: Vec<f64> = w.iter().map(|s| s * s).collect();
     let m = SpectrumMoments::of(&mu, d)?;
