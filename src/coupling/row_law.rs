@@ -144,6 +144,18 @@ fn weights(b: &[Bin]) -> Vec<f64> {
     c.iter().map(|x| x / total).collect()
 }
 
+/// Composite Simpson weight of node `n` of the `NX`-node grid with spacing `step`.
+fn simpson_weight(n: usize, step: f64) -> f64 {
+    let m = if n == 0 || n == NX - 1 {
+        1.0
+    } else if n % 2 == 1 {
+        4.0
+    } else {
+        2.0
+    };
+    m * step / 3.0
+}
+
 /// `h(x) = G(1/x)` and `h'(x) = -G'(1/x) / x^2`, `G'(k) = G(k) (psi(k/2) - psi((k+1)/2)) / 2`.
 fn h_and_dh(x: f64) -> (f64, f64) {
     let k = 1.0 / x;
@@ -268,14 +280,7 @@ pub fn row_law(mu: &[f64]) -> RowLaw {
         .map(|n| {
             let x = lo + n as f64 * step;
             let (t, d) = tail_and_bias(&b, &c, x);
-            let w = if n == 0 || n == NX - 1 {
-                1.0
-            } else if n % 2 == 1 {
-                4.0
-            } else {
-                2.0
-            } * step
-                / 3.0;
+            let w = simpson_weight(n, step);
             (x, w * (1.0 - t), d.into_iter().map(|v| v * w).collect())
         })
         .collect();
@@ -581,16 +586,7 @@ pub fn haar_row_law(mu: &[f64], d: usize) -> Result<HaarRowLaw> {
             let sx = slo + n as f64 * step;
             let x = sx * sx;
             let HaarTails { p: t, pz, .. } = haar_tails(&hb, df, x)?;
-            let w = if n == 0 || n == NX - 1 {
-                1.0
-            } else if n % 2 == 1 {
-                4.0
-            } else {
-                2.0
-            } * step
-                / 3.0
-                * 2.0
-                * sx;
+            let w = simpson_weight(n, step) * 2.0 * sx;
             Ok((x, w, t, pz))
         })
         .collect::<Result<_>>()?;
