@@ -306,7 +306,7 @@ impl TableId {
 }
 
 /// What Table 3's measured columns are.
-pub const TABLE3_READINGS: &str = "Table 3's exponent keeps Term II of Eq. 58 (C6: `(d dw_p/dw)^T g_p = delta_p da^T`, the gradient term of the AWD expansion); Eq. 58's formula was lost in the extraction, so two readings are measured on the run's own matched pairs (nearest same-class partner of the other seeded half, C5) and top-k: `I+II` fits `E_p[((T1 + T2).v_i)^2]` with the real dw_p, `iso+II` fits `sigma^2 v_i^T E[h^2] v_i + E_p[(T2.v_i)^2]` (cross terms dropped); diff and within compare each with Table 3's published value";
+pub const TABLE3_READINGS: &str = "Table 3's exponent keeps Term II of Eq. 58 (C6: `(d dw_p/dw)^T g_p = delta_p da^T`, the gradient term of the AWD expansion); Eq. 58's formula was lost in the extraction, so two readings are measured on the run's own matched pairs (nearest same-class partner of the other seeded half, C5) and top-k: `I+II` fits `E_p[((T1 + T2).v_i)^2]` with the real dw_p, `iso+II` fits `sigma^2 v_i^T E[h^2] v_i + E_p[(T2.v_i)^2]` (cross terms dropped); each diff compares a reading with Table 3's published value";
 
 /// The published row of `row` (dataset, model, K).
 pub fn published_row<'a>(published: &'a Published, row: &RowKey) -> Option<&'a Table1Row> {
