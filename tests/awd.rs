@@ -515,3 +515,40 @@ fn frobenius_norm_overflow_is_infinite_not_nan() {
     assert!(dw.left.iter().chain(&dw.right).all(|v| v.is_finite()));
     assert_eq!(dw.frobenius_norm(), f64::INFINITY);
 }
+
+/// Fuzz regression (fuzz/seeds/awd/regression-batch-subnormal-row): with a
+/// row of W in gradual underflow the products W_ij da_j are subnormal, so the
+/// batched (matrix-matrix) and single (matrix-vector) forms round them
+/// differently: they agree to one subnormal unit per product divided by |a|,
+/// not to a relative n eps.
+#[test]
+fn batch_and_single_agree_to_subnormal_units_on_a_subnormal_row() {
+    let w = Array2::from_shape_vec(
+        (3, 2),
+        vec![
+            2.1385738836e-314,
+            0.5,
+            -1.5,
+            -1.9245978476836841e-106,
+            3.43941226263525e-310,
+            3.4826194921322e-310,
+        ],
+    )
+    .unwrap();
+    let a = Array1::from_vec(vec![-9.926157560282021e-234, -9.822959233879364e-234]);
+    let da = Array1::from_vec(vec![1.0000000000000318, 2.000000004976755]);
+    let single = minimal_dw(w.view(), a.view(), da.view()).unwrap();
+    let batch = minimal_dw_batch(
+        w.view(),
+        a.view().insert_axis(Axis(0)),
+        da.view().insert_axis(Axis(0)),
+    )
+    .unwrap();
+    let norm_a = stable_norm(a.view());
+    for (i, (x, y)) in batch[0].left.iter().zip(&single.left).enumerate() {
+        let abs_row: f64 = w.row(i).iter().zip(&da).map(|(p, q)| (p * q).abs()).sum();
+        let tol = 8.0 * f64::EPSILON * abs_row / norm_a + 8.0 * f64::from_bits(1) / norm_a;
+        assert!((x - y).abs() <= tol, "row {i}: {x:e} vs {y:e} (tol {tol:e})");
+    }
+    assert_eq!(batch[0].right, single.right);
+}
