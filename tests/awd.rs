@@ -548,7 +548,10 @@ fn batch_and_single_agree_to_subnormal_units_on_a_subnormal_row() {
     for (i, (x, y)) in batch[0].left.iter().zip(&single.left).enumerate() {
         let abs_row: f64 = w.row(i).iter().zip(&da).map(|(p, q)| (p * q).abs()).sum();
         let tol = 8.0 * f64::EPSILON * abs_row / norm_a + 8.0 * f64::from_bits(1) / norm_a;
-        assert!((x - y).abs() <= tol, "row {i}: {x:e} vs {y:e} (tol {tol:e})");
+        assert!(
+            (x - y).abs() <= tol,
+            "row {i}: {x:e} vs {y:e} (tol {tol:e})"
+        );
     }
     assert_eq!(batch[0].right, single.right);
 }
