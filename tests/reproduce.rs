@@ -56,6 +56,7 @@ fn settings(out: &Path, root: PathBuf) -> ReproduceSettings {
         timings: false,
         report_only: false,
         min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
+        lr_override: None,
     }
 }
 
@@ -101,6 +102,16 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
     let results = std::fs::read_to_string(dir.path().join("RESULTS.md")).unwrap();
     assert!(results.contains("tried: nothing else"), "{results}");
     assert!(results.contains("mnist-mlp-k3-ce (1/2)"), "{results}");
+    // Another learning rate is another config: its report reuses none of
+    // these records (a side run needs its own --out).
+    let other_lr = reproduce(&ReproduceSettings {
+        report_only: true,
+        results_md: None,
+        lr_override: Some(0.5),
+        ..s.clone()
+    })
+    .unwrap();
+    assert_eq!((other_lr.ran, other_lr.reused), (0, 0));
     // Table 3's two readings come with every MSE record (and none with CE).
     for r in &first.records {
         let mse = r.config.row.id().ends_with("mse");
@@ -188,6 +199,10 @@ fn torch_reproduce_rejects_bad_flags() {
             "1.5",
         ]),
         "min-train-progress = 1.5",
+    );
+    assert_bad_input(
+        &with(&["--table", "1", "--scale", "reduced", "--lr", "0"]),
+        "lr = 0",
     );
     assert_bad_input(
         &with(&["--table", "1", "--scale", "reduced", "--rows", "mnist-rnn"]),

@@ -65,6 +65,10 @@ pub struct ReproduceArgs {
     /// an untrained network.
     #[arg(long, default_value_t = DEFAULT_MIN_TRAIN_PROGRESS)]
     pub min_train_progress: f64,
+    /// Learning rate for every selected row instead of the configs' shared one
+    /// (side runs: use with a separate --out, e.g. experiments/results/sweep-lr-0.01).
+    #[arg(long)]
+    pub lr: Option<f64>,
 }
 
 pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
@@ -97,16 +101,23 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         data_root: args.data,
         threads: args.threads.max(1),
         command: format!(
-            "superlinear reproduce --table {} --scale {} --rows {} --seeds {}",
+            "superlinear reproduce --table {} --scale {} --rows {} --seeds {}{}{}",
             table.number(),
             scale.name(),
             args.rows,
-            args.seeds
+            args.seeds,
+            args.lr.map_or(String::new(), |lr| format!(" --lr {lr}")),
+            if default_out {
+                String::new()
+            } else {
+                format!(" --out {}", out.display())
+            }
         ),
         progress: !args.quiet,
         timings: !args.no_timings,
         report_only: args.report_only,
         min_train_progress: args.min_train_progress,
+        lr_override: args.lr,
     };
     let report = run_reproduce(&settings)?;
     print!("{}", report.markdown);

@@ -702,7 +702,7 @@ pub struct ResultsContext<'a> {
     pub min_train_progress: f64,
     /// Side runs beside the grid (name, their `table1.md`): the `sweep-*`
     /// directories next to the output directory, each written by
-    /// `reproduce --configs experiments/sweeps/<name> --out <dir>`.
+    /// `reproduce --lr <value> --out <dir>`.
     pub sweeps: Vec<(String, String)>,
     /// Hand-written notes (`NOTES.md` in the output directory: what was
     /// tried, evidence for the misses), included verbatim.
@@ -849,7 +849,7 @@ pub fn results_markdown(ctx: &ResultsContext, rows: &[TableRow], records: &[RunR
         s.push_str(
             "\n## Side runs beside the grid (generated tables of the `sweep-*` directories)\n\n",
         );
-        s.push_str("Each changes one setting of the grid's configs (the copies are in `experiments/sweeps/<name>/`, the records beside each table); they are evidence for the misses, not part of the grid.\n");
+        s.push_str("Each reruns rows of the grid with one setting changed (`--lr`, see the setup table of each directory's RESULTS-table1.md; the records beside each table hold the full config); they are evidence for the misses, not part of the grid.\n");
         for (name, table) in &ctx.sweeps {
             s.push_str(&format!("\n### {name}\n\n{}\n", table.trim_end()));
         }

@@ -66,6 +66,10 @@ pub struct ReproduceSettings {
     /// Runs below the training-accuracy floor `1/K + p (1 - 1/K)` with this p
     /// are listed but not scored ([`super::report::accuracy_floor`]).
     pub min_train_progress: f64,
+    /// Learning rate for every selected row instead of the configs' shared
+    /// one (side runs; the resolved config, hence every record, holds it, so
+    /// a rerun or `--report-only` with the same value reuses the records).
+    pub lr_override: Option<f64>,
 }
 
 impl ReproduceSettings {
@@ -76,6 +80,15 @@ impl ReproduceSettings {
         }
         if self.jobs == 0 {
             return Err(ReproduceError::setting("jobs", 0, "must be at least 1"));
+        }
+        if let Some(lr) = self.lr_override {
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(ReproduceError::setting(
+                    "lr",
+                    lr,
+                    "must be a positive finite learning rate",
+                ));
+            }
         }
         if !(0.0..=1.0).contains(&self.min_train_progress) {
             return Err(ReproduceError::setting(
@@ -328,7 +341,11 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
     }
     let mut configs = Vec::new();
     for r in &rows {
-        configs.push(s.configs.resolve(r, s.scale, &s.published)?);
+        let mut c = s.configs.resolve(r, s.scale, &s.published)?;
+        if let Some(lr) = s.lr_override {
+            c.lr = lr;
+        }
+        configs.push(c);
     }
     let mut todo = Vec::new();
     let mut records = Vec::new();
