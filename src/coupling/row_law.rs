@@ -144,6 +144,28 @@ fn weights(b: &[Bin]) -> Vec<f64> {
     c.iter().map(|x| x / total).collect()
 }
 
+/// Phase `theta = sum (m/2) arctan(t)`, log-modulus `log rho = sum (m/4)
+/// ln(1 + t^2)` of Imhof's integrand at one node (`t = lambda u` per bin of
+/// multiplicity m), and the local oscillation and decay rates that set the
+/// next step in `ln u`.
+#[derive(Debug, Clone, Copy, Default)]
+struct ImhofPhase {
+    theta: f64,
+    log_rho: f64,
+    osc: f64,
+    decay: f64,
+}
+
+impl ImhofPhase {
+    /// Adds one bin: multiplicity `m`, `t = lambda u`, `t2 = t^2`.
+    fn add(&mut self, m: f64, t: f64, t2: f64) {
+        self.theta += 0.5 * m * t.atan();
+        self.log_rho += 0.25 * m * t2.ln_1p();
+        self.osc += 0.5 * m * t.abs() / (1.0 + t2);
+        self.decay += 0.5 * m * t2 / (1.0 + t2);
+    }
+}
+
 /// Composite Simpson weight of node `n` of the `NX`-node grid with spacing `step`.
 fn simpson_weight(n: usize, step: f64) -> f64 {
     let m = if n == 0 || n == NX - 1 {
@@ -181,15 +203,18 @@ fn tail_and_bias(b: &[Bin], c: &[f64], x: f64) -> (f64, Vec<f64>) {
     let mut cur_diff = vec![0.0; b.len()];
     loop {
         let u = y.exp();
-        let (mut theta, mut log_rho, mut osc, mut decay) = (0.0, 0.0, 0.0, 0.0);
+        let mut ph = ImhofPhase::default();
         for (q, l) in b.iter().zip(&lam) {
             let t = l * u;
             let t2 = t * t;
-            theta += 0.5 * q.mult * t.atan();
-            log_rho += 0.25 * q.mult * t2.ln_1p();
-            osc += 0.5 * q.mult * t.abs() / (1.0 + t2);
-            decay += 0.5 * q.mult * t2 / (1.0 + t2);
+            ph.add(q.mult, t, t2);
         }
+        let ImhofPhase {
+            theta,
+            log_rho,
+            osc,
+            decay,
+        } = ph;
         let inv_rho = (-log_rho).exp();
         let (sn, cs) = theta.sin_cos();
         let f = sn * inv_rho;
@@ -385,17 +410,14 @@ fn haar_tails(b: &[HaarBin], d: f64, x: f64) -> Result<HaarTails> {
     let mut a = vec![Cx::new(0.0, 0.0); nb];
     for _ in 0..MAX_NODES {
         let u = y.exp();
-        let (mut theta, mut log_rho, mut osc, mut decay) = (0.0, 0.0, 0.0, 0.0);
+        let mut ph = ImhofPhase::default();
         let (mut m_g, mut m_b, mut m_a) =
             (Cx::new(0.0, 0.0), Cx::new(0.0, 0.0), Cx::new(const_a, 0.0));
         let (mut c_ga, mut c_bb) = (Cx::new(0.0, 0.0), Cx::new(0.0, 0.0));
         for (((q, l), al), ak) in b.iter().zip(&lam).zip(&alpha).zip(a.iter_mut()) {
             let t = l * u;
             let t2 = t * t;
-            theta += 0.5 * q.mult * t.atan();
-            log_rho += 0.25 * q.mult * t2.ln_1p();
-            osc += 0.5 * q.mult * t.abs() / (1.0 + t2);
-            decay += 0.5 * q.mult * t2 / (1.0 + t2);
+            ph.add(q.mult, t, t2);
             *ak = Cx::new(1.0, t) / (1.0 + t2);
             let am1 = *ak - 1.0;
             let a2 = *ak * *ak;
@@ -405,6 +427,12 @@ fn haar_tails(b: &[HaarBin], d: f64, x: f64) -> Result<HaarTails> {
             c_ga += a2 * (2.0 * q.mult * gam * al);
             c_bb += a2 * (2.0 * q.mult * q.beta * q.beta);
         }
+        let ImhofPhase {
+            theta,
+            log_rho,
+            osc,
+            decay,
+        } = ph;
         let phi = Cx::from_polar((-log_rho).exp(), theta);
         // E_t[eps] = E_t[gamma (A - 1)] - E_t[beta^2].
         let e_eps = m_g * m_a + c_ga - (m_b * m_b + c_bb);
