@@ -9,7 +9,7 @@
 //!   2007), without which the distribution is not Haar.
 //! - Seeded ChaCha generators, so every run is reproducible from its seed.
 //!
-//! Finding (issue 2 item 8, `theory/eigen-crosscheck.md`): faer 0.24's
+//! Finding (`theory/eigen-crosscheck.md`): faer 0.24's
 //! `self_adjoint_eigen` does not scale its input. On Haar-rotated matrices
 //! with `||A|| ~ 1e300` its residual `||A - V L V^T||_1 / (n ||A||_1 eps)`
 //! reached 4e10, at `||A|| ~ 1e-300` 4e12, and on some matrices with

@@ -85,7 +85,7 @@ fn projected_diag(ens: &Ensemble, v: MatRef<'_, f64>, w: impl Fn(f64) -> f64) ->
         })
         .collect();
     // Eigenvalues beyond ~1e154 square to infinity in Eq. 17: a typed error,
-    // never an infinite S_ii in an Ok (issue 7 item 7).
+    // never an infinite S_ii in an Ok.
     check_finite_slice(
         &diag,
         "projected moment diagonal (overflow of lambda or lambda^2)",

@@ -1,6 +1,6 @@
 //! The `data` module: every reader on tiny generated files, one test per error
 //! variant, prefix and corruption properties, and the shared real data when it
-//! is present (issue 5 item 2, issue 7 item 4).
+//! is present.
 
 use flate2::write::GzEncoder;
 use flate2::Compression;

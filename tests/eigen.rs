@@ -1,4 +1,4 @@
-//! Issue 2 item 8: faer's symmetric eigendecomposition (through
+//! faer's symmetric eigendecomposition (through
 //! `superlinear::linalg::sym_eig`) cross-checked against nalgebra's
 //! `SymmetricEigen` on LAPACK-style test matrices (xSYEV test types):
 //! zero, identity, diagonal spectra from 1 down to eps (evenly spaced,

@@ -1,4 +1,4 @@
-//! Numerical stress (issue 7 item 7): generated ensembles with 12-decade
+//! Numerical stress: generated ensembles with 12-decade
 //! spectra, repeated eigenvalues, d = 1 and d = 2, rank-0 samples, and scales
 //! from 1e-150 to 1e150. Every claim-level computation either returns a
 //! finite answer or a typed error: never a panic, never NaN or infinity

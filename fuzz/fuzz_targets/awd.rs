@@ -1,5 +1,5 @@
 //! The minimal activity-weight duality solution on arbitrary W, a, da
-//! (issue 7 item 1 (c); claim C5, Lemma 3.2).
+//! (claim C5, Lemma 3.2).
 //!
 //! The bytes give `out, in <= 6` and raw f64 bit patterns for W, a and da
 //! (any value: NaN, infinities, subnormals, huge and tiny). Invariants:

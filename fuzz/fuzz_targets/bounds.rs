@@ -1,4 +1,4 @@
-//! Theorem 5.1 (claim C9) on arbitrary small PSD ensembles (issue 7 item 1 (a)).
+//! Theorem 5.1 (claim C9) on arbitrary small PSD ensembles.
 //!
 //! The bytes give d <= 8, n <= 8, and per sample a rank r_p in 0..=d, a
 //! d x r_p Gaussian-like factor orthonormalised by

@@ -1,4 +1,4 @@
-//! CIFAR-10 reader (issue 7 item 1 (d)): any bytes either parse into
+//! CIFAR-10 reader: any bytes either parse into
 //! `len / 3073` records with labels below 10 that serialise back to exactly
 //! the input, or give a truncation / bad-label error naming the input. A
 //! successful parse also feeds the dataset operations (class subsets,

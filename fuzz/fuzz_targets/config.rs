@@ -1,4 +1,4 @@
-//! TOML configuration (issue 7 item 1 (e)): `fit::FitRule`,
+//! TOML configuration: `fit::FitRule`,
 //! `bounds::BoundTolerance` (both `deny_unknown_fields`) and the claim
 //! catalogue `claims::Catalogue::parse`, on any UTF-8.
 //!

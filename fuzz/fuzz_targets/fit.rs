@@ -1,4 +1,4 @@
-//! The gamma fit on arbitrary point sets (issue 7 item 1 (b)).
+//! The gamma fit on arbitrary point sets.
 //!
 //! The bytes are read as raw f64 bit patterns (so NaN, infinities, subnormals,
 //! negative zero and duplicates all occur), split into x / y (or h / c), plus

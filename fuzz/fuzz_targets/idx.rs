@@ -1,4 +1,4 @@
-//! IDX reader (issue 7 item 1 (d)): any bytes, plain or gzip, either parse
+//! IDX reader: any bytes, plain or gzip, either parse
 //! into an array whose data length is the product of its declared dimensions
 //! and that serialises back to exactly the input, or give an error naming the
 //! input. A gzip bomb stops at the cap.

@@ -1,4 +1,4 @@
-//! `.npy` reader (issue 7 item 1 (e)): any bytes either parse into an array
+//! `.npy` reader: any bytes either parse into an array
 //! with `prod(shape)` elements whose data length was exactly declared, and a
 //! parsed matrix or vector re-serialised as `<f8` parses back bit for bit; or
 //! they give an error naming the input. Nothing allocates more than the input

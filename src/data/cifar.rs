@@ -4,7 +4,7 @@
 //! are already in the channel-major `C x H x W` order used by
 //! [`super::Dataset`].
 //!
-//! Checks (issue 7 item 4): the length must be a positive multiple of 3073
+//! Checks: the length must be a positive multiple of 3073
 //! (else [`DataError::Truncated`], naming the next record boundary) and every
 //! label must be below 10 ([`DataError::BadLabel`]). The format has no header,
 //! so a prefix that ends on a record boundary is itself a valid, shorter file;

@@ -4,14 +4,14 @@
 //! shapes are accepted: labels, magic 2049 = `0x00000801` (one dimension N), and
 //! images, magic 2051 = `0x00000803` (three dimensions N x H x W).
 //!
-//! The parser cannot be fooled (issue 7 item 4): it checks the magic, the type
+//! The parser cannot be fooled: it checks the magic, the type
 //! byte and the number of dimensions; multiplies the declared dimensions with
 //! checked arithmetic ([`DataError::SizeOverflow`]); refuses a declared size
 //! above the hard cap ([`DataError::TooLarge`]); and requires the declared size
 //! to equal the data length ([`DataError::Truncated`],
 //! [`DataError::TrailingBytes`]) before it allocates anything. Every strict
 //! prefix of a valid file is a truncation error. Serves the data behind the
-//! real-network claims (C6, C9, C13, C15; issue 5 item 2).
+//! real-network claims (C6, C9, C13, C15).
 
 use super::io::DEFAULT_CAP;
 use super::DataError;

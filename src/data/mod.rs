@@ -1,7 +1,7 @@
 //! # data: image datasets and matrix files, read by parsers that cannot be fooled
 //!
 //! Readers for the real data behind the trained-network claims (C6, C9, C13,
-//! C15; issue 5 item 2) and for user-supplied matrices and spectra:
+//! C15) and for user-supplied matrices and spectra:
 //!
 //! - [`load_mnist`]: MNIST IDX files ([`idx`]), plain or gzip, in the shared
 //!   layout (`mnist-10k/images-idx3-ubyte.gz`, `labels-idx1-ubyte.gz`), the
