@@ -7,10 +7,11 @@ use superlinear::coupling::row_law::{first_order_var_haar, haar_row_law, row_law
 use superlinear::coupling::{
     corrected_mean, corrected_se_row_law, corrected_se_row_law_gaussian, coupling_dense,
     coupling_factored, coupling_of_projected, empirical_p, haar_frame_seq, mean_abs_cosine,
-    paper_mean, paper_mean_spikes, paper_se, simulate_null, simulate_null_dense, summarize,
-    z_and_p, Spectrum, SpectrumMoments,
+    paper_mean, paper_mean_spikes, paper_se, simulate_null, simulate_null_dense, z_and_p, Spectrum,
+    SpectrumMoments,
 };
 use superlinear::linalg::{haar_frame, haar_orthogonal, seeded_rng};
+use superlinear::stats::summarize;
 use superlinear::Error;
 
 fn diag_sandwich(q: &Mat<f64>, mu: &[f64]) -> Mat<f64> {

@@ -18,10 +18,11 @@ use serde::Serialize;
 use super::spectrum::Spectrum;
 use super::{
     corrected_mean, corrected_se_row_law, coupling_dense, empirical_p, paper_mean, paper_se,
-    simulate_null, summarize, z_and_p, SpectrumMoments, Summary, DEFAULT_QUANTILES,
+    simulate_null, z_and_p, SpectrumMoments, DEFAULT_QUANTILES,
 };
 use crate::error::{Error, Result};
 use crate::linalg::{self, check_symmetric};
+use crate::stats::{summarize, Quantile, Summary};
 
 /// Default number of Haar rotations of the simulated null.
 pub const DEFAULT_ROTATIONS: usize = 200;
@@ -69,7 +70,7 @@ pub struct SimulatedNull {
     pub seed: u64,
     pub simulated_mean: f64,
     pub std: f64,
-    pub quantiles: Vec<super::Quantile>,
+    pub quantiles: Vec<Quantile>,
 }
 
 impl SimulatedNull {
@@ -128,7 +129,7 @@ pub fn run_baseline(
     })
 }
 
-fn fmt_quantiles(f: &mut fmt::Formatter<'_>, q: &[super::Quantile]) -> fmt::Result {
+fn fmt_quantiles(f: &mut fmt::Formatter<'_>, q: &[Quantile]) -> fmt::Result {
     for x in q {
         write!(f, "  q{:.0}% {:.5}", 100.0 * x.p, x.value)?;
     }

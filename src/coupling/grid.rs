@@ -13,9 +13,10 @@ use serde::Serialize;
 use super::spectrum::Spectrum;
 use super::{
     corrected_mean, corrected_mean_sq, corrected_se, corrected_se_row_law,
-    corrected_se_row_law_gaussian, paper_mean, paper_se, simulate_null, summarize, SpectrumMoments,
+    corrected_se_row_law_gaussian, paper_mean, paper_se, simulate_null, SpectrumMoments,
 };
 use crate::error::{Error, Result};
+use crate::stats::{mean, summarize};
 
 /// Settings of a grid run.
 #[derive(Debug, Clone, Serialize)]
@@ -204,7 +205,7 @@ pub fn grid_point(
 ) -> Result<GridPoint> {
     let null = simulate_null(mu, d, rotations, seed)?;
     let s = summarize(&null.rho_bar, &[])?;
-    let rho_sq = null.mean_rho_sq.iter().sum::<f64>() / null.mean_rho_sq.len() as f64;
+    let rho_sq = mean(&null.mean_rho_sq);
     compare_point(d, mu, label, rotations, seed, s.mean, s.std, rho_sq)
 }
 

@@ -635,60 +635,8 @@ pub fn z_and_p(obs: f64, mu0: f64, se: f64) -> (f64, f64) {
     (z, p)
 }
 
-/// Summary statistics of a sample: mean, sample std (n - 1), quantiles.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    pub n: usize,
-    pub mean: f64,
-    pub std: f64,
-    /// `(probability, value)` pairs, linear interpolation between order statistics.
-    pub quantiles: Vec<Quantile>,
-}
-
-/// One quantile.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Quantile {
-    pub p: f64,
-    pub value: f64,
-}
-
 /// The quantile probabilities reported by default.
 pub const DEFAULT_QUANTILES: [f64; 5] = [0.01, 0.05, 0.5, 0.95, 0.99];
-
-/// Mean, std and quantiles (type 7) of a nonempty sample.
-pub fn summarize(x: &[f64], probs: &[f64]) -> Result<Summary> {
-    if x.is_empty() {
-        return Err(Error::empty("sample", "no values to summarise"));
-    }
-    check_finite_slice(x, "sample")?;
-    let n = x.len();
-    let mean = x.iter().sum::<f64>() / n as f64;
-    let std = if n > 1 {
-        (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    let mut s = x.to_vec();
-    s.sort_by(f64::total_cmp);
-    let quantiles = probs
-        .iter()
-        .map(|&p| {
-            let h = (n as f64 - 1.0) * p.clamp(0.0, 1.0);
-            let lo = h.floor() as usize;
-            let hi = (lo + 1).min(n - 1);
-            Quantile {
-                p,
-                value: s[lo] + (h - lo as f64) * (s[hi] - s[lo]),
-            }
-        })
-        .collect();
-    Ok(Summary {
-        n,
-        mean,
-        std,
-        quantiles,
-    })
-}
 
 /// Empirical one-sided p-value of `obs` under a simulated null:
 /// `(1 + #{null <= obs}) / (1 + R)` (never 0, exact for a Monte Carlo test).
