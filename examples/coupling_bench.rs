@@ -1,4 +1,4 @@
-//! Benchmark of the C3 null (issue 3 target: 200 rotations at d = 1000 with a
+//! Benchmark of the C3 null (target: 200 rotations at d = 1000 with a
 //! rank-50 C in under 30 s on 2 cores). Prints the time of the Haar-frame
 //! route (`simulate_null`: one d x r QR and one d^2 r Gram pass per rotation,
 //! rayon over rotations) and, in the same process, of the dense route
