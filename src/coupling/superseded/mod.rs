@@ -1,10 +1,10 @@
 //! Earlier generations of the corrected null SE of `rho_bar` (claim **C4**),
 //! replaced by [`super::formulas::corrected_se_row_law`] but still computed:
-//! `superlinear baseline-grid` records them as columns of the grid
-//! (`corrected_se_ratio` for the quadratic SE, `gaussian_row_law_se_ratio`
-//! for the Gaussian-partner SE, in `theory/coupling-null.json` and the table
-//! of `theory/coupling-null-grid.md`), so the record shows what each step
-//! of the derivation gained.
+//! the grid ([`super::grid`]) records them as columns (`corrected_se_ratio`
+//! for the quadratic SE, `gaussian_row_law_se_ratio` for the
+//! Gaussian-partner SE, in `theory/coupling-null.json` and the table of
+//! `theory/coupling-null-grid.md`), so the record shows what each step of
+//! the derivation gained.
 //!
 //! - [`se_quadratic`] (`theory/coupling-null.md`, section 3(c)): the
 //!   degenerate variance plus a quadratic, jointly Gaussian estimate of the
