@@ -7,8 +7,9 @@
 //! Usage: `cargo run --release --example coupling_bench [-- D RANK ROTATIONS DENSE_ROTATIONS]`.
 use std::time::Instant;
 
-use superlinear::coupling::{simulate_null, simulate_null_dense, summarize};
+use superlinear::coupling::{simulate_null, simulate_null_dense};
 use superlinear::linalg::{haar_orthogonal, seeded_rng};
+use superlinear::stats::summarize;
 
 fn main() -> anyhow::Result<()> {
     let a: Vec<usize> = std::env::args()

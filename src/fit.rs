@@ -66,6 +66,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::linalg::{check_paired_finite, check_positive_slice, seeded_stream};
+use crate::stats::{mean, quantile_sorted};
 
 /// Result of a log-log ordinary least-squares fit `ln y = a + g ln x`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -117,8 +118,8 @@ pub fn fit_power_law(x: &[f64], y: &[f64]) -> Result<PowerLawFit> {
         });
     }
     let mf = m as f64;
-    let mx = lx.iter().sum::<f64>() / mf;
-    let my = ly.iter().sum::<f64>() / mf;
+    let mx = mean(&lx);
+    let my = mean(&ly);
     let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
     for (&a, &b) in lx.iter().zip(&ly) {
         let (dx, dy) = (a - mx, b - my);
@@ -281,8 +282,8 @@ pub fn slope_rounding_bound(x: &[f64], y: &[f64], slope: f64) -> f64 {
     let eps = f64::EPSILON;
     let lx: Vec<f64> = x.iter().map(|v| v.ln()).collect();
     let ly: Vec<f64> = y.iter().map(|v| v.ln()).collect();
-    let mx = lx.iter().sum::<f64>() / m;
-    let my = ly.iter().sum::<f64>() / m;
+    let mx = mean(&lx);
+    let my = mean(&ly);
     let amax = |v: &[f64]| v.iter().fold(0.0f64, |a, b| a.max(b.abs()));
     let ex = (m + 3.0) * eps * amax(&lx);
     let ey = (m + 3.0) * eps * amax(&ly);
@@ -405,13 +406,4 @@ where
         quantile_sorted(&gammas, alpha / 2.0),
         quantile_sorted(&gammas, 1.0 - alpha / 2.0),
     ))
-}
-
-/// Type-7 quantile of a sorted, non-empty slice, `q` in [0, 1].
-fn quantile_sorted(s: &[f64], q: f64) -> f64 {
-    let pos = q.clamp(0.0, 1.0) * (s.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(s.len() - 1);
-    let frac = pos - lo as f64;
-    s[lo] + frac * (s[hi] - s[lo])
 }

@@ -33,6 +33,7 @@ use crate::awd::{check_finite_view2, stable_norm};
 use crate::error::{Error, Result};
 use crate::linalg::seeded_rng;
 use crate::mlp::Mlp;
+use crate::stats;
 
 /// On which features the nearest same-class partner is searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -289,15 +290,10 @@ pub fn ratio_stats(ratios: &[f64]) -> Result<RatioStats> {
     let mut s = ratios.to_vec();
     s.sort_by(|x, y| x.total_cmp(y));
     let n = s.len();
-    let median = if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        0.5 * (s[n / 2 - 1] + s[n / 2])
-    };
     Ok(RatioStats {
         n,
-        mean: s.iter().sum::<f64>() / n as f64,
-        median,
+        mean: stats::mean(&s),
+        median: stats::median_sorted(&s),
         min: s[0],
         max: s[n - 1],
     })

@@ -46,6 +46,7 @@ use crate::ensemble::Ensemble;
 use crate::error::{Error, Result};
 use crate::fit::{fit_gamma, FitRule, GammaFit};
 use crate::moments::{overlaps, Moments};
+pub use crate::stats::pearson;
 
 /// Knobs of the suppression procedure (see the module doc for the defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -291,24 +292,6 @@ pub fn entanglement(ens: &Ensemble, moments: &Moments, top_k: usize) -> Result<E
         out.correlation.push(pearson(&top, &a));
     }
     Ok(out)
-}
-
-/// Pearson correlation, `None` when either variable is constant.
-pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
-    let n = x.len().min(y.len());
-    if n < 2 {
-        return None;
-    }
-    let mx = x[..n].iter().sum::<f64>() / n as f64;
-    let my = y[..n].iter().sum::<f64>() / n as f64;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for j in 0..n {
-        let (a, b) = (x[j] - mx, y[j] - my);
-        sxy += a * b;
-        sxx += a * a;
-        syy += b * b;
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
 }
 
 /// gamma_awd of an ensemble (fit of `v_i^T E[h^2] v_i` on `H_ii`, top-k).

@@ -175,6 +175,56 @@ fn baseline_prints_formula_null_and_correction() {
     assert!((paper - (2.0 / (std::f64::consts::PI * 3.0)).sqrt()).abs() < 1e-12);
 }
 
+/// The text reports: the formula rows beside the simulated null, then its
+/// quantiles.
+#[test]
+fn baseline_and_coupling_print_text_tables() {
+    let out = run(&[
+        "baseline",
+        "--d",
+        "40",
+        "--spectrum",
+        "spikes:3",
+        "--rotations",
+        "12",
+    ]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(
+        lines[0].starts_with("null of rho_bar for spikes:3 in d = 40 (rank 3, k_eff = 3.000)"),
+        "{text}"
+    );
+    assert!(lines[2].starts_with("paper (App. C, App. D)"), "{text}");
+    assert!(lines[3].starts_with("corrected"), "{text}");
+    assert!(lines[4].starts_with("simulated (12 rotations)"), "{text}");
+    assert!(lines[5].starts_with("simulated quantiles:  q1% "), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = 5;
+    let h = Array2::from_shape_fn((d, d), |(i, j)| if i == j { (d - i) as f64 } else { 0.0 });
+    let mut c = Array2::from_shape_fn((d, d), |(i, j)| if i == j { 1.0 + i as f64 } else { 0.0 });
+    c[[0, 1]] = 0.4;
+    c[[1, 0]] = 0.4;
+    let hp = save(dir.path(), "h.npy", &h);
+    let cp = save(dir.path(), "c.npy", &c);
+    let out = run(&["coupling", "--cov", &cp, "--hess", &hp, "--rotations", "9"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(lines[0].starts_with("rho_bar = "), "{text}");
+    assert!(lines[0].contains("(d = 5, C rank 5"), "{text}");
+    assert!(lines[2].starts_with("paper (App. C, D)"), "{text}");
+    assert!(lines[3].starts_with("corrected"), "{text}");
+    assert!(
+        lines[4].starts_with("simulated (9 rotations)")
+            && lines[4].ends_with("(exact Monte Carlo p)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn baseline_rejects_bad_input() {
     let dir = tempfile::tempdir().unwrap();

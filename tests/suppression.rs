@@ -6,7 +6,7 @@ use superlinear::claims::{c13, CheckSettings, Verdict};
 use superlinear::ensemble::{Alignment, EigenLaw, Ensemble, EnsembleSpec};
 use superlinear::moments::Moments;
 use superlinear::suppression::{
-    entanglement, pearson, principal_eigenvalues, principal_indices, suppress, suppression_effect,
+    entanglement, principal_eigenvalues, principal_indices, suppress, suppression_effect,
     SuppressionConfig,
 };
 
@@ -94,14 +94,6 @@ fn config_rejects_unknown_keys() {
     .unwrap();
     assert_eq!(ok.q, 0.2);
     assert!(toml::from_str::<SuppressionConfig>("q = 0.2\nthreshold = 3").is_err());
-}
-
-#[test]
-fn pearson_known_values() {
-    assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]).unwrap() - 1.0).abs() < 1e-15);
-    assert!((pearson(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-15);
-    assert_eq!(pearson(&[1.0, 1.0], &[1.0, 2.0]), None);
-    assert_eq!(pearson(&[1.0], &[1.0]), None);
 }
 
 #[test]

@@ -20,6 +20,7 @@ mod published;
 #[cfg(feature = "torch")]
 mod reproduce;
 mod shifts;
+mod stats;
 mod stress;
 mod suppression;
 mod synthetic_claims;

@@ -14,6 +14,7 @@ use crate::ensemble::{Alignment, EigenLaw, Ensemble, EnsembleSpec};
 use crate::error::Result;
 use crate::fit::{bootstrap_ci, fit_gamma, FitRule};
 use crate::moments::Moments;
+use crate::stats;
 
 /// Relative tolerance of the exact identity.
 pub const TOLERANCE: f64 = 1e-10;
@@ -36,8 +37,8 @@ pub fn shared_multiplier_identity(d: usize, n: usize, alpha: f64, seed: u64) -> 
         .map(|x| (u.clone(), profile.iter().map(|m| m * x).collect()))
         .collect();
     let ens = Ensemble::from_samples(d, samples, "C10 ensemble")?;
-    let mean = xi.iter().sum::<f64>() / n as f64;
-    let var = xi.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+    let mean = stats::mean(&xi);
+    let var = stats::population_variance(&xi);
     let alpha_hat = var / (mean * mean);
     let m = Moments::compute(&ens)?;
     let err = m

@@ -12,6 +12,7 @@ use crate::ensemble::{Alignment, EigenLaw, EnsembleSpec};
 use crate::error::Result;
 use crate::fit::{fit_gamma, FitRule};
 use crate::moments::Moments;
+use crate::stats::mean;
 
 /// Runs the check.
 pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
@@ -35,8 +36,8 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     };
     let ens = spec.generate()?;
     let l = ens.eigenvalues();
-    let m1 = l.iter().sum::<f64>() / l.len() as f64;
-    let m2 = l.iter().map(|x| x * x).sum::<f64>() / l.len() as f64;
+    let m1 = mean(l);
+    let m2 = mean(&l.iter().map(|x| x * x).collect::<Vec<_>>());
     let m = Moments::compute(&ens)?;
     let top = 10;
     let fit = fit_gamma(m.h_diag(), &m.second_diag, &FitRule::default_for(top, d))?;

@@ -1,21 +1,28 @@
-//! The formula-against-null grid of C3 and C4: for each dimension d and
-//! spectrum, the simulated null of `rho_bar` (Haar rotations) against the
-//! paper's mean (App. C) and standard error (App. D) and against our corrected
-//! expressions (see the parent module doc and `theory/coupling-null.md`).
+//! The formula-against-null grid of claims **C3** and **C4**: for each
+//! dimension d and spectrum, the simulated null of `rho_bar` (Haar rotations)
+//! against the paper's mean (App. C) and standard error (App. D), against our
+//! corrected mean and SE ([`super::formulas`]) and against the superseded SE
+//! generations ([`super::superseded`]); `theory/coupling-null.md` derives
+//! them.
 //!
 //! Figures per point: `rel_err = (formula - simulated_mean) / simulated_mean`
-//! and `se_ratio = simulated_std / SE_formula`. The grid is long (minutes at
-//! d = 2500): it runs behind a CLI command that writes the table into
-//! `theory/`, never in the default test suite; `verify` runs a small slice.
+//! and `se_ratio = simulated_std / SE_formula`. The full grid is long (minutes
+//! at d = 2500) and its record is committed (`theory/coupling-null.json`,
+//! [`GridResults`]); `verify` runs a small slice ([`verify_slice`]), and a
+//! record can be re-scored against the formulas without simulating
+//! ([`rescore`]).
 
 use serde::Serialize;
 
-use super::spectrum::Spectrum;
-use super::{
-    corrected_mean, corrected_mean_sq, corrected_se, corrected_se_row_law,
-    corrected_se_row_law_gaussian, paper_mean, paper_se, simulate_null, summarize, SpectrumMoments,
+use super::baseline::DEFAULT_SEED;
+use super::formulas::{
+    corrected_mean, corrected_mean_sq, corrected_se_row_law, paper_mean, paper_se, SpectrumMoments,
 };
+use super::null::simulate_null;
+use super::spectrum::Spectrum;
+use super::superseded::{se_quadratic, se_row_law_gaussian};
 use crate::error::{Error, Result};
+use crate::stats::{mean, summarize};
 
 /// Settings of a grid run.
 #[derive(Debug, Clone, Serialize)]
@@ -40,10 +47,10 @@ pub fn default_rotations(d: usize) -> usize {
 }
 
 impl GridSettings {
-    /// Validated settings for `superlinear baseline-grid`: dimensions `ds`
-    /// (default: the issue's five), each at least 2 and distinct, kept in the
+    /// Validated settings: dimensions `ds` (default: the five of
+    /// [`GridSettings::default`]), each at least 2 and distinct, kept in the
     /// order given; `rotations` for every d (at least 2) or
-    /// [`default_rotations`].
+    /// [`default_rotations`]. Errors name the parameters `d` and `rotations`.
     pub fn new(ds: Option<&[usize]>, rotations: Option<usize>, seed: u64) -> Result<Self> {
         let default = GridSettings::default();
         let dims: Vec<usize> = match ds {
@@ -51,20 +58,20 @@ impl GridSettings {
             Some(v) => v.to_vec(),
         };
         if dims.is_empty() {
-            return Err(Error::empty("--d", "no dimension given"));
+            return Err(Error::empty("d", "no dimension given"));
         }
         if let Some(&d) = dims.iter().find(|&&d| d < 2) {
-            return Err(Error::param("--d", d, "the coupling needs d >= 2"));
+            return Err(Error::param("d", d, "the coupling needs d >= 2"));
         }
         for (i, d) in dims.iter().enumerate() {
             if dims[..i].contains(d) {
-                return Err(Error::param("--d", d, "listed twice"));
+                return Err(Error::param("d", d, "listed twice"));
             }
         }
         if let Some(r) = rotations {
             if r < 2 {
                 return Err(Error::param(
-                    "--rotations",
+                    "rotations",
                     r,
                     "must be at least 2 (a std needs two draws)",
                 ));
@@ -78,28 +85,15 @@ impl GridSettings {
             seed,
         })
     }
-
-    /// The command line that reproduces these settings.
-    pub fn command_line(&self) -> String {
-        let ds: Vec<String> = self.ds.iter().map(|(d, _)| d.to_string()).collect();
-        let mut s = format!("superlinear baseline-grid --d {}", ds.join(","));
-        let uniform = self.ds.iter().all(|&(_, r)| r == self.ds[0].1);
-        let defaults = self.ds.iter().all(|&(d, r)| r == default_rotations(d));
-        if uniform && !defaults {
-            s.push_str(&format!(" --rotations {}", self.ds[0].1));
-        }
-        s.push_str(&format!(" --seed {}", self.seed));
-        s
-    }
 }
 
 impl Default for GridSettings {
-    /// The grid of issue 3: d in {50, 100, 300, 1000, 2500} with 200, 200, 200,
-    /// 100 and 40 rotations.
+    /// The committed grid: d in {50, 100, 300, 1000, 2500} with 200, 200,
+    /// 200, 100 and 40 rotations.
     fn default() -> Self {
         GridSettings {
             ds: vec![(50, 200), (100, 200), (300, 200), (1000, 100), (2500, 40)],
-            seed: 20260205,
+            seed: DEFAULT_SEED,
         }
     }
 }
@@ -134,7 +128,8 @@ pub struct GridPoint {
     pub spectrum: String,
     pub rank: usize,
     pub k_eff: f64,
-    /// `1 / E rho^2` in the Gaussian-row limit (see `gaussian_rho_sq`).
+    /// `1 / E rho^2` in the Gaussian-row limit (see
+    /// [`super::formulas::gaussian_rho_sq`]).
     pub k_rho: f64,
     pub rotations: usize,
     pub seed: u64,
@@ -152,23 +147,24 @@ pub struct GridPoint {
     pub paper_mean_rel_err: f64,
     pub corrected_mean_rel_err: f64,
     pub paper_se: f64,
-    pub corrected_se: f64,
+    /// The superseded quadratic-estimate SE ([`se_quadratic`]).
+    pub quadratic_se: f64,
     /// `simulated_std / paper_se`.
     pub paper_se_ratio: f64,
-    /// `simulated_std / corrected_se`.
-    pub corrected_se_ratio: f64,
+    /// `simulated_std / quadratic_se` (recorded as `corrected_se_ratio`).
+    pub quadratic_se_ratio: f64,
     /// The corrected SE with the first-order term from the exact law of the
-    /// row ratio with Haar partners (`corrected_se_row_law`).
+    /// row ratio with Haar partners ([`corrected_se_row_law`]).
     pub row_law_se: f64,
     /// `simulated_std / row_law_se`.
     pub row_law_se_ratio: f64,
-    /// `simulated_std` over the row-law SE with independent Gaussian partners
-    /// (`corrected_se_row_law_gaussian`, section 3(d)), for the record.
+    /// `simulated_std` over the superseded row-law SE with independent
+    /// Gaussian partners ([`se_row_law_gaussian`], section 3(d)).
     pub gaussian_row_law_se_ratio: f64,
 }
 
 /// Below this a simulated `rho_bar` is rounding noise around an exact 0 (k = d).
-const ZERO: f64 = 1e-12;
+pub const ZERO: f64 = 1e-12;
 
 fn rel_err(formula: f64, sim: f64) -> f64 {
     if sim.abs() <= ZERO {
@@ -204,7 +200,7 @@ pub fn grid_point(
 ) -> Result<GridPoint> {
     let null = simulate_null(mu, d, rotations, seed)?;
     let s = summarize(&null.rho_bar, &[])?;
-    let rho_sq = null.mean_rho_sq.iter().sum::<f64>() / null.mean_rho_sq.len() as f64;
+    let rho_sq = mean(&null.mean_rho_sq);
     compare_point(d, mu, label, rotations, seed, s.mean, s.std, rho_sq)
 }
 
@@ -227,9 +223,9 @@ pub fn compare_point(
     let pm = paper_mean(&m);
     let cm = corrected_mean(&m, d);
     let pse = paper_se(pm, d);
-    let cse = corrected_se(&m, d);
+    let qse = se_quadratic(&m, d);
     let rse = corrected_se_row_law(mu, d)?;
-    let gse = corrected_se_row_law_gaussian(mu, d)?;
+    let gse = se_row_law_gaussian(mu, d)?;
     Ok(GridPoint {
         d,
         spectrum: label.to_string(),
@@ -248,9 +244,9 @@ pub fn compare_point(
         paper_mean_rel_err: rel_err(pm, sim_mean),
         corrected_mean_rel_err: rel_err(cm, sim_mean),
         paper_se: pse,
-        corrected_se: cse,
+        quadratic_se: qse,
         paper_se_ratio: ratio(sim_std, pse),
-        corrected_se_ratio: ratio(sim_std, cse),
+        quadratic_se_ratio: ratio(sim_std, qse),
         row_law_se: rse,
         row_law_se_ratio: ratio(sim_std, rse),
         gaussian_row_law_se_ratio: ratio(sim_std, gse),
@@ -304,125 +300,8 @@ pub fn run_grid(
     Ok(out)
 }
 
-fn pct(x: f64) -> String {
-    if x.is_finite() {
-        format!("{:+.1}%", 100.0 * x)
-    } else {
-        "inf".into()
-    }
-}
-
-/// Worst cases of the grid, one Markdown bullet per figure.
-pub fn grid_summary(points: &[GridPoint]) -> String {
-    let fin = |x: f64| x.is_finite();
-    let worst = |f: &dyn Fn(&GridPoint) -> f64, pred: &dyn Fn(&GridPoint) -> bool| {
-        points
-            .iter()
-            .filter(|p| pred(p) && fin(f(p)))
-            .max_by(|a, b| f(a).abs().total_cmp(&f(b).abs()))
-            .map(|p| format!("{} at d = {} {}", pct(f(p)), p.d, p.spectrum))
-            .unwrap_or_else(|| "none".into())
-    };
-    let range = |f: &dyn Fn(&GridPoint) -> f64, pred: &dyn Fn(&GridPoint) -> bool| {
-        let v: Vec<&GridPoint> = points
-            .iter()
-            .filter(|p| pred(p) && fin(f(p)) && f(p) > 0.0)
-            .collect();
-        let lo = v.iter().min_by(|a, b| f(a).total_cmp(&f(b)));
-        let hi = v.iter().max_by(|a, b| f(a).total_cmp(&f(b)));
-        match (lo, hi) {
-            (Some(a), Some(b)) => format!(
-                "{:.2} (d = {} {}) to {:.2} (d = {} {})",
-                f(a),
-                a.d,
-                a.spectrum,
-                f(b),
-                b.d,
-                b.spectrum
-            ),
-            _ => "none".into(),
-        }
-    };
-    let all = |_: &GridPoint| true;
-    // k = 1 and k = d have a point-mass null (rho_bar = 1, resp. 0): no std to compare.
-    let degenerate = |p: &GridPoint| p.spectrum == "spikes:1" || p.simulated_mean.abs() <= ZERO;
-    let spikes = |p: &GridPoint| p.spectrum.starts_with("spikes:") && !degenerate(p);
-    let flatish = |p: &GridPoint| !p.spectrum.starts_with("power:");
-    let power = |p: &GridPoint| p.spectrum.starts_with("power:");
-    let within = points
-        .iter()
-        .filter(|p| p.paper_mean_rel_err.abs() <= 0.05)
-        .count();
-    let at_d: Vec<String> = points
-        .iter()
-        .filter(|p| p.simulated_mean.abs() <= ZERO)
-        .map(|p| format!("{:.4} at d = {} {}", p.paper_mean, p.d, p.spectrum))
-        .collect();
-    format!(
-        "- App. C mean: within 5% at {within} of {} points; worst finite {}; at k = 1: {}; \
-         where rho_bar = 0 exactly (k = d) it gives {}.\n\
-         - Corrected mean: worst {}.\n\
-         - sim std / App. D SE, equal spikes (k >= 2): {}; power laws: {}; all: {}.\n\
-         - sim std / corrected SE (quadratic first-order term), equal spikes and spikes-bulk: {}; power laws: {}.\n\
-         - sim std / row-law SE with Gaussian partners (3(d)): power:0.5: {}; all: {}.\n\
-         - sim std / row-law SE (Haar partners): equal spikes: {}; spikes-bulk: {}; power:0.5: {}; power:1: {}; power:2: {}; all: {}.\n",
-        points.len(),
-        worst(&|p| p.paper_mean_rel_err, &all),
-        worst(&|p| p.paper_mean_rel_err, &|p| p.spectrum == "spikes:1"),
-        if at_d.is_empty() {
-            "-".to_string()
-        } else {
-            at_d.join(", ")
-        },
-        worst(&|p| p.corrected_mean_rel_err, &all),
-        range(&|p| p.paper_se_ratio, &spikes),
-        range(&|p| p.paper_se_ratio, &power),
-        range(&|p| p.paper_se_ratio, &|p| !degenerate(p)),
-        range(&|p| p.corrected_se_ratio, &|p| flatish(p) && !degenerate(p)),
-        range(&|p| p.corrected_se_ratio, &power),
-        range(&|p| p.gaussian_row_law_se_ratio, &|p| p.spectrum == "power:0.5"),
-        range(&|p| p.gaussian_row_law_se_ratio, &|p| !degenerate(p)),
-        range(&|p| p.row_law_se_ratio, &spikes),
-        range(&|p| p.row_law_se_ratio, &|p| p.spectrum.starts_with("spikes-bulk:")),
-        range(&|p| p.row_law_se_ratio, &|p| p.spectrum == "power:0.5"),
-        range(&|p| p.row_law_se_ratio, &|p| p.spectrum == "power:1"),
-        range(&|p| p.row_law_se_ratio, &|p| p.spectrum == "power:2"),
-        range(&|p| p.row_law_se_ratio, &|p| !degenerate(p)),
-    )
-}
-
-/// The grid as a Markdown table (one row per point) followed by its worst cases.
-pub fn grid_markdown(points: &[GridPoint]) -> String {
-    let mut s = String::from(
-        "| d | spectrum | k_eff | R | sim mean (mcse) | paper mean | err | corrected | err | sim std | paper SE ratio | corrected SE ratio | row-law SE ratio, Gaussian partners | row-law SE ratio |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for p in points {
-        s.push_str(&format!(
-            "| {} | {} | {:.2} | {} | {:.4} ({:.1e}) | {:.4} | {} | {:.4} | {} | {:.2e} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
-            p.d,
-            p.spectrum,
-            p.k_eff,
-            p.rotations,
-            p.simulated_mean,
-            p.simulated_mean_mcse,
-            p.paper_mean,
-            pct(p.paper_mean_rel_err),
-            p.corrected_mean,
-            pct(p.corrected_mean_rel_err),
-            p.simulated_std,
-            p.paper_se_ratio,
-            p.corrected_se_ratio,
-            p.gaussian_row_law_se_ratio,
-            p.row_law_se_ratio,
-        ));
-    }
-    s.push_str("\nWorst cases:\n\n");
-    s.push_str(&grid_summary(points));
-    s
-}
-
-/// A finished grid with its settings: what `theory/coupling-null.json` holds.
+/// A finished grid with its settings and the command that produced it: what
+/// `theory/coupling-null.json` holds.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct GridResults {
     pub command: String,
@@ -453,6 +332,7 @@ pub struct GridPointRecord {
     pub paper_mean_rel_err: Option<f64>,
     pub corrected_mean_rel_err: Option<f64>,
     pub paper_se_ratio: Option<f64>,
+    /// `simulated_std` over the superseded quadratic-estimate SE.
     pub corrected_se_ratio: Option<f64>,
     /// Absent in files written before the row-law SE existed.
     #[serde(default)]
@@ -467,7 +347,7 @@ fn finite(x: f64) -> Option<f64> {
 }
 
 impl GridResults {
-    /// Packs a run for writing.
+    /// Packs a run made by `command` for writing.
     pub fn new(command: &str, s: &GridSettings, points: &[GridPoint]) -> Self {
         GridResults {
             command: command.to_string(),
@@ -490,7 +370,7 @@ impl GridResults {
                     paper_mean_rel_err: finite(p.paper_mean_rel_err),
                     corrected_mean_rel_err: finite(p.corrected_mean_rel_err),
                     paper_se_ratio: finite(p.paper_se_ratio),
-                    corrected_se_ratio: finite(p.corrected_se_ratio),
+                    corrected_se_ratio: finite(p.quadratic_se_ratio),
                     row_law_se_ratio: finite(p.row_law_se_ratio),
                     gaussian_row_law_se_ratio: finite(p.gaussian_row_law_se_ratio),
                 })
@@ -537,8 +417,8 @@ pub fn verify_slice(rotations: usize, seed: u64) -> Result<Vec<GridPoint>> {
         .collect()
 }
 
-/// The grid results committed in `theory/coupling-null.json` (written by
-/// `superlinear baseline-grid --json`), embedded at build time.
+/// The grid results committed in `theory/coupling-null.json` (a
+/// [`GridResults`] record), embedded at build time.
 pub const COMMITTED_RESULTS: &str = include_str!("../../theory/coupling-null.json");
 
 /// Parses [`COMMITTED_RESULTS`].
@@ -546,70 +426,5 @@ pub fn committed_results() -> Result<GridResults> {
     serde_json::from_str(COMMITTED_RESULTS).map_err(|e| crate::error::Error::Io {
         path: "theory/coupling-null.json".into(),
         message: format!("invalid grid results: {e}"),
-    })
-}
-
-/// What `superlinear baseline-grid` prints: the points scored against the
-/// current formulas and the record (`--json`, readable by `--rescore`).
-#[derive(Debug, Clone)]
-pub struct GridOutput {
-    pub points: Vec<GridPoint>,
-    pub record: GridResults,
-    /// `Some(path)` when the points were re-scored from a file, not simulated.
-    pub rescored_from: Option<String>,
-}
-
-impl GridOutput {
-    /// The Markdown table with a provenance line (what
-    /// `theory/coupling-null-grid.md` holds).
-    pub fn markdown(&self) -> String {
-        let how = match &self.rescored_from {
-            Some(path) => format!(
-                "simulated by `{}`, scored by `superlinear baseline-grid --rescore {path}`",
-                self.record.command
-            ),
-            None => format!("written by `{}`", self.record.command),
-        };
-        format!(
-            "<!-- {how}; do not edit -->\n\n{}",
-            grid_markdown(&self.points)
-        )
-    }
-}
-
-/// Simulates the grid of `settings` (`progress` after each point).
-pub fn run_grid_output(
-    settings: &GridSettings,
-    progress: &mut dyn FnMut(&GridPoint),
-) -> Result<GridOutput> {
-    let points = run_grid(settings, &|_, _| false, progress)?;
-    Ok(GridOutput {
-        record: GridResults::new(&settings.command_line(), settings, &points),
-        points,
-        rescored_from: None,
-    })
-}
-
-/// Re-scores a results file (the `--json` output of `baseline-grid`, e.g.
-/// `theory/coupling-null.json`) against the current formulas.
-pub fn rescore_file(path: &std::path::Path) -> Result<GridOutput> {
-    let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-        path: shown.clone(),
-        message: e.to_string(),
-    })?;
-    let old: GridResults = serde_json::from_str(&text).map_err(|e| Error::Io {
-        path: shown.clone(),
-        message: format!("not a baseline-grid results file: {e}"),
-    })?;
-    let points = rescore(&old)?;
-    let settings = GridSettings {
-        ds: old.settings.ds.clone(),
-        seed: old.settings.seed,
-    };
-    Ok(GridOutput {
-        record: GridResults::new(&old.command, &settings, &points),
-        points,
-        rescored_from: Some(shown),
     })
 }

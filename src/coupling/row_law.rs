@@ -1,9 +1,11 @@
 //! The first-order (Hoeffding) part of the null variance of `rho_bar` from the
-//! exact law of the row ratio (claim **C4**; derivation in
-//! `theory/coupling-null.md`, sections 3(d) and 3(e)): first with independent
-//! Gaussian partners ([`row_law`], [`first_order_var`]), then with the
-//! partners of a Haar row ([`haar_row_law`], [`first_order_var_haar`], used by
-//! `coupling::corrected_se_row_law`).
+//! exact law of the row ratio with the partners of a Haar row (claim **C4**;
+//! derivation in `theory/coupling-null.md`, sections 3(d) and 3(e)):
+//! [`haar_row_law`], [`first_order_var_haar`], used by
+//! [`super::formulas::corrected_se_row_law`]. The setup below (section 3(d))
+//! first takes the partners as independent Gaussian rows; that version of the
+//! term is [`super::superseded::row_law_gaussian`], which shares this
+//! module's bins, weights and Imhof integrator.
 //!
 //! `rho_bar` is a U-statistic in the rows `w_i` of `W = U diag(sqrt(mu))`. Its
 //! first-order part is `(2/d) sum_i g(w_i)`, `g(w) = E[|cos(w, w')| | w]`.
@@ -93,30 +95,28 @@
 use rayon::prelude::*;
 use statrs::function::gamma::digamma;
 
-use super::{laplace_phi, mean_abs_cosine};
+use super::formulas::{laplace_phi, mean_abs_cosine};
 use crate::error::{Error, Result};
 
 /// Eigenvalues within this relative distance share a bin.
 const BIN_REL: f64 = 0.02;
 /// Nodes of the x integral (odd: Simpson).
-const NX: usize = 121;
+pub(super) const NX: usize = 121;
 /// Step of the Imhof integral in `ln u`, relative to the local rate.
-const STEP: f64 = 0.02;
-/// Probability mass allowed outside the x range.
-const TAIL: f64 = 1e-7;
-/// The same for the Haar row ratio, whose tail integrals (a quadratic form
-/// with a term in every one of the d coordinates) carry an absolute error of
-/// a few 1e-6.
+pub(super) const STEP: f64 = 0.02;
+/// Probability mass allowed outside the x range of the Haar row ratio, whose
+/// tail integrals (a quadratic form with a term in every one of the d
+/// coordinates) carry an absolute error of a few 1e-6.
 const TAIL_H: f64 = 1e-5;
 
 /// A bin: value (mean of its eigenvalues) and multiplicity.
 #[derive(Debug, Clone, Copy)]
-struct Bin {
-    mu: f64,
-    mult: f64,
+pub(super) struct Bin {
+    pub(super) mu: f64,
+    pub(super) mult: f64,
 }
 
-fn bins(mu: &[f64]) -> Vec<Bin> {
+pub(super) fn bins(mu: &[f64]) -> Vec<Bin> {
     let mut v: Vec<f64> = mu.iter().cloned().filter(|&x| x > 0.0).collect();
     v.sort_by(|a, b| b.total_cmp(a));
     let mut out: Vec<(f64, f64, f64)> = Vec::new(); // (first, sum, count)
@@ -136,7 +136,7 @@ fn bins(mu: &[f64]) -> Vec<Bin> {
 
 /// `c_j = mu_j int_0^inf f(s) / (1 + 2 s mu_j) ds` per bin, normalised so that
 /// `sum_j mult_j c_j = 1` ([`laplace_phi`]).
-fn weights(b: &[Bin]) -> Vec<f64> {
+pub(super) fn weights(b: &[Bin]) -> Vec<f64> {
     let distinct: Vec<(f64, f64)> = b.iter().map(|q| (q.mu, q.mult)).collect();
     let phi = laplace_phi(&distinct);
     let c: Vec<f64> = b.iter().zip(&phi).map(|(q, p)| q.mu * p).collect();
@@ -149,16 +149,16 @@ fn weights(b: &[Bin]) -> Vec<f64> {
 /// multiplicity m), and the local oscillation and decay rates that set the
 /// next step in `ln u`.
 #[derive(Debug, Clone, Copy, Default)]
-struct ImhofPhase {
-    theta: f64,
-    log_rho: f64,
-    osc: f64,
-    decay: f64,
+pub(super) struct ImhofPhase {
+    pub(super) theta: f64,
+    pub(super) log_rho: f64,
+    pub(super) osc: f64,
+    pub(super) decay: f64,
 }
 
 impl ImhofPhase {
     /// Adds one bin: multiplicity `m`, `t = lambda u`, `t2 = t^2`.
-    fn add(&mut self, m: f64, t: f64, t2: f64) {
+    pub(super) fn add(&mut self, m: f64, t: f64, t2: f64) {
         self.theta += 0.5 * m * t.atan();
         self.log_rho += 0.25 * m * t2.ln_1p();
         self.osc += 0.5 * m * t.abs() / (1.0 + t2);
@@ -167,7 +167,7 @@ impl ImhofPhase {
 }
 
 /// Composite Simpson weight of node `n` of the `NX`-node grid with spacing `step`.
-fn simpson_weight(n: usize, step: f64) -> f64 {
+pub(super) fn simpson_weight(n: usize, step: f64) -> f64 {
     let m = if n == 0 || n == NX - 1 {
         1.0
     } else if n % 2 == 1 {
@@ -179,169 +179,12 @@ fn simpson_weight(n: usize, step: f64) -> f64 {
 }
 
 /// `h(x) = G(1/x)` and `h'(x) = -G'(1/x) / x^2`, `G'(k) = G(k) (psi(k/2) - psi((k+1)/2)) / 2`.
-fn h_and_dh(x: f64) -> (f64, f64) {
+pub(super) fn h_and_dh(x: f64) -> (f64, f64) {
     let k = 1.0 / x;
     let g = mean_abs_cosine(k);
     let dg = 0.5 * g * (digamma(k / 2.0) - digamma((k + 1.0) / 2.0));
     (g, -dg * k * k)
 }
-
-/// `P(R > x)` and, per bin j, `P(R^(j) > x) - P(R > x)` (one member of bin j
-/// size-biased), by Imhof's integral in `y = ln u` with a step adapted to the
-/// local oscillation and decay rates.
-fn tail_and_bias(b: &[Bin], c: &[f64], x: f64) -> (f64, Vec<f64>) {
-    let lam: Vec<f64> = b.iter().zip(c).map(|(q, c)| (c - x) * q.mu).collect();
-    let lmax = lam.iter().fold(0.0f64, |m, l| m.max(l.abs()));
-    let mut diff = vec![0.0; b.len()];
-    if lmax == 0.0 {
-        return (0.0, diff);
-    }
-    let mut y = (1e-9 / lmax).ln();
-    let mut main = 0.0;
-    let mut prev: Option<(f64, f64)> = None; // (y, main integrand)
-    let mut prev_diff = vec![0.0; b.len()];
-    let mut cur_diff = vec![0.0; b.len()];
-    loop {
-        let u = y.exp();
-        let mut ph = ImhofPhase::default();
-        for (q, l) in b.iter().zip(&lam) {
-            let t = l * u;
-            let t2 = t * t;
-            ph.add(q.mult, t, t2);
-        }
-        let ImhofPhase {
-            theta,
-            log_rho,
-            osc,
-            decay,
-        } = ph;
-        let inv_rho = (-log_rho).exp();
-        let (sn, cs) = theta.sin_cos();
-        let f = sn * inv_rho;
-        for ((dj, l), _) in cur_diff.iter_mut().zip(&lam).zip(b) {
-            let t = l * u;
-            *dj = t * (cs - t * sn) / (1.0 + t * t) * inv_rho;
-        }
-        if let Some((py, pf)) = prev {
-            let dy = y - py;
-            main += 0.5 * dy * (pf + f);
-            for ((acc, a), c) in diff.iter_mut().zip(&prev_diff).zip(&cur_diff) {
-                *acc += 0.5 * dy * (a + c);
-            }
-        }
-        if log_rho > 45.0 {
-            break;
-        }
-        prev = Some((y, f));
-        std::mem::swap(&mut prev_diff, &mut cur_diff);
-        let rate = osc.max(decay).max(1e-3);
-        y += (STEP / rate).min(STEP);
-    }
-    let pi = std::f64::consts::PI;
-    (0.5 + main / pi, diff.iter().map(|v| v / pi).collect())
-}
-
-/// The pieces of the first-order term, for reports and tests.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RowLaw {
-    /// `E R = sum_k c_k^2` (the Gaussian-row `E rho^2`).
-    pub mean_r: f64,
-    /// `E h(R)`: the Gaussian-row mean of `|rho|` under the cosine-law model.
-    pub mean_h: f64,
-    /// `Var h(R)`.
-    pub var_h: f64,
-    /// `sum_k Cov(h(R), z_k)^2 / 2`: the part the Haar constraint removes.
-    pub linear: f64,
-}
-
-impl RowLaw {
-    /// `Var h(R) - linear`, floored at 0.
-    pub fn residual(&self) -> f64 {
-        (self.var_h - self.linear).max(0.0)
-    }
-}
-
-/// The law of `h(R)` for a spectrum `mu` (positive entries used; scale-free).
-/// Equal spikes give `var_h = 0` exactly (R is constant).
-pub fn row_law(mu: &[f64]) -> RowLaw {
-    let b = bins(mu);
-    if b.len() < 2 {
-        let k = b.first().map(|q| q.mult).unwrap_or(1.0);
-        return RowLaw {
-            mean_r: 1.0 / k,
-            mean_h: mean_abs_cosine(k),
-            var_h: 0.0,
-            linear: 0.0,
-        };
-    }
-    let c = weights(&b);
-    let mean_r: f64 = b.iter().zip(&c).map(|(q, c)| q.mult * c * c).sum();
-    let s1: f64 = b.iter().map(|q| q.mult * q.mu).sum();
-    let sd = (2.0
-        * b.iter()
-            .zip(&c)
-            .map(|(q, c)| q.mult * ((c - mean_r) * q.mu).powi(2))
-            .sum::<f64>())
-    .sqrt()
-        / s1;
-    let cmin = c.iter().cloned().fold(f64::INFINITY, f64::min);
-    let cmax = c.iter().cloned().fold(0.0f64, f64::max);
-    // The x range: mean -10 sd .. +14 sd, widened (geometrically, within the
-    // support [c_min, c_max]) until P(R < lo) and P(R > hi) are below TAIL.
-    let tail = |x: f64| tail_and_bias(&b, &c, x).0;
-    let mut lo = (mean_r - 10.0 * sd).max(cmin);
-    while lo > cmin && 1.0 - tail(lo) > TAIL {
-        lo = (lo - (mean_r - lo).max(sd)).max(cmin).max(0.5 * lo);
-    }
-    let mut hi = (mean_r + 14.0 * sd).min(cmax);
-    while hi < cmax && tail(hi) > TAIL {
-        hi = (hi + (hi - mean_r).max(sd)).min(cmax);
-    }
-    let step = (hi - lo) / (NX - 1) as f64;
-    let (h0, _) = h_and_dh(mean_r);
-    let (hhi, _) = h_and_dh(hi);
-    let nodes: Vec<(f64, f64, Vec<f64>)> = (0..NX)
-        .into_par_iter()
-        .map(|n| {
-            let x = lo + n as f64 * step;
-            let (t, d) = tail_and_bias(&b, &c, x);
-            let w = simpson_weight(n, step);
-            (x, w * (1.0 - t), d.into_iter().map(|v| v * w).collect())
-        })
-        .collect();
-    // With g = h - h0 and F the CDF of R: E g = g(hi) - int g' F,
-    // E g^2 = g(hi)^2 - int 2 g g' F, Cov(h, z_j) = int h' (P(R^(j) > x) - P(R > x)).
-    let (mut eg, mut eg2) = (hhi - h0, (hhi - h0).powi(2));
-    let mut cov = vec![0.0; b.len()];
-    for (x, wf, wd) in &nodes {
-        let (hx, dh) = h_and_dh(*x);
-        eg -= dh * wf;
-        eg2 -= 2.0 * (hx - h0) * dh * wf;
-        for (cj, dj) in cov.iter_mut().zip(wd) {
-            *cj += dh * dj;
-        }
-    }
-    let linear: f64 = b
-        .iter()
-        .zip(&cov)
-        .map(|(q, cj)| q.mult * cj * cj / 2.0)
-        .sum();
-    RowLaw {
-        mean_r,
-        mean_h: h0 + eg,
-        var_h: (eg2 - eg * eg).max(0.0),
-        linear,
-    }
-}
-
-/// First-order part of the null variance of `rho_bar`: `(4/d) residual`.
-pub fn first_order_var(mu: &[f64], d: usize) -> f64 {
-    4.0 / d as f64 * row_law(mu).residual()
-}
-
-// ---------------------------------------------------------------------------
-// The first-order term with the partners of a Haar row (3(e)).
-// ---------------------------------------------------------------------------
 
 type Cx = faer::complex::Complex<f64>;
 

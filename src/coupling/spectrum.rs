@@ -1,5 +1,7 @@
 //! Spectra of C for the null of the coupling (C3, C4): the families of the
-//! grid and of `superlinear baseline --spectrum SPEC`.
+//! grid and of a user's spectrum string `SPEC`, and the validation of a
+//! spectrum (finite, at most d values, PSD to rounding) before the null or a
+//! formula uses it.
 //!
 //! - `spikes:K`: K eigenvalues equal to 1 (the paper's k-spike model, App. C.2).
 //! - `power:ALPHA[:K]`: `mu_i = i^-ALPHA` for `i = 1..K` (default K = d).
@@ -13,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::statistic::zero_variance_tol;
 use crate::error::{Error, Result};
+use crate::linalg::{self, check_finite_slice};
 
 /// A spectrum family (see the module doc).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -161,4 +165,43 @@ impl fmt::Display for Spectrum {
             Spectrum::File { path } => write!(f, "file:{}", path.display()),
         }
     }
+}
+
+/// Clamps the values of a PSD spectrum to >= 0 after the PSD rule, failing on a
+/// clearly negative one (d is the dimension the spectrum belongs to).
+pub(super) fn checked_spectrum(mu: &[f64], d: usize, input: &str) -> Result<Vec<f64>> {
+    check_finite_slice(mu, input)?;
+    if mu.len() > d {
+        return Err(Error::shape(
+            input,
+            format!("at most d = {d} eigenvalues"),
+            format!("{} eigenvalues", mu.len()),
+        ));
+    }
+    let norm = mu.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let tol = linalg::psd_tolerance(d, norm);
+    if let Some(&bad) = mu.iter().find(|&&x| x < -tol) {
+        return Err(Error::NotPsd {
+            input: input.to_string(),
+            min_eig: bad,
+            tol,
+        });
+    }
+    Ok(mu.iter().map(|&x| x.max(0.0)).collect())
+}
+
+/// The nonzero part of a spectrum, rescaled to max 1 (rho is scale-free), as
+/// square roots; errors when the spectrum is unusable for a null of dimension d.
+pub(super) fn null_weights(mu: &[f64], d: usize) -> Result<Vec<f64>> {
+    let mu = checked_spectrum(mu, d, "spectrum")?;
+    let max = mu.iter().cloned().fold(0.0f64, f64::max);
+    if max <= 0.0 {
+        return Err(Error::empty("spectrum", "no positive eigenvalue"));
+    }
+    let tol = zero_variance_tol(d, max);
+    Ok(mu
+        .iter()
+        .filter(|&&x| x > tol)
+        .map(|x| (x / max).sqrt())
+        .collect())
 }

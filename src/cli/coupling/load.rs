@@ -1,0 +1,64 @@
+//! Reading the inputs of `baseline`, `baseline-grid` and `coupling` from
+//! files: eigenvalue lists, `.npy` matrices and grid records. Errors are the
+//! library's, naming the file.
+
+use std::path::Path;
+
+use faer::Mat;
+use superlinear::coupling::grid::GridResults;
+use superlinear::data::{self, DataError};
+use superlinear::error::{Error, Result};
+
+/// Reads an eigenvalue file for `file:PATH` spectra: `.npy` (any real dtype,
+/// 1-D or a single row/column) or text (numbers separated by white space or
+/// commas, `#` comments).
+pub fn load_spectrum_file(path: &Path) -> Result<Vec<f64>> {
+    let is_npy = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    let read = if is_npy {
+        data::npy::read_vector(path)
+    } else {
+        data::read_text_vector(path)
+    };
+    read.map_err(|e| data_error(path, e))
+}
+
+/// Reads a square matrix saved from NumPy (`.npy`); `role` names it in errors.
+pub fn load_matrix(path: &Path, role: &str) -> Result<Mat<f64>> {
+    let a = data::npy::read_matrix(path).map_err(|e| data_error(path, e))?;
+    if a.nrows() != a.ncols() {
+        return Err(Error::shape(
+            &format!("{role} ({})", path.display()),
+            "a square matrix",
+            format!("{} x {}", a.nrows(), a.ncols()),
+        ));
+    }
+    Ok(mat_from_ndarray(a.view()))
+}
+
+/// A faer matrix from a row-major ndarray (what the .npy reader returns).
+fn mat_from_ndarray(a: ndarray::ArrayView2<'_, f64>) -> Mat<f64> {
+    Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)])
+}
+
+/// Reads a grid record (the `--json` output of `baseline-grid`, e.g.
+/// `theory/coupling-null.json`).
+pub fn load_grid_results(path: &Path) -> Result<GridResults> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| Error::Io {
+        path: shown,
+        message: format!("not a baseline-grid results file: {e}"),
+    })
+}
+
+fn data_error(path: &Path, e: DataError) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
