@@ -12,6 +12,7 @@ mod eigen;
 mod ensemble;
 mod fisher;
 mod fit;
+mod grid;
 mod kron;
 mod linalg;
 mod moments;

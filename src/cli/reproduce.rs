@@ -1,6 +1,6 @@
 //! `superlinear reproduce` (feature `torch`): Tables 1 and 3 of the paper
 //! trained and analysed on real data at scale `paper` or `reduced`, resumable,
-//! published beside measured (C14, C9 verdicts). A thin layer over
+//! published beside measured (C14, C9 judgements). A thin layer over
 //! `superlinear::reproduce`.
 
 use std::path::PathBuf;
@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use superlinear::claims::grid::any_broken;
 use superlinear::exit;
 use superlinear::published::Published;
+use superlinear::reproduce::aggregate::{TableId, DEFAULT_MIN_TRAIN_PROGRESS};
 use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
-use superlinear::reproduce::report::{
-    verdicts_markdown, Outcome, TableId, DEFAULT_MIN_TRAIN_PROGRESS,
-};
+use superlinear::reproduce::render::judgements_markdown;
 use superlinear::reproduce::run::{reproduce as run_reproduce, ReproduceSettings};
 
 #[derive(Debug, Args)]
@@ -122,7 +122,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
     let report = run_reproduce(&settings)?;
     print!("{}", report.markdown);
     println!();
-    print!("{}", verdicts_markdown(&report.verdicts));
+    print!("{}", judgements_markdown(&report.judgements));
     println!(
         "\n{} runs trained now, {} reused; records and tables in {}, results in {}",
         report.ran,
@@ -130,6 +130,9 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         out.display(),
         results_md.display()
     );
-    let failed = report.verdicts.iter().any(|v| v.outcome == Outcome::Fails);
-    Ok(if failed { exit::CLAIM_FAILED } else { exit::OK })
+    Ok(if any_broken(&report.judgements) {
+        exit::CLAIM_FAILED
+    } else {
+        exit::OK
+    })
 }

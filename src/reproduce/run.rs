@@ -16,13 +16,15 @@ use std::time::Instant;
 
 use tch::Kind;
 
+use super::aggregate::{judgements, scored, table_rows, TableId, TableRow};
 use super::config::{ConfigSet, Loss, Model, RowFilter, RowKey, RunConfig, Scale};
-use super::report::{
-    reached_floor, results_markdown, table_csv, table_markdown, table_rows, verdicts,
-    AnalyzeOutcome, FitSummary, Provenance, RenderOptions, ResultsContext, RunRecord, TableId,
-    TableRow, Term2Summary, Timings, TrainOutcome, Verdict,
+use super::record::{
+    record_path, save_record, stored_record, AnalyzeOutcome, FitSummary, Provenance, RunRecord,
+    Term2Summary, Timings, TrainOutcome,
 };
-use super::ReproduceError;
+use super::render::{results_markdown, table_csv, table_markdown, RenderOptions, ResultsContext};
+use super::{write_atomic, ReproduceError};
+use crate::claims::grid::GridJudgement;
 use crate::published::Published;
 use crate::torch::analyze::{analyze, AnalyzeSettings};
 use crate::torch::dataset::{load_data, DataSettings, DatasetName};
@@ -64,7 +66,7 @@ pub struct ReproduceSettings {
     /// stored records only.
     pub report_only: bool,
     /// Runs below the training-accuracy floor `1/K + p (1 - 1/K)` with this p
-    /// are listed but not scored ([`super::report::accuracy_floor`]).
+    /// are listed but not scored ([`super::aggregate::accuracy_floor`]).
     pub min_train_progress: f64,
     /// Learning rate for every selected row instead of the configs' shared
     /// one (side runs; the resolved config, hence every record, holds it, so
@@ -122,46 +124,12 @@ pub struct ReproduceReport {
     pub ran: usize,
     /// Runs reused from earlier calls.
     pub reused: usize,
-    /// Verdicts.
-    pub verdicts: Vec<Verdict>,
+    /// The claim judgements on the measured grid (C14, then C9).
+    pub judgements: Vec<GridJudgement>,
     /// The table as markdown.
     pub markdown: String,
     /// The table as CSV.
     pub csv: String,
-}
-
-/// The record path of one run.
-pub fn record_path(out: &Path, row: &RowKey, seed: u64) -> PathBuf {
-    out.join("runs")
-        .join(row.id())
-        .join(format!("seed-{seed}.json"))
-}
-
-/// A finished record with exactly this config, if one is stored; with
-/// `table` = 3 an MSE record must also hold Table 3's Term II figures
-/// (records written before they existed are rerun).
-pub fn stored_record(path: &Path, config: &RunConfig, table: TableId) -> Option<RunRecord> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let rec: RunRecord = serde_json::from_str(&text).ok()?;
-    let complete =
-        table == TableId::One || config.row.loss != Loss::Mse || rec.analyze.term2.is_some();
-    (rec.config == *config && complete).then_some(rec)
-}
-
-fn io_err(path: &Path, e: impl std::fmt::Display) -> ReproduceError {
-    ReproduceError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
-fn write_atomic(path: &Path, text: &str) -> Result<(), ReproduceError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| io_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
 }
 
 fn git(args: &[&str]) -> Option<String> {
@@ -377,12 +345,7 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
                     return;
                 };
                 let result = run_one(&config, seed, s.data_root.as_deref(), s.threads)
-                    .and_then(|rec| {
-                        let text = serde_json::to_string_pretty(&rec)
-                            .map_err(|e| io_err(&s.out, e))?;
-                        write_atomic(&record_path(&s.out, &config.row, seed), &text)?;
-                        Ok(rec)
-                    });
+                    .and_then(|rec| save_record(&s.out, &rec).map(|()| rec));
                 let mut sh = lock(&shared);
                 match result {
                     Ok(rec) => {
@@ -426,7 +389,7 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
     Ok(ReproduceReport {
         markdown: table_markdown(&table, s.table, o),
         csv: table_csv(&table, s.table, o),
-        verdicts: verdicts(&table, &scored(&records, s.min_train_progress)),
+        judgements: judgements(&table, &scored(&records, s.min_train_progress)),
         rows: table,
         records,
         ran: sh.ran,
@@ -462,15 +425,6 @@ pub fn sweeps_beside(out: &Path) -> Vec<(String, String)> {
         .collect();
     found.sort();
     found
-}
-
-/// The records at or above the training-accuracy floor (the ones scored).
-pub fn scored(records: &[RunRecord], min_train_progress: f64) -> Vec<RunRecord> {
-    records
-        .iter()
-        .filter(|r| reached_floor(r, min_train_progress))
-        .cloned()
-        .collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -525,10 +479,8 @@ fn write_outputs(
             sweeps: sweeps_beside(&s.out),
             notes: std::fs::read_to_string(s.out.join("NOTES.md")).ok(),
         };
-        write_atomic(
-            p,
-            &results_markdown(&ctx, &table, &scored(&records, s.min_train_progress)),
-        )?;
+        let judged = judgements(&table, &scored(&records, s.min_train_progress));
+        write_atomic(p, &results_markdown(&ctx, &table, &judged))?;
     }
     Ok(())
 }
