@@ -18,6 +18,7 @@ mod linalg;
 mod moments;
 mod pairs;
 mod published;
+mod report_only;
 #[cfg(feature = "torch")]
 mod reproduce;
 mod shifts;

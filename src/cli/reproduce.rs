@@ -1,6 +1,7 @@
-//! `superlinear reproduce` (feature `torch`): Tables 1 and 3 of the paper
-//! trained and analysed on real data at scale `paper` or `reduced`, resumable,
-//! published beside measured (C14, C9 judgements). A thin layer over
+//! `superlinear reproduce`: Tables 1 and 3 of the paper trained and analysed
+//! on real data at scale `paper` or `reduced`, resumable, published beside
+//! measured (C14, C9 judgements). Training needs the feature `torch`;
+//! `--report-only` renders the stored records in any build. A thin layer over
 //! `superlinear::reproduce`.
 
 use std::path::PathBuf;
@@ -13,8 +14,11 @@ use superlinear::exit;
 use superlinear::published::Published;
 use superlinear::reproduce::aggregate::{TableId, DEFAULT_MIN_TRAIN_PROGRESS};
 use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
+use superlinear::reproduce::grid::{report_only, ReproduceSettings};
 use superlinear::reproduce::render::judgements_markdown;
-use superlinear::reproduce::run::{reproduce as run_reproduce, ReproduceSettings};
+#[cfg(feature = "torch")]
+use superlinear::reproduce::run::reproduce as run_reproduce;
+use superlinear::reproduce::ReproduceError;
 
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
@@ -87,7 +91,6 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
             out.join(format!("RESULTS-table{}.md", table.number()))
         }
     });
-    tch::set_num_threads(args.threads.max(1));
     let settings = ReproduceSettings {
         table,
         scale,
@@ -119,7 +122,11 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         min_train_progress: args.min_train_progress,
         lr_override: args.lr,
     };
-    let report = run_reproduce(&settings)?;
+    let report = if settings.report_only {
+        report_only(&settings)?
+    } else {
+        train_and_report(&settings)?
+    };
     print!("{}", report.markdown);
     println!();
     print!("{}", judgements_markdown(&report.judgements));
@@ -135,4 +142,25 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
     } else {
         exit::OK
     })
+}
+
+#[cfg(feature = "torch")]
+fn train_and_report(
+    settings: &ReproduceSettings,
+) -> Result<superlinear::reproduce::grid::ReproduceReport, ReproduceError> {
+    tch::set_num_threads(settings.threads);
+    run_reproduce(settings)
+}
+
+#[cfg(not(feature = "torch"))]
+fn train_and_report(
+    settings: &ReproduceSettings,
+) -> Result<superlinear::reproduce::grid::ReproduceReport, ReproduceError> {
+    settings.validate()?;
+    Err(ReproduceError::setting(
+        "report-only",
+        false,
+        "training needs a build with --features torch; without it only --report-only \
+         renders the stored records",
+    ))
 }

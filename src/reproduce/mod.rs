@@ -12,15 +12,19 @@
 //!   training-accuracy floor, and the measured figures handed to the claim
 //!   judgements of `crate::claims::c14` and `crate::claims::c9`.
 //! - [`render`]: the tables as markdown and CSV, the judgements, `RESULTS.md`.
+//! - [`grid`]: one call apart from the training: settings, selected rows and
+//!   configs, reused records and runs to do, the outputs rewritten after every
+//!   run, and `--report-only` (no torch needed).
 //! - `run` (feature `torch`): the resumable driver behind `superlinear
-//!   reproduce`: trains with [`crate::torch::train`], analyses with
-//!   [`crate::torch::analyze`], writes one JSON record per run.
+//!   reproduce`: trains with `crate::torch::train`, analyses with
+//!   `crate::torch::analyze`, writes one JSON record per run.
 //!
 //! This is an experiment driver: it uses the torch tier, the claims and the
 //! core; none of them imports it.
 
 pub mod aggregate;
 pub mod config;
+pub mod grid;
 pub mod record;
 pub mod render;
 #[cfg(feature = "torch")]
