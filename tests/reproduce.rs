@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use superlinear::published::Published;
+use superlinear::reproduce::aggregate::{table_rows, TableId, DEFAULT_MIN_TRAIN_PROGRESS};
 use superlinear::reproduce::config::{ConfigSet, FamilyConfig, RowFilter, Scale};
-use superlinear::reproduce::report::{
-    table_markdown, table_rows, RenderOptions, TableId, DEFAULT_MIN_TRAIN_PROGRESS,
-};
-use superlinear::reproduce::run::{reproduce, ReproduceSettings};
+use superlinear::reproduce::grid::ReproduceSettings;
+use superlinear::reproduce::render::{table_markdown, RenderOptions};
+use superlinear::reproduce::run::reproduce;
 
 use crate::util::shared_data;
 

@@ -12,11 +12,13 @@ mod eigen;
 mod ensemble;
 mod fisher;
 mod fit;
+mod grid;
 mod kron;
 mod linalg;
 mod moments;
 mod pairs;
 mod published;
+mod report_only;
 #[cfg(feature = "torch")]
 mod reproduce;
 mod shifts;

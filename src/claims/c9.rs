@@ -186,3 +186,39 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     }
     Ok(out)
 }
+
+// ---------------------------------------------------------------------------
+// C9 on trained networks: the fitted exponents of a measured grid.
+//
+// The exponent corollary read on trained networks: every run's finite top-k
+// fit of gamma (Eq. 2) and of gamma_awd (Eq. 15) lies in [1, 2]. A fit
+// outside (NaN included) is a counterexample to the corollary as read on
+// finite fits (part 3 above shows such fits exist even for PSD ensembles).
+// ---------------------------------------------------------------------------
+
+/// One fitted exponent of one trained run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetFit {
+    /// The run, as named in failures, e.g. `MNIST MLP K=3 CE seed 0`.
+    pub run: String,
+    /// Which exponent, e.g. `gamma` or `gamma_awd`.
+    pub exponent: &'static str,
+    /// Its value.
+    pub value: f64,
+}
+
+/// `1 <= gamma <= 2` on every fit of `fits`.
+pub fn judge_grid_fits(fits: &[NetFit]) -> crate::claims::grid::GridJudgement {
+    let failures = fits
+        .iter()
+        .filter(|f| !(1.0..=2.0).contains(&f.value))
+        .map(|f| format!("{} {} {:.3}", f.run, f.exponent, f.value))
+        .collect();
+    crate::claims::grid::GridJudgement::decide(
+        "C9",
+        "1 <= gamma <= 2 (C9 on real networks; every run's gamma and gamma_awd)",
+        "fits",
+        fits.len(),
+        failures,
+    )
+}

@@ -28,6 +28,7 @@ pub mod c10;
 pub mod c11;
 pub mod c12;
 pub mod c13;
+pub mod c14;
 pub mod c2;
 pub mod c3;
 pub mod c4;
@@ -37,6 +38,7 @@ pub mod c8;
 pub mod c9;
 pub mod cases;
 pub mod catalogue;
+pub mod grid;
 pub mod report;
 
 pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};

@@ -9,7 +9,6 @@ use superlinear::exit;
 mod coupling;
 #[cfg(feature = "torch")]
 mod netclaims;
-#[cfg(feature = "torch")]
 mod reproduce;
 #[cfg(feature = "torch")]
 mod torch;
@@ -48,8 +47,8 @@ pub enum Command {
     #[cfg(feature = "torch")]
     NetClaims(netclaims::NetClaimsArgs),
     /// Reproduce Table 1 or 3 on real data, resumable, published beside
-    /// measured with the C14 verdicts (feature `torch`).
-    #[cfg(feature = "torch")]
+    /// measured with the C14 verdicts (training needs feature `torch`;
+    /// `--report-only` does not).
     Reproduce(reproduce::ReproduceArgs),
 }
 
@@ -78,7 +77,6 @@ pub fn run() -> i32 {
         Command::Analyze(args) => torch::analyze(args),
         #[cfg(feature = "torch")]
         Command::NetClaims(args) => netclaims::run(args),
-        #[cfg(feature = "torch")]
         Command::Reproduce(args) => reproduce::reproduce(args),
     };
     match result {

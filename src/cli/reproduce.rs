@@ -1,6 +1,7 @@
-//! `superlinear reproduce` (feature `torch`): Tables 1 and 3 of the paper
-//! trained and analysed on real data at scale `paper` or `reduced`, resumable,
-//! published beside measured (C14, C9 verdicts). A thin layer over
+//! `superlinear reproduce`: Tables 1 and 3 of the paper trained and analysed
+//! on real data at scale `paper` or `reduced`, resumable, published beside
+//! measured (C14, C9 judgements). Training needs the feature `torch`;
+//! `--report-only` renders the stored records in any build. A thin layer over
 //! `superlinear::reproduce`.
 
 use std::path::PathBuf;
@@ -8,13 +9,16 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use superlinear::claims::grid::any_broken;
 use superlinear::exit;
 use superlinear::published::Published;
+use superlinear::reproduce::aggregate::{TableId, DEFAULT_MIN_TRAIN_PROGRESS};
 use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
-use superlinear::reproduce::report::{
-    verdicts_markdown, Outcome, TableId, DEFAULT_MIN_TRAIN_PROGRESS,
-};
-use superlinear::reproduce::run::{reproduce as run_reproduce, ReproduceSettings};
+use superlinear::reproduce::grid::{report_only, ReproduceSettings};
+use superlinear::reproduce::render::judgements_markdown;
+#[cfg(feature = "torch")]
+use superlinear::reproduce::run::reproduce as run_reproduce;
+use superlinear::reproduce::ReproduceError;
 
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
@@ -87,7 +91,6 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
             out.join(format!("RESULTS-table{}.md", table.number()))
         }
     });
-    tch::set_num_threads(args.threads.max(1));
     let settings = ReproduceSettings {
         table,
         scale,
@@ -119,10 +122,14 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         min_train_progress: args.min_train_progress,
         lr_override: args.lr,
     };
-    let report = run_reproduce(&settings)?;
+    let report = if settings.report_only {
+        report_only(&settings)?
+    } else {
+        train_and_report(&settings)?
+    };
     print!("{}", report.markdown);
     println!();
-    print!("{}", verdicts_markdown(&report.verdicts));
+    print!("{}", judgements_markdown(&report.judgements));
     println!(
         "\n{} runs trained now, {} reused; records and tables in {}, results in {}",
         report.ran,
@@ -130,6 +137,30 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         out.display(),
         results_md.display()
     );
-    let failed = report.verdicts.iter().any(|v| v.outcome == Outcome::Fails);
-    Ok(if failed { exit::CLAIM_FAILED } else { exit::OK })
+    Ok(if any_broken(&report.judgements) {
+        exit::CLAIM_FAILED
+    } else {
+        exit::OK
+    })
+}
+
+#[cfg(feature = "torch")]
+fn train_and_report(
+    settings: &ReproduceSettings,
+) -> Result<superlinear::reproduce::grid::ReproduceReport, ReproduceError> {
+    tch::set_num_threads(settings.threads);
+    run_reproduce(settings)
+}
+
+#[cfg(not(feature = "torch"))]
+fn train_and_report(
+    settings: &ReproduceSettings,
+) -> Result<superlinear::reproduce::grid::ReproduceReport, ReproduceError> {
+    settings.validate()?;
+    Err(ReproduceError::setting(
+        "report-only",
+        false,
+        "training needs a build with --features torch; without it only --report-only \
+         renders the stored records",
+    ))
 }

@@ -1,24 +1,36 @@
 //! Reproduction of the paper's Tables 1 and 3 on real data (claim C14; the
-//! verdicts also check C9's `1 <= gamma <= 2` on trained networks).
+//! judgements also check C9's `1 <= gamma <= 2` on trained networks).
 //!
 //! - [`config`]: the run configs (`experiments/runs/*.toml`, one per Table 2
 //!   row family, scales `paper` and `reduced`, strict parsing, the paper's
 //!   unknowns identical across rows), resolved against Table 2 of
 //!   `experiments/published.toml`.
-//! - [`report`]: per-run records, the side-by-side table (published mean +-
-//!   std beside measured mean +- std over seeds, the difference, within
-//!   0.10), the qualitative verdicts and `RESULTS.md`. Pure Rust.
+//! - [`record`]: the per-run record (the JSON file of one run), its path,
+//!   loading and saving.
+//! - [`aggregate`]: the side-by-side rows (published mean +- std beside
+//!   measured mean +- std over seeds, the difference, within 0.10), the
+//!   training-accuracy floor, and the measured figures handed to the claim
+//!   judgements of `crate::claims::c14` and `crate::claims::c9`.
+//! - [`render`]: the tables as markdown and CSV, the judgements, `RESULTS.md`.
+//! - [`grid`]: one call apart from the training: settings, selected rows and
+//!   configs, reused records and runs to do, the outputs rewritten after every
+//!   run, and `--report-only` (no torch needed).
 //! - `run` (feature `torch`): the resumable driver behind `superlinear
-//!   reproduce`: trains with [`crate::torch::train`], analyses with
-//!   [`crate::torch::analyze`], writes one JSON record per run.
+//!   reproduce`: trains with `crate::torch::train`, analyses with
+//!   `crate::torch::analyze`, writes one JSON record per run.
 //!
-//! This is an experiment driver: it uses the torch tier and the core; the
-//! core never imports it.
+//! This is an experiment driver: it uses the torch tier, the claims and the
+//! core; none of them imports it.
 
+pub mod aggregate;
 pub mod config;
-pub mod report;
+pub mod grid;
+pub mod record;
+pub mod render;
 #[cfg(feature = "torch")]
 pub mod run;
+
+use std::path::Path;
 
 use thiserror::Error;
 
@@ -64,4 +76,23 @@ impl ReproduceError {
             reason: reason.into(),
         }
     }
+
+    /// Shorthand for [`ReproduceError::Io`].
+    pub fn io(path: &Path, e: impl std::fmt::Display) -> Self {
+        ReproduceError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so that a
+/// reader never sees a half-written record or table; creates the directory.
+pub fn write_atomic(path: &Path, text: &str) -> Result<(), ReproduceError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| ReproduceError::io(dir, e))?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| ReproduceError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| ReproduceError::io(path, e))
 }

@@ -5,10 +5,11 @@
 //! run record `runs/<row>/seed-<s>.json` under the output directory.
 //!
 //! Resumable: a run whose record exists with the same resolved config is not
-//! rerun (a record with a different config is rerun and overwritten). After
-//! every finished run the tables (`table<N>.md`, `table<N>.csv`) and the
-//! results document are rewritten, so an interrupted grid leaves a consistent
-//! partial report.
+//! rerun (a record with a different config is rerun and overwritten; the
+//! plan is [`super::grid::plan`]). After every finished run the tables
+//! (`table<N>.md`, `table<N>.csv`) and the results document are rewritten
+//! ([`super::grid::write_outputs`]), so an interrupted grid leaves a
+//! consistent partial report.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -16,153 +17,17 @@ use std::time::Instant;
 
 use tch::Kind;
 
-use super::config::{ConfigSet, Loss, Model, RowFilter, RowKey, RunConfig, Scale};
-use super::report::{
-    reached_floor, results_markdown, table_csv, table_markdown, table_rows, verdicts,
-    AnalyzeOutcome, FitSummary, Provenance, RenderOptions, ResultsContext, RunRecord, TableId,
-    TableRow, Term2Summary, Timings, TrainOutcome, Verdict,
+use super::config::{Dataset, Loss, Model, RunConfig};
+use super::grid::{finish, plan, write_outputs, Plan, ReproduceReport, ReproduceSettings};
+use super::record::{
+    save_record, AnalyzeOutcome, FitSummary, Provenance, RunRecord, Term2Summary, Timings,
+    TrainOutcome,
 };
 use super::ReproduceError;
-use crate::published::Published;
 use crate::torch::analyze::{analyze, AnalyzeSettings};
 use crate::torch::dataset::{load_data, DataSettings, DatasetName};
 use crate::torch::model::{Arch, ModelSpec, Net};
 use crate::torch::train::{train, TrainSettings};
-
-/// Everything one `reproduce` call needs.
-#[derive(Debug, Clone)]
-pub struct ReproduceSettings {
-    /// Table 1 or 3.
-    pub table: TableId,
-    /// Scale.
-    pub scale: Scale,
-    /// Row selection.
-    pub rows: RowFilter,
-    /// Seeds per row (0 .. seeds).
-    pub seeds: usize,
-    /// Runs in parallel.
-    pub jobs: usize,
-    /// Output directory (run records and tables).
-    pub out: PathBuf,
-    /// Where to write the results document (None: not written).
-    pub results_md: Option<PathBuf>,
-    /// Family configs.
-    pub configs: ConfigSet,
-    /// Published tables.
-    pub published: Published,
-    /// Data root (None: `SUPERLINEAR_DATA`).
-    pub data_root: Option<PathBuf>,
-    /// libtorch threads (recorded; the caller sets them).
-    pub threads: i32,
-    /// The command line, for the results document.
-    pub command: String,
-    /// Print one line per run on stderr.
-    pub progress: bool,
-    /// Write the wall-time column in the tables.
-    pub timings: bool,
-    /// Train nothing: render the tables and the results document from the
-    /// stored records only.
-    pub report_only: bool,
-    /// Runs below the training-accuracy floor `1/K + p (1 - 1/K)` with this p
-    /// are listed but not scored ([`super::report::accuracy_floor`]).
-    pub min_train_progress: f64,
-    /// Learning rate for every selected row instead of the configs' shared
-    /// one (side runs; the resolved config, hence every record, holds it, so
-    /// a rerun or `--report-only` with the same value reuses the records).
-    pub lr_override: Option<f64>,
-}
-
-impl ReproduceSettings {
-    /// Checks the numbers.
-    pub fn validate(&self) -> Result<(), ReproduceError> {
-        if self.seeds == 0 {
-            return Err(ReproduceError::setting("seeds", 0, "must be at least 1"));
-        }
-        if self.jobs == 0 {
-            return Err(ReproduceError::setting("jobs", 0, "must be at least 1"));
-        }
-        if let Some(lr) = self.lr_override {
-            if !(lr.is_finite() && lr > 0.0) {
-                return Err(ReproduceError::setting(
-                    "lr",
-                    lr,
-                    "must be a positive finite learning rate",
-                ));
-            }
-        }
-        if !(0.0..=1.0).contains(&self.min_train_progress) {
-            return Err(ReproduceError::setting(
-                "min-train-progress",
-                self.min_train_progress,
-                "must be a fraction in [0, 1] of the way from chance to full training accuracy",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The selected rows in table order (Table 3: MSE rows only).
-    pub fn selected_rows(&self) -> Vec<RowKey> {
-        self.configs
-            .rows(&self.published)
-            .into_iter()
-            .filter(|r| self.rows.matches(r))
-            .filter(|r| self.table == TableId::One || r.loss == Loss::Mse)
-            .collect()
-    }
-}
-
-/// What a call produced.
-#[derive(Debug, Clone)]
-pub struct ReproduceReport {
-    /// Side-by-side rows.
-    pub rows: Vec<TableRow>,
-    /// Every finished record of the selected rows and seeds.
-    pub records: Vec<RunRecord>,
-    /// Runs trained in this call.
-    pub ran: usize,
-    /// Runs reused from earlier calls.
-    pub reused: usize,
-    /// Verdicts.
-    pub verdicts: Vec<Verdict>,
-    /// The table as markdown.
-    pub markdown: String,
-    /// The table as CSV.
-    pub csv: String,
-}
-
-/// The record path of one run.
-pub fn record_path(out: &Path, row: &RowKey, seed: u64) -> PathBuf {
-    out.join("runs")
-        .join(row.id())
-        .join(format!("seed-{seed}.json"))
-}
-
-/// A finished record with exactly this config, if one is stored; with
-/// `table` = 3 an MSE record must also hold Table 3's Term II figures
-/// (records written before they existed are rerun).
-pub fn stored_record(path: &Path, config: &RunConfig, table: TableId) -> Option<RunRecord> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let rec: RunRecord = serde_json::from_str(&text).ok()?;
-    let complete =
-        table == TableId::One || config.row.loss != Loss::Mse || rec.analyze.term2.is_some();
-    (rec.config == *config && complete).then_some(rec)
-}
-
-fn io_err(path: &Path, e: impl std::fmt::Display) -> ReproduceError {
-    ReproduceError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
-fn write_atomic(path: &Path, text: &str) -> Result<(), ReproduceError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| io_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
-}
 
 fn git(args: &[&str]) -> Option<String> {
     let out = std::process::Command::new("git").args(args).output().ok()?;
@@ -199,8 +64,8 @@ pub fn run_one(
     let cpu0 = process_cpu_seconds();
     let ds = DataSettings {
         dataset: match config.row.dataset {
-            super::config::Dataset::Mnist => DatasetName::Mnist,
-            super::config::Dataset::Cifar10 => DatasetName::Cifar10,
+            Dataset::Mnist => DatasetName::Mnist,
+            Dataset::Cifar10 => DatasetName::Cifar10,
         },
         root: data_root.map(Path::to_path_buf),
         classes: config.row.classes,
@@ -327,37 +192,12 @@ struct Shared {
 /// Runs (or reuses) every selected row and seed, and writes the records, the
 /// tables and the results document.
 pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceError> {
-    s.validate()?;
-    let rows = s.selected_rows();
-    if rows.is_empty() {
-        return Err(ReproduceError::setting(
-            "rows",
-            "filter",
-            format!(
-                "selects no row of Table {} from the configs",
-                s.table.number()
-            ),
-        ));
-    }
-    let mut configs = Vec::new();
-    for r in &rows {
-        let mut c = s.configs.resolve(r, s.scale, &s.published)?;
-        if let Some(lr) = s.lr_override {
-            c.lr = lr;
-        }
-        configs.push(c);
-    }
-    let mut todo = Vec::new();
-    let mut records = Vec::new();
-    for c in &configs {
-        for seed in 0..s.seeds as u64 {
-            match stored_record(&record_path(&s.out, &c.row, seed), c, s.table) {
-                Some(rec) => records.push(rec),
-                None if s.report_only => {}
-                None => todo.push((c.clone(), seed)),
-            }
-        }
-    }
+    let Plan {
+        rows,
+        configs,
+        records,
+        todo,
+    } = plan(s)?;
     let reused = records.len();
     let total = todo.len();
     let shared = Mutex::new(Shared {
@@ -377,12 +217,7 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
                     return;
                 };
                 let result = run_one(&config, seed, s.data_root.as_deref(), s.threads)
-                    .and_then(|rec| {
-                        let text = serde_json::to_string_pretty(&rec)
-                            .map_err(|e| io_err(&s.out, e))?;
-                        write_atomic(&record_path(&s.out, &config.row, seed), &text)?;
-                        Ok(rec)
-                    });
+                    .and_then(|rec| save_record(&s.out, &rec).map(|()| rec));
                 let mut sh = lock(&shared);
                 match result {
                     Ok(rec) => {
@@ -419,116 +254,9 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
     if let Some(e) = sh.error {
         return Err(e);
     }
-    let mut records = sh.records;
-    records.sort_by_key(|r| (r.config.row, r.provenance.seed));
-    let table = table_rows(&s.published, &rows, &records, s.table, s.min_train_progress);
-    let o = RenderOptions { timings: s.timings };
-    Ok(ReproduceReport {
-        markdown: table_markdown(&table, s.table, o),
-        csv: table_csv(&table, s.table, o),
-        verdicts: verdicts(&table, &scored(&records, s.min_train_progress)),
-        rows: table,
-        records,
-        ran: sh.ran,
-        reused,
-    })
-}
-
-/// The `sweep-*` directories beside `out` (not when `out` is one of them),
-/// sorted by name, with their `table1.md`.
-pub fn sweeps_beside(out: &Path) -> Vec<(String, String)> {
-    let is_sweep = |p: &Path| {
-        p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("sweep-"))
-    };
-    if is_sweep(out) {
-        return Vec::new();
-    }
-    let Some(parent) = out.parent() else {
-        return Vec::new();
-    };
-    let Ok(dir) = std::fs::read_dir(parent) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(String, String)> = dir
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && is_sweep(p))
-        .filter_map(|p| {
-            let table = std::fs::read_to_string(p.join("table1.md")).ok()?;
-            Some((p.file_name()?.to_string_lossy().into_owned(), table))
-        })
-        .collect();
-    found.sort();
-    found
-}
-
-/// The records at or above the training-accuracy floor (the ones scored).
-pub fn scored(records: &[RunRecord], min_train_progress: f64) -> Vec<RunRecord> {
-    records
-        .iter()
-        .filter(|r| reached_floor(r, min_train_progress))
-        .cloned()
-        .collect()
+    Ok(finish(s, &rows, sh.records, sh.ran, reused))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn write_outputs(
-    s: &ReproduceSettings,
-    rows: &[RowKey],
-    configs: &[RunConfig],
-    records: &[RunRecord],
-) -> Result<(), ReproduceError> {
-    let mut records = records.to_vec();
-    records.sort_by_key(|r| (r.config.row, r.provenance.seed));
-    let table = table_rows(&s.published, rows, &records, s.table, s.min_train_progress);
-    let o = RenderOptions { timings: s.timings };
-    let n = s.table.number();
-    write_atomic(
-        &s.out.join(format!("table{n}.md")),
-        &table_markdown(&table, s.table, o),
-    )?;
-    write_atomic(
-        &s.out.join(format!("table{n}.csv")),
-        &table_csv(&table, s.table, o),
-    )?;
-    if let Some(p) = &s.results_md {
-        let mut commits: Vec<String> = records
-            .iter()
-            .filter_map(|r| {
-                r.provenance.git_commit.as_ref().map(|c| {
-                    let short: String = c.chars().take(10).collect();
-                    if r.provenance.git_dirty == Some(true) {
-                        format!("{short}+dirty")
-                    } else {
-                        short
-                    }
-                })
-            })
-            .collect();
-        commits.sort();
-        commits.dedup();
-        let ctx = ResultsContext {
-            table: s.table,
-            scale: s.scale,
-            command: s.command.clone(),
-            rows,
-            seeds: s.seeds,
-            configs,
-            published: &s.published,
-            commits,
-            min_train_progress: s.min_train_progress,
-            sweeps: sweeps_beside(&s.out),
-            notes: std::fs::read_to_string(s.out.join("NOTES.md")).ok(),
-        };
-        write_atomic(
-            p,
-            &results_markdown(&ctx, &table, &scored(&records, s.min_train_progress)),
-        )?;
-    }
-    Ok(())
 }

@@ -1,0 +1,206 @@
+//! The per-run record: the JSON file `runs/<row>/seed-<s>.json` that one
+//! trained and analysed run leaves under the output directory (resolved
+//! config, provenance, training outcome, analysis outcome, timings), and its
+//! path, loading and saving. Pure Rust; the field names are the stored format
+//! of the committed records under `experiments/results/` and must not change.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::aggregate::TableId;
+use super::config::{Loss, RowKey, RunConfig};
+use super::{write_atomic, ReproduceError};
+
+/// A gamma fit as stored in a run record.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FitSummary {
+    /// Slope of `ln C_ii` on `ln H_ii`.
+    pub gamma: f64,
+    /// OLS standard error.
+    pub std_err: f64,
+    /// R^2.
+    pub r_squared: f64,
+    /// Intercept.
+    pub intercept: f64,
+    /// Directions used.
+    pub points_used: usize,
+    /// Directions dropped by the floor rule.
+    pub points_dropped: usize,
+    /// `ln(max H_ii / min H_ii)` over the directions used.
+    pub log_range_h: f64,
+}
+
+impl FitSummary {
+    /// The stored form of a fit, or its error text.
+    pub fn of(f: &Result<crate::fit::GammaFit, String>) -> Result<FitSummary, String> {
+        f.as_ref()
+            .map(|f| FitSummary {
+                gamma: f.gamma,
+                std_err: f.std_err,
+                r_squared: f.r_squared,
+                intercept: f.intercept,
+                points_used: f.points_used,
+                points_dropped: f.points_dropped,
+                log_range_h: f.log_range_h,
+            })
+            .map_err(Clone::clone)
+    }
+}
+
+/// Table 3's figures of a run (MSE rows; `crate::torch::analyze::Term2Report`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Term2Summary {
+    /// Matched pairs used.
+    pub pairs_used: usize,
+    /// `sum_i E[(T2.v_i)^2] / sum_i E[(T1.v_i)^2]` over the top-k.
+    pub term2_share: f64,
+    /// gamma of `E_p[((T1 + T2).v_i)^2]` (real dw_p; our first reading of Eq. 58).
+    pub gamma_term12: Result<FitSummary, String>,
+    /// gamma of `sigma^2 v_i^T E[h^2] v_i + E_p[(T2.v_i)^2]` (second reading).
+    pub gamma_iso_term2: Result<FitSummary, String>,
+}
+
+/// Provenance of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// `git rev-parse HEAD` of the working directory at run time.
+    pub git_commit: Option<String>,
+    /// Whether the work tree had uncommitted changes.
+    pub git_dirty: Option<bool>,
+    /// Crate version of the binary.
+    pub crate_version: String,
+    /// Seed of the initialisation and the shuffling.
+    pub seed: u64,
+    /// libtorch threads.
+    pub threads: i32,
+    /// Data set as loaded (name, subset, normalisation).
+    pub data: String,
+}
+
+/// Training outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutcome {
+    /// Training samples.
+    pub samples: usize,
+    /// Final training accuracy (whole training set).
+    pub accuracy: f64,
+    /// Final mean training loss.
+    pub loss: f64,
+    /// Training accuracy after every epoch (index 0: initialisation).
+    pub accuracy_curve: Vec<f64>,
+}
+
+/// Analysis outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalyzeOutcome {
+    /// Layer analysed.
+    pub layer: String,
+    /// Samples used.
+    pub samples: usize,
+    /// Directions fitted (top-k).
+    pub top_k: usize,
+    /// gamma (Eq. 2), or why it could not be fitted.
+    pub gamma: Result<FitSummary, String>,
+    /// gamma_awd (Eq. 15), or why it could not be fitted.
+    pub gamma_awd: Result<FitSummary, String>,
+    /// Theorem 5.1 violations (left, right) over the top-k.
+    pub bound_violations: (usize, usize),
+    /// C8 first-moment residual.
+    pub first_moment_residual: f64,
+    /// Negative mass of the per-sample spectra (softmax-MSE).
+    pub negative_mass: f64,
+    /// Table 3's figures (MSE rows; None in CE rows and in records written
+    /// before these figures were measured).
+    #[serde(default)]
+    pub term2: Option<Term2Summary>,
+    /// Stage timings (name, seconds).
+    pub stages: Vec<(String, f64)>,
+}
+
+/// Wall-clock seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Loading the data.
+    pub data_s: f64,
+    /// Training.
+    pub train_s: f64,
+    /// Analysis.
+    pub analyze_s: f64,
+    /// Everything.
+    pub total_s: f64,
+    /// CPU seconds (user + system) of the whole process during the run, from
+    /// `/proc/self/stat` (None where unavailable); equals the run's own CPU
+    /// time when one job runs at a time.
+    #[serde(default)]
+    pub process_cpu_s: Option<f64>,
+    /// The same over training only.
+    #[serde(default)]
+    pub train_cpu_s: Option<f64>,
+    /// The same over the analysis only.
+    #[serde(default)]
+    pub analyze_cpu_s: Option<f64>,
+}
+
+/// One finished run: the per-run JSON file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Resolved config.
+    pub config: RunConfig,
+    /// Provenance (commit, seed, ...).
+    pub provenance: Provenance,
+    /// Training.
+    pub train: TrainOutcome,
+    /// Analysis.
+    pub analyze: AnalyzeOutcome,
+    /// Timings.
+    pub timings: Timings,
+}
+
+impl RunRecord {
+    /// gamma, when fitted.
+    pub fn gamma(&self) -> Option<f64> {
+        self.analyze.gamma.as_ref().ok().map(|f| f.gamma)
+    }
+    /// gamma_awd, when fitted.
+    pub fn gamma_awd(&self) -> Option<f64> {
+        self.analyze.gamma_awd.as_ref().ok().map(|f| f.gamma)
+    }
+    /// Table 3's first reading (Term I + II with the real dw_p), when fitted.
+    pub fn gamma_term12(&self) -> Option<f64> {
+        let t = self.analyze.term2.as_ref()?;
+        t.gamma_term12.as_ref().ok().map(|f| f.gamma)
+    }
+    /// Table 3's second reading (sigma^2 E[h^2] + Term II), when fitted.
+    pub fn gamma_iso_term2(&self) -> Option<f64> {
+        let t = self.analyze.term2.as_ref()?;
+        t.gamma_iso_term2.as_ref().ok().map(|f| f.gamma)
+    }
+}
+
+/// The record path of one run.
+pub fn record_path(out: &Path, row: &RowKey, seed: u64) -> PathBuf {
+    out.join("runs")
+        .join(row.id())
+        .join(format!("seed-{seed}.json"))
+}
+
+/// A finished record with exactly this config, if one is stored; with
+/// `table` = 3 an MSE record must also hold Table 3's Term II figures
+/// (records written before they existed are rerun).
+pub fn stored_record(path: &Path, config: &RunConfig, table: TableId) -> Option<RunRecord> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let rec: RunRecord = serde_json::from_str(&text).ok()?;
+    let complete =
+        table == TableId::One || config.row.loss != Loss::Mse || rec.analyze.term2.is_some();
+    (rec.config == *config && complete).then_some(rec)
+}
+
+/// Writes `rec` to its record path under `out` (pretty JSON, atomically).
+pub fn save_record(out: &Path, rec: &RunRecord) -> Result<(), ReproduceError> {
+    let text = serde_json::to_string_pretty(rec).map_err(|e| ReproduceError::io(out, e))?;
+    write_atomic(
+        &record_path(out, &rec.config.row, rec.provenance.seed),
+        &text,
+    )
+}

@@ -1,0 +1,108 @@
+//! `superlinear reproduce --report-only` in every build (it needs no torch):
+//! the committed run records re-render the committed tables byte for byte
+//! and the same judgements, the exit code follows the judgements, and
+//! training without the feature `torch` is refused as bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_superlinear"))
+        .args(args)
+        .current_dir(REPO)
+        .output()
+        .unwrap()
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let p = e.unwrap().path();
+        let to = dst.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &to);
+        } else {
+            std::fs::copy(&p, &to).unwrap();
+        }
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The judgements section of a results document.
+fn judgements_section(doc: &str) -> &str {
+    let start = doc.find("## Verdicts on the measured grid").unwrap();
+    let end = start + doc[start..].find("\n## Setup per row").unwrap();
+    &doc[start..end]
+}
+
+#[test]
+fn report_only_rerenders_the_committed_tables() {
+    let committed = Path::new(REPO).join("experiments/results/reduced");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reduced");
+    copy_dir(&committed.join("runs"), &out.join("runs"));
+    for table in ["1", "3"] {
+        let results = dir.path().join(format!("RESULTS-table{table}.md"));
+        let o = run(&[
+            "reproduce",
+            "--table",
+            table,
+            "--scale",
+            "reduced",
+            "--report-only",
+            "--quiet",
+            "--out",
+            &out.display().to_string(),
+            "--results",
+            &results.display().to_string(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        // The committed grid breaks C14's statements: exit 1, not 2.
+        assert_eq!(o.status.code(), Some(1), "table {table}: {err}");
+        for name in [format!("table{table}.md"), format!("table{table}.csv")] {
+            assert_eq!(
+                read(&out.join(&name)),
+                read(&committed.join(&name)),
+                "{name}"
+            );
+        }
+        let want = if table == "1" {
+            read(&Path::new(REPO).join("experiments/RESULTS.md"))
+        } else {
+            read(&committed.join("RESULTS-table3.md"))
+        };
+        assert_eq!(
+            judgements_section(&read(&results)),
+            judgements_section(&want),
+            "table {table}"
+        );
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(stdout.contains("0 runs trained now"), "{stdout}");
+    }
+}
+
+#[cfg(not(feature = "torch"))]
+#[test]
+fn reproduce_without_torch_refuses_to_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "reproduce",
+        "--table",
+        "1",
+        "--scale",
+        "reduced",
+        "--out",
+        &dir.path().display().to_string(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--features torch"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!dir.path().join("runs").exists());
+    assert!(!dir.path().join("table1.md").exists());
+}
