@@ -33,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             let msg = e.to_string();
-            assert!(msg.starts_with(label), "error does not name the input: {msg}");
+            assert!(
+                msg.starts_with(label),
+                "error does not name the input: {msg}"
+            );
             assert!(!msg.contains('\n'), "error is not one line: {msg}");
         }
     }
