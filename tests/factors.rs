@@ -626,3 +626,51 @@ fn fuzz_seeds_parse_as_named() {
     }
     assert!(seen >= 5, "seeds missing in {}", dir.display());
 }
+
+/// The header of a valid file re-encoded with some tensor's dtype, shape or
+/// offsets replaced (huge, zero, mismatched): never a panic, and a parse that
+/// succeeds is consistent.
+fn rewrite_header(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    edit(&mut header);
+    let text = serde_json::to_vec(&header).unwrap();
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
+}
+
+proptest! {
+    #![proptest_config(crate::util::proptest_config(256))]
+
+    #[test]
+    fn header_field_edits_never_panic(
+        tensor in 0usize..5,
+        field in 0usize..3,
+        dtype in prop::sample::select(vec!["F64", "F32", "I64", "U8", "BF16", "F4", "BOOL", "C64", "X"]),
+        values in proptest::collection::vec(
+            prop_oneof![0u64..8, Just(u64::MAX), Just(1u64 << 61), any::<u64>()], 0..4),
+    ) {
+        let name = ["acts", "jacobians", "logits", "labels", "weight"][tensor];
+        let bytes = rewrite_header(&valid_bytes(), |h| {
+            let t = &mut h[name];
+            match field {
+                0 => t["dtype"] = serde_json::json!(dtype),
+                1 => t["shape"] = serde_json::json!(values),
+                _ => t["data_offsets"] = serde_json::json!(values),
+            }
+        });
+        match parse_factors(&bytes, LABEL) {
+            Ok(f) => {
+                prop_assert_eq!(f.acts.len(), f.n * f.inn);
+                prop_assert_eq!(f.jacobians.len(), f.n * f.classes * f.out);
+                prop_assert_eq!(f.weight.len(), f.out * f.inn);
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                prop_assert!(msg.starts_with(LABEL) && !msg.contains('\n'), "{}", msg);
+            }
+        }
+    }
+}
