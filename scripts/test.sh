@@ -40,6 +40,12 @@ step "torch tier: venv with torch 2.13.0 (created once, then reused)"
 # shellcheck source=scripts/torch-env.sh
 source scripts/torch-env.sh
 
+# Python side of the layer-factor format (a few seconds plus one example build):
+# export_layer.py's Kronecker form against exact per-sample Hessians by double
+# backward, and every exported file read back by the Rust reader.
+step "export_layer.py: exact Hessians, Gauss-Newton gap, Rust reader"
+"$SUPERLINEAR_TORCH_PYTHON" scripts/test_export.py
+
 step "cargo clippy (feature torch)"
 cargo clippy --all-targets --features torch -- -D warnings
 

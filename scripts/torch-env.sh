@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates or reuses the PyTorch venv that the `torch` cargo feature builds
-# against (tch 0.26 needs libtorch from PyTorch 2.13.0, installed from PyPI),
-# then exports the environment the build and the binaries need:
+# against (tch 0.26 needs libtorch from PyTorch 2.13.0, installed from PyPI;
+# `safetensors` and the numpy its torch writer uses beside it, for
+# scripts/export_layer.py), then exports the
+# environment the build and the binaries need:
 #
 #   LIBTORCH_USE_PYTORCH=1          torch-sys asks the venv's python for libtorch
 #   VIRTUAL_ENV, PATH               the venv's python first (torch-sys runs `python`)
@@ -11,7 +13,8 @@
 #                                   checkpoints with PyTorch itself
 #
 # The venv lives outside the repository and is reused when it already imports
-# torch 2.13.0: ${SUPERLINEAR_TORCH_VENV:-${SUPERLINEAR_CACHE:-$HOME/.cache/superlinear}/torch-venv}
+# torch 2.13.0, safetensors and numpy (a venv with torch only gets the other two added):
+# ${SUPERLINEAR_TORCH_VENV:-${SUPERLINEAR_CACHE:-$HOME/.cache/superlinear}/torch-venv}
 #
 # Two ways to use it:
 #   source scripts/torch-env.sh                     # set up, export into this shell
@@ -21,6 +24,7 @@
 # A first install downloads about 5 GB from PyPI (about a minute here).
 
 _sl_torch_version="2.13.0"
+_sl_safetensors_req=("safetensors>=0.4,<1" "numpy")
 _sl_cache="${SUPERLINEAR_CACHE:-$HOME/.cache/superlinear}"
 _sl_venv="${SUPERLINEAR_TORCH_VENV:-$_sl_cache/torch-venv}"
 
@@ -29,10 +33,28 @@ _sl_torch_ok() {
         >/dev/null 2>&1
 }
 
+_sl_safetensors_ok() {
+    "$_sl_venv/bin/python" -c "import numpy, safetensors.torch" >/dev/null 2>&1
+}
+
+_sl_safetensors_install() {
+    echo "torch-env: installing ${_sl_safetensors_req[*]} into $_sl_venv" >&2
+    "$_sl_venv/bin/python" -m pip install --disable-pip-version-check -q "${_sl_safetensors_req[@]}" >&2 \
+        || return 1
+    if ! _sl_safetensors_ok; then
+        echo "torch-env: safetensors or numpy still does not import from $_sl_venv" >&2
+        return 1
+    fi
+}
+
 _sl_torch_setup() {
     if _sl_torch_ok; then
-        echo "torch-env: reusing $_sl_venv (torch $_sl_torch_version)" >&2
-        return 0
+        if _sl_safetensors_ok; then
+            echo "torch-env: reusing $_sl_venv (torch $_sl_torch_version, safetensors, numpy)" >&2
+            return 0
+        fi
+        _sl_safetensors_install
+        return
     fi
     local py
     py="$(command -v python3 || true)"
@@ -56,6 +78,7 @@ _sl_torch_setup() {
         echo "torch-env: torch $_sl_torch_version still does not import from $_sl_venv" >&2
         return 1
     fi
+    _sl_safetensors_ok || _sl_safetensors_install
 }
 
 _sl_torch_export() {

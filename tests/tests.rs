@@ -10,6 +10,7 @@ mod coupling;
 mod data;
 mod eigen;
 mod ensemble;
+mod factors;
 mod fisher;
 mod fit;
 mod grid;

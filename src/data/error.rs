@@ -125,4 +125,39 @@ pub enum DataError {
     /// A subsetting or normalisation request that cannot be met.
     #[error("{what}: {reason}")]
     BadRequest { what: String, reason: String },
+    /// A container (safetensors) that its own reader refuses: bad header
+    /// length, header JSON, offsets or data coverage.
+    #[error("{path}: not a valid safetensors file: {reason}")]
+    BadContainer { path: String, reason: String },
+    /// A required tensor or metadata key is absent.
+    #[error("{path}: missing {field} ({what})")]
+    MissingField {
+        path: String,
+        field: String,
+        what: String,
+    },
+    /// Tensors or metadata keys the format does not define.
+    #[error("{path}: unknown {kind} {names:?} (known: {known})")]
+    UnknownFields {
+        path: String,
+        kind: String,
+        names: Vec<String>,
+        known: String,
+    },
+    /// A metadata value that is not one the format allows.
+    #[error("{path}: metadata {key:?}: {reason}")]
+    BadMetadata {
+        path: String,
+        key: String,
+        reason: String,
+    },
+    /// A class label outside `0..classes`.
+    #[error("{path}: {field}[{index}] = {label} is outside 0..{classes} (one class per logit)")]
+    LabelOutOfRange {
+        path: String,
+        field: String,
+        index: usize,
+        label: i128,
+        classes: usize,
+    },
 }

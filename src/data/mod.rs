@@ -11,6 +11,9 @@
 //!   the shared layout (`cifar10-jpeg/*.bin.gz`), the torchvision layout
 //!   (`cifar-10-batches-bin/*.bin`) or directly in the directory.
 //! - [`npy`]: `.npy` matrices and vectors; [`text`]: plain-text vectors.
+//! - [`factors`]: one linear layer's per-sample factors (`a_p`, `D_p`,
+//!   logits, labels, `W`) exported from any PyTorch model, a safetensors file
+//!   in the `superlinear.factors` format.
 //!
 //! Pixels become `x = byte / 255` in `[0, 1]`, one row per image, features in
 //! channel-major order `c * H * W + row * W + col`. [`Dataset::normalized`]
@@ -31,6 +34,7 @@
 
 pub mod cifar;
 mod error;
+pub mod factors;
 pub mod idx;
 pub mod io;
 pub mod npy;

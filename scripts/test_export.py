@@ -1,0 +1,284 @@
+"""Checks scripts/export_layer.py against PyTorch's exact per-sample Hessians
+and against the Rust reader (examples/read_factors.rs).
+
+    python scripts/test_export.py [--reader PATH_TO_read_factors_BINARY]
+
+Without --reader it runs `cargo run --release --quiet --example read_factors`.
+Cases:
+  (a) bias-free ReLU MLP, hidden layer, CE and MSE: the Kronecker form
+      A_p (x) a_p a_p^T from the exported file equals the exact Hessian of the
+      loss in W (double backward) to 1e-10 relative (float64);
+  (b) a CNN with biases, BatchNorm (eval mode) and max-pool, its first fully
+      connected layer (biased, followed by BatchNorm1d and ReLU): exact too;
+  (c) a residual MLP with a GELU after the layer: the Gauss-Newton gap
+      ||H_exact - H_kron|| / ||H_exact|| is reported, finite and nonzero, and
+      equals ||T_p|| / ||A_p + T_p|| from the Hessian in z (the dropped term is
+      T_p (x) a_p a_p^T);
+  every exported file (also a float32 one) is read back by the Rust reader,
+  whose sizes, metadata, loss values and A_p = D_p^T M_p D_p (from the
+  engine's own loss derivatives) must agree with PyTorch's; a truncated file
+  must be refused with a one-line error naming it.
+Prints one line per case and exits non-zero on the first failure.
+"""
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_layer import (  # noqa: E402
+    export_layer,
+    kronecker_gap,
+    per_sample_loss,
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXACT_TOL = 1e-10
+SAMPLES = 4
+
+
+def reader_cmd(args):
+    if args.reader:
+        return [args.reader]
+    return ["cargo", "run", "--release", "--quiet", "--example", "read_factors", "--"]
+
+
+def read_back(cmd, path, samples):
+    proc = subprocess.run(cmd + [path, str(samples)], cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"Rust reader refused {path}: {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
+
+
+def loss_hessian(logits, label, loss):
+    y = label.reshape(1)
+    return torch.autograd.functional.hessian(lambda g: per_sample_loss(g[None], y, loss)[0], logits)
+
+
+def check_reader(cmd, path, tensors, metadata, loss, rel_tol):
+    """The Rust reader's view of the file agrees with what was exported."""
+    r = read_back(cmd, path, SAMPLES)
+    n, k = tensors["logits"].shape
+    out, inn = tensors["weight"].shape
+    assert (r["n"], r["classes"], r["out"], r["in"]) == (n, k, out, inn), r
+    assert r["loss"] == loss, r["loss"]
+    assert r["metadata"] == metadata, (r["metadata"], metadata)
+    want_precision = "f64" if tensors["acts"].dtype == torch.float64 else "f32"
+    assert r["precision"] == want_precision, r["precision"]
+    worst = 0.0
+    for p, s in enumerate(r["samples"]):
+        f = tensors["logits"][p].to(torch.float64)
+        y = tensors["labels"][p]
+        assert s["label"] == int(y)
+        assert torch.equal(torch.tensor(s["act"], dtype=torch.float64),
+                           tensors["acts"][p].to(torch.float64)), "acts differ"
+        lv = float(per_sample_loss(f[None], y.reshape(1), loss)[0])
+        worst = max(worst, abs(s["loss"] - lv) / max(abs(lv), 1e-300))
+        d = tensors["jacobians"][p].to(torch.float64)
+        a_py = d.T @ loss_hessian(f, y, loss) @ d
+        a_rs = torch.tensor(s["a_factor"], dtype=torch.float64).view(out, out)
+        worst = max(worst, float(torch.linalg.norm(a_rs - a_py) / torch.linalg.norm(a_py)))
+    assert worst <= rel_tol, f"Rust and PyTorch disagree on loss or A_p: {worst:.3e}"
+    return worst
+
+
+def relu_mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(6, 5, bias=False), nn.ReLU(),
+        nn.Linear(5, 4, bias=False), nn.ReLU(),
+        nn.Linear(4, 3, bias=False),
+    ).eval()
+
+
+class SmallCNN(nn.Module):
+    """Conv + BatchNorm2d + ReLU + max-pool, then fc1 (biased) + BatchNorm1d + ReLU + fc2."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(2)
+        self.fc1 = nn.Linear(18, 6)
+        self.bn1 = nn.BatchNorm1d(6)
+        self.fc2 = nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = F.max_pool2d(F.relu(self.bn2(self.conv(x))), 2).flatten(1)
+        return self.fc2(F.relu(self.bn1(self.fc1(h))))
+
+
+class GeluResidual(nn.Module):
+    """h = relu(inp(x)); out = head(h + gelu(layer(h)))."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(6, 5)
+        self.layer = nn.Linear(5, 5)
+        self.head = nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = F.relu(self.inp(x))
+        return self.head(h + F.gelu(self.layer(h)))
+
+    def loss_in_z(self, x, z, y, loss):
+        h = F.relu(self.inp(x))
+        return per_sample_loss(self.head(h + F.gelu(z)), y, loss)[0]
+
+
+def case(name, fn):
+    try:
+        msg = fn()
+    except Exception as e:  # report which case failed, then fail
+        print(f"FAIL {name}: {type(e).__name__}: {e}")
+        raise
+    print(f"ok   {name}: {msg}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reader", help="path to the built read_factors example binary")
+    args = ap.parse_args()
+    cmd = reader_cmd(args)
+    with tempfile.TemporaryDirectory(prefix="superlinear-export-") as tmp:
+        run_cases(cmd, tmp)
+
+
+def run_cases(cmd, tmp):
+    torch.manual_seed(1)
+    x_mlp = torch.randn(10, 6)
+    y_mlp = torch.randint(0, 3, (10,))
+
+    def mlp(loss):
+        def run():
+            model = relu_mlp()
+            path = os.path.join(tmp, f"mlp-{loss}.safetensors")
+            tensors, meta = export_layer(model, model[2], x_mlp, y_mlp, loss=loss, path=path,
+                                         chunk=4, batch_size=50, meta={"data": "10 gaussian inputs"})
+            gaps = kronecker_gap(model, model[2], x_mlp, y_mlp, tensors, loss, samples=SAMPLES)
+            assert max(gaps) <= EXACT_TOL, f"Kronecker form off the exact Hessian: {gaps}"
+            agree = check_reader(cmd, path, tensors, meta, loss, 1e-12)
+            return (f"max |H_exact - H_kron| / |H_exact| = {max(gaps):.2e} over {SAMPLES} samples; "
+                    f"Rust reader agrees to {agree:.1e}")
+        return run
+
+    def mlp_f32():
+        model = relu_mlp()
+        path = os.path.join(tmp, "mlp-f32.safetensors")
+        tensors, meta = export_layer(model, model[2], x_mlp, y_mlp, loss="ce", path=path,
+                                     dtype=torch.float32)
+        assert tensors["acts"].dtype == torch.float32
+        agree = check_reader(cmd, path, tensors, meta, "ce", 1e-5)
+        return f"float32 file read back, Rust and PyTorch A_p agree to {agree:.1e}"
+
+    def cnn():
+        torch.manual_seed(2)
+        model = SmallCNN()
+        with torch.no_grad():  # non-trivial running statistics, then eval mode
+            for _ in range(5):
+                model(torch.randn(16, 1, 6, 6) * 2 + 0.5)
+        x = torch.randn(8, 1, 6, 6)
+        y = torch.randint(0, 4, (8,))
+        try:
+            export_layer(model, model.fc1, x, y)
+            raise AssertionError("a model in training mode (BatchNorm) was accepted")
+        except ValueError as e:
+            assert "model.eval()" in str(e), e
+        model.eval()
+        path = os.path.join(tmp, "cnn-ce.safetensors")
+        tensors, meta = export_layer(model, model.fc1, x, y, loss="ce", path=path, chunk=3)
+        gaps = kronecker_gap(model, model.fc1, x, y, tensors, "ce", samples=SAMPLES)
+        assert max(gaps) <= EXACT_TOL, f"Kronecker form off the exact Hessian: {gaps}"
+        check_reader(cmd, path, tensors, meta, "ce", 1e-12)
+        return f"biased fc1 + BatchNorm (eval) + ReLU after it: exact, max gap {max(gaps):.2e}"
+
+    def gelu():
+        torch.manual_seed(3)
+        model = GeluResidual().eval()
+        x = torch.randn(6, 6)
+        y = torch.randint(0, 3, (6,))
+        path = os.path.join(tmp, "gelu-mse.safetensors")
+        worst = 0.0
+        for loss in ("ce", "mse"):
+            tensors, meta = export_layer(model, model.layer, x, y, loss=loss, path=path)
+            gaps = kronecker_gap(model, model.layer, x, y, tensors, loss, samples=SAMPLES)
+            assert all(g == g and g < float("inf") for g in gaps), gaps
+            assert min(gaps) > 1e-8, f"GELU after the layer should leave a gap: {gaps}"
+            # The dropped term is T_p (x) a a^T: the W-space gap equals the z-space one.
+            m64 = copy.deepcopy(model).double()
+            for p in range(SAMPLES):
+                a = tensors["acts"][p]
+                z = (a @ tensors["weight"].T + m64.layer.bias.detach())
+                hz = torch.autograd.functional.hessian(
+                    lambda zz: m64.loss_in_z(x[p:p + 1].double(), zz[None], y[p:p + 1], loss), z)
+                d = tensors["jacobians"][p]
+                a_p = d.T @ loss_hessian(tensors["logits"][p], y[p], loss) @ d
+                gz = float(torch.linalg.norm(hz - a_p) / torch.linalg.norm(hz))
+                worst = max(worst, abs(gz - gaps[p]) / gaps[p])
+            check_reader(cmd, path, tensors, meta, loss, 1e-12)
+            print(f"     GELU {loss}: Gauss-Newton gap per sample "
+                  + ", ".join(f"{g:.3e}" for g in gaps))
+        assert worst < 1e-8, f"W-space and z-space gaps differ by {worst:.2e}"
+        return f"gap reported and finite; equals ||T_p|| / ||A_p + T_p|| to {worst:.1e}"
+
+    def truncated():
+        src = os.path.join(tmp, "mlp-ce.safetensors")
+        with open(src, "rb") as fh:
+            data = fh.read()
+        bad = os.path.join(tmp, "cut.safetensors")
+        with open(bad, "wb") as fh:
+            fh.write(data[:-5])
+        proc = subprocess.run(cmd + [bad], cwd=REPO, capture_output=True, text=True)
+        err = proc.stderr.strip()
+        assert proc.returncode == 2 and "cut.safetensors" in err and "\n" not in err, (proc.returncode, err)
+        return f"refused: {err}"
+
+    def refusals():
+        model = relu_mlp()
+
+        class BatchCentred(nn.Module):
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+
+            def forward(self, x):
+                f = self.net(x)
+                return f - f.mean(0)  # mixes samples
+
+        bad = [
+            ("loss", lambda: export_layer(model, model[2], x_mlp, y_mlp, loss="nll")),
+            ("not a submodule", lambda: export_layer(model, nn.Linear(5, 4), x_mlp, y_mlp)),
+            ("2-D .weight", lambda: export_layer(model, model[1], x_mlp, y_mlp)),
+            ("outside 0..3", lambda: export_layer(model, model[2], x_mlp, y_mlp + 1)),
+            ("1-D integer", lambda: export_layer(model, model[2], x_mlp, y_mlp.double())),
+            ("10 inputs but 9 labels", lambda: export_layer(model, model[2], x_mlp, y_mlp[:9])),
+            ("meta key", lambda: export_layer(model, model[2], x_mlp, y_mlp, meta={"seed": "1"})),
+            ("other samples", lambda: export_layer(BatchCentred(model), model[2], x_mlp, y_mlp)),
+        ]
+        for needle, call in bad:
+            try:
+                call()
+            except ValueError as e:
+                assert needle in str(e), (needle, str(e))
+            else:
+                raise AssertionError(f"accepted: {needle}")
+        return f"{len(bad)} bad inputs refused with messages naming the problem"
+
+    case("refusals", refusals)
+    case("relu-mlp ce", mlp("ce"))
+    case("relu-mlp mse", mlp("mse"))
+    case("relu-mlp float32", mlp_f32)
+    case("cnn batchnorm", cnn)
+    case("gelu residual", gelu)
+    case("truncated file", truncated)
+
+
+if __name__ == "__main__":
+    main()
