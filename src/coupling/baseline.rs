@@ -7,10 +7,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::formulas::{
-    corrected_mean, corrected_se_row_law, paper_mean, paper_se, SpectrumMoments,
-};
+use super::formulas::{corrected_mean, paper_mean, paper_se, SpectrumMoments};
 use super::null::simulate_null;
+use super::row_law::corrected_se_row_law;
 use super::spectrum::Spectrum;
 use crate::error::{Error, Result};
 use crate::stats::{summarize, Quantile, Summary};

@@ -27,7 +27,7 @@
 //!   suppresses; its first-order part is zero for equal spikes and of order
 //!   `1/d` (not `1/d^2`) otherwise, taken from the exact law of the row ratio
 //!   with the partners of a Haar row ([`super::row_law::first_order_var_haar`]).
-//!   [`corrected_se_row_law`] is the SE that `baseline` and `coupling` print
+//!   [`super::row_law::corrected_se_row_law`] is the SE that `baseline` and `coupling` print
 //!   (within 20% of the simulated std at 56 of the 57 nondegenerate grid
 //!   points). The earlier first-order estimates it replaced live in
 //!   [`super::superseded`].
@@ -39,7 +39,6 @@ use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
 use statrs::function::gamma::ln_gamma;
 
-use super::row_law;
 use super::spectrum::null_weights;
 use crate::error::Result;
 
@@ -104,7 +103,7 @@ pub fn gaussian_rho_sq(mu: &[f64]) -> f64 {
 /// `phi_j = int_0^inf f(s) / (1 + 2 s mu_j) ds`, `f(s) = prod_l (1 + 2 s mu_l)^(-m_l/2)`,
 /// for distinct values `(mu_j, m_j)` (value, multiplicity): the trapezoid rule
 /// in `x = ln s` on [-40, 100] (step 0.02; the integrand decays exponentially
-/// at both ends). Shared by [`gaussian_rho_sq`] and [`row_law`].
+/// at both ends). Shared by [`gaussian_rho_sq`] and [`super::row_law`].
 pub(crate) fn laplace_phi(distinct: &[(f64, f64)]) -> Vec<f64> {
     let h = 0.02;
     let steps = (140.0 / h) as usize;
@@ -184,18 +183,6 @@ pub fn corrected_var_degenerate(m: &SpectrumMoments, d: usize) -> f64 {
     let v2 = g2 * (k - 1.0) * (k + 2.0) / (2.0 * (k + 1.0).powi(2));
     let lambda = 2.0 / (k + 2.0);
     (finite_d_factor(k, d) * 2.0 / pairs * (var_abs - (1.0 - lambda * lambda) * v2)).max(0.0)
-}
-
-/// Corrected standard error of `rho_bar` under the null with the first-order
-/// term from the exact law of the row ratio with Haar partners ([`row_law`]):
-/// `sqrt(corrected_var_degenerate + row_law::first_order_var_haar)`;
-/// derivation and grid in `theory/coupling-null.md`, section 3(e). Validates
-/// `mu` like the null.
-pub fn corrected_se_row_law(mu: &[f64], d: usize) -> Result<f64> {
-    let w = null_weights(mu, d)?;
-    let mu: Vec<f64> = w.iter().map(|s| s * s).collect();
-    let m = SpectrumMoments::of(&mu, d)?;
-    Ok((corrected_var_degenerate(&m, d) + row_law::first_order_var_haar(&mu, d)?).sqrt())
 }
 
 /// `z = (obs - mu0) / se` and the one-sided p-value `Phi(z)`.

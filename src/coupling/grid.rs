@@ -15,10 +15,9 @@
 use serde::Serialize;
 
 use super::baseline::DEFAULT_SEED;
-use super::formulas::{
-    corrected_mean, corrected_mean_sq, corrected_se_row_law, paper_mean, paper_se, SpectrumMoments,
-};
+use super::formulas::{corrected_mean, corrected_mean_sq, paper_mean, paper_se, SpectrumMoments};
 use super::null::simulate_null;
+use super::row_law::corrected_se_row_law;
 use super::spectrum::Spectrum;
 use super::superseded::{se_quadratic, se_row_law_gaussian};
 use crate::error::{Error, Result};

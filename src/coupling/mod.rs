@@ -28,11 +28,11 @@ pub mod statistic;
 pub mod superseded;
 
 pub use formulas::{
-    corrected_mean, corrected_mean_sq, corrected_se_row_law, corrected_var_degenerate,
-    gaussian_rho_sq, mean_abs_cosine, paper_mean, paper_mean_spikes, paper_se, z_and_p,
-    SpectrumMoments,
+    corrected_mean, corrected_mean_sq, corrected_var_degenerate, gaussian_rho_sq, mean_abs_cosine,
+    paper_mean, paper_mean_spikes, paper_se, z_and_p, SpectrumMoments,
 };
 pub use null::{empirical_p, haar_frame_seq, simulate_null, simulate_null_dense, NullSample};
+pub use row_law::corrected_se_row_law;
 pub use spectrum::Spectrum;
 pub use statistic::{
     correlation_matrix, coupling_dense, coupling_factored, coupling_of_projected, coupling_of_rows,

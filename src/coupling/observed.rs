@@ -7,10 +7,9 @@ use faer::MatRef;
 use serde::Serialize;
 
 use super::baseline::{SimulatedNull, DEFAULT_QUANTILES};
-use super::formulas::{
-    corrected_mean, corrected_se_row_law, paper_mean, paper_se, z_and_p, SpectrumMoments,
-};
+use super::formulas::{corrected_mean, paper_mean, paper_se, z_and_p, SpectrumMoments};
 use super::null::{empirical_p, simulate_null};
+use super::row_law::corrected_se_row_law;
 use super::statistic::coupling_dense;
 use crate::error::{Error, Result};
 use crate::linalg::{self, check_symmetric};

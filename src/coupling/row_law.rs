@@ -2,7 +2,7 @@
 //! exact law of the row ratio with the partners of a Haar row (claim **C4**;
 //! derivation in `theory/coupling-null.md`, sections 3(d) and 3(e)):
 //! [`haar_row_law`], [`first_order_var_haar`], used by
-//! [`super::formulas::corrected_se_row_law`]. The setup below (section 3(d))
+//! [`corrected_se_row_law`]. The setup below (section 3(d))
 //! first takes the partners as independent Gaussian rows; that version of the
 //! term is [`super::superseded::row_law_gaussian`], which shares this
 //! module's bins, weights and Imhof integrator.
@@ -95,7 +95,8 @@
 use rayon::prelude::*;
 use statrs::function::gamma::digamma;
 
-use super::formulas::{laplace_phi, mean_abs_cosine};
+use super::formulas::{corrected_var_degenerate, laplace_phi, mean_abs_cosine, SpectrumMoments};
+use super::spectrum::null_weights;
 use crate::error::{Error, Result};
 
 /// Eigenvalues within this relative distance share a bin.
@@ -492,4 +493,16 @@ pub fn haar_row_law(mu: &[f64], d: usize) -> Result<HaarRowLaw> {
 /// `(4/d) Var_res h(R_H)` ([`haar_row_law`]).
 pub fn first_order_var_haar(mu: &[f64], d: usize) -> Result<f64> {
     Ok(4.0 / d as f64 * haar_row_law(mu, d)?.residual())
+}
+
+/// Corrected standard error of `rho_bar` under the null with the first-order
+/// term from the exact law of the row ratio with Haar partners (this module):
+/// `sqrt(corrected_var_degenerate + first_order_var_haar)`;
+/// derivation and grid in `theory/coupling-null.md`, section 3(e). Validates
+/// `mu` like the null.
+pub fn corrected_se_row_law(mu: &[f64], d: usize) -> Result<f64> {
+    let w = null_weights(mu, d)?;
+    let mu: Vec<f64> = w.iter().map(|s| s * s).collect();
+    let m = SpectrumMoments::of(&mu, d)?;
+    Ok((corrected_var_degenerate(&m, d) + first_order_var_haar(&mu, d)?).sqrt())
 }

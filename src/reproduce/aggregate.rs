@@ -19,6 +19,7 @@
 
 use serde::Serialize;
 
+pub use super::config::TableId;
 use super::config::{Loss, RowKey};
 use super::record::RunRecord;
 use crate::claims::c14::{self, GridRow};
@@ -115,37 +116,6 @@ pub struct TableRow {
     pub wall_s: f64,
     /// Runs whose fit failed (with the reason of the first).
     pub fit_failures: Vec<String>,
-}
-
-/// Which table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum TableId {
-    /// Table 1: gamma and gamma_awd, CE and MSE.
-    One,
-    /// Table 3: the MSE exponent with Term II kept.
-    Three,
-}
-
-impl TableId {
-    /// Parses `1` or `3`.
-    pub fn parse(s: &str) -> Result<Self, super::ReproduceError> {
-        match s.trim() {
-            "1" => Ok(TableId::One),
-            "3" => Ok(TableId::Three),
-            other => Err(super::ReproduceError::setting(
-                "table",
-                other,
-                "must be 1 or 3 (Table 2 is the training setup, read from published.toml)",
-            )),
-        }
-    }
-    /// Number.
-    pub fn number(self) -> u8 {
-        match self {
-            TableId::One => 1,
-            TableId::Three => 3,
-        }
-    }
 }
 
 /// The published row of `row` (dataset, model, K).

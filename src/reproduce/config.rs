@@ -649,3 +649,34 @@ impl RowFilter {
             .any(|term| term.iter().all(|t| tokens.contains(t)))
     }
 }
+
+/// Which table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum TableId {
+    /// Table 1: gamma and gamma_awd, CE and MSE.
+    One,
+    /// Table 3: the MSE exponent with Term II kept.
+    Three,
+}
+
+impl TableId {
+    /// Parses `1` or `3`.
+    pub fn parse(s: &str) -> Result<Self, ReproduceError> {
+        match s.trim() {
+            "1" => Ok(TableId::One),
+            "3" => Ok(TableId::Three),
+            other => Err(ReproduceError::setting(
+                "table",
+                other,
+                "must be 1 or 3 (Table 2 is the training setup, read from published.toml)",
+            )),
+        }
+    }
+    /// Number.
+    pub fn number(self) -> u8 {
+        match self {
+            TableId::One => 1,
+            TableId::Three => 3,
+        }
+    }
+}

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::aggregate::TableId;
-use super::config::{Loss, RowKey, RunConfig};
+use super::config::{Loss, RowKey, RunConfig, TableId};
 use super::{write_atomic, ReproduceError};
 
 /// A gamma fit as stored in a run record.

@@ -1,5 +1,5 @@
 //! Earlier generations of the corrected null SE of `rho_bar` (claim **C4**),
-//! replaced by [`super::formulas::corrected_se_row_law`] but still computed:
+//! replaced by [`super::row_law::corrected_se_row_law`] but still computed:
 //! the grid ([`super::grid`]) records them as columns (`corrected_se_ratio`
 //! for the quadratic SE, `gaussian_row_law_se_ratio` for the
 //! Gaussian-partner SE, in `theory/coupling-null.json` and the table of
