@@ -40,7 +40,18 @@
 //!   (`w_{p,j} = (e_{p,j} . V_i a_p)_i`) come from one product
 //!   `[V_1; ...; V_k] A^T` ([`KronCurvature::projections`], `2 N d k` flops);
 //! - C's nonzero spectrum is that of the N x N centred Gram matrix with
-//!   entries `(delta_p . delta_q)(a_p . a_q)` ([`KronCurvature::c_dual_gram`]).
+//!   entries `(delta_p . delta_q)(a_p . a_q)` ([`KronCurvature::c_dual_gram`]);
+//!   its trace and Frobenius norm, and its spectrum when N > d, come without
+//!   any N x N object from [`noise`] ([`KronCurvature::c_moments`],
+//!   [`KronCurvature::c_spectrum`]);
+//! - H's top-k eigenpairs at scale, matrix-free when d is large
+//!   ([`operator`], [`KronCurvature::hessian_top_eig_scaled`]).
+
+mod noise;
+mod operator;
+
+pub use noise::NoiseMoments;
+pub use operator::{EigSettings, HessianEig, KronHessianOperator};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};

@@ -19,6 +19,7 @@ mod pairs;
 mod published;
 #[cfg(feature = "torch")]
 mod reproduce;
+mod scale;
 mod shifts;
 mod stress;
 mod suppression;
