@@ -184,6 +184,9 @@ pub struct AnalysisOptions {
     pub gram_chunk: usize,
     /// Threads that hold a Gram block at once.
     pub threads: usize,
+    /// Keep the dense `A_p` per sample (`KronCurvature::new`); off for
+    /// `KronCurvature::new_factored`.
+    pub dense_factors: bool,
 }
 
 impl Default for AnalysisOptions {
@@ -197,6 +200,7 @@ impl Default for AnalysisOptions {
             projection_chunk: 64,
             gram_chunk: 512,
             threads: rayon::current_num_threads(),
+            dense_factors: true,
         }
     }
 }
@@ -254,13 +258,26 @@ fn b8(doubles: usize) -> u64 {
     8u64.saturating_mul(doubles as u64)
 }
 
+/// Column length of a small faer matrix with `rows` rows (faer pads the
+/// column stride of f64 matrices to whole 64-byte lines).
+fn padded(rows: usize) -> usize {
+    rows.div_ceil(8) * 8
+}
+
 /// Bytes of the per-sample factors: the samples as gathered (`a_p`, `D_p`,
-/// logits) and the engine (`a_p` again, `A_p` out x out, `E_p` out x r,
-/// `delta_p`, `theta_p`; r = min(K, out)).
-pub fn factor_bytes(shape: &AnalysisShape) -> u64 {
+/// logits) and the engine (`a_p` again, `A_p` out x out unless
+/// `dense_factors` is off (`KronCurvature::new_factored`), `E_p` out x r,
+/// `delta_p`, `theta_p`; r = min(K, out)); per-sample matrices with faer's
+/// padded columns and 32 bytes of allocator overhead per allocation, plus
+/// the out x out product `D_p^T M_p D_p` of the construction, whose freed
+/// space stays interleaved with the kept factors in the heap.
+pub fn factor_bytes(shape: &AnalysisShape, dense_factors: bool) -> u64 {
     let (n, out, inn, k) = (shape.samples, shape.out, shape.inn, shape.classes);
     let r = k.min(out);
-    b8(n * (inn + k * out + k) + n * (inn + out * out + out * r + out + r))
+    let a_p = padded(out) * out;
+    let kept = if dense_factors { a_p } else { 0 };
+    let per_sample = padded(k) * out + a_p + kept + padded(out) * r + out + r + 4 * 4;
+    b8(padded(n) * (2 * inn + k) + n * per_sample)
 }
 
 /// Bytes of the dense packed build of `E_p[B_p (x) a_p a_p^T]` (H or
@@ -307,7 +324,7 @@ pub fn estimate_analysis(shape: &AnalysisShape, opt: &AnalysisOptions) -> Memory
     let r = kc.min(out);
     let eig = eig_route(n, d, k, opt.eig);
     let moments = moment_route(n, out, inn);
-    let factors = factor_bytes(shape);
+    let factors = factor_bytes(shape, opt.dense_factors);
     let mut stages = vec![StageBytes {
         name: "factor A_p".into(),
         live: 0,

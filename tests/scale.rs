@@ -285,6 +285,21 @@ fn krylov_routes_match_the_dense_route_and_its_gamma() {
 }
 
 #[test]
+fn factored_engine_rebuilds_a_p() {
+    let s = samples(50, 9, 4, 3, LossKind::SoftmaxMse, 51);
+    let kept = KronCurvature::new(&s, "kept").unwrap();
+    let lean = KronCurvature::new_factored(&s, "lean").unwrap();
+    assert_eq!(lean.samples()[0].a_mat.nrows(), 0);
+    let (h, hl) = (kept.hessian_with(Par::Seq), lean.hessian_with(Par::Seq));
+    assert!((&h - &hl).norm_max() < 1e3 * f64::EPSILON * h.norm_max());
+    let (s2, s2l) = (
+        kept.second_moment_with(Par::Seq),
+        lean.second_moment_with(Par::Seq),
+    );
+    assert!((&s2 - &s2l).norm_max() < 1e3 * f64::EPSILON * s2.norm_max());
+}
+
+#[test]
 fn over_budget_is_a_typed_error_before_allocating() {
     let e = engine(40, 30, 30, 3, LossKind::CrossEntropy, 41);
     let tiny = MemoryBudget {
