@@ -287,7 +287,7 @@ fn main() {
             top_k: row.k,
         };
         // Wide layers keep only the factored A_p (8 N out^2 bytes otherwise).
-        let dense_factors = row.out * row.out * row.n * 8 <= 1 << 30;
+        let dense_factors = row.out * row.out * row.n * 8 <= 1 << 29;
         let opt = AnalysisOptions {
             coupling_null: flag("--null"),
             dense_factors,
@@ -308,7 +308,6 @@ fn main() {
             KronCurvature::new_factored(&samples, name)
         }
         .expect("factors");
-        drop(samples);
         m.lap("factor A_p");
         let eig = engine
             .hessian_top_eig_scaled(row.k, &EigSettings::default(), par)
@@ -411,6 +410,7 @@ fn main() {
                 println!("   old path skipped: its N x N matrices do not fit in 16 GiB");
             }
         }
+        drop(samples);
         summary.push((name, m.total(), m.cpu(), m.peak(), old_total));
     }
     println!("\nrow          new s (cpu s)   peak GiB   old s (cpu s)");

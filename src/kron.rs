@@ -469,13 +469,22 @@ impl KronCurvature {
         };
         let (po, pi) = (pairs(out), pairs(inn));
         let mut x = Mat::<f64>::zeros(n, po.len());
-        let rows: Vec<Mat<f64>> = self.samples.par_iter().map(&left).collect();
-        for (j, &(a, b)) in po.iter().enumerate() {
-            for (p, bm) in rows.iter().enumerate() {
-                x[(p, j)] = bm[(a, b)];
+        // In chunks of samples, so that only `CHUNK` of the out x out
+        // matrices are alive at once (all N of them would be `8 N out^2`
+        // bytes).
+        const CHUNK: usize = 1024;
+        for start in (0..n).step_by(CHUNK) {
+            let len = CHUNK.min(n - start);
+            let rows: Vec<Mat<f64>> = self.samples[start..start + len]
+                .par_iter()
+                .map(&left)
+                .collect();
+            for (j, &(a, b)) in po.iter().enumerate() {
+                for (q, bm) in rows.iter().enumerate() {
+                    x[(start + q, j)] = bm[(a, b)];
+                }
             }
         }
-        drop(rows);
         let mut y = Mat::<f64>::zeros(n, pi.len());
         for (j, &(a, b)) in pi.iter().enumerate() {
             for p in 0..n {

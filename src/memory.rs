@@ -269,23 +269,29 @@ fn padded(rows: usize) -> usize {
 /// `dense_factors` is off (`KronCurvature::new_factored`), `E_p` out x r,
 /// `delta_p`, `theta_p`; r = min(K, out)); per-sample matrices with faer's
 /// padded columns and 32 bytes of allocator overhead per allocation, plus
-/// the out x out product `D_p^T M_p D_p` of the construction, whose freed
-/// space stays interleaved with the kept factors in the heap.
-pub fn factor_bytes(shape: &AnalysisShape, dense_factors: bool) -> u64 {
+/// the out x out product `D_p^T M_p D_p` of the construction: with the
+/// dense `A_p` kept, its freed space stays interleaved with the kept
+/// factors in the heap (measured: one more `A_p` per sample); without, one
+/// per thread.
+pub fn factor_bytes(shape: &AnalysisShape, dense_factors: bool, threads: usize) -> u64 {
     let (n, out, inn, k) = (shape.samples, shape.out, shape.inn, shape.classes);
     let r = k.min(out);
     let a_p = padded(out) * out;
-    let kept = if dense_factors { a_p } else { 0 };
-    let per_sample = padded(k) * out + a_p + kept + padded(out) * r + out + r + 4 * 4;
-    b8(padded(n) * (2 * inn + k) + n * per_sample)
+    let (kept, transient) = if dense_factors {
+        (2 * a_p, 0)
+    } else {
+        (0, threads.max(1) * a_p)
+    };
+    let per_sample = padded(k) * out + kept + padded(out) * r + out + r + 4 * 4;
+    b8(padded(n) * (2 * inn + k) + n * per_sample + transient)
 }
 
 /// Bytes of the dense packed build of `E_p[B_p (x) a_p a_p^T]` (H or
-/// `E[h_p^2]`): rows `vech(B_p)`, `vech(a_p a_p^T)`, their product and the
-/// d x d result.
+/// `E[h_p^2]`): rows `vech(B_p)` (filled from 1024 samples' `B_p` at a
+/// time), `vech(a_p a_p^T)`, their product and the d x d result.
 pub fn dense_build_bytes(n: usize, out: usize, inn: usize) -> u64 {
     let (po, pi, d) = (out * (out + 1) / 2, inn * (inn + 1) / 2, out * inn);
-    b8(n * po + n * pi + po * pi + d * d).max(b8(n * po + n * out * out))
+    b8(n * po + n * pi + po * pi + d * d).max(b8(n * po + n.min(1024) * padded(out) * out))
 }
 
 /// Bytes of the dense top-k eigensolver on an n x n matrix: the matrix, all
@@ -324,7 +330,7 @@ pub fn estimate_analysis(shape: &AnalysisShape, opt: &AnalysisOptions) -> Memory
     let r = kc.min(out);
     let eig = eig_route(n, d, k, opt.eig);
     let moments = moment_route(n, out, inn);
-    let factors = factor_bytes(shape, opt.dense_factors);
+    let factors = factor_bytes(shape, opt.dense_factors, opt.threads);
     let mut stages = vec![StageBytes {
         name: "factor A_p".into(),
         live: 0,
