@@ -42,10 +42,10 @@
 //! - C's nonzero spectrum is that of the N x N centred Gram matrix with
 //!   entries `(delta_p . delta_q)(a_p . a_q)` ([`KronCurvature::c_dual_gram`]);
 //!   its trace and Frobenius norm, and its spectrum when N > d, come without
-//!   any N x N object from [`noise`] ([`KronCurvature::c_moments`],
+//!   any N x N object (`kron/noise.rs`: [`KronCurvature::c_moments`],
 //!   [`KronCurvature::c_spectrum`]);
 //! - H's top-k eigenpairs at scale, matrix-free when d is large
-//!   ([`operator`], [`KronCurvature::hessian_top_eig_scaled`]).
+//!   (`kron/operator.rs`: [`KronCurvature::hessian_top_eig_scaled`]).
 
 mod noise;
 mod operator;

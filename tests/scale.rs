@@ -342,8 +342,12 @@ fn over_budget_is_a_typed_error_before_allocating() {
 fn routes_follow_the_stated_rules() {
     // Small or k not << d: dense.
     assert_eq!(
-        eig_route(2000, 1600, 100, EigMethod::Auto),
+        eig_route(2000, 2500, 300, EigMethod::Auto),
         EigMethod::Dense
+    );
+    assert_eq!(
+        eig_route(2000, 4900, 300, EigMethod::Auto),
+        EigMethod::KrylovMatrixFree
     );
     assert_eq!(
         eig_route(20_000, 2500, 1500, EigMethod::Auto),

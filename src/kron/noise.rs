@@ -188,7 +188,7 @@ impl KronCurvature {
         par: Par,
     ) -> Result<Mat<f64>> {
         check_batch(batch_size)?;
-        let (n, out, inn, d) = (self.n(), self.out_dim, self.in_dim, self.d());
+        let (n, inn, d) = (self.n(), self.in_dim, self.d());
         let c = if chunk == 0 { 512 } else { chunk }.min(n);
         budget.check(
             "C (d x d noise covariance)",
@@ -225,7 +225,6 @@ impl KronCurvature {
         }
         drop(g);
         let scale = 1.0 / (n as f64 * batch_size as f64);
-        let _ = out;
         for j in 0..d {
             for i in j..d {
                 let v = acc[(i, j)] * scale;
