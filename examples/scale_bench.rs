@@ -13,7 +13,12 @@
 //! matrix-free), or `all`. `--old` also runs the old path where its N x N
 //! matrices fit in 16 GiB; `--null` adds the whole spectrum of C (corrected
 //! null); `--memory-check` exits with code 1 when a stage's measured peak
-//! is outside a factor 1.5 of its estimate (stages above 64 MiB only).
+//! is outside a factor 1.5 of its estimate (stages above 64 MiB only). Peaks
+//! are resident-set peaks of this process, so only the first row of a run
+//! measures from a clean heap (the per-sample factors are small
+//! allocations that the allocator keeps after they are freed): check memory
+//! one row per run. Wall seconds depend on the machine's load; the CPU
+//! seconds (all threads) divided by the core count bound them from below.
 //!
 //! Factors (seeded ChaCha8): `a_p = ReLU(M x_p)` with `x_p` uniform of
 //! decaying scale `1/sqrt(1 + i)` and a fixed Gaussian mixing `M`;
