@@ -97,6 +97,16 @@ pub enum Error {
     /// batch, so it has no matched partner (Sec. 3.1).
     #[error("sample {sample} of class {class} has no same-class partner in the other batch")]
     NoPartner { sample: usize, class: u8 },
+    /// A stage of an analysis would need more memory than allowed: refused
+    /// before allocating (see `crate::memory`).
+    #[error("{stage}: needs about {needed_bytes} bytes ({needed_gib:.2} GiB), over the limit of {limit_bytes} bytes; {hint}")]
+    MemoryLimit {
+        stage: String,
+        needed_bytes: u64,
+        needed_gib: f64,
+        limit_bytes: u64,
+        hint: String,
+    },
     /// A claim id that the catalogue does not know.
     #[error("unknown claim id {id:?} (known: {known})")]
     UnknownClaim { id: String, known: String },

@@ -40,7 +40,18 @@
 //!   (`w_{p,j} = (e_{p,j} . V_i a_p)_i`) come from one product
 //!   `[V_1; ...; V_k] A^T` ([`KronCurvature::projections`], `2 N d k` flops);
 //! - C's nonzero spectrum is that of the N x N centred Gram matrix with
-//!   entries `(delta_p . delta_q)(a_p . a_q)` ([`KronCurvature::c_dual_gram`]).
+//!   entries `(delta_p . delta_q)(a_p . a_q)` ([`KronCurvature::c_dual_gram`]);
+//!   its trace and Frobenius norm, and its spectrum when N > d, come without
+//!   any N x N object (`kron/noise.rs`: [`KronCurvature::c_moments`],
+//!   [`KronCurvature::c_spectrum`]);
+//! - H's top-k eigenpairs at scale, matrix-free when d is large
+//!   (`kron/operator.rs`: [`KronCurvature::hessian_top_eig_scaled`]).
+
+mod noise;
+mod operator;
+
+pub use noise::NoiseMoments;
+pub use operator::{EigSettings, HessianEig, KronHessianOperator};
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -128,7 +139,8 @@ pub struct SampleFactor {
     pub loss: f64,
     /// `delta_p = dl_p/dz` (out).
     pub delta: Vec<f64>,
-    /// `A_p` (out x out, symmetrised).
+    /// `A_p` (out x out, symmetrised); 0 x 0 in an engine built by
+    /// [`KronCurvature::new_factored`] (use [`SampleFactor::a_dense`]).
     pub a_mat: Mat<f64>,
     /// Eigenvectors of `A_p` with non-negligible eigenvalue (out x r), descending.
     pub e: Mat<f64>,
@@ -136,6 +148,25 @@ pub struct SampleFactor {
     pub theta: Vec<f64>,
     /// `|a_p|^2`.
     pub act_norm2: f64,
+}
+
+impl SampleFactor {
+    /// `A_p`: the kept matrix, or `E_p diag(theta_p) E_p^T` (symmetrised)
+    /// when the engine was built by [`KronCurvature::new_factored`]
+    /// (`2 out^2 r` flops).
+    pub fn a_dense(&self) -> std::borrow::Cow<'_, Mat<f64>> {
+        let out = self.e.nrows();
+        if self.a_mat.nrows() == out {
+            return std::borrow::Cow::Borrowed(&self.a_mat);
+        }
+        let r = self.theta.len();
+        let a = Mat::from_fn(out, out, |i, j| {
+            (0..r)
+                .map(|t| self.e[(i, t)] * self.theta[t] * self.e[(j, t)])
+                .sum::<f64>()
+        });
+        std::borrow::Cow::Owned(Mat::from_fn(out, out, |i, j| 0.5 * (a[(i, j)] + a[(j, i)])))
+    }
 }
 
 /// The Kronecker curvature engine for one layer over N samples.
@@ -228,6 +259,20 @@ impl KronCurvature {
     /// Validates the inputs and factors every `A_p`. `input` names the source
     /// in errors.
     pub fn new(s: &LayerSamples, input: &str) -> Result<Self> {
+        Self::build(s, input, true)
+    }
+
+    /// [`Self::new`] without keeping the dense `A_p` (out x out per sample,
+    /// `8 N out^2` bytes: 5.2 GB for a 256-wide layer at N = 10,000): every
+    /// [`SampleFactor::a_mat`] is 0 x 0 and the methods that need `A_p`
+    /// rebuild it as `E_p diag(theta_p) E_p^T` (equal to the kept one up to
+    /// the eigenvalues `factor_low_rank` drops as negligible,
+    /// `|theta| <= 100 max(out, K) eps max|theta|`).
+    pub fn new_factored(s: &LayerSamples, input: &str) -> Result<Self> {
+        Self::build(s, input, false)
+    }
+
+    fn build(s: &LayerSamples, input: &str, keep_dense: bool) -> Result<Self> {
         let n = s.acts.nrows();
         let in_dim = s.acts.ncols();
         if n == 0 {
@@ -287,6 +332,7 @@ impl KronCurvature {
                     0.5 * (a_raw[(i, j)] + a_raw[(j, i)])
                 });
                 let (e, theta) = factor_low_rank(d.as_ref(), m.as_ref(), &a_mat, input)?;
+                let a_mat = if keep_dense { a_mat } else { Mat::zeros(0, 0) };
                 let act_norm2 = (0..in_dim).map(|i| s.acts[(p, i)].powi(2)).sum();
                 Ok(SampleFactor {
                     loss,
@@ -353,8 +399,9 @@ impl KronCurvature {
             .get(p)
             .ok_or_else(|| Error::param("sample", p, format!("only {} samples", self.n())))?;
         let inn = self.in_dim;
+        let a = s.a_dense();
         Ok(Mat::from_fn(self.d(), self.d(), |r, c| {
-            s.a_mat[(r / inn, c / inn)] * self.acts[(p, r % inn)] * self.acts[(p, c % inn)]
+            a[(r / inn, c / inn)] * self.acts[(p, r % inn)] * self.acts[(p, c % inn)]
         }))
     }
 
@@ -389,7 +436,7 @@ impl KronCurvature {
     /// full `N out^2 in^2`, and H comes out exactly symmetric. `par`: faer's
     /// parallelism for the product.
     pub fn hessian_with(&self, par: Par) -> Mat<f64> {
-        self.packed_kron_mean(par, |s| s.a_mat.clone())
+        self.packed_kron_mean(par, |s| s.a_dense().into_owned())
     }
 
     /// [`Self::hessian_with`] with faer's global parallelism.
@@ -401,7 +448,8 @@ impl KronCurvature {
     /// (Eq. 15's matrix: `C_awd = sigma^2 E[h_p^2]`, C8).
     pub fn second_moment_with(&self, par: Par) -> Mat<f64> {
         self.packed_kron_mean(par, |s| {
-            let a2 = &s.a_mat * &s.a_mat;
+            let a = s.a_dense();
+            let a2 = a.as_ref() * a.as_ref();
             Mat::from_fn(a2.nrows(), a2.ncols(), |i, j| {
                 0.5 * s.act_norm2 * (a2[(i, j)] + a2[(j, i)])
             })
@@ -421,13 +469,22 @@ impl KronCurvature {
         };
         let (po, pi) = (pairs(out), pairs(inn));
         let mut x = Mat::<f64>::zeros(n, po.len());
-        let rows: Vec<Mat<f64>> = self.samples.par_iter().map(&left).collect();
-        for (j, &(a, b)) in po.iter().enumerate() {
-            for (p, bm) in rows.iter().enumerate() {
-                x[(p, j)] = bm[(a, b)];
+        // In chunks of samples, so that only `CHUNK` of the out x out
+        // matrices are alive at once (all N of them would be `8 N out^2`
+        // bytes).
+        const CHUNK: usize = 1024;
+        for start in (0..n).step_by(CHUNK) {
+            let len = CHUNK.min(n - start);
+            let rows: Vec<Mat<f64>> = self.samples[start..start + len]
+                .par_iter()
+                .map(&left)
+                .collect();
+            for (j, &(a, b)) in po.iter().enumerate() {
+                for (q, bm) in rows.iter().enumerate() {
+                    x[(start + q, j)] = bm[(a, b)];
+                }
             }
         }
-        drop(rows);
         let mut y = Mat::<f64>::zeros(n, pi.len());
         for (j, &(a, b)) in pi.iter().enumerate() {
             for p in 0..n {
@@ -466,9 +523,8 @@ impl KronCurvature {
     /// tests and the benchmark compare [`Self::hessian_with`] against.
     pub fn hessian_unpacked(&self) -> Mat<f64> {
         let (out, inn, n) = (self.out_dim, self.in_dim, self.n());
-        let x = Mat::from_fn(n, out * out, |p, j| {
-            self.samples[p].a_mat[(j / out, j % out)]
-        });
+        let a: Vec<_> = self.samples.iter().map(SampleFactor::a_dense).collect();
+        let x = Mat::from_fn(n, out * out, |p, j| a[p][(j / out, j % out)]);
         let y = Mat::from_fn(n, inn * inn, |p, j| {
             self.acts[(p, j / inn)] * self.acts[(p, j % inn)]
         });

@@ -17,6 +17,7 @@ pub mod exit;
 pub mod fit;
 pub mod kron;
 pub mod linalg;
+pub mod memory;
 pub mod stats;
 #[cfg(feature = "torch")]
 pub mod torch;

@@ -8,6 +8,8 @@
 //!   Gaussian matrix with the sign fix `Q <- Q diag(sign(R_ii))` (Mezzadri
 //!   2007), without which the distribution is not Haar.
 //! - Seeded ChaCha generators, so every run is reproducible from its seed.
+//! - A matrix-free top-k eigensolver for operators given by their block
+//!   product ([`krylov`]).
 //!
 //! Finding (`theory/eigen-crosscheck.md`): faer 0.24's
 //! `self_adjoint_eigen` does not scale its input. On Haar-rotated matrices
@@ -19,6 +21,13 @@
 //! entries below `2^-1074 max |A_ij|`, far under `eps ||A||`) and multiply
 //! the eigenvalues back by `2^e`; with that, every test type passes at ratio
 //! below 30, as nalgebra (which scales the same way) does.
+
+pub mod krylov;
+
+pub use krylov::{
+    krylov_bytes, krylov_shape, top_eig_krylov, DenseSymOperator, KrylovEig, KrylovSettings,
+    SymOperator,
+};
 
 use faer::{Mat, MatRef, Side};
 use rand::SeedableRng;

@@ -22,6 +22,7 @@ mod published;
 mod report_only;
 #[cfg(feature = "torch")]
 mod reproduce;
+mod scale;
 mod shifts;
 mod stats;
 mod stress;
