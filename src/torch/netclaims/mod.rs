@@ -36,8 +36,7 @@
 //! All thresholds are settings with documented defaults; they decide
 //! verdicts, the figures are always reported.
 
-pub mod suppress;
-pub mod terms;
+pub use crate::layer::{suppress, terms};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
