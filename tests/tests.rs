@@ -13,8 +13,10 @@ mod ensemble;
 mod fisher;
 mod fit;
 mod kron;
+mod layer_terms;
 mod linalg;
 mod moments;
+mod netclaims;
 mod pairs;
 mod published;
 #[cfg(feature = "torch")]
