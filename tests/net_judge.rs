@@ -11,8 +11,8 @@ use superlinear::claims::{c13, c15, c6, c7, c9, Verdict};
 use superlinear::exit;
 use superlinear::fit::GammaFit;
 use superlinear::kron::LossKind;
+use superlinear::layer::isotropy::Isotropy;
 use superlinear::layer::suppress::KronSuppression;
-use superlinear::layer::terms::Isotropy;
 use superlinear::layer::{CheckpointFigures, Fit, NetFigures, PairFigures, SuppressionFigures};
 use superlinear::suppression::SuppressionConfig;
 

@@ -39,7 +39,8 @@ use faer::Par;
 use serde::{Deserialize, Serialize};
 
 use super::coupling_null::CouplingNull;
-use super::terms::{match_halves, measure, PairedLayer};
+use super::halves::match_halves;
+use super::terms::{measure, PairedLayer};
 use super::{LayerFactors, LayerSettings};
 use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
 use crate::error::{Error, Result};

@@ -26,9 +26,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::halves::match_halves;
+use super::isotropy::Isotropy;
 use super::median;
 use super::suppress::{suppress_layer, KronSuppression};
-use super::terms::{match_halves, measure, Isotropy, PairedLayer};
+use super::terms::{measure, PairedLayer};
 use super::LayerFactors;
 use crate::error::Result;
 use crate::fit::{fit_gamma, FitRule, GammaFit};

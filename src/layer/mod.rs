@@ -19,8 +19,11 @@
 //!   null (C3, C4) and optionally Table 3's exponents with Term II (C6).
 //! - [`coupling_null`]: `rho_bar` of a projected matrix with the paper's null
 //!   (App. C mean, App. D SE) and the corrected mean.
-//! - [`terms`]: matched pairs (C5) and the terms of Eq. 57 with the real AWD
-//!   perturbations, projected on H's eigen-directions (C6, C7).
+//! - [`halves`]: matched pairs (C5): per-class seeded halves, nearest
+//!   same-class partner on the layer's input activity.
+//! - [`terms`]: the terms of Eq. 57 with the real AWD perturbations of the
+//!   matched pairs, projected on H's eigen-directions (C6, C7).
+//! - [`isotropy`]: C7's isotropy figures of those perturbations (Eq. 63-68).
 //! - [`suppress`]: App. B.3's suppression (C13) in Kronecker form.
 //! - [`figures`]: the per-checkpoint figures of `superlinear net-claims`
 //!   (C6, C7, C13, C15), which `crate::claims` turns into verdicts.
@@ -28,6 +31,8 @@
 pub mod analyze;
 pub mod coupling_null;
 pub mod figures;
+pub mod halves;
+pub mod isotropy;
 pub mod suppress;
 pub mod terms;
 
