@@ -1,7 +1,7 @@
 //! Benchmark of `analyze`'s curvature engine on a trained checkpoint: the
-//! session-1 path (full `X^T Y` build of H, full eigendecomposition, C_ii by
-//! `G V`, then C_awd,ii by a second pass, which is now the diagonal part of
-//! the fused pass) against the current one (packed build, top-k
+//! reference path (full `X^T Y` build of H, full eigendecomposition, C_ii by
+//! `G V`, then C_awd,ii by a second pass, the diagonal part of the fused
+//! pass) against the one `analyze` takes (packed build, top-k
 //! eigensolver, one fused projection pass), in the same process, with wall
 //! and process-CPU seconds per stage, the ratio, and the agreement of the two
 //! (top-k eigenvalues, C_ii, C_awd,ii: max relative difference).
@@ -21,9 +21,10 @@ use std::time::Instant;
 
 use faer::Par;
 use superlinear::kron::KronCurvature;
-use superlinear::torch::analyze::{balanced_layer_samples, run_metadata};
+use superlinear::layer::balanced_indices;
+use superlinear::torch::checkpoint::{load_net, run_metadata};
+use superlinear::torch::curvature::gather_layer;
 use superlinear::torch::dataset::load_data;
-use superlinear::torch::model::Net;
 
 /// Process CPU seconds (user + system, all threads) from /proc/self/stat.
 fn cpu_seconds() -> f64 {
@@ -112,9 +113,10 @@ fn main() -> anyhow::Result<()> {
         .clone()
         .ok_or_else(|| anyhow::anyhow!("run.json has no data settings"))?;
     let data = load_data(&ds)?;
-    let net = Net::load(&ckpt, tch::Kind::Float)?;
+    let net = load_net(&ckpt)?;
     let layer = net.spec().default_layer();
-    let (ls, _) = balanced_layer_samples(&net, &data, &layer, samples, meta.settings.loss, 256)?;
+    let idx = balanced_indices(&data.labels, samples);
+    let ls = gather_layer(&net, &data, &idx, &layer, meta.settings.loss, 256)?.samples;
     let b = meta.settings.batch_size;
 
     if std::env::var("BENCH_DIAG").is_ok() {
@@ -186,7 +188,7 @@ fn main() -> anyhow::Result<()> {
     old.lap("C_ii (G V)");
     let (_, awd_old) = engine.first_second_moment_diag(v.as_ref(), 64)?;
     old.lap("C_awd,ii");
-    old.print("session-1 path");
+    old.print("reference path");
     println!("load average at end: {}", load().trim());
     let (wn, cn) = new.total();
     let (wn_opt, cn_opt) = (wn - new.rows[5].1, cn - new.rows[5].2);

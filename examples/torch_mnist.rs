@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use superlinear::kron::LossKind;
-use superlinear::torch::analyze::{run_analyze, AnalyzeSettings};
+use superlinear::reproduce::analyze::{run_analyze, AnalyzeSettings};
 use superlinear::torch::dataset::DataSettings;
 use superlinear::torch::train::{run_train, ModelKind, RunTrainSettings, TrainSettings};
 
@@ -56,7 +56,8 @@ fn main() -> anyhow::Result<()> {
         samples,
         top_k: 1000,
         ..AnalyzeSettings::default()
-    })?;
+    })?
+    .analysis;
     println!(
         "analyze {} ({}x{}) on {} samples, top-k {}: accuracy {:.4}",
         a.layer,

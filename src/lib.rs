@@ -16,6 +16,7 @@ pub mod error;
 pub mod exit;
 pub mod fit;
 pub mod kron;
+pub mod layer;
 pub mod linalg;
 pub mod memory;
 pub mod stats;

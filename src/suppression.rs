@@ -151,7 +151,7 @@ pub fn principal_eigenvalues(ens: &Ensemble) -> Vec<f64> {
 /// Eq. 24-26 on bare per-sample spectra (`spectra[p]` = eigenvalues of
 /// `h_p`, any order): the modified spectra in the same order, and what was
 /// decided. Shared by [`suppress`] (factored ensembles) and the Kronecker
-/// form of trained layers (`torch::netclaims`), whose eigenvectors are
+/// form of trained layers (`crate::layer::suppress`), whose eigenvectors are
 /// never materialised. Errors: an invalid config, or `max_p lambda_p1 <= 0`.
 pub fn suppress_spectra(
     spectra: &[Vec<f64>],

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 
 use faer::Mat;
 use superlinear::kron::{KronCurvature, LossKind};
-use superlinear::torch::analyze::{analyze, run_analyze_on, AnalyzeSettings};
+use superlinear::reproduce::analyze::{analyze, run_analyze_on, AnalyzeSettings};
 use superlinear::torch::curvature::{layer_samples, tensor_to_f64};
+use superlinear::torch::dataset::TrainData;
 use superlinear::torch::model::{per_sample_loss, Arch, ModelSpec, Net};
-use superlinear::torch::train::{train, TrainData, TrainSettings};
+use superlinear::torch::train::{train, TrainSettings};
 use tch::{Kind, Tensor};
 
 /// One libtorch thread: the tests run in parallel on 2 cores, and libtorch's
@@ -435,7 +436,8 @@ fn train_then_analyze_tiny() {
         },
         &data,
     )
-    .unwrap();
+    .unwrap()
+    .analysis;
     assert_eq!(a.layer, "fc2.weight");
     assert_eq!(a.layer_shape, (6, 8));
     assert_eq!(a.samples, 60);
@@ -472,7 +474,8 @@ fn train_then_analyze_tiny() {
         },
         None,
     )
-    .unwrap();
+    .unwrap()
+    .analysis;
     // rho_bar of C and of C_awd (the latter only when asked for).
     let rc = a.coupling_c.as_ref().unwrap();
     assert!(

@@ -190,3 +190,94 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     out.details = details;
     Ok(out)
 }
+
+// ---------------------------------------------------------------------------
+// On a trained network (`superlinear net-claims`).
+
+/// C13 on a trained network, at the last checkpoint of a run, from the
+/// suppression runs of [`crate::layer::figures`]: the homogenised run
+/// (Eq. 24-27 with the configured thresholds) changes gamma_awd by `dg`; the
+/// tails-only run (every principal mode kept, tails scaled) moves the top-k
+/// shape of H (median relative change of `H_ii / H_11`). Pass when that
+/// shape change is `<= c13_shape_tol` ("the spectra barely move") and `dg <
+/// -c13_gamma_tol` for cross-entropy (gamma falls) or `|dg| <= c13_gamma_tol`
+/// for softmax-MSE (gamma stays); else Deviates; Unchecked when the
+/// suppression was not run or gamma_awd cannot be fitted before or after.
+pub fn judge_net(
+    figures: &crate::layer::NetFigures<'_>,
+    t: &super::net::NetThresholds,
+) -> ClaimOutcome {
+    use super::net::{gamma_text, unchecked};
+    use crate::kron::LossKind;
+    let Some(last) = figures.checkpoints.last() else {
+        return unchecked("no checkpoint analysed");
+    };
+    let p = &last.pairs;
+    let Some(sup) = figures.suppression else {
+        return unchecked("suppression not run");
+    };
+    let (Ok(b), Ok(h)) = (&sup.before, &sup.homogenized.gamma_awd) else {
+        return unchecked("gamma_awd could not be fitted before or after");
+    };
+    let tails_factor = sup.tails_only.config.stiff_tail;
+    let dg = h.gamma - b.gamma;
+    let shape_ok = sup.tails_only.h_shape_change_median <= t.c13_shape_tol;
+    let gamma_ok = match figures.loss {
+        LossKind::CrossEntropy => dg < -t.c13_gamma_tol,
+        LossKind::SoftmaxMse => dg.abs() <= t.c13_gamma_tol,
+    };
+    let details = vec![
+        format!(
+            "homogenised (q {}, stiff tail {}, background top {}, tail {}): tau {:.3e}, {} stiff, gamma_awd {:.3} -> {:.3}, H shape change median {:.3}, E[h^2] median {:.3}",
+            sup.homogenized.config.q,
+            sup.homogenized.config.stiff_tail,
+            sup.homogenized.config.background_top,
+            sup.homogenized.config.background_tail,
+            sup.homogenized.tau,
+            sup.homogenized.stiff,
+            b.gamma,
+            h.gamma,
+            sup.homogenized.h_shape_change_median,
+            sup.homogenized.second_shape_change_median
+        ),
+        format!(
+            "tails only (factor {}): gamma_awd {}, H shape change top-10 max {:.3}, median {:.3} (max {:.3}), E[h^2] shape change median {:.3} (max {:.3})",
+            tails_factor,
+            gamma_text(&sup.tails_only.gamma_awd),
+            sup.tails_only.h_shape_change_top10,
+            sup.tails_only.h_shape_change_median,
+            sup.tails_only.h_shape_change,
+            sup.tails_only.second_shape_change_median,
+            sup.tails_only.second_shape_change
+        ),
+        format!(
+            "mean-replaced (q 0: every lambda_p1 -> mean {:.3e}, tails x {}): gamma_awd {} (vs tails-only {}), H shape change median {:.3}, E[h^2] median {:.3}",
+            sup.mean_replaced.stiff_mean,
+            tails_factor,
+            gamma_text(&sup.mean_replaced.gamma_awd),
+            gamma_text(&sup.tails_only.gamma_awd),
+            sup.mean_replaced.h_shape_change_median,
+            sup.mean_replaced.second_shape_change_median
+        ),
+        format!(
+            "entanglement corr(lambda_p1, (u_p1.v_i)^2): mean over top-k {:.3}, top 10 {:.3}",
+            p.entanglement_mean, p.entanglement_top10
+        ),
+    ];
+    let mut outcome = ClaimOutcome::new(
+        if shape_ok && gamma_ok {
+            Verdict::Pass
+        } else {
+            Verdict::Deviates
+        },
+        format!(
+            "epoch {}: gamma_awd {:.3} -> {:.3} homogenised ({:+.3}, tol {}), tails-only H shape change median {:.3} (<= {})",
+            last.epoch, b.gamma, h.gamma, dg, t.c13_gamma_tol, sup.tails_only.h_shape_change_median, t.c13_shape_tol
+        ),
+    )
+    .with("gamma_awd_before", b.gamma)
+    .with("gamma_awd_homogenized", h.gamma)
+    .with("tails_only_h_shape_change_median", sup.tails_only.h_shape_change_median);
+    outcome.details = details;
+    outcome
+}

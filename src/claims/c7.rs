@@ -207,3 +207,90 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     }
     Ok(out)
 }
+
+// ---------------------------------------------------------------------------
+// On a trained network (`superlinear net-claims`).
+
+/// C7 on a trained network, at the last checkpoint of a run: gamma of `C_I`
+/// (Term I with the real dw_p) against gamma of `C_iso = sigma^2 E[h^2]` over
+/// H's top-k ([`crate::layer::figures`]). Pass when
+/// `|gamma_I - gamma_iso| <= c7_gamma_tol`; else Deviates (the isotropy of
+/// real perturbations is an empirical assumption, measured off); Unchecked
+/// when either fit is impossible. The details give the nested forms of
+/// Eq. 66-68 (`C_I`, `C_diag`, `C_iso`), the isotropy figures and the pairs.
+pub fn judge_net(
+    figures: &crate::layer::NetFigures<'_>,
+    t: &super::net::NetThresholds,
+) -> ClaimOutcome {
+    use super::net::{gamma_text, unchecked};
+    let Some(last) = figures.checkpoints.last() else {
+        return unchecked("no checkpoint analysed");
+    };
+    let p = &last.pairs;
+    let (Ok(gi), Ok(gs)) = (&p.gamma_term1, &p.gamma_iso) else {
+        return unchecked("gamma_I or gamma_iso could not be fitted");
+    };
+    let diff = gi.gamma - gs.gamma;
+    let ok = diff.abs() <= t.c7_gamma_tol;
+    let iso = &p.isotropy;
+    let details = vec![
+        format!(
+            "gamma (Eq. 2) {}, gamma_Dg {}, gamma_I {:.3}, gamma_diag {}, gamma_iso {:.3}",
+            gamma_text(&last.gamma),
+            gamma_text(&p.gamma_delta),
+            gi.gamma,
+            gamma_text(&p.gamma_local_diag),
+            gs.gamma
+        ),
+        format!(
+            "C_I / (sigma^2 E[h^2]) - 1: median {:.3}, max |.| {:.3}; C_I / C_diag - 1 median {:.3}; C_diag / C_iso - 1 median {:.3}",
+            p.rel_term1_vs_iso_median,
+            p.rel_term1_vs_iso_max_abs,
+            p.rel_term1_vs_diag_median,
+            p.rel_diag_vs_iso_median
+        ),
+        format!(
+            "local modes: sigma^2 {:.3e}, variances s_j {:?}, max/min {:.2}, s_1/mean tail {:.2}, mean |corr(c_j, c_l)| {:.3}",
+            iso.sigma2,
+            iso.mode_variance.iter().map(|v| format!("{v:.2e}")).collect::<Vec<_>>(),
+            iso.mode_anisotropy,
+            iso.principal_vs_tail,
+            iso.mode_cross_corr
+        ),
+        format!(
+            "across samples: CV of sigma_p^2 {:.3}, corr(sigma_p^2, lambda_p1) {}",
+            iso.sample_cv,
+            iso.sigma_lambda1_corr
+                .map_or("n/a".into(), |c| format!("{c:.3}"))
+        ),
+        format!(
+            "|dw|^2 inside span(u_pj): {:.3} (isotropic in R^d: {:.4}); Eq. 63: |E dw|^2/E|dw|^2 {:.3}, mean |cos(dw_p, dw_q)| {:.3} (random {:.4}); batch cross/diag (B-1)E[x]^2/E[x^2] median {:.3}",
+            iso.captured_share,
+            iso.captured_share_isotropic,
+            iso.dw_mean_share,
+            iso.dw_mean_abs_cos,
+            iso.dw_mean_abs_cos_random,
+            p.batch_cross_ratio_median
+        ),
+        format!(
+            "pairs: {} used, {} zero activity, {} distinct partners, |da|/|a| mean {}",
+            p.used,
+            p.zero_activity,
+            p.distinct_partners,
+            p.ratio.as_ref().map_or("n/a".into(), |r| format!("{:.3}", r.mean))
+        ),
+    ];
+    let mut outcome = ClaimOutcome::new(
+        if ok { Verdict::Pass } else { Verdict::Deviates },
+        format!(
+            "epoch {}: gamma_I (real dw) {:.3} vs gamma_iso {:.3} (diff {:+.3}, tol {}); C_I/C_iso - 1 median {:+.3}",
+            last.epoch, gi.gamma, gs.gamma, diff, t.c7_gamma_tol, p.rel_term1_vs_iso_median
+        ),
+    )
+    .with("gamma_term1", gi.gamma)
+    .with("gamma_iso", gs.gamma)
+    .with("rel_term1_vs_iso_median", p.rel_term1_vs_iso_median)
+    .with("sigma2", iso.sigma2);
+    outcome.details = details;
+    outcome
+}

@@ -222,3 +222,20 @@ pub fn judge_grid_fits(fits: &[NetFit]) -> crate::claims::grid::GridJudgement {
         failures,
     )
 }
+
+// ---------------------------------------------------------------------------
+// Exit policy of `superlinear analyze` (Theorem 5.1 on a trained layer).
+
+/// The exit code of `superlinear analyze` from Theorem 5.1's check on the
+/// layer's top-k: [`crate::exit::CLAIM_FAILED`] when a bound is violated
+/// under cross-entropy (its per-sample Hessians `A_p (x) a_p a_p^T` are PSD,
+/// so the theorem applies), [`crate::exit::OK`] otherwise. Softmax-MSE
+/// per-sample Hessians can be indefinite (part 2 above: the right inequality
+/// then fails legitimately), so its violations are reported, not failed.
+pub fn analyze_exit_code(bounds: &crate::bounds::BoundReport, loss: crate::kron::LossKind) -> i32 {
+    if bounds.holds() || loss == crate::kron::LossKind::SoftmaxMse {
+        crate::exit::OK
+    } else {
+        crate::exit::CLAIM_FAILED
+    }
+}

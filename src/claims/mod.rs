@@ -15,6 +15,13 @@
 //! exit code. `Counterexample` marks a claim that holds as the paper states
 //! it only under conditions our search found violated; the counterexample is
 //! in `details` and in `theory/`.
+//!
+//! Claims with a trained-network side also have a pure `judge_net` (C6, C7,
+//! C13, C15: [`c6`], [`c7`], [`c13`], [`c15`]) that decides a verdict from
+//! the figures `superlinear net-claims` measures ([`crate::layer::figures`])
+//! and the thresholds of [`net`]; C6 and C15 have no synthetic check, so
+//! `verify` reports them unchecked and names that command. [`c9`] also holds
+//! the exit policy of `superlinear analyze`.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -29,16 +36,19 @@ pub mod c11;
 pub mod c12;
 pub mod c13;
 pub mod c14;
+pub mod c15;
 pub mod c2;
 pub mod c3;
 pub mod c4;
 pub mod c5;
+pub mod c6;
 pub mod c7;
 pub mod c8;
 pub mod c9;
 pub mod cases;
 pub mod catalogue;
 pub mod grid;
+pub mod net;
 pub mod report;
 
 pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};

@@ -1,5 +1,6 @@
 //! `superlinear net-claims` (feature `torch`): claims C6, C7, C13 and C15 on
-//! the checkpoints of a `superlinear train` run ([`superlinear::torch::netclaims`]).
+//! the checkpoints of a `superlinear train` run
+//! ([`superlinear::reproduce::netclaims`]).
 //! Exit codes: 0 no claim failed, 1 a claim failed, 2 bad usage or input.
 
 use std::path::PathBuf;
@@ -7,11 +8,13 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use superlinear::claims::net::{gamma_text, NetThresholds};
 use superlinear::exit;
-use superlinear::suppression::SuppressionConfig;
-use superlinear::torch::netclaims::{
-    gamma_text, run_net_claims, NetClaim, NetClaimsReport, NetClaimsSettings, Thresholds,
+use superlinear::reproduce::netclaims::{
+    run_net_claims, NetClaim, NetClaimsReport, NetClaimsSettings,
 };
+use superlinear::reproduce::ReproduceError;
+use superlinear::suppression::SuppressionConfig;
 
 #[derive(Debug, Args)]
 pub struct NetClaimsArgs {
@@ -55,22 +58,22 @@ pub struct NetClaimsArgs {
     #[arg(long, default_value_t = 1e-3)]
     pub tails_factor: f64,
     /// C6: largest Term II / Term I share that passes.
-    #[arg(long, default_value_t = Thresholds::default().c6_max_term2_share)]
+    #[arg(long, default_value_t = NetThresholds::default().c6_max_term2_share)]
     pub c6_max_term2_share: f64,
     /// C6: largest |Dg - Term I|^2 / |Dg|^2 that passes.
-    #[arg(long, default_value_t = Thresholds::default().c6_max_residual)]
+    #[arg(long, default_value_t = NetThresholds::default().c6_max_residual)]
     pub c6_max_residual: f64,
     /// C7: largest |gamma_I - gamma_iso| that passes.
-    #[arg(long, default_value_t = Thresholds::default().c7_gamma_tol)]
+    #[arg(long, default_value_t = NetThresholds::default().c7_gamma_tol)]
     pub c7_gamma_tol: f64,
     /// C13: gamma change that counts as a change.
-    #[arg(long, default_value_t = Thresholds::default().c13_gamma_tol)]
+    #[arg(long, default_value_t = NetThresholds::default().c13_gamma_tol)]
     pub c13_gamma_tol: f64,
     /// C13: largest tails-only top-k H shape change that passes.
-    #[arg(long, default_value_t = Thresholds::default().c13_shape_tol)]
+    #[arg(long, default_value_t = NetThresholds::default().c13_shape_tol)]
     pub c13_shape_tol: f64,
     /// C15: smallest R^2 at the first checkpoint.
-    #[arg(long, default_value_t = Thresholds::default().c15_min_r2)]
+    #[arg(long, default_value_t = NetThresholds::default().c15_min_r2)]
     pub c15_min_r2: f64,
     /// libtorch threads.
     #[arg(long, default_value_t = 1)]
@@ -87,7 +90,7 @@ impl NetClaimsArgs {
             .claims
             .iter()
             .map(|c| NetClaim::parse(c))
-            .collect::<superlinear::torch::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>, ReproduceError>>()?;
         let s = NetClaimsSettings {
             run_dir: self.run.clone(),
             claims,
@@ -105,7 +108,7 @@ impl NetClaimsArgs {
                 homogenize: true,
             },
             tails_factor: self.tails_factor,
-            thresholds: Thresholds {
+            thresholds: NetThresholds {
                 c6_max_term2_share: self.c6_max_term2_share,
                 c6_max_residual: self.c6_max_residual,
                 c7_gamma_tol: self.c7_gamma_tol,
@@ -174,10 +177,10 @@ fn render(r: &NetClaimsReport) -> String {
         s.push_str(&format!(
             "{:<4} {:<10} {}\n",
             c.claim.id(),
-            c.verdict.as_str(),
-            c.figure
+            c.outcome.verdict.as_str(),
+            c.outcome.figure
         ));
-        for d in &c.details {
+        for d in &c.outcome.details {
             s.push_str(&format!("       {d}\n"));
         }
     }

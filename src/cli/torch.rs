@@ -9,7 +9,8 @@ use clap::{Args, ValueEnum};
 
 use superlinear::exit;
 use superlinear::kron::LossKind;
-use superlinear::torch::analyze::{run_analyze, AnalyzeReport, AnalyzeSettings, CouplingNull};
+use superlinear::layer::CouplingNull;
+use superlinear::reproduce::analyze::{run_analyze, AnalyzeReport, AnalyzeSettings};
 use superlinear::torch::dataset::{DataSettings, DatasetName};
 use superlinear::torch::train::{run_train, ModelKind, RunTrainSettings, TrainSettings};
 
@@ -208,16 +209,14 @@ pub fn analyze(args: AnalyzeArgs) -> Result<i32> {
     } else {
         print!("{}", render(&report));
     }
-    Ok(
-        if report.bounds.holds() || report.loss == LossKind::SoftmaxMse {
-            exit::OK
-        } else {
-            exit::CLAIM_FAILED
-        },
-    )
+    Ok(superlinear::claims::c9::analyze_exit_code(
+        &report.analysis.bounds,
+        report.analysis.loss,
+    ))
 }
 
-fn render(r: &AnalyzeReport) -> String {
+fn render(report: &AnalyzeReport) -> String {
+    let r = &report.analysis;
     let fit = |f: &std::result::Result<superlinear::fit::GammaFit, String>| match f {
         Ok(f) => format!(
             "{:.3} +- {:.3} (R^2 {:.3}, {} directions)",
@@ -227,7 +226,7 @@ fn render(r: &AnalyzeReport) -> String {
     };
     let mut s = format!(
         "{} layer {} ({} x {}), {} samples, {} classes, loss {:?}, B = {}\n",
-        r.checkpoint.display(),
+        report.checkpoint.display(),
         r.layer,
         r.layer_shape.0,
         r.layer_shape.1,
@@ -300,6 +299,6 @@ fn render(r: &AnalyzeReport) -> String {
     for st in &r.stages {
         s.push_str(&format!("  stage {:<28} {:>8.2} s\n", st.name, st.seconds));
     }
-    s.push_str(&format!("  total {:>34.2} s\n", r.total_seconds()));
+    s.push_str(&format!("  total {:>34.2} s\n", report.total_seconds()));
     s
 }

@@ -1,5 +1,7 @@
-//! Reproduction of the paper's Tables 1 and 3 on real data (claim C14; the
-//! judgements also check C9's `1 <= gamma <= 2` on trained networks).
+//! Runs that combine the torch tier, the core and the claims: the drivers
+//! behind `superlinear analyze`, `net-claims` and `reproduce` (Tables 1 and
+//! 3 on real data, claim C14; its verdicts also check C9's
+//! `1 <= gamma <= 2` on trained networks).
 //!
 //! - [`config`]: the run configs (`experiments/runs/*.toml`, one per Table 2
 //!   row family, scales `paper` and `reduced`, strict parsing, the paper's
@@ -15,16 +17,24 @@
 //! - [`grid`]: one call apart from the training: settings, selected rows and
 //!   configs, reused records and runs to do, the outputs rewritten after every
 //!   run, and `--report-only` (no torch needed).
+//! - `analyze` (feature `torch`): `superlinear analyze`: a checkpoint's layer
+//!   gathered by [`crate::torch`] and analysed by [`crate::layer`].
+//! - [`netclaims`]: `superlinear net-claims` (C6, C7, C13, C15 over a run's
+//!   checkpoints; settings and checkpoint listing are pure, the run needs
+//!   feature `torch`), verdicts from `crate::claims`.
 //! - `run` (feature `torch`): the resumable driver behind `superlinear
-//!   reproduce`: trains with `crate::torch::train`, analyses with
-//!   `crate::torch::analyze`, writes one JSON record per run.
+//!   reproduce`: trains with `crate::torch::train`, analyses in memory like
+//!   `analyze`, writes one JSON record per run.
 //!
 //! This is an experiment driver: it uses the torch tier, the claims and the
 //! core; none of them imports it.
 
 pub mod aggregate;
+#[cfg(feature = "torch")]
+pub mod analyze;
 pub mod config;
 pub mod grid;
+pub mod netclaims;
 pub mod record;
 pub mod render;
 #[cfg(feature = "torch")]
@@ -51,6 +61,9 @@ pub enum ReproduceError {
     /// Reading or writing a file failed.
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    /// A checkpoint or run directory that cannot be used.
+    #[error("{path}: checkpoint: {reason}")]
+    Checkpoint { path: String, reason: String },
     /// One run failed.
     #[error("run {row} seed {seed}: {source}")]
     Run {

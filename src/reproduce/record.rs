@@ -47,7 +47,7 @@ impl FitSummary {
     }
 }
 
-/// Table 3's figures of a run (MSE rows; `crate::torch::analyze::Term2Report`).
+/// Table 3's figures of a run (MSE rows; `crate::layer::Term2Report`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Term2Summary {
     /// Matched pairs used.

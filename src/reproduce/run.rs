@@ -1,7 +1,7 @@
 //! The driver behind `superlinear reproduce` (feature `torch`): for every
 //! selected row and seed, load the training subset, build the seeded model,
 //! train it with vanilla SGD ([`crate::torch::train::train`]), analyse the
-//! paper's layer in memory ([`crate::torch::analyze::analyze`]), and write the
+//! paper's layer in memory ([`super::analyze::analyze`]), and write the
 //! run record `runs/<row>/seed-<s>.json` under the output directory.
 //!
 //! Resumable: a run whose record exists with the same resolved config is not
@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use tch::Kind;
 
+use super::analyze::{analyze, AnalyzeSettings};
 use super::config::{Dataset, Loss, Model, RunConfig};
 use super::grid::{finish, plan, write_outputs, Plan, ReproduceReport, ReproduceSettings};
 use super::record::{
@@ -24,7 +25,6 @@ use super::record::{
     TrainOutcome,
 };
 use super::ReproduceError;
-use crate::torch::analyze::{analyze, AnalyzeSettings};
 use crate::torch::dataset::{load_data, DataSettings, DatasetName};
 use crate::torch::model::{Arch, ModelSpec, Net};
 use crate::torch::train::{train, TrainSettings};
@@ -107,7 +107,7 @@ pub fn run_one(
         pair_seed: seed,
         ..AnalyzeSettings::default()
     };
-    let an = analyze(&net, &data, &settings, None)?;
+    let an = analyze(&net, &data, &settings, None)?.analysis;
     let analyze_s = t2.elapsed().as_secs_f64();
     let cpu3 = process_cpu_seconds();
     let delta = |a: Option<f64>, b: Option<f64>| b.zip(a).map(|(b, a)| b - a);

@@ -1,6 +1,8 @@
-//! Gathers what the Kronecker engine [`crate::kron`] needs for a linear layer
-//! `z = W a` of a [`Net`]: the input activities `a_p`, the logits and the
-//! Jacobians `D_p = d logits / d z` (K x out), in f64.
+//! Gathers the per-sample factors of a linear layer `z = W a` of a [`Net`]
+//! that [`crate::layer`] and the Kronecker engine [`crate::kron`] work on:
+//! the input activities `a_p`, the logits and the Jacobians
+//! `D_p = d logits / d z` (K x out), and the weights W, in f64
+//! ([`gather_layer`]).
 //!
 //! `D_p` comes from autograd: `z` is cut from the graph and made a leaf, the
 //! rest of the network is run on it, and one backward pass per logit `k`
@@ -11,9 +13,11 @@
 use faer::Mat;
 use tch::{Kind, Tensor};
 
+use super::dataset::TrainData;
 use super::model::Net;
 use super::{Result, TchContext, TorchError};
 use crate::kron::{LayerSamples, LossKind};
+use crate::layer::LayerFactors;
 
 /// Copies a tensor into a row-major f64 vector.
 pub fn tensor_to_f64(t: &Tensor, what: &str) -> Result<Vec<f64>> {
@@ -100,5 +104,32 @@ pub fn layer_samples(
         logits: logits_all,
         labels: labels.to_vec(),
         loss,
+    })
+}
+
+/// The factors of `layer` (weight name) on the samples `idx` of `data`: the
+/// inputs shaped for the net, [`layer_samples`] in chunks of `chunk`, the
+/// labels, and W (out x in).
+pub fn gather_layer(
+    net: &Net,
+    data: &TrainData,
+    idx: &[usize],
+    layer: &str,
+    loss: LossKind,
+    chunk: usize,
+) -> Result<LayerFactors> {
+    let sub = data.subset(idx);
+    let x = net.input_view(&sub.images_tensor(net.kind())?, sub.chw)?;
+    let labels: Vec<usize> = sub.labels.iter().map(|y| *y as usize).collect();
+    let samples = layer_samples(net, layer, &x, &labels, loss, chunk)?;
+    let w = net.weight(layer)?;
+    let shape = w.size();
+    let (out, inn) = (shape[0] as usize, shape[1] as usize);
+    let wv = tensor_to_f64(w, layer)?;
+    let weights = Mat::from_fn(out, inn, |o, i| wv[o * inn + i]);
+    Ok(LayerFactors {
+        layer: layer.to_string(),
+        samples,
+        weights,
     })
 }

@@ -4,15 +4,111 @@
 //! order (the shared files interleave classes, so this is a fixed, balanced
 //! subset), optionally standardised per channel with the subset's own mean
 //! and standard deviation, `(x - mean_c) / std_c`. The settings are stored in
-//! `run.json`, so `analyze` rebuilds exactly the training set.
+//! `run.json`, so `analyze` rebuilds exactly the training set. The subset is
+//! held as [`TrainData`] (rows of pixels and labels), handed to libtorch as
+//! tensors on demand.
 
 use std::path::PathBuf;
 
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
 
-use super::train::TrainData;
-use super::{Result, TorchError};
+use super::{Result, TchContext, TorchError};
 use crate::data::{self, CifarSplit};
+
+/// Training images (flattened rows in [0, 1] or normalised) and labels.
+#[derive(Debug, Clone)]
+pub struct TrainData {
+    /// N x (C * H * W), row-major per image (channel, row, column).
+    pub images: Array2<f32>,
+    /// Labels in `0..K`.
+    pub labels: Vec<u8>,
+    /// (C, H, W).
+    pub chw: (usize, usize, usize),
+    /// A name for reports.
+    pub name: String,
+}
+
+impl TrainData {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Checks shapes and that labels are below `classes`.
+    pub fn validate(&self, classes: usize) -> Result<()> {
+        let (c, h, w) = self.chw;
+        if self.images.nrows() != self.labels.len() {
+            return Err(TorchError::Data {
+                input: self.name.clone(),
+                reason: format!(
+                    "{} images but {} labels",
+                    self.images.nrows(),
+                    self.labels.len()
+                ),
+            });
+        }
+        if self.images.ncols() != c * h * w {
+            return Err(TorchError::Data {
+                input: self.name.clone(),
+                reason: format!(
+                    "rows of {} values, expected C*H*W = {}",
+                    self.images.ncols(),
+                    c * h * w
+                ),
+            });
+        }
+        if self.is_empty() {
+            return Err(TorchError::Data {
+                input: self.name.clone(),
+                reason: "no samples".into(),
+            });
+        }
+        if let Some(y) = self.labels.iter().find(|y| **y as usize >= classes) {
+            return Err(TorchError::Data {
+                input: self.name.clone(),
+                reason: format!("label {y} but the model has {classes} classes"),
+            });
+        }
+        if let Some(v) = self.images.iter().find(|v| !v.is_finite()) {
+            return Err(TorchError::Data {
+                input: self.name.clone(),
+                reason: format!("non-finite pixel value {v}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The images as a tensor (N x C*H*W) of `kind`.
+    pub fn images_tensor(&self, kind: Kind) -> Result<Tensor> {
+        let flat: Vec<f32> = self.images.iter().cloned().collect();
+        Tensor::f_from_slice(&flat)
+            .and_then(|t| t.f_view([self.len() as i64, self.images.ncols() as i64]))
+            .and_then(|t| t.f_to_kind(kind))
+            .ctx("images")
+    }
+
+    /// The samples `idx` (in that order), under the same name.
+    pub fn subset(&self, idx: &[usize]) -> TrainData {
+        TrainData {
+            images: self.images.select(ndarray::Axis(0), idx),
+            labels: idx.iter().map(|i| self.labels[*i]).collect(),
+            chw: self.chw,
+            name: self.name.clone(),
+        }
+    }
+
+    /// The labels as an Int64 tensor.
+    pub fn labels_tensor(&self) -> Result<Tensor> {
+        let l: Vec<i64> = self.labels.iter().map(|y| *y as i64).collect();
+        Tensor::f_from_slice(&l).ctx("labels")
+    }
+}
 
 /// Which data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,26 +1,29 @@
 //! Torch tier (cargo feature `torch`, crate `tch` on the libtorch of PyTorch
-//! 2.13.0; `scripts/torch-env.sh` sets it up): the paper's networks trained
-//! with vanilla SGD on real data, and the curvature of one of their layers
-//! measured exactly (C14; the quantities of C7, C8, C9, C13, C15).
+//! 2.13.0; `scripts/torch-env.sh` sets it up): what needs libtorch and
+//! nothing else. The paper's networks trained with vanilla SGD on real data
+//! (C14), and the per-sample factors of one of their layers, which the pure
+//! [`crate::layer`] analyses. No verdict is decided here (the claims
+//! tier does), and runs that combine training, analysis and verdicts live in
+//! the reproduce tier.
 //!
 //! - [`model`]: bias-free ReLU MLP and CNN (no batch norm), named weights
 //!   `conv{i}.weight` (out x in x 3 x 3) and `fc{i}.weight` (out x in, PyTorch
 //!   layout), safetensors checkpoints loadable by PyTorch.
 //! - [`dataset`]: the training subset (first K classes, balanced prefix,
-//!   per-channel standardisation) from [`crate::data`].
+//!   per-channel standardisation) from [`crate::data`], as tensors.
 //! - [`train`]: vanilla SGD (`w <- w - lr * grad`, no momentum, no weight
 //!   decay), cross-entropy or softmax-then-MSE, fixed seeds.
-//! - [`curvature`]: gathers `a_p`, `D_p = d logits / d z` and the logits for a
-//!   linear layer `z = W a` and hands them to the Kronecker engine
-//!   [`crate::kron`] (`h_p = A_p (x) a_p a_p^T`, exact for these networks).
-//! - [`analyze`]: H, its eigenbasis, `C_ii` (Eq. 2), `C_awd,ii` (Eq. 15) on the
-//!   top-k eigen-directions of a checkpoint's layer, with stage timings.
+//! - [`checkpoint`]: a net from its safetensors file and the `run.json` of
+//!   its training run.
+//! - [`curvature`]: gathers `a_p`, `D_p = d logits / d z` (autograd), the
+//!   logits and the weights W of a linear layer `z = W a`
+//!   ([`crate::layer::LayerFactors`]; `h_p = A_p (x) a_p a_p^T`, exact for
+//!   these networks).
 
-pub mod analyze;
+pub mod checkpoint;
 pub mod curvature;
 pub mod dataset;
 pub mod model;
-pub mod netclaims;
 pub mod train;
 
 use thiserror::Error;

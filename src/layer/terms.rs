@@ -3,12 +3,8 @@
 //! construction). Pure: needs only the Kronecker factors of [`crate::kron`],
 //! the layer's input activities and weights, and a partner map.
 //!
-//! # Matched pairs (C5)
-//! The N analysed samples are split, per class and seeded, into two halves A
-//! and B; every sample of A gets its nearest same-class sample of B on the
-//! layer's input activity as partner (the paper's argmin, [`crate::pairs`]),
-//! and every sample of B its nearest of A, so every sample has one. With
-//! `a = a_p`, `da = a_q - a_p` (q the partner) the minimal AWD perturbation is
+//! The matched pairs come from [`super::halves`] (C5): with `a = a_p`,
+//! `da = a_q - a_p` (q the partner) the minimal AWD perturbation is
 //! `dW_p = W da a^T / |a|^2` ([`crate::awd`]), i.e. `dw_p = l_p (x) a_p/|a_p|`
 //! with `l_p = W da / |a|`.
 //!
@@ -34,146 +30,18 @@
 //! `C_I+II,ii` (Eq. 58, Table 3's column), `C_Dg,ii` (the exact pair
 //! differences).
 //!
-//! # Isotropy in the local eigenbasis (C7, Eq. 63-68)
-//! `h_p = sum_j lambda_pj u_pj u_pj^T` with `u_pj = e_pj (x) a_p/|a_p|`,
-//! `lambda_pj = theta_pj |a_p|^2` (kron), so
-//! `c_pj = u_pj . dw_p = e_pj . l_p` and `u_pj . v_i = e_pj . z / |a_p|`.
-//! Three nested forms of `C_ii` (Eq. 66 -> 68):
-//!
-//! ```text
-//! C_I,ii     = E_p[(sum_j lambda_pj c_pj (u_pj.v_i))^2]      (actual dw_p)
-//! C_diag,ii  = E_p[sum_j lambda_pj^2 c_pj^2 (u_pj.v_i)^2]    (cross terms j != l dropped)
-//! C_iso,ii   = sigma^2 E_p[sum_j lambda_pj^2 (u_pj.v_i)^2]   (= sigma^2 v_i^T E[h^2] v_i, Eq. 15)
-//! ```
-//!
-//! with `sigma^2 = E_{p,j}[c_pj^2]` pooled over every local mode. Isotropy
-//! figures ([`Isotropy`]): per-mode variances `s_j = E_p[c_pj^2]` and their
-//! max/min, the mean |correlation| of `c_pj, c_pl` (j != l) over samples, the
-//! coefficient of variation over samples of `sigma_p^2 = mean_j c_pj^2` and its
-//! correlation with `lambda_p1`, the share of `|dw_p|^2` inside span(u_pj)
-//! (an isotropic dw in R^d would put `r_p/d` there), and for Eq. 63 the mean
-//! share `|E dw|^2 / E|dw|^2` and the mean |cos| of `dw_p, dw_q` over p != q.
-//! The same mean share per direction for Term I (`E[x]^2 / E[x^2]`) measures
-//! the batch cross terms of Eq. 62-63: in a batch of B independent samples
-//! their sum is `(B - 1) E[x]^2` against `E[x^2]`.
+//! The isotropy figures of C7 are in [`super::isotropy`].
 
 use faer::{Mat, MatRef};
 use ndarray::Array2;
-use rand::seq::SliceRandom;
 use serde::Serialize;
 
+use super::halves::to_ndarray;
+use super::isotropy::{isotropy, Isotropy};
 use crate::awd::minimal_dw_batch;
 use crate::error::{Error, Result};
 use crate::kron::KronCurvature;
-use crate::linalg::seeded_rng;
-use crate::pairs::{match_nearest, match_one_to_one, ratio_stats, RatioStats};
 use crate::suppression::pearson;
-
-/// Partner of every analysed sample (an index into the same N samples).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PairMap {
-    /// `partner[p]`: the matched same-class sample of the other half.
-    pub partner: Vec<usize>,
-    /// `|a_partner - a_p| / |a_p|` over the samples with `a_p != 0`.
-    pub ratio: Option<RatioStats>,
-    /// Number of distinct partners.
-    pub distinct_partners: usize,
-}
-
-fn to_ndarray(m: MatRef<'_, f64>) -> Array2<f64> {
-    Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)])
-}
-
-fn labels_u8(labels: &[usize]) -> Result<Vec<u8>> {
-    labels
-        .iter()
-        .enumerate()
-        .map(|(p, &y)| {
-            u8::try_from(y)
-                .map_err(|_| Error::param(&format!("label of sample {p}"), y, "above 255"))
-        })
-        .collect()
-}
-
-/// Splits the samples per class into two seeded halves and matches each half
-/// into the other on the rows of `acts` (N x in): nearest same-class sample
-/// (the paper's rule) or, with `one_to_one`, the least-total-distance
-/// assignment. A class with fewer than two samples is [`Error::NoPartner`].
-pub fn match_halves(
-    acts: MatRef<'_, f64>,
-    labels: &[usize],
-    seed: u64,
-    one_to_one: bool,
-) -> Result<PairMap> {
-    let n = acts.nrows();
-    if labels.len() != n {
-        return Err(Error::shape("labels", n, labels.len()));
-    }
-    if n == 0 {
-        return Err(Error::empty("matched pairs", "no samples"));
-    }
-    let y = labels_u8(labels)?;
-    let mut classes: Vec<u8> = y.clone();
-    classes.sort_unstable();
-    classes.dedup();
-    let mut rng = seeded_rng(seed);
-    let (mut half_a, mut half_b) = (Vec::new(), Vec::new());
-    for &c in &classes {
-        let mut idx: Vec<usize> = (0..n).filter(|&p| y[p] == c).collect();
-        if idx.len() < 2 {
-            return Err(Error::NoPartner {
-                sample: idx[0],
-                class: c,
-            });
-        }
-        idx.shuffle(&mut rng);
-        let h = idx.len() / 2;
-        half_a.extend_from_slice(&idx[..h]);
-        half_b.extend_from_slice(&idx[h..]);
-    }
-    let all = to_ndarray(acts);
-    let rows = |ix: &[usize]| all.select(ndarray::Axis(0), ix);
-    let (xa, xb) = (rows(&half_a), rows(&half_b));
-    let ya: Vec<u8> = half_a.iter().map(|&p| y[p]).collect();
-    let yb: Vec<u8> = half_b.iter().map(|&p| y[p]).collect();
-    let m = |f: &Array2<f64>, yf: &[u8], t: &Array2<f64>, yt: &[u8], forward: bool| {
-        if one_to_one && forward {
-            match_one_to_one(f.view(), yf, t.view(), yt)
-        } else {
-            // B -> A under one-to-one: B may be one larger than A per class,
-            // so it takes nearest partners (a one-to-one map cannot exist).
-            match_nearest(f.view(), yf, t.view(), yt)
-        }
-    };
-    let ab = m(&xa, &ya, &xb, &yb, true)?;
-    let ba = m(&xb, &yb, &xa, &ya, false)?;
-    let mut partner = vec![0usize; n];
-    for (i, &p) in half_a.iter().enumerate() {
-        partner[p] = half_b[ab.partner[i]];
-    }
-    for (i, &p) in half_b.iter().enumerate() {
-        partner[p] = half_a[ba.partner[i]];
-    }
-    let ratios: Vec<f64> = (0..n)
-        .filter_map(|p| {
-            let a2: f64 = (0..acts.ncols()).map(|j| acts[(p, j)].powi(2)).sum();
-            (a2 > 0.0).then(|| {
-                let d2: f64 = (0..acts.ncols())
-                    .map(|j| (acts[(partner[p], j)] - acts[(p, j)]).powi(2))
-                    .sum();
-                (d2 / a2).sqrt()
-            })
-        })
-        .collect();
-    let mut distinct = partner.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    Ok(PairMap {
-        ratio: ratio_stats(&ratios).ok(),
-        distinct_partners: distinct.len(),
-        partner,
-    })
-}
 
 /// What [`measure`] needs: the engine, the activities it was built from, the
 /// layer's weights and the partner map.
@@ -234,36 +102,6 @@ pub struct FullSpaceTerms {
     pub grad: f64,
 }
 
-/// C7's isotropy figures (module doc).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Isotropy {
-    /// `sigma^2 = E_{p,j}[c_pj^2]` pooled over local modes.
-    pub sigma2: f64,
-    /// `s_j = E_p[c_pj^2]` for mode j = 1.. (samples of rank >= j).
-    pub mode_variance: Vec<f64>,
-    /// `max_j s_j / min_j s_j` over modes held by at least half the samples.
-    pub mode_anisotropy: f64,
-    /// `s_1 / mean_{j>1} s_j`: the principal mode against the tail.
-    pub principal_vs_tail: f64,
-    /// Mean over j != l of |corr_p(c_pj, c_pl)| (modes held by every sample).
-    pub mode_cross_corr: f64,
-    /// Coefficient of variation over samples of `sigma_p^2 = mean_j c_pj^2`.
-    pub sample_cv: f64,
-    /// Pearson correlation over samples of `sigma_p^2` and `lambda_p1`.
-    pub sigma_lambda1_corr: Option<f64>,
-    /// Mean over samples of `sum_j c_pj^2 / |dw_p|^2`.
-    pub captured_share: f64,
-    /// What an isotropic dw in R^d would give: mean of `r_p / d`.
-    pub captured_share_isotropic: f64,
-    /// `|E_p dw_p|^2 / E_p|dw_p|^2` (Eq. 63: zero for zero-mean dw).
-    pub dw_mean_share: f64,
-    /// Mean over p != q of `|cos(dw_p, dw_q)|`.
-    pub dw_mean_abs_cos: f64,
-    /// Mean |cos| of two independent uniformly random unit vectors in R^d,
-    /// `~ sqrt(2 / (pi d))`.
-    pub dw_mean_abs_cos_random: f64,
-}
-
 /// Everything [`measure`] returns.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PairedMeasurement {
@@ -315,7 +153,7 @@ pub(crate) fn for_each_projection(
     Ok(())
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
@@ -520,172 +358,5 @@ fn full_space_terms(
         resid1: acc.resid1 / nu,
         resid12: acc.resid12 / nu,
         grad: acc.grad / nu,
-    })
-}
-
-fn isotropy(
-    layer: &PairedLayer<'_>,
-    used: &[usize],
-    left: &[Option<Vec<f64>>],
-    lambda1: &[f64],
-) -> Result<Isotropy> {
-    let eng = layer.engine;
-    let (out, inn) = eng.layer_shape();
-    let d = (out * inn) as f64;
-    let samples = eng.samples();
-    let acts = layer.acts;
-    let nu = used.len();
-    let max_r = used
-        .iter()
-        .map(|&p| samples[p].theta.len())
-        .max()
-        .unwrap_or(0);
-    // c_pj = e_pj . l_p.
-    let coeffs: Vec<Vec<f64>> = used
-        .iter()
-        .map(|&p| {
-            let s = &samples[p];
-            let l = left[p].as_deref().unwrap_or(&[]);
-            (0..s.theta.len())
-                .map(|j| {
-                    (0..out)
-                        .map(|o| s.e[(o, j)] * l.get(o).copied().unwrap_or(0.0))
-                        .sum()
-                })
-                .collect()
-        })
-        .collect();
-    let mut mode_variance = vec![0.0; max_r];
-    let mut mode_count = vec![0usize; max_r];
-    let (mut pooled, mut pooled_n) = (0.0, 0usize);
-    for c in &coeffs {
-        for (j, v) in c.iter().enumerate() {
-            mode_variance[j] += v * v;
-            mode_count[j] += 1;
-            pooled += v * v;
-            pooled_n += 1;
-        }
-    }
-    for j in 0..max_r {
-        mode_variance[j] /= mode_count[j].max(1) as f64;
-    }
-    let sigma2 = if pooled_n > 0 {
-        pooled / pooled_n as f64
-    } else {
-        0.0
-    };
-    let common: Vec<usize> = (0..max_r).filter(|&j| 2 * mode_count[j] >= nu).collect();
-    let (mx, mn) = common.iter().fold((0.0f64, f64::INFINITY), |(a, b), &j| {
-        (a.max(mode_variance[j]), b.min(mode_variance[j]))
-    });
-    let mode_anisotropy = if mn > 0.0 { mx / mn } else { f64::INFINITY };
-    let tail: Vec<f64> = common
-        .iter()
-        .filter(|&&j| j > 0)
-        .map(|&j| mode_variance[j])
-        .collect();
-    let principal_vs_tail = if tail.is_empty() || max_r == 0 {
-        f64::NAN
-    } else {
-        mode_variance[0] / (tail.iter().sum::<f64>() / tail.len() as f64)
-    };
-    let full_modes: Vec<usize> = (0..max_r).filter(|&j| mode_count[j] == nu).collect();
-    let mut corr_sum = 0.0;
-    let mut corr_n = 0usize;
-    for (a, &j) in full_modes.iter().enumerate() {
-        for &l in &full_modes[a + 1..] {
-            let x: Vec<f64> = coeffs.iter().map(|c| c[j]).collect();
-            let y: Vec<f64> = coeffs.iter().map(|c| c[l]).collect();
-            if let Some(r) = pearson(&x, &y) {
-                corr_sum += r.abs();
-                corr_n += 1;
-            }
-        }
-    }
-    let mode_cross_corr = if corr_n > 0 {
-        corr_sum / corr_n as f64
-    } else {
-        f64::NAN
-    };
-    let sigma_p: Vec<f64> = coeffs
-        .iter()
-        .map(|c| {
-            if c.is_empty() {
-                0.0
-            } else {
-                c.iter().map(|v| v * v).sum::<f64>() / c.len() as f64
-            }
-        })
-        .collect();
-    let mean_sp = sigma_p.iter().sum::<f64>() / nu as f64;
-    let var_sp = sigma_p.iter().map(|v| (v - mean_sp).powi(2)).sum::<f64>() / nu as f64;
-    let sample_cv = if mean_sp > 0.0 {
-        var_sp.sqrt() / mean_sp
-    } else {
-        f64::NAN
-    };
-    let mut captured = 0.0;
-    let mut captured_iso = 0.0;
-    for (r, &p) in used.iter().enumerate() {
-        let l = left[p].as_deref().unwrap_or(&[]);
-        let l2: f64 = l.iter().map(|v| v * v).sum();
-        let c2: f64 = coeffs[r].iter().map(|v| v * v).sum();
-        captured += if l2 > 0.0 { c2 / l2 } else { 0.0 };
-        captured_iso += samples[p].theta.len() as f64 / d;
-    }
-    // Eq. 63: dw_p = l_p (x) a_p/|a_p|; dw_p . dw_q = (l_p . l_q)(a_p . a_q)/(|a_p||a_q|).
-    let units: Vec<Vec<f64>> = used
-        .iter()
-        .map(|&p| {
-            let norm = samples[p].act_norm2.sqrt();
-            (0..inn).map(|j| acts[(p, j)] / norm).collect()
-        })
-        .collect();
-    let ls: Vec<&[f64]> = used
-        .iter()
-        .map(|&p| left[p].as_deref().unwrap_or(&[]))
-        .collect();
-    let l2: Vec<f64> = ls.iter().map(|l| dot(l, l)).collect();
-    let mut mean_dw = vec![0.0; out * inn];
-    for (r, l) in ls.iter().enumerate() {
-        for o in 0..out {
-            for j in 0..inn {
-                mean_dw[o * inn + j] += l[o] * units[r][j] / nu as f64;
-            }
-        }
-    }
-    let e_dw2 = l2.iter().sum::<f64>() / nu as f64;
-    let dw_mean_share = if e_dw2 > 0.0 {
-        dot(&mean_dw, &mean_dw) / e_dw2
-    } else {
-        f64::NAN
-    };
-    let (mut cos_sum, mut cos_n) = (0.0, 0usize);
-    for a in 0..nu {
-        for b in a + 1..nu {
-            let den = (l2[a] * l2[b]).sqrt();
-            if den > 0.0 {
-                cos_sum += (dot(ls[a], ls[b]) * dot(&units[a], &units[b]) / den).abs();
-                cos_n += 1;
-            }
-        }
-    }
-    Ok(Isotropy {
-        sigma2,
-        mode_variance,
-        mode_anisotropy,
-        principal_vs_tail,
-        mode_cross_corr,
-        sample_cv,
-        sigma_lambda1_corr: pearson(&sigma_p, lambda1),
-        captured_share: captured / nu as f64,
-        captured_share_isotropic: captured_iso / nu as f64,
-        dw_mean_share,
-        dw_mean_abs_cos: if cos_n > 0 {
-            cos_sum / cos_n as f64
-        } else {
-            f64::NAN
-        },
-        dw_mean_abs_cos_random: (2.0 / (std::f64::consts::PI * d)).sqrt(),
     })
 }

@@ -18,6 +18,7 @@
 use faer::{Mat, MatRef};
 use serde::Serialize;
 
+use super::median;
 use super::terms::for_each_projection;
 use crate::error::{Error, Result};
 use crate::fit::{fit_gamma, FitRule, GammaFit};
@@ -230,13 +231,13 @@ pub fn suppress_layer(
         stiff_mean: s.stiff_mean,
         gamma_awd,
         h_shape_change: shape_change(before_h, &h_diag),
-        h_shape_change_median: super::median(&shape_changes(before_h, &h_diag)),
+        h_shape_change_median: median(&shape_changes(before_h, &h_diag)),
         h_shape_change_top10: shape_change(
             &before_h[..before_h.len().min(10)],
             &h_diag[..h_diag.len().min(10)],
         ),
         second_shape_change: shape_change(before_second, &second),
-        second_shape_change_median: super::median(&shape_changes(before_second, &second)),
+        second_shape_change_median: median(&shape_changes(before_second, &second)),
         h_diag,
         second_diag: second,
     })

@@ -1,0 +1,344 @@
+//! [`analyze_layer`]: everything `superlinear analyze` measures on one layer
+//! once its per-sample factors are gathered (C14, C8, C9, C3, C4, C6).
+//!
+//! Stages (each timed): factor every `A_p` ([`crate::kron`]); build
+//! `H = E_p[A_p (x) a_p a_p^T]`; its top-k eigenpairs
+//! ([`crate::linalg::sym_eig_top`]: faer's tridiagonalisation and divide and
+//! conquer, only the k wanted vectors back-transformed; descending);
+//! on the top-k eigenvectors `v_i`, in one pass
+//! ([`crate::kron::KronCurvature::projections`]): `H_ii = lambda_i`, `C_ii`
+//! from Eq. 2 with batch size B, `C_awd,ii / sigma^2 = v_i^T E_p[h_p^2] v_i`
+//! (Eq. 15), and the first-moment identity
+//! `H_ii = E_p[sum_k lambda_{p,k} (u_{p,k}.v_i)^2]` (C8) as a consistency
+//! check. Theorem 5.1 (C9): `H_ii^2 <= v_i^T E[h_p^2] v_i` always holds for
+//! PSD h_p; `v_i^T E[h_p^2] v_i <= Lambda H_ii` with
+//! `Lambda = max_{p,k} lambda_{p,k}`; both are counted over the top-k
+//! (softmax-MSE per-sample Hessians can be indefinite: their negative mass is
+//! reported). gamma: OLS slope of `ln C_ii` (and `ln C_awd,ii`) on `ln H_ii`
+//! over the top-k ([`crate::fit`]).
+//!
+//! Coupling (C3, C4; [`super::coupling_null`]): `rho_bar` of `C' = V^T C V`
+//! over the top-k with the paper's null (App. C mean from `tr C`, `||C||_F^2`
+//! through the N x N dual Gram matrix; App. D SE), always; of
+//! `C_awd' = V^T E[h_p^2] V` only with [`LayerSettings::coupling_awd`]; the
+//! corrected null mean with [`LayerSettings::coupling_null`].
+//!
+//! Table 3 (C6, C14) with [`LayerSettings::term2`]: the N samples are split
+//! per class into two seeded halves and matched to their nearest same-class
+//! partner of the other half on the layer's input activity (C5); with the
+//! real minimal perturbations `dw_p`, Term I `= h_p dw_p` and Term II
+//! `= (d dw_p/dw)^T g_p = delta_p da^T` (Eq. 57) are projected on the top-k
+//! `v_i` ([`super::terms::measure`]), and two readings of Eq. 58's exponent
+//! (its formula was lost in the extraction) are fitted against `H_ii`:
+//! `gamma_I+II` from `E_p[((T1 + T2) . v_i)^2]`, and `gamma_iso+II` from
+//! `sigma^2 v_i^T E[h^2] v_i + E_p[(T2 . v_i)^2]` (cross terms dropped).
+
+use std::time::Instant;
+
+use faer::Par;
+use serde::{Deserialize, Serialize};
+
+use super::coupling_null::CouplingNull;
+use super::halves::match_halves;
+use super::terms::{measure, PairedLayer};
+use super::{LayerFactors, LayerSettings};
+use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
+use crate::error::{Error, Result};
+use crate::fit::{fit_gamma, FitRule, GammaFit};
+use crate::kron::{KronCurvature, LossKind, SpectraSummary};
+
+/// Wall-clock seconds of one stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    /// Stage name.
+    pub name: String,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// Everything [`analyze_layer`] measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerReport {
+    /// Layer (weight name) analysed.
+    pub layer: String,
+    /// `(out, in)` of the layer; `d = out * in`.
+    pub layer_shape: (usize, usize),
+    /// Samples used.
+    pub samples: usize,
+    /// Classes K.
+    pub classes: usize,
+    /// Loss.
+    pub loss: LossKind,
+    /// Batch size B in Eq. 2.
+    pub batch_size: usize,
+    /// Mean per-sample loss on the samples.
+    pub mean_loss: f64,
+    /// Accuracy on the samples.
+    pub accuracy: f64,
+    /// `H_ii = lambda_i`, top-k, descending.
+    pub h_diag: Vec<f64>,
+    /// `C_ii` (Eq. 2).
+    pub c_diag: Vec<f64>,
+    /// `C_awd,ii / sigma^2 = v_i^T E[h_p^2] v_i` (Eq. 15).
+    pub c_awd_diag: Vec<f64>,
+    /// `max_i |H_ii - E_p[sum_k lambda_{p,k} (u_{p,k}.v_i)^2]| / max_i |H_ii|` (C8).
+    pub first_moment_residual: f64,
+    /// gamma: fit of `ln C_ii` on `ln H_ii` over the top-k (Eq. 2's C); the
+    /// error text when the fit is impossible (e.g. fewer than 3 usable points).
+    pub gamma: std::result::Result<GammaFit, String>,
+    /// gamma_awd: the same with `C_awd,ii` (Eq. 15).
+    pub gamma_awd: std::result::Result<GammaFit, String>,
+    /// The fit rule used (default floor `1e3 d eps`).
+    pub fit_rule: FitRule,
+    /// Theorem 5.1 (C9) on `S_ii = v_i^T E[h_p^2] v_i` with `Lambda = max lambda_{p,k}`.
+    pub bounds: BoundReport,
+    /// Per-sample spectra.
+    pub spectra: SpectraSummary,
+    /// Stage timings.
+    pub stages: Vec<Stage>,
+    /// `rho_bar` of `C' = V^T C V` over the top-k (C3) with the paper's null;
+    /// the error text when it cannot be computed.
+    pub coupling_c: std::result::Result<CouplingNull, String>,
+    /// The same for `C_awd' = V^T E[h^2] V` (None: not asked for, see
+    /// [`LayerSettings::coupling_awd`]).
+    pub coupling_awd: Option<std::result::Result<CouplingNull, String>>,
+    /// Table 3's exponents with Term II kept (None: not asked for, see
+    /// [`LayerSettings::term2`]); the error text when the matching or a fit
+    /// is impossible.
+    pub term2: Option<std::result::Result<Term2Report, String>>,
+}
+
+impl LayerReport {
+    /// Total seconds over the stages.
+    pub fn total_seconds(&self) -> f64 {
+        self.stages.iter().map(|s| s.seconds).sum()
+    }
+}
+
+/// Table 3's column (Eq. 58, two readings; module doc) on the top-k.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Term2Report {
+    /// Samples with a partner and `a_p != 0`.
+    pub pairs_used: usize,
+    /// Seed of the per-class halves.
+    pub pair_seed: u64,
+    /// `sigma^2 = E_{p,j} c_pj^2` of the real `dw_p` in the local eigenbases.
+    pub sigma2: f64,
+    /// `sum_i E[(T2.v_i)^2] / sum_i E[(T1.v_i)^2]` over the top-k.
+    pub term2_share: f64,
+    /// gamma of `E_p[((T1 + T2) . v_i)^2]` with the real `dw_p`.
+    pub gamma_term12: std::result::Result<GammaFit, String>,
+    /// gamma of `sigma^2 v_i^T E[h^2] v_i + E_p[(T2 . v_i)^2]`.
+    pub gamma_iso_term2: std::result::Result<GammaFit, String>,
+}
+
+/// Fraction of the samples whose largest logit is their label.
+fn accuracy(f: &LayerFactors) -> f64 {
+    let s = &f.samples;
+    let classes = f.classes();
+    (0..s.logits.nrows())
+        .filter(|&p| {
+            let row: Vec<f64> = (0..classes).map(|k| s.logits[(p, k)]).collect();
+            let best = (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+            best == s.labels[p]
+        })
+        .count() as f64
+        / s.labels.len() as f64
+}
+
+/// Analyses the layer of `factors` (module doc).
+pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result<LayerReport> {
+    if settings.batch_size == 0 {
+        return Err(Error::param("batch size", 0, "must be at least 1"));
+    }
+    let batch_size = settings.batch_size;
+    let mut stages = Vec::new();
+    let mut timer = Instant::now();
+    let mut lap = |name: &str, stages: &mut Vec<Stage>| {
+        stages.push(Stage {
+            name: name.into(),
+            seconds: timer.elapsed().as_secs_f64(),
+        });
+        timer = Instant::now();
+    };
+
+    let engine = KronCurvature::new(&factors.samples, &factors.layer)?;
+    let (out, inn) = engine.layer_shape();
+    if (factors.weights.nrows(), factors.weights.ncols()) != (out, inn) {
+        return Err(Error::shape(
+            &format!("weights of {}", factors.layer),
+            format!("{out} x {inn}"),
+            format!("{} x {}", factors.weights.nrows(), factors.weights.ncols()),
+        ));
+    }
+    let accuracy = accuracy(factors);
+    lap("factor A_p", &mut stages);
+
+    let par = match settings.linalg_threads {
+        0 => faer::get_global_parallelism(),
+        1 => Par::Seq,
+        t => Par::rayon(t),
+    };
+    let d = engine.d();
+    let k = if settings.top_k == 0 {
+        d
+    } else {
+        settings.top_k.min(d)
+    };
+    let h = engine.hessian_with(par);
+    lap("H = E[A_p (x) a a^T]", &mut stages);
+    let eig = crate::linalg::sym_eig_top(h, k, par, "H")?;
+    lap("top-k eig(H)", &mut stages);
+
+    let v = eig.vectors;
+    let h_diag = eig.values;
+    let proj = engine.projections(
+        v.as_ref(),
+        settings.chunk.min(64),
+        settings.coupling_awd,
+        par,
+    )?;
+    let c_diag = proj.c_diag(batch_size);
+    let (first, c_awd_diag) = (proj.first.clone(), proj.second.clone());
+    lap(
+        if settings.coupling_awd {
+            "C_ii, C_awd,ii, V^T E[h^2] V"
+        } else {
+            "C_ii, C_awd,ii (Eq. 2, 15)"
+        },
+        &mut stages,
+    );
+    let cp = proj.c_projected(batch_size, par);
+    let coupling_c = engine
+        .c_dual_gram(batch_size, par)
+        .map_err(|e| e.to_string())
+        .and_then(|kc| {
+            let s1 = (0..kc.nrows()).map(|i| kc[(i, i)]).sum::<f64>();
+            let c = CouplingNull::of(&cp, s1, kc.squared_norm_l2(), "C' = V^T C V")?;
+            if settings.coupling_null {
+                let mu = crate::linalg::sym_eigenvalues(kc.as_ref(), "K_c (dual of C)")
+                    .map_err(|e| e.to_string())?;
+                c.with_spectrum(&mu, d)
+            } else {
+                Ok(c)
+            }
+        });
+    drop(cp);
+    lap("rho_bar(C)", &mut stages);
+    let coupling_awd = proj.awd_projected.as_ref().map(|ap| {
+        let s = engine.second_moment_with(par);
+        let trace = (0..d).map(|i| s[(i, i)]).sum::<f64>();
+        let frob = s.squared_norm_l2();
+        let c = CouplingNull::of(ap, trace, frob, "C_awd' = V^T E[h^2] V")?;
+        if settings.coupling_null {
+            let mu =
+                crate::linalg::sym_eigenvalues(s.as_ref(), "E[h^2]").map_err(|e| e.to_string())?;
+            c.with_spectrum(&mu, d)
+        } else {
+            Ok(c)
+        }
+    });
+    if coupling_awd.is_some() {
+        lap("rho_bar(C_awd)", &mut stages);
+    }
+
+    let scale = h_diag.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let first_moment_residual = if scale > 0.0 {
+        h_diag
+            .iter()
+            .zip(&first)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+            / scale
+    } else {
+        0.0
+    };
+    let spectra = engine.spectra_summary();
+    let bounds = check_bounds(
+        &h_diag,
+        &c_awd_diag,
+        spectra.max_eigenvalue.max(0.0),
+        &BoundTolerance::default_for(d, engine.n()),
+    )?;
+    let fit_rule = FitRule::default_for(k, d);
+    let gamma = fit_gamma(&h_diag, &c_diag, &fit_rule).map_err(|e| e.to_string());
+    let gamma_awd = fit_gamma(&h_diag, &c_awd_diag, &fit_rule).map_err(|e| e.to_string());
+    lap("checks", &mut stages);
+    let term2 = if settings.term2 {
+        let t = term2_report(factors, &engine, v.as_ref(), &h_diag, &fit_rule, settings);
+        lap("Term I + II (Table 3)", &mut stages);
+        Some(t)
+    } else {
+        None
+    };
+
+    Ok(LayerReport {
+        layer: factors.layer.clone(),
+        layer_shape: (out, inn),
+        samples: engine.n(),
+        classes: factors.classes(),
+        loss: engine.loss(),
+        batch_size,
+        mean_loss: engine.mean_loss(),
+        accuracy,
+        h_diag,
+        c_diag,
+        c_awd_diag,
+        first_moment_residual,
+        gamma,
+        gamma_awd,
+        fit_rule,
+        bounds,
+        spectra,
+        stages,
+        coupling_c,
+        coupling_awd,
+        term2,
+    })
+}
+
+/// Table 3's two readings on the top-k eigenvectors `v` of H (module doc).
+fn term2_report(
+    factors: &LayerFactors,
+    engine: &KronCurvature,
+    v: faer::MatRef<'_, f64>,
+    h_diag: &[f64],
+    rule: &FitRule,
+    settings: &LayerSettings,
+) -> std::result::Result<Term2Report, String> {
+    let acts = factors.samples.acts.as_ref();
+    let pairs = match_halves(acts, &factors.samples.labels, settings.pair_seed, false)
+        .map_err(|e| e.to_string())?;
+    let m = measure(
+        &PairedLayer {
+            engine,
+            acts,
+            weights: factors.weights.as_ref(),
+            partner: &pairs.partner,
+        },
+        v,
+        settings.chunk.min(64),
+    )
+    .map_err(|e| e.to_string())?;
+    let dm = &m.directions;
+    let sigma2 = m.isotropy.sigma2;
+    let iso_term2: Vec<f64> = dm
+        .second
+        .iter()
+        .zip(&dm.c_term2)
+        .map(|(s, t2)| sigma2 * s + t2)
+        .collect();
+    let t1: f64 = dm.c_term1.iter().sum();
+    Ok(Term2Report {
+        pairs_used: m.used,
+        pair_seed: settings.pair_seed,
+        sigma2,
+        term2_share: if t1 > 0.0 {
+            dm.c_term2.iter().sum::<f64>() / t1
+        } else {
+            f64::NAN
+        },
+        gamma_term12: fit_gamma(h_diag, &dm.c_term12, rule).map_err(|e| e.to_string()),
+        gamma_iso_term2: fit_gamma(h_diag, &iso_term2, rule).map_err(|e| e.to_string()),
+    })
+}

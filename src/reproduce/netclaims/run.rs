@@ -1,0 +1,139 @@
+//! The run over a training run's checkpoints (feature `torch`): the torch
+//! tier loads each checkpoint and gathers the layer's factors, the core
+//! measures the figures, the claims decide.
+
+use std::time::Instant;
+
+use super::{
+    list_checkpoints, stride_checkpoints, NetClaim, NetClaimResult, NetClaimsReport,
+    NetClaimsSettings,
+};
+use crate::layer::{
+    balanced_indices, measure_checkpoint, CheckpointInfo, FigureSettings, SuppressionSettings,
+};
+use crate::reproduce::ReproduceError;
+use crate::torch::checkpoint::{load_net, run_metadata};
+use crate::torch::curvature::gather_layer;
+use crate::torch::dataset::{load_data, TrainData};
+use crate::torch::train::TrainReport;
+
+type Result<T, E = ReproduceError> = std::result::Result<T, E>;
+
+/// Samples per chunk of the forward and autograd passes.
+const GATHER_CHUNK: usize = 256;
+
+/// Loads the run's data and checkpoints and checks the claims.
+pub fn run_net_claims(settings: &NetClaimsSettings) -> Result<NetClaimsReport> {
+    settings.validate()?;
+    // run_metadata reads run.json beside the file it is given.
+    let run = run_metadata(&settings.run_dir.join("run.json"))?.ok_or_else(|| {
+        ReproduceError::Checkpoint {
+            path: settings.run_dir.join("run.json").display().to_string(),
+            reason: "no run.json: not a run directory of `superlinear train`".into(),
+        }
+    })?;
+    let ds = settings
+        .data
+        .clone()
+        .or_else(|| run.data_settings.clone())
+        .ok_or_else(|| {
+            ReproduceError::setting(
+                "data",
+                "none",
+                "run.json records no data settings: give the data set",
+            )
+        })?;
+    let data = load_data(&ds)?;
+    net_claims_on(settings, &run, &data)
+}
+
+/// Checks the claims on the checkpoints of `settings.run_dir` with `run`'s
+/// metadata, on `data`.
+pub fn net_claims_on(
+    settings: &NetClaimsSettings,
+    run: &TrainReport,
+    data: &TrainData,
+) -> Result<NetClaimsReport> {
+    settings.validate()?;
+    let t0 = Instant::now();
+    let all = list_checkpoints(&settings.run_dir, run.settings.epochs)?;
+    let chosen = if settings.wants(NetClaim::C6) || settings.wants(NetClaim::C15) {
+        stride_checkpoints(&all, settings.stride)
+    } else {
+        all.last().cloned().into_iter().collect()
+    };
+    let loss = run.settings.loss;
+    let batch_size = run.settings.batch_size;
+    data.validate(run.spec.classes)?;
+    let idx = balanced_indices(&data.labels, settings.samples);
+    let mut checkpoints = Vec::new();
+    let mut suppression = None;
+    let mut layer_name = String::new();
+    let mut shape = (0, 0);
+    let mut top_k = 0;
+    for (ci, ck) in chosen.iter().enumerate() {
+        let tc = Instant::now();
+        let net = load_net(&ck.path)?;
+        let layer = settings
+            .layer
+            .clone()
+            .unwrap_or_else(|| net.spec().default_layer());
+        let factors = gather_layer(&net, data, &idx, &layer, loss, GATHER_CHUNK)?;
+        let is_last = ci + 1 == chosen.len();
+        let stats = run.epochs.iter().find(|e| e.epoch == ck.epoch);
+        let m = measure_checkpoint(
+            &factors,
+            &FigureSettings {
+                top_k: settings.top_k,
+                batch_size,
+                seed: settings.seed,
+                one_to_one: settings.one_to_one,
+                chunk: settings.chunk,
+                suppression: (is_last && settings.wants(NetClaim::C13)).then_some(
+                    SuppressionSettings {
+                        config: settings.suppression,
+                        tails_factor: settings.tails_factor,
+                    },
+                ),
+            },
+            CheckpointInfo {
+                epoch: ck.epoch,
+                path: ck.path.clone(),
+                train_loss: stats.map(|s| s.loss),
+                train_accuracy: stats.map(|s| s.accuracy),
+            },
+        )?;
+        let mut figures = m.figures;
+        figures.seconds = tc.elapsed().as_secs_f64();
+        if m.suppression.is_some() {
+            suppression = m.suppression;
+        }
+        checkpoints.push(figures);
+        layer_name = layer;
+        shape = m.layer_shape;
+        top_k = m.top_k;
+    }
+    let mut report = NetClaimsReport {
+        settings: settings.clone(),
+        layer: layer_name,
+        layer_shape: shape,
+        loss,
+        batch_size,
+        samples: idx.len(),
+        top_k,
+        checkpoints,
+        suppression,
+        claims: Vec::new(),
+        seconds: 0.0,
+    };
+    report.claims = settings
+        .claims
+        .iter()
+        .map(|&claim| NetClaimResult {
+            claim,
+            outcome: claim.judge(&report.figures(), &settings.thresholds),
+        })
+        .collect();
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}

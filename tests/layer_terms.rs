@@ -1,0 +1,296 @@
+//! The AWD terms and the Kronecker suppression of a trained layer
+//! (`superlinear::layer::{terms, suppress}`) on synthetic layers: the Eq. 57
+//! terms against exact gradient differences (Term I + Term II is first-order
+//! exact), Parseval checks of the projected moments, agreement with the
+//! Kronecker engine, the Kronecker suppression against the dense ensemble
+//! path, and the matched halves.
+
+use faer::Mat;
+use proptest::prelude::*;
+use rand::Rng as _;
+use superlinear::ensemble::Ensemble;
+use superlinear::kron::{KronCurvature, LayerSamples, LossKind};
+use superlinear::layer::halves::match_halves;
+use superlinear::layer::median;
+use superlinear::layer::suppress::{
+    hessian_with_thetas, kron_spectra, moments_with_thetas, shape_change,
+};
+use superlinear::layer::terms::{measure, PairedLayer};
+use superlinear::linalg::seeded_rng;
+use superlinear::moments::hessian as dense_hessian;
+use superlinear::suppression::{suppress, SuppressionConfig};
+
+/// A layer `z = W a` followed by fixed logits `f = D z` (a network that is
+/// linear after the layer), with pairs (2i, 2i+1): `a_{2i+1} = a_{2i} + eps r`.
+struct Synthetic {
+    samples: LayerSamples,
+    w: Mat<f64>,
+    partner: Vec<usize>,
+}
+
+fn synthetic(
+    pairs: usize,
+    out: usize,
+    inn: usize,
+    k: usize,
+    eps: f64,
+    loss: LossKind,
+    seed: u64,
+) -> Synthetic {
+    let mut rng = seeded_rng(seed);
+    let mut g = |s: f64| rng.random_range(-1.0..1.0f64) * s;
+    let w = Mat::from_fn(out, inn, |_, _| g(1.0));
+    let d = Mat::from_fn(k, out, |_, _| g(1.0));
+    let n = 2 * pairs;
+    let mut acts = Mat::<f64>::zeros(n, inn);
+    for p in 0..pairs {
+        for j in 0..inn {
+            let a = 0.2 + g(1.0).abs();
+            acts[(2 * p, j)] = a;
+            acts[(2 * p + 1, j)] = a + eps * g(1.0);
+        }
+    }
+    let z = &acts * w.transpose(); // n x out
+    let logits = &z * d.transpose(); // n x k
+    let labels: Vec<usize> = (0..n).map(|p| (p / 2) % k).collect();
+    let partner: Vec<usize> = (0..n).map(|p| p ^ 1).collect();
+    Synthetic {
+        samples: LayerSamples {
+            acts,
+            jacobians: vec![d; n],
+            logits,
+            labels,
+            loss,
+        },
+        w,
+        partner,
+    }
+}
+
+fn paired<'a>(s: &'a Synthetic, eng: &'a KronCurvature) -> PairedLayer<'a> {
+    PairedLayer {
+        engine: eng,
+        acts: s.samples.acts.as_ref(),
+        weights: s.w.as_ref(),
+        partner: &s.partner,
+    }
+}
+
+fn identity(d: usize) -> Mat<f64> {
+    Mat::identity(d, d)
+}
+
+#[test]
+fn term1_plus_term2_is_first_order_exact() {
+    for loss in [LossKind::CrossEntropy, LossKind::SoftmaxMse] {
+        let mut r12 = Vec::new();
+        let mut r1 = Vec::new();
+        for eps in [1e-2, 1e-3, 1e-4] {
+            let s = synthetic(6, 4, 5, 3, eps, loss, 7);
+            let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
+            let layer = paired(&s, &eng);
+            let m = measure(&layer, identity(eng.d()).as_ref(), 5).unwrap();
+            r12.push(m.full.resid12 / m.full.delta);
+            r1.push(m.full.resid1 / m.full.delta);
+        }
+        // |Dg - T1 - T2| = O(eps^2) against |Dg| = O(eps): squared ratio O(eps^2).
+        assert!(r12[2] < 1e-6, "{loss:?}: {r12:?}");
+        assert!(r12[1] / r12[2] > 50.0, "{loss:?}: not quadratic {r12:?}");
+        // Without Term II the remainder does not vanish: Term II is first order here.
+        assert!(r1[2] > 1e-3, "{loss:?}: {r1:?}");
+        assert!((r1[1] / r1[2] - 1.0).abs() < 0.2, "{loss:?}: {r1:?}");
+    }
+}
+
+#[test]
+fn exact_difference_matches_per_sample_gradients() {
+    let s = synthetic(5, 3, 4, 3, 0.3, LossKind::CrossEntropy, 3);
+    let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
+    let layer = paired(&s, &eng);
+    let m = measure(&layer, identity(eng.d()).as_ref(), 3).unwrap();
+    let g = eng.per_sample_gradients();
+    let n = eng.n();
+    let mut want = 0.0;
+    for p in 0..n {
+        for j in 0..eng.d() {
+            want += (g[(s.partner[p], j)] - g[(p, j)]).powi(2);
+        }
+    }
+    want /= n as f64;
+    assert!(
+        (m.full.delta - want).abs() <= 1e-12 * want,
+        "{} vs {want}",
+        m.full.delta
+    );
+}
+
+#[test]
+fn moments_agree_with_the_kron_engine() {
+    let s = synthetic(8, 4, 5, 3, 0.5, LossKind::SoftmaxMse, 5);
+    let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
+    let eig = eng.hessian_eig().unwrap();
+    let v = eig.vectors.subcols(0, 7);
+    let layer = paired(&s, &eng);
+    let m = measure(&layer, v, 4).unwrap();
+    let (first, second) = eng.first_second_moment_diag(v, 4).unwrap();
+    for i in 0..7 {
+        assert!((m.directions.first[i] - first[i]).abs() <= 1e-12 * first[0].abs());
+        assert!((m.directions.second[i] - second[i]).abs() <= 1e-12 * second[0].abs());
+    }
+    // Same moments from the suppression module with unmodified spectra.
+    let thetas: Vec<Vec<f64>> = eng.samples().iter().map(|x| x.theta.clone()).collect();
+    let (f2, s2) = moments_with_thetas(&eng, s.samples.acts.as_ref(), &thetas, v, 3).unwrap();
+    for i in 0..7 {
+        assert!((f2[i] - first[i]).abs() <= 1e-12 * first[0].abs());
+        assert!((s2[i] - second[i]).abs() <= 1e-12 * second[0].abs());
+    }
+}
+
+#[test]
+fn isotropy_figures_are_in_range() {
+    let s = synthetic(10, 4, 6, 3, 0.4, LossKind::CrossEntropy, 9);
+    let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
+    let layer = paired(&s, &eng);
+    let m = measure(&layer, identity(eng.d()).subcols(0, 5), 4).unwrap();
+    let iso = &m.isotropy;
+    assert!(iso.captured_share > 0.0 && iso.captured_share <= 1.0 + 1e-12);
+    assert!(iso.sigma2 > 0.0);
+    assert!(iso.mode_anisotropy >= 1.0);
+    assert!((0.0..=1.0 + 1e-12).contains(&iso.dw_mean_share));
+    assert!((0.0..=1.0 + 1e-12).contains(&iso.dw_mean_abs_cos));
+    // Local cross terms dropped: sum_i C_diag over an orthonormal basis of all
+    // of R^d equals E sum_j lambda_j^2 c_j^2, and C_I the same with cross terms.
+    let full = measure(&layer, identity(eng.d()).as_ref(), 4).unwrap();
+    let t1: f64 = full.directions.c_term1.iter().sum();
+    assert!((t1 - full.full.term1).abs() <= 1e-10 * t1);
+}
+
+proptest! {
+    #![proptest_config(crate::util::proptest_config(16))]
+    /// Parseval: summed over an orthonormal basis of R^d the projected second
+    /// moments are the full-space (Frobenius) ones, for any layer and pairing.
+    #[test]
+    fn projected_moments_sum_to_full_space(seed in 0u64..10_000, out in 2usize..5, inn in 2usize..5, ce in any::<bool>()) {
+        let loss = if ce { LossKind::CrossEntropy } else { LossKind::SoftmaxMse };
+        let s = synthetic(4, out, inn, 3, 0.7, loss, seed);
+        let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
+        let mut rng = seeded_rng(seed ^ 0xabc);
+        let q = superlinear::linalg::haar_orthogonal(eng.d(), &mut rng);
+        let layer = paired(&s, &eng);
+        let m = measure(&layer, q.as_ref(), 3).unwrap();
+        let dm = &m.directions;
+        let tol = 1e-10;
+        for (proj, full) in [(&dm.c_term1, m.full.term1), (&dm.c_term2, m.full.term2), (&dm.c_delta, m.full.delta), (&dm.c_resid1, m.full.resid1), (&dm.c_resid12, m.full.resid12)] {
+            let sum: f64 = proj.iter().sum();
+            prop_assert!((sum - full).abs() <= tol * full.max(1e-300), "{} vs {}", sum, full);
+        }
+    }
+}
+
+#[test]
+fn kron_suppression_matches_the_dense_ensemble_path() {
+    let s = synthetic(6, 3, 4, 3, 0.5, LossKind::CrossEntropy, 21);
+    let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
+    let acts = s.samples.acts.as_ref();
+    let ens =
+        Ensemble::from_samples(eng.d(), eng.factored_samples().unwrap(), "synthetic").unwrap();
+    for cfg in [
+        SuppressionConfig::default(),
+        SuppressionConfig::tails_only(1e-2),
+        SuppressionConfig {
+            q: 0.5,
+            ..SuppressionConfig::default()
+        },
+    ] {
+        let dense = suppress(&ens, &cfg).unwrap();
+        let h_dense = dense_hessian(&dense.ensemble);
+        let sp = superlinear::suppression::suppress_spectra(&kron_spectra(&eng), &cfg).unwrap();
+        let thetas: Vec<Vec<f64>> = sp
+            .spectra
+            .iter()
+            .zip(eng.samples())
+            .map(|(l, x)| l.iter().map(|v| v / x.act_norm2).collect())
+            .collect();
+        let h = hessian_with_thetas(&eng, acts, &thetas).unwrap();
+        let scale = (0..eng.d())
+            .map(|i| h_dense[(i, i)].abs())
+            .fold(0.0, f64::max);
+        for r in 0..eng.d() {
+            for c in 0..eng.d() {
+                assert!(
+                    (h[(r, c)] - h_dense[(r, c)]).abs() <= 1e-12 * scale,
+                    "{cfg:?} ({r},{c})"
+                );
+            }
+        }
+        assert_eq!(sp.stiff, dense.stiff);
+    }
+    // Unmodified spectra rebuild the engine's H.
+    let thetas: Vec<Vec<f64>> = eng.samples().iter().map(|x| x.theta.clone()).collect();
+    let h = hessian_with_thetas(&eng, acts, &thetas).unwrap();
+    let h0 = eng.hessian();
+    let scale = (0..eng.d()).map(|i| h0[(i, i)].abs()).fold(0.0, f64::max);
+    for r in 0..eng.d() {
+        for c in 0..eng.d() {
+            assert!((h[(r, c)] - h0[(r, c)]).abs() <= 1e-12 * scale);
+        }
+    }
+}
+
+#[test]
+fn shape_change_and_median() {
+    assert_eq!(shape_change(&[2.0, 1.0], &[4.0, 2.0]), 0.0);
+    assert!((shape_change(&[2.0, 1.0], &[2.0, 2.0]) - 1.0).abs() < 1e-15);
+    assert!(shape_change(&[], &[]).is_nan());
+    assert_eq!(median(&[3.0, f64::NAN, 1.0, 2.0]), 2.0);
+    assert_eq!(median(&[1.0, 4.0]), 2.5);
+    assert!(median(&[]).is_nan());
+}
+
+#[test]
+fn halves_are_same_class_and_cover_every_sample() {
+    let mut rng = seeded_rng(4);
+    let n = 30;
+    let acts = Mat::from_fn(n, 5, |_, _| rng.random_range(0.0..1.0f64));
+    let labels: Vec<usize> = (0..n).map(|p| p % 3).collect();
+    for one_to_one in [false, true] {
+        let m = match_halves(acts.as_ref(), &labels, 1, one_to_one).unwrap();
+        assert_eq!(m.partner.len(), n);
+        for (p, &q) in m.partner.iter().enumerate() {
+            assert_ne!(p, q);
+            assert_eq!(labels[p], labels[q]);
+        }
+        assert_eq!(
+            m.partner,
+            match_halves(acts.as_ref(), &labels, 1, one_to_one)
+                .unwrap()
+                .partner
+        );
+    }
+    // A class with one sample has no partner.
+    let mut lone = labels.clone();
+    lone[0] = 7;
+    assert!(match_halves(acts.as_ref(), &lone, 1, false).is_err());
+}
+
+#[test]
+fn zero_activity_samples_are_skipped_and_counted() {
+    let mut s = synthetic(4, 3, 4, 3, 0.3, LossKind::CrossEntropy, 2);
+    for j in 0..4 {
+        s.samples.acts[(0, j)] = 0.0;
+    }
+    let z = &s.samples.acts * s.w.transpose();
+    let d = s.samples.jacobians[0].clone();
+    s.samples.logits = &z * d.transpose();
+    let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
+    let layer = paired(&s, &eng);
+    let m = measure(&layer, identity(eng.d()).as_ref(), 3).unwrap();
+    assert_eq!((m.used, m.zero_activity), (7, 1));
+    // A partner index out of range is a typed error, not a panic.
+    let bad: Vec<usize> = (0..8).map(|_| 99).collect();
+    let layer = PairedLayer {
+        partner: &bad,
+        ..layer
+    };
+    assert!(measure(&layer, identity(eng.d()).as_ref(), 3).is_err());
+}

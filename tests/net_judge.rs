@@ -1,0 +1,345 @@
+//! The trained-network verdicts (`superlinear::claims::{c6, c7, c13,
+//! c15}::judge_net`) on hand-built figures: each verdict flips where its
+//! threshold says, the unchecked cases, the key-figure text, and the default
+//! thresholds.
+
+use std::path::PathBuf;
+
+use superlinear::bounds::{check_bounds, BoundTolerance};
+use superlinear::claims::net::{gamma_text, NetThresholds};
+use superlinear::claims::{c13, c15, c6, c7, c9, Verdict};
+use superlinear::exit;
+use superlinear::fit::GammaFit;
+use superlinear::kron::LossKind;
+use superlinear::layer::isotropy::Isotropy;
+use superlinear::layer::suppress::KronSuppression;
+use superlinear::layer::{CheckpointFigures, Fit, NetFigures, PairFigures, SuppressionFigures};
+use superlinear::suppression::SuppressionConfig;
+
+fn fit(gamma: f64, std_err: f64, r_squared: f64) -> Fit {
+    Ok(GammaFit {
+        gamma,
+        intercept: 0.0,
+        std_err,
+        r_squared,
+        points_used: 20,
+        points_dropped: 0,
+        ci: None,
+        log_range_h: 3.0,
+    })
+}
+
+fn no_fit() -> Fit {
+    Err("h_diag, c_diag: cannot fit: fewer than 3 points".into())
+}
+
+fn isotropy() -> Isotropy {
+    Isotropy {
+        sigma2: 0.01,
+        mode_variance: vec![0.02, 0.01],
+        mode_anisotropy: 2.0,
+        principal_vs_tail: 2.0,
+        mode_cross_corr: 0.1,
+        sample_cv: 0.5,
+        sigma_lambda1_corr: Some(0.2),
+        captured_share: 0.3,
+        captured_share_isotropic: 0.01,
+        dw_mean_share: 0.05,
+        dw_mean_abs_cos: 0.1,
+        dw_mean_abs_cos_random: 0.03,
+    }
+}
+
+fn pairs(term2_share: f64, residual1: f64, gamma_term1: Fit, gamma_iso: Fit) -> PairFigures {
+    PairFigures {
+        used: 100,
+        zero_activity: 0,
+        ratio: None,
+        distinct_partners: 60,
+        gamma_term1,
+        gamma_term12: fit(1.25, 0.01, 0.99),
+        gamma_iso_term2: fit(1.2, 0.01, 0.99),
+        gamma_delta: fit(1.1, 0.01, 0.99),
+        gamma_local_diag: fit(1.22, 0.01, 0.99),
+        gamma_iso,
+        term2_share,
+        residual1,
+        residual12: 0.1,
+        term2_share_full: term2_share,
+        residual1_full: residual1,
+        residual12_full: 0.1,
+        grad_norm2: 1e-3,
+        rel_term1_vs_iso_median: 0.05,
+        rel_term1_vs_iso_max_abs: 0.5,
+        rel_term1_vs_diag_median: 0.01,
+        rel_diag_vs_iso_median: 0.02,
+        batch_cross_ratio_median: 0.3,
+        entanglement_mean: 0.4,
+        entanglement_top10: 0.6,
+        isotropy: isotropy(),
+    }
+}
+
+fn checkpoint(epoch: usize, gamma: Fit, pairs: PairFigures) -> CheckpointFigures {
+    CheckpointFigures {
+        epoch,
+        path: PathBuf::from(format!("epoch-{epoch:04}.safetensors")),
+        train_loss: Some(0.1),
+        train_accuracy: Some(0.95),
+        mean_loss: 0.1,
+        gamma,
+        gamma_awd: fit(1.2, 0.01, 0.99),
+        pairs,
+        seconds: 1.0,
+    }
+}
+
+fn run<'a>(
+    loss: LossKind,
+    cps: &'a [CheckpointFigures],
+    sup: Option<&'a SuppressionFigures>,
+) -> NetFigures<'a> {
+    NetFigures {
+        loss,
+        checkpoints: cps,
+        suppression: sup,
+    }
+}
+
+fn kron(config: SuppressionConfig, gamma_awd: Fit, h_shape_median: f64) -> KronSuppression {
+    KronSuppression {
+        config,
+        tau: 0.5,
+        stiff: 10,
+        stiff_mean: 2.0,
+        gamma_awd,
+        h_diag: vec![3.0, 2.0, 1.0],
+        second_diag: vec![9.0, 4.0, 1.0],
+        h_shape_change: 2.0 * h_shape_median,
+        h_shape_change_median: h_shape_median,
+        h_shape_change_top10: h_shape_median,
+        second_shape_change: 0.2,
+        second_shape_change_median: 0.1,
+    }
+}
+
+fn suppression(before: f64, after: f64, tails_shape: f64) -> SuppressionFigures {
+    SuppressionFigures {
+        before: fit(before, 0.01, 0.99),
+        homogenized: kron(SuppressionConfig::default(), fit(after, 0.01, 0.99), 0.3),
+        tails_only: kron(
+            SuppressionConfig::tails_only(1e-3),
+            fit(before, 0.01, 0.99),
+            tails_shape,
+        ),
+        mean_replaced: kron(
+            SuppressionConfig {
+                q: 0.0,
+                homogenize: true,
+                ..SuppressionConfig::tails_only(1e-3)
+            },
+            fit(before - 0.1, 0.01, 0.99),
+            0.2,
+        ),
+    }
+}
+
+fn t() -> NetThresholds {
+    NetThresholds::default()
+}
+
+#[test]
+fn default_thresholds() {
+    let t = t();
+    assert_eq!(
+        (
+            t.c6_max_term2_share,
+            t.c6_max_residual,
+            t.c7_gamma_tol,
+            t.c13_gamma_tol,
+            t.c13_shape_tol,
+            t.c15_min_r2
+        ),
+        (0.1, 0.25, 0.05, 0.05, 0.1, 0.9)
+    );
+    assert_eq!(gamma_text(&fit(1.23456, 0.0, 1.0)), "1.235");
+    assert_eq!(gamma_text(&no_fit()), "n/a");
+}
+
+#[test]
+fn c6_flips_on_term2_share_and_residual() {
+    let ok = |share: f64, resid: f64| {
+        let cps = [
+            checkpoint(
+                1,
+                fit(1.0, 0.01, 0.99),
+                pairs(0.3, 0.5, fit(1.0, 0.01, 0.9), fit(1.0, 0.01, 0.9)),
+            ),
+            checkpoint(
+                5,
+                fit(1.3, 0.01, 0.99),
+                pairs(share, resid, fit(1.3, 0.01, 0.9), fit(1.3, 0.01, 0.9)),
+            ),
+        ];
+        c6::judge_net(&run(LossKind::CrossEntropy, &cps, None), &t())
+    };
+    let pass = ok(0.05, 0.2);
+    assert_eq!(pass.verdict, Verdict::Pass);
+    assert_eq!(
+        pass.figure,
+        "epoch 5: Term II/I 0.050 (<= 0.1 ok), |Dg - T1|^2/|Dg|^2 0.200 (<= 0.25 ok); gamma_I+II 1.250 vs gamma 1.300"
+    );
+    assert_eq!(pass.details.len(), 4);
+    assert_eq!(pass.details[3], "Term II/I decreases from epoch 1 to 5");
+    assert_eq!(ok(0.15, 0.2).verdict, Verdict::Fail);
+    assert_eq!(ok(0.05, 0.3).verdict, Verdict::Fail);
+    assert!(ok(0.05, 0.3).figure.contains("(<= 0.25 no)"));
+    // At the threshold it still passes.
+    assert_eq!(ok(0.1, 0.25).verdict, Verdict::Pass);
+    let none = c6::judge_net(&run(LossKind::CrossEntropy, &[], None), &t());
+    assert_eq!(none.verdict, Verdict::Unchecked);
+    assert_eq!(none.figure, "no checkpoint analysed");
+}
+
+#[test]
+fn c7_flips_on_the_gamma_difference() {
+    let judge = |gi: f64, gs: f64| {
+        let cps = [checkpoint(
+            3,
+            fit(1.2, 0.01, 0.99),
+            pairs(0.05, 0.2, fit(gi, 0.01, 0.9), fit(gs, 0.01, 0.9)),
+        )];
+        c7::judge_net(&run(LossKind::CrossEntropy, &cps, None), &t())
+    };
+    let pass = judge(1.30, 1.27);
+    assert_eq!(pass.verdict, Verdict::Pass);
+    assert_eq!(
+        pass.figure,
+        "epoch 3: gamma_I (real dw) 1.300 vs gamma_iso 1.270 (diff +0.030, tol 0.05); C_I/C_iso - 1 median +0.050"
+    );
+    assert_eq!(pass.details.len(), 6);
+    assert_eq!(judge(1.30, 1.20).verdict, Verdict::Deviates);
+    assert_eq!(judge(1.20, 1.30).verdict, Verdict::Deviates);
+    let cps = [checkpoint(
+        3,
+        fit(1.2, 0.01, 0.99),
+        pairs(0.05, 0.2, no_fit(), fit(1.2, 0.01, 0.9)),
+    )];
+    let u = c7::judge_net(&run(LossKind::CrossEntropy, &cps, None), &t());
+    assert_eq!(u.verdict, Verdict::Unchecked);
+    assert_eq!(u.figure, "gamma_I or gamma_iso could not be fitted");
+}
+
+#[test]
+fn c13_flips_on_gamma_change_shape_and_loss() {
+    let cps = [checkpoint(
+        9,
+        fit(1.2, 0.01, 0.99),
+        pairs(0.05, 0.2, fit(1.2, 0.01, 0.9), fit(1.2, 0.01, 0.9)),
+    )];
+    let judge = |loss, before: f64, after: f64, shape: f64| {
+        let s = suppression(before, after, shape);
+        c13::judge_net(&run(loss, &cps, Some(&s)), &t())
+    };
+    // Cross-entropy: gamma_awd must fall by more than the tolerance.
+    let pass = judge(LossKind::CrossEntropy, 1.3, 1.1, 0.05);
+    assert_eq!(pass.verdict, Verdict::Pass);
+    assert_eq!(
+        pass.figure,
+        "epoch 9: gamma_awd 1.300 -> 1.100 homogenised (-0.200, tol 0.05), tails-only H shape change median 0.050 (<= 0.1)"
+    );
+    assert_eq!(pass.details.len(), 4);
+    assert!(
+        pass.details[1].starts_with("tails only (factor 0.001): "),
+        "{}",
+        pass.details[1]
+    );
+    assert_eq!(
+        judge(LossKind::CrossEntropy, 1.3, 1.27, 0.05).verdict,
+        Verdict::Deviates
+    );
+    // The spectra must barely move under tails-only suppression.
+    assert_eq!(
+        judge(LossKind::CrossEntropy, 1.3, 1.1, 0.2).verdict,
+        Verdict::Deviates
+    );
+    // Softmax-MSE: gamma_awd must stay.
+    assert_eq!(
+        judge(LossKind::SoftmaxMse, 1.1, 1.12, 0.05).verdict,
+        Verdict::Pass
+    );
+    assert_eq!(
+        judge(LossKind::SoftmaxMse, 1.3, 1.1, 0.05).verdict,
+        Verdict::Deviates
+    );
+    let u = c13::judge_net(&run(LossKind::CrossEntropy, &cps, None), &t());
+    assert_eq!(
+        (u.verdict, u.figure.as_str()),
+        (Verdict::Unchecked, "suppression not run")
+    );
+    let mut s = suppression(1.3, 1.1, 0.05);
+    s.before = no_fit();
+    let u = c13::judge_net(&run(LossKind::CrossEntropy, &cps, Some(&s)), &t());
+    assert_eq!(u.verdict, Verdict::Unchecked);
+}
+
+#[test]
+fn c15_flips_on_growth_and_early_fit() {
+    let judge = |g0: Fit, g1: Fit| {
+        let p = || pairs(0.05, 0.2, fit(1.2, 0.01, 0.9), fit(1.2, 0.01, 0.9));
+        let cps = [
+            checkpoint(1, g0, p()),
+            checkpoint(4, fit(1.1, 0.01, 0.99), p()),
+            checkpoint(8, g1, p()),
+        ];
+        c15::judge_net(&run(LossKind::CrossEntropy, &cps, None), &t())
+    };
+    let pass = judge(fit(1.0, 0.02, 0.99), fit(1.3, 0.02, 0.995));
+    assert_eq!(pass.verdict, Verdict::Pass);
+    assert_eq!(
+        pass.figure,
+        "gamma 1.000 (epoch 1, R^2 0.990) -> 1.300 (epoch 8); grows yes, visible at first checkpoint yes"
+    );
+    assert_eq!(pass.details.len(), 3);
+    assert_eq!(
+        pass.details[0],
+        "epoch    1: train acc 0.9500, loss 0.1000, gamma 1.000 (R^2 0.990), gamma_awd 1.200"
+    );
+    // Growth within twice the combined standard error does not count.
+    assert_eq!(
+        judge(fit(1.0, 0.1, 0.99), fit(1.2, 0.1, 0.99)).verdict,
+        Verdict::Deviates
+    );
+    // The power law must already be visible at the first checkpoint.
+    assert_eq!(
+        judge(fit(1.0, 0.02, 0.8), fit(1.3, 0.02, 0.99)).verdict,
+        Verdict::Deviates
+    );
+    assert_eq!(
+        judge(no_fit(), fit(1.3, 0.02, 0.99)).verdict,
+        Verdict::Unchecked
+    );
+}
+
+#[test]
+fn c9_analyze_exit_code() {
+    let tol = BoundTolerance::default_for(4, 10);
+    // H_ii^2 <= S_ii <= Lambda H_ii holds: 1 <= 2 <= 3.
+    let holds = check_bounds(&[1.0], &[2.0], 3.0, &tol).unwrap();
+    // The right inequality fails: S = 5 > Lambda H = 3.
+    let fails = check_bounds(&[1.0], &[5.0], 3.0, &tol).unwrap();
+    assert!(holds.holds() && !fails.holds());
+    assert_eq!(
+        c9::analyze_exit_code(&holds, LossKind::CrossEntropy),
+        exit::OK
+    );
+    assert_eq!(
+        c9::analyze_exit_code(&fails, LossKind::CrossEntropy),
+        exit::CLAIM_FAILED
+    );
+    // Softmax-MSE per-sample Hessians can be indefinite: reported, not failed.
+    assert_eq!(
+        c9::analyze_exit_code(&fails, LossKind::SoftmaxMse),
+        exit::OK
+    );
+}
