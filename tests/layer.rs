@@ -119,6 +119,7 @@ fn check_against_dense(loss: LossKind, seed: u64) {
         term2: true,
         pair_seed: 3,
         linalg_threads: 1,
+        ..LayerSettings::default()
     };
     let r = analyze_layer(&f, &settings).unwrap();
     let dn = dense(&f, batch);
@@ -256,4 +257,74 @@ fn balanced_indices_round_robin() {
     assert_eq!(balanced_indices(&labels, 6), vec![0, 1, 2, 3, 5, 6]);
     // An uneven request takes the classes in order of first appearance.
     assert_eq!(balanced_indices(&labels, 4), vec![0, 1, 2, 3]);
+}
+
+/// The matrix-free Krylov route of `analyze_layer` against the dense one on
+/// the same factors: eigenvalues to 1e-8 relative, gamma to 1e-6, residuals
+/// reported.
+#[test]
+fn krylov_route_matches_the_dense_route() {
+    use superlinear::memory::EigMethod;
+    for (loss, seed) in [(LossKind::CrossEntropy, 11), (LossKind::SoftmaxMse, 12)] {
+        let f = random_factors(120, 6, 7, 4, loss, seed);
+        let base = LayerSettings {
+            top_k: 10,
+            batch_size: 2,
+            linalg_threads: 1,
+            ..LayerSettings::default()
+        };
+        let dense = analyze_layer(&f, &base).unwrap();
+        assert_eq!(dense.eigen.method, EigMethod::Dense);
+        for method in [EigMethod::KrylovDense, EigMethod::KrylovMatrixFree] {
+            let kr = analyze_layer(
+                &f,
+                &LayerSettings {
+                    eig: method,
+                    eig_seed: 5,
+                    ..base.clone()
+                },
+            )
+            .unwrap();
+            assert_eq!(kr.eigen.method, method);
+            let res = kr
+                .eigen
+                .max_relative_residual
+                .expect("Krylov reports residuals");
+            assert!(res < 1e-8, "{method:?}: residual {res:e}");
+            for (a, b) in dense.h_diag.iter().zip(&kr.h_diag) {
+                assert!((a - b).abs() <= 1e-8 * dense.h_diag[0].abs(), "{a} vs {b}");
+            }
+            let g = |r: &superlinear::layer::LayerReport| r.gamma.as_ref().unwrap().gamma;
+            assert!(
+                (g(&dense) - g(&kr)).abs() < 1e-6,
+                "{} vs {}",
+                g(&dense),
+                g(&kr)
+            );
+        }
+    }
+}
+
+/// A cap below the plan is refused before anything is allocated, naming the
+/// stage and the bytes.
+#[test]
+fn memory_cap_is_refused_with_the_estimate() {
+    let f = random_factors(40, 5, 6, 3, LossKind::CrossEntropy, 21);
+    let settings = LayerSettings {
+        memory_limit: Some(1024),
+        ..LayerSettings::default()
+    };
+    let err = analyze_layer(&f, &settings).unwrap_err();
+    assert!(
+        matches!(err, superlinear::Error::MemoryLimit { .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("1024") || text.contains("KiB") || text.contains("bytes"),
+        "{text}"
+    );
+    let ok = analyze_layer(&f, &LayerSettings::default()).unwrap();
+    assert!(ok.memory.estimated_peak_bytes > 1024);
+    assert!(ok.memory.dense_factors);
 }

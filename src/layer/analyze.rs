@@ -1,10 +1,21 @@
 //! [`analyze_layer`]: everything `superlinear analyze` measures on one layer
 //! once its per-sample factors are gathered (C14, C8, C9, C3, C4, C6).
 //!
-//! Stages (each timed): factor every `A_p` ([`crate::kron`]); build
-//! `H = E_p[A_p (x) a_p a_p^T]`; its top-k eigenpairs
-//! ([`crate::linalg::sym_eig_top`]: faer's tridiagonalisation and divide and
-//! conquer, only the k wanted vectors back-transformed; descending);
+//! Before anything is allocated the memory plan of the whole analysis
+//! ([`crate::memory::estimate_analysis`]) is checked against the cap
+//! ([`LayerSettings::memory_limit`], else the memory available): a request
+//! that cannot fit is refused with [`Error::MemoryLimit`] naming the stage.
+//!
+//! Stages (each timed) and their costs (N samples, layer out x in,
+//! `d = out in`, K classes, top-k): factor every `A_p` ([`crate::kron`];
+//! `O(N K out^2)`, kept dense only while `8 N out^2` bytes stay under
+//! [`DENSE_FACTOR_BYTES`]); the top-k eigenpairs of
+//! `H = E_p[A_p (x) a_p a_p^T]` by the route [`crate::memory::eig_route`]
+//! picks: dense (`N d^2 / 2` to build H, `~(4/3) d^3` for faer's
+//! tridiagonalisation and divide and conquer, only the k wanted vectors
+//! back-transformed) while `d <= 4096`, else block Krylov on the dense H or
+//! on the matrix-free Kronecker product (`4 N d` flops per column, no d x d
+//! object; residuals reported);
 //! on the top-k eigenvectors `v_i`, in one pass
 //! ([`crate::kron::KronCurvature::projections`]): `H_ii = lambda_i`, `C_ii`
 //! from Eq. 2 with batch size B, `C_awd,ii / sigma^2 = v_i^T E_p[h_p^2] v_i`
@@ -19,7 +30,9 @@
 //!
 //! Coupling (C3, C4; [`super::coupling_null`]): `rho_bar` of `C' = V^T C V`
 //! over the top-k with the paper's null (App. C mean from `tr C`, `||C||_F^2`
-//! through the N x N dual Gram matrix; App. D SE), always; of
+//! streamed through Gram blocks or the d x d centred moment, whichever is
+//! cheaper, never an N x N matrix: [`crate::kron::KronCurvature::c_moments`];
+//! App. D SE), always; of
 //! `C_awd' = V^T E[h_p^2] V` only with [`LayerSettings::coupling_awd`]; the
 //! corrected null mean with [`LayerSettings::coupling_null`].
 //!
@@ -45,7 +58,9 @@ use super::{LayerFactors, LayerSettings};
 use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
 use crate::error::{Error, Result};
 use crate::fit::{fit_gamma, FitRule, GammaFit};
-use crate::kron::{KronCurvature, LossKind, SpectraSummary};
+use crate::kron::{EigSettings, KronCurvature, LossKind, SpectraSummary};
+use crate::linalg::KrylovSettings;
+use crate::memory::{estimate_analysis, AnalysisOptions, AnalysisShape, EigMethod, MemoryBudget};
 
 /// Wall-clock seconds of one stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +121,93 @@ pub struct LayerReport {
     /// [`LayerSettings::term2`]); the error text when the matching or a fit
     /// is impossible.
     pub term2: Option<std::result::Result<Term2Report, String>>,
+    /// How the top-k eigenpairs of H were found and how well.
+    pub eigen: EigenSummary,
+    /// The memory plan the analysis was checked against before allocating.
+    pub memory: MemorySummary,
+}
+
+/// The eigen route of an analysis (dense, or block Krylov on the dense or
+/// the matrix-free Kronecker H) and its accuracy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EigenSummary {
+    /// The route taken.
+    pub method: EigMethod,
+    /// Operator columns applied (Krylov routes; 0 for dense).
+    pub products: usize,
+    /// `max_i ||H v_i - lambda_i v_i|| / |lambda_1|` (Krylov routes; None for
+    /// the dense route, backward stable to `O(d eps ||H||)`).
+    pub max_relative_residual: Option<f64>,
+}
+
+/// The estimated peak memory of an analysis and the cap it was checked
+/// against.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemorySummary {
+    /// Estimated peak bytes over the stages ([`crate::memory`]).
+    pub estimated_peak_bytes: u64,
+    /// The cap in bytes (available memory unless a limit was given).
+    pub limit_bytes: u64,
+    /// Whether the per-sample `A_p` were kept dense (otherwise factored only).
+    pub dense_factors: bool,
+}
+
+/// The factors of N samples kept as dense `A_p` (8 N out^2 bytes) above this
+/// size are kept factored only (`KronCurvature::new_factored`), unless the
+/// Term II pass needs them.
+pub const DENSE_FACTOR_BYTES: u64 = 512 << 20;
+
+/// The sizes of the analysis of `factors` for the memory plan.
+pub fn analysis_shape(factors: &LayerFactors, top_k: usize) -> AnalysisShape {
+    let s = &factors.samples;
+    let out = s.jacobians.first().map_or(0, |j| j.ncols());
+    let inn = s.acts.ncols();
+    let d = out * inn;
+    AnalysisShape {
+        samples: s.acts.nrows(),
+        out,
+        inn,
+        classes: s.logits.ncols(),
+        top_k: if top_k == 0 { d } else { top_k.min(d) },
+    }
+}
+
+/// Whether the analysis keeps the per-sample `A_p` dense (module doc).
+pub fn keeps_dense_factors(shape: &AnalysisShape, term2: bool) -> bool {
+    term2 || 8 * (shape.samples as u64) * (shape.out as u64).pow(2) <= DENSE_FACTOR_BYTES
+}
+
+/// The memory plan of analysing `shape` with `settings`, checked against the
+/// settings' cap: a typed [`Error::MemoryLimit`] naming the stage, the bytes
+/// and what would fit, before anything is allocated.
+pub fn plan_memory(shape: &AnalysisShape, settings: &LayerSettings) -> Result<MemorySummary> {
+    let dense_factors = keeps_dense_factors(shape, settings.term2);
+    let opts = AnalysisOptions {
+        eig: settings.eig,
+        coupling_awd: settings.coupling_awd,
+        coupling_null: settings.coupling_null,
+        projection_chunk: settings.chunk.clamp(1, 64),
+        dense_factors,
+        ..AnalysisOptions::default()
+    };
+    let budget = settings.budget();
+    let plan = estimate_analysis(shape, &opts);
+    plan.check(&budget)?;
+    Ok(MemorySummary {
+        estimated_peak_bytes: plan.peak(),
+        limit_bytes: budget.limit_bytes,
+        dense_factors,
+    })
+}
+
+impl LayerSettings {
+    /// The memory cap: [`Self::memory_limit`] or the memory available now.
+    pub fn budget(&self) -> MemoryBudget {
+        match self.memory_limit {
+            Some(limit_bytes) => MemoryBudget { limit_bytes },
+            None => MemoryBudget::from_system(),
+        }
+    }
 }
 
 impl LayerReport {
@@ -162,7 +264,13 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         timer = Instant::now();
     };
 
-    let engine = KronCurvature::new(&factors.samples, &factors.layer)?;
+    let shape = analysis_shape(factors, settings.top_k);
+    let memory = plan_memory(&shape, settings)?;
+    let engine = if memory.dense_factors {
+        KronCurvature::new(&factors.samples, &factors.layer)?
+    } else {
+        KronCurvature::new_factored(&factors.samples, &factors.layer)?
+    };
     let (out, inn) = engine.layer_shape();
     if (factors.weights.nrows(), factors.weights.ncols()) != (out, inn) {
         return Err(Error::shape(
@@ -185,13 +293,48 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
     } else {
         settings.top_k.min(d)
     };
-    let h = engine.hessian_with(par);
-    lap("H = E[A_p (x) a a^T]", &mut stages);
-    let eig = crate::linalg::sym_eig_top(h, k, par, "H")?;
-    lap("top-k eig(H)", &mut stages);
-
-    let v = eig.vectors;
-    let h_diag = eig.values;
+    let route = crate::memory::eig_route(engine.n(), d, k, settings.eig);
+    let (eig_values, eig_vectors, eigen) = if route == EigMethod::Dense {
+        let h = engine.hessian_with(par);
+        lap("H = E[A_p (x) a a^T]", &mut stages);
+        let eig = crate::linalg::sym_eig_top(h, k, par, "H")?;
+        lap("top-k eig(H)", &mut stages);
+        let summary = EigenSummary {
+            method: EigMethod::Dense,
+            products: 0,
+            max_relative_residual: None,
+        };
+        (eig.values, eig.vectors, summary)
+    } else {
+        let eig = engine.hessian_top_eig_scaled(
+            k,
+            &EigSettings {
+                method: route,
+                krylov: KrylovSettings {
+                    seed: settings.eig_seed,
+                    ..KrylovSettings::default()
+                },
+                budget: settings.budget(),
+            },
+            par,
+        )?;
+        lap("top-k eig(H), block Krylov", &mut stages);
+        let top = eig.values.first().map_or(0.0, |x| x.abs());
+        let summary = EigenSummary {
+            method: eig.method,
+            products: eig.products,
+            max_relative_residual: eig.residuals.as_ref().map(|r| {
+                let m = r.iter().fold(0.0f64, |m, x| m.max(*x));
+                if top > 0.0 {
+                    m / top
+                } else {
+                    m
+                }
+            }),
+        };
+        (eig.values, eig.vectors, summary)
+    };
+    let (v, h_diag) = (eig_vectors, eig_values);
     let proj = engine.projections(
         v.as_ref(),
         settings.chunk.min(64),
@@ -209,14 +352,15 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         &mut stages,
     );
     let cp = proj.c_projected(batch_size, par);
+    let budget = settings.budget();
     let coupling_c = engine
-        .c_dual_gram(batch_size, par)
+        .c_moments(batch_size, None, 0, &budget, par)
         .map_err(|e| e.to_string())
-        .and_then(|kc| {
-            let s1 = (0..kc.nrows()).map(|i| kc[(i, i)]).sum::<f64>();
-            let c = CouplingNull::of(&cp, s1, kc.squared_norm_l2(), "C' = V^T C V")?;
+        .and_then(|m| {
+            let c = CouplingNull::of(&cp, m.trace, m.frobenius_sq, "C' = V^T C V")?;
             if settings.coupling_null {
-                let mu = crate::linalg::sym_eigenvalues(kc.as_ref(), "K_c (dual of C)")
+                let mu = engine
+                    .c_spectrum(batch_size, &budget, par)
                     .map_err(|e| e.to_string())?;
                 c.with_spectrum(&mu, d)
             } else {
@@ -294,6 +438,8 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         coupling_c,
         coupling_awd,
         term2,
+        eigen,
+        memory,
     })
 }
 

@@ -40,7 +40,10 @@ use faer::Mat;
 
 use crate::kron::LayerSamples;
 
-pub use analyze::{analyze_layer, LayerReport, Stage, Term2Report};
+pub use analyze::{
+    analysis_shape, analyze_layer, plan_memory, EigenSummary, LayerReport, MemorySummary, Stage,
+    Term2Report,
+};
 pub use coupling_null::CouplingNull;
 pub use figures::{
     measure_checkpoint, CheckpointFigures, CheckpointInfo, CheckpointMeasurement, FigureSettings,
@@ -91,6 +94,14 @@ pub struct LayerSettings {
     /// Threads for the dense linear algebra (faer): 0 = faer's default (all
     /// cores), 1 = sequential.
     pub linalg_threads: usize,
+    /// The eigen route of H (Auto: dense up to d = 4096, else block Krylov;
+    /// [`crate::memory::eig_route`]).
+    pub eig: crate::memory::EigMethod,
+    /// Seed of the Krylov start block.
+    pub eig_seed: u64,
+    /// Memory cap in bytes (None: the memory available when the analysis
+    /// starts).
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for LayerSettings {
@@ -104,6 +115,9 @@ impl Default for LayerSettings {
             term2: false,
             pair_seed: 0,
             linalg_threads: 0,
+            eig: crate::memory::EigMethod::Auto,
+            eig_seed: 0,
+            memory_limit: None,
         }
     }
 }
