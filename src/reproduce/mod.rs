@@ -11,7 +11,7 @@
 //!   std beside measured mean +- std over seeds, the difference, within
 //!   0.10), the qualitative verdicts and `RESULTS.md`. Pure Rust.
 //! - `analyze` (feature `torch`): `superlinear analyze`: a checkpoint's layer
-//!   gathered by [`crate::torch`] and analysed by [`crate::layer`].
+//!   gathered by the torch tier and analysed by [`crate::layer`].
 //! - [`netclaims`]: `superlinear net-claims` (C6, C7, C13, C15 over a run's
 //!   checkpoints; settings and checkpoint listing are pure, the run needs
 //!   feature `torch`), verdicts from `crate::claims`.
