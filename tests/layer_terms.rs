@@ -10,12 +10,12 @@ use proptest::prelude::*;
 use rand::Rng as _;
 use superlinear::ensemble::Ensemble;
 use superlinear::kron::{KronCurvature, LayerSamples, LossKind};
-use superlinear::layer::halves::match_halves;
+use superlinear::layer::halves::{match_halves, PairedLayer};
 use superlinear::layer::median;
 use superlinear::layer::suppress::{
     hessian_with_thetas, kron_spectra, moments_with_thetas, shape_change,
 };
-use superlinear::layer::terms::{measure, PairedLayer};
+use superlinear::layer::terms::measure;
 use superlinear::linalg::seeded_rng;
 use superlinear::moments::hessian as dense_hessian;
 use superlinear::suppression::{suppress, SuppressionConfig};

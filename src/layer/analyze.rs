@@ -52,9 +52,10 @@ use faer::Par;
 use serde::{Deserialize, Serialize};
 
 use super::coupling_null::CouplingNull;
+use super::factors::{LayerFactors, LayerSettings};
 use super::halves::match_halves;
-use super::terms::{measure, PairedLayer};
-use super::{LayerFactors, LayerSettings};
+use super::halves::PairedLayer;
+use super::terms::measure;
 use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
 use crate::error::{Error, Result};
 use crate::fit::{fit_gamma, FitRule, GammaFit};

@@ -26,12 +26,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::factors::LayerFactors;
 use super::halves::match_halves;
+use super::halves::PairedLayer;
 use super::isotropy::Isotropy;
-use super::median;
-use super::suppress::{suppress_layer, KronSuppression};
-use super::terms::{measure, PairedLayer};
-use super::LayerFactors;
+use super::suppress::{median, suppress_layer, KronSuppression};
+use super::terms::measure;
 use crate::error::Result;
 use crate::fit::{fit_gamma, FitRule, GammaFit};
 use crate::kron::{KronCurvature, LossKind};

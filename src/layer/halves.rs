@@ -10,6 +10,7 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::kron::KronCurvature;
 use crate::linalg::seeded_rng;
 use crate::pairs::{match_nearest, match_one_to_one, ratio_stats, RatioStats};
 
@@ -117,4 +118,18 @@ pub fn match_halves(
         distinct_partners: distinct.len(),
         partner,
     })
+}
+
+/// What [`super::terms::measure`] needs: the engine, the activities it was built from, the
+/// layer's weights and the partner map.
+#[derive(Debug, Clone, Copy)]
+pub struct PairedLayer<'a> {
+    /// Kronecker factors of the N samples.
+    pub engine: &'a KronCurvature,
+    /// Input activities `a_p` (N x in), the rows the engine was built from.
+    pub acts: MatRef<'a, f64>,
+    /// The layer's weights W (out x in).
+    pub weights: MatRef<'a, f64>,
+    /// Partner of each sample.
+    pub partner: &'a [usize],
 }

@@ -25,7 +25,7 @@
 
 use serde::Serialize;
 
-use super::terms::{dot, PairedLayer};
+use super::halves::PairedLayer;
 use crate::error::Result;
 use crate::suppression::pearson;
 
@@ -224,4 +224,8 @@ pub(super) fn isotropy(
         },
         dw_mean_abs_cos_random: (2.0 / (std::f64::consts::PI * d)).sqrt(),
     })
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

@@ -36,26 +36,11 @@ use faer::{Mat, MatRef};
 use ndarray::Array2;
 use serde::Serialize;
 
-use super::halves::to_ndarray;
+use super::halves::{to_ndarray, PairedLayer};
 use super::isotropy::{isotropy, Isotropy};
 use crate::awd::minimal_dw_batch;
 use crate::error::{Error, Result};
-use crate::kron::KronCurvature;
 use crate::suppression::pearson;
-
-/// What [`measure`] needs: the engine, the activities it was built from, the
-/// layer's weights and the partner map.
-#[derive(Debug, Clone, Copy)]
-pub struct PairedLayer<'a> {
-    /// Kronecker factors of the N samples.
-    pub engine: &'a KronCurvature,
-    /// Input activities `a_p` (N x in), the rows the engine was built from.
-    pub acts: MatRef<'a, f64>,
-    /// The layer's weights W (out x in).
-    pub weights: MatRef<'a, f64>,
-    /// Partner of each sample.
-    pub partner: &'a [usize],
-}
 
 /// Per top eigen-direction `v_i` of H: the moments of C6 and C7 (module doc).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -153,7 +138,7 @@ pub(crate) fn for_each_projection(
     Ok(())
 }
 
-pub(super) fn dot(a: &[f64], b: &[f64]) -> f64 {
+fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 

@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ReproduceError;
 use crate::kron::LossKind;
-use crate::layer::{analyze_layer, balanced_indices, LayerReport, LayerSettings, Stage};
+use crate::layer::{
+    analyze_layer, balanced_indices, plan_memory, LayerReport, LayerSettings, Stage,
+};
+use crate::memory::{AnalysisShape, EigMethod};
 use crate::torch::checkpoint::{load_net, run_metadata};
 use crate::torch::curvature::gather_layer;
 use crate::torch::dataset::{load_data, DataSettings, TrainData};
@@ -65,6 +68,13 @@ pub struct AnalyzeSettings {
     /// Seed of the per-class halves of the matching ([`Self::term2`]).
     #[serde(default)]
     pub pair_seed: u64,
+    /// The eigen route of H ([`LayerSettings::eig`]).
+    #[serde(default)]
+    pub eig: EigMethod,
+    /// Memory cap in bytes (None: the memory available;
+    /// [`LayerSettings::memory_limit`]).
+    #[serde(default)]
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for AnalyzeSettings {
@@ -83,6 +93,8 @@ impl Default for AnalyzeSettings {
             coupling_null: false,
             term2: false,
             pair_seed: 0,
+            eig: EigMethod::Auto,
+            memory_limit: None,
         }
     }
 }
@@ -201,26 +213,47 @@ pub fn analyze(
         .layer
         .clone()
         .unwrap_or_else(|| spec.default_layer());
+    let layer_settings = LayerSettings {
+        top_k: settings.top_k,
+        batch_size,
+        chunk: settings.chunk,
+        coupling_awd: settings.coupling_awd,
+        coupling_null: settings.coupling_null,
+        term2: settings.term2,
+        pair_seed: settings.pair_seed,
+        linalg_threads: settings.linalg_threads,
+        eig: settings.eig,
+        eig_seed: 0,
+        memory_limit: settings.memory_limit,
+    };
     let t = Instant::now();
     let idx = balanced_indices(&data.labels, settings.samples);
+    // The memory plan is checked before the factors are gathered.
+    let size = net.weight(&layer)?.size();
+    if let [out, inn] = size[..] {
+        let (out, inn) = (out as usize, inn as usize);
+        let d = out * inn;
+        plan_memory(
+            &AnalysisShape {
+                samples: idx.len(),
+                out,
+                inn,
+                classes: spec.classes,
+                top_k: if settings.top_k == 0 {
+                    d
+                } else {
+                    settings.top_k.min(d)
+                },
+            },
+            &layer_settings,
+        )?;
+    }
     let factors = gather_layer(net, data, &idx, &layer, loss, settings.chunk)?;
     let gather = Stage {
         name: "forward + D_p (autograd)".into(),
         seconds: t.elapsed().as_secs_f64(),
     };
-    let mut analysis = analyze_layer(
-        &factors,
-        &LayerSettings {
-            top_k: settings.top_k,
-            batch_size,
-            chunk: settings.chunk,
-            coupling_awd: settings.coupling_awd,
-            coupling_null: settings.coupling_null,
-            term2: settings.term2,
-            pair_seed: settings.pair_seed,
-            linalg_threads: settings.linalg_threads,
-        },
-    )?;
+    let mut analysis = analyze_layer(&factors, &layer_settings)?;
     analysis.stages.insert(0, gather);
     Ok(AnalyzeReport {
         checkpoint: settings.checkpoint.clone(),

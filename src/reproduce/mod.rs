@@ -18,7 +18,7 @@
 //!   configs, reused records and runs to do, the outputs rewritten after every
 //!   run, and `--report-only` (no torch needed).
 //! - `analyze` (feature `torch`): `superlinear analyze`: a checkpoint's layer
-//!   gathered by [`crate::torch`] and analysed by [`crate::layer`].
+//!   gathered by the torch tier and analysed by [`crate::layer`].
 //! - [`netclaims`]: `superlinear net-claims` (C6, C7, C13, C15 over a run's
 //!   checkpoints; settings and checkpoint listing are pure, the run needs
 //!   feature `torch`), verdicts from `crate::claims`.

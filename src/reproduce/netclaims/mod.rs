@@ -5,7 +5,7 @@
 //! `final.safetensors` in the run directory of `superlinear train`, with its
 //! `run.json`; [`checkpoints`]): the same N class-balanced training samples,
 //! the layer's factors gathered by the torch tier
-//! ([`crate::torch::curvature::gather_layer`]), and the figures measured by
+//! (`crate::torch::curvature::gather_layer`), and the figures measured by
 //! [`crate::layer::measure_checkpoint`] (H, its top-k eigenvectors, `C_ii`,
 //! gamma and gamma_awd, the Eq. 57 terms on matched pairs, and at the last
 //! checkpoint the suppression runs of C13). The verdicts are decided by
