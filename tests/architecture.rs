@@ -206,7 +206,7 @@ fn expand(s: &str) -> Vec<Vec<String>> {
             .iter()
             .map(|i| i.trim())
             .filter(|i| !i.is_empty())
-            .flat_map(|i| expand_item(i))
+            .flat_map(expand_item)
             .collect();
     }
     expand_item(s)
@@ -269,10 +269,7 @@ impl Tree {
     /// The longest module path that `segs` starts with (the crate root's
     /// re-exports `Error` and `Result` are `error`'s).
     fn resolve(&self, segs: &[String]) -> Option<String> {
-        if matches!(
-            segs.first().map(String::as_str),
-            Some("Error" | "Result")
-        ) {
+        if matches!(segs.first().map(String::as_str), Some("Error" | "Result")) {
             return Some("error".into());
         }
         (1..=segs.len())
@@ -346,7 +343,11 @@ fn layer_violations(tree: &Tree) -> Vec<String> {
 /// `module` cut to its first `depth` segments (`torch::netclaims::terms` at
 /// depth 2 is `torch::netclaims`).
 fn truncate(module: &str, depth: usize) -> String {
-    module.split("::").take(depth).collect::<Vec<_>>().join("::")
+    module
+        .split("::")
+        .take(depth)
+        .collect::<Vec<_>>()
+        .join("::")
 }
 
 /// Circles between modules: strongly connected components of more than one
@@ -370,7 +371,10 @@ fn circles(tree: &Tree) -> Vec<Vec<String>> {
             }
         }
         for c in circles_in(&edges) {
-            if !out.iter().any(|o| c.iter().all(|m| o.iter().any(|x| x == m || x.starts_with(&format!("{m}::"))))) {
+            if !out.iter().any(|o| {
+                c.iter()
+                    .all(|m| o.iter().any(|x| x == m || x.starts_with(&format!("{m}::"))))
+            }) {
                 out.push(c);
             }
         }
@@ -582,7 +586,16 @@ fn code_comments_carry_no_history() {
 #[test]
 fn the_real_tree_is_read() {
     let t = real_tree();
-    for m in ["", "main", "cli", "claims", "claims::c9", "kron", "data", "linalg"] {
+    for m in [
+        "",
+        "main",
+        "cli",
+        "claims",
+        "claims::c9",
+        "kron",
+        "data",
+        "linalg",
+    ] {
         assert!(t.files.contains_key(m), "module {m:?} not found");
     }
 }
@@ -648,7 +661,13 @@ fn checker_finds_circles_but_not_parent_child_use() {
         ("torch/model.rs", "//! A module doc long enough to say what this module does.\nuse super::Result;\n"),
     ]);
     let c = circles(&t);
-    assert_eq!(c, vec![vec!["torch::dataset".to_string(), "torch::train".to_string()]]);
+    assert_eq!(
+        c,
+        vec![vec![
+            "torch::dataset".to_string(),
+            "torch::train".to_string()
+        ]]
+    );
     let ok = fake(&[
         ("torch/mod.rs", "//! A module doc long enough to say what this module does.\npub use self::model::Net;\n"),
         ("torch/model.rs", "//! A module doc long enough to say what this module does.\nuse super::Result;\n"),
@@ -663,7 +682,10 @@ fn checker_finds_circles_but_not_parent_child_use() {
     ]);
     assert_eq!(
         circles(&deep),
-        vec![vec!["torch::analyze".to_string(), "torch::netclaims".to_string()]]
+        vec![vec![
+            "torch::analyze".to_string(),
+            "torch::netclaims".to_string()
+        ]]
     );
 }
 
@@ -671,9 +693,18 @@ fn checker_finds_circles_but_not_parent_child_use() {
 fn checker_finds_missing_docs_and_claim_ids() {
     let t = fake(&[
         ("fit.rs", "use crate::linalg;\n"),
-        ("claims/c6.rs", "//! Term I against the real gradient difference of matched pairs.\n"),
-        ("claims/c1.rs", "//! C1 (Sec. 2.1): Fisher against Hessian, checked on random heads.\n"),
-        ("claims/c13.rs", "//! C1 and C3 only: this doc names the wrong claims, on purpose.\n"),
+        (
+            "claims/c6.rs",
+            "//! Term I against the real gradient difference of matched pairs.\n",
+        ),
+        (
+            "claims/c1.rs",
+            "//! C1 (Sec. 2.1): Fisher against Hessian, checked on random heads.\n",
+        ),
+        (
+            "claims/c13.rs",
+            "//! C1 and C3 only: this doc names the wrong claims, on purpose.\n",
+        ),
     ]);
     let v = doc_violations(&t);
     assert_eq!(v.len(), 3, "{v:?}");

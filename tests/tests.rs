@@ -1,6 +1,8 @@
 //! The single integration-test binary: one module per area (ripgrep's layout).
 
 mod alignment;
+mod analyze_factors;
+mod architecture;
 mod awd;
 mod bounds;
 mod c9;

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use superlinear::exit;
 
+mod analyze;
 mod coupling;
 #[cfg(feature = "torch")]
 mod netclaims;
@@ -39,10 +40,10 @@ pub enum Command {
     /// Train a bias-free MLP or CNN with vanilla SGD (feature `torch`).
     #[cfg(feature = "torch")]
     Train(torch::TrainArgs),
-    /// Measure H, C, C_awd, gamma and the Theorem 5.1 bounds on one layer of a
-    /// checkpoint (feature `torch`).
-    #[cfg(feature = "torch")]
-    Analyze(torch::AnalyzeArgs),
+    /// Measure H, C, C_awd, gamma and the Theorem 5.1 bounds on one linear
+    /// layer: of any PyTorch model through a factor file (--factors), or of a
+    /// checkpoint of `train` (--checkpoint, feature `torch`).
+    Analyze(analyze::AnalyzeArgs),
     /// Claims C6, C7, C13, C15 on the checkpoints of a training run (feature `torch`).
     #[cfg(feature = "torch")]
     NetClaims(netclaims::NetClaimsArgs),
@@ -73,8 +74,7 @@ pub fn run() -> i32 {
         Command::Coupling(args) => coupling::coupling(args),
         #[cfg(feature = "torch")]
         Command::Train(args) => torch::train(args),
-        #[cfg(feature = "torch")]
-        Command::Analyze(args) => torch::analyze(args),
+        Command::Analyze(args) => analyze::run(args),
         #[cfg(feature = "torch")]
         Command::NetClaims(args) => netclaims::run(args),
         Command::Reproduce(args) => reproduce::reproduce(args),

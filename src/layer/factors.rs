@@ -81,11 +81,11 @@ impl Default for LayerSettings {
 
 /// Class-balanced choice of `n` indices (0: all): round-robin over the
 /// classes in order of first appearance, each class in file order.
-pub fn balanced_indices(labels: &[u8], n: usize) -> Vec<usize> {
+pub fn balanced_indices<T: Copy + PartialEq>(labels: &[T], n: usize) -> Vec<usize> {
     if n == 0 || n >= labels.len() {
         return (0..labels.len()).collect();
     }
-    let mut classes: Vec<u8> = Vec::new();
+    let mut classes: Vec<T> = Vec::new();
     for y in labels {
         if !classes.contains(y) {
             classes.push(*y);
@@ -113,4 +113,35 @@ pub fn balanced_indices(labels: &[u8], n: usize) -> Vec<usize> {
     }
     out.sort_unstable();
     out
+}
+
+impl LayerFactors {
+    /// The factors of the samples `idx` of a factor file
+    /// ([`crate::data::factors`]): the same a_p, D_p, logits, labels and W,
+    /// as the engine's matrices, with the file's loss.
+    pub fn from_factor_file(f: &crate::data::factors::FactorFile, idx: &[usize]) -> Self {
+        use crate::data::factors::FactorLoss;
+        let loss = match f.loss {
+            FactorLoss::CrossEntropy => crate::kron::LossKind::CrossEntropy,
+            FactorLoss::SoftmaxMse => crate::kron::LossKind::SoftmaxMse,
+        };
+        let (out, inn, k) = (f.out, f.inn, f.classes);
+        LayerFactors {
+            layer: f.meta.layer.clone(),
+            samples: LayerSamples {
+                acts: Mat::from_fn(idx.len(), inn, |i, j| f.act(idx[i])[j]),
+                jacobians: idx
+                    .iter()
+                    .map(|&p| {
+                        let d = f.jacobian(p);
+                        Mat::from_fn(k, out, |c, o| d[c * out + o])
+                    })
+                    .collect(),
+                logits: Mat::from_fn(idx.len(), k, |i, c| f.logit(idx[i])[c]),
+                labels: idx.iter().map(|&p| f.labels[p]).collect(),
+                loss,
+            },
+            weights: Mat::from_fn(out, inn, |o, j| f.weight[o * inn + j]),
+        }
+    }
 }

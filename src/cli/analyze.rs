@@ -1,0 +1,355 @@
+//! `superlinear analyze`: H, C, C_awd, gamma, Theorem 5.1's bounds and
+//! `rho_bar` measured on one linear layer (claims C3, C4, C8, C9, C14), from
+//! either a factor file any PyTorch model can write (`--factors`, the default
+//! build) or a checkpoint of the project's own networks (`--checkpoint`,
+//! feature `torch`). Flags become [`LayerSettings`] once; the analysis is
+//! [`superlinear::layer::analyze_layer`]; the report is rendered here.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use superlinear::data::factors::{read_factors, FactorPrecision};
+use superlinear::kron::LossKind;
+use superlinear::layer::{
+    analyze_layer, balanced_indices, CouplingNull, LayerFactors, LayerReport, LayerSettings,
+};
+use superlinear::memory::EigMethod;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LossArg {
+    /// Cross-entropy.
+    Ce,
+    /// Softmax, then mean squared error against the one-hot label.
+    Mse,
+}
+
+impl From<LossArg> for LossKind {
+    fn from(l: LossArg) -> Self {
+        match l {
+            LossArg::Ce => LossKind::CrossEntropy,
+            LossArg::Mse => LossKind::SoftmaxMse,
+        }
+    }
+}
+
+/// The eigen route of H.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EigArg {
+    /// Dense up to d = 4096, else block Krylov (on the dense H while it fits,
+    /// else matrix-free).
+    Auto,
+    /// Dense symmetric eigendecomposition of H.
+    Dense,
+    /// Block Krylov on the dense H.
+    KrylovDense,
+    /// Block Krylov on the Kronecker product, never forming H.
+    MatrixFree,
+}
+
+impl From<EigArg> for EigMethod {
+    fn from(e: EigArg) -> Self {
+        match e {
+            EigArg::Auto => EigMethod::Auto,
+            EigArg::Dense => EigMethod::Dense,
+            EigArg::KrylovDense => EigMethod::KrylovDense,
+            EigArg::MatrixFree => EigMethod::KrylovMatrixFree,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["checkpoint", "factors"])))]
+pub struct AnalyzeArgs {
+    /// A safetensors checkpoint of `train` (or saved from PyTorch with the
+    /// documented names); needs the torch feature.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// A factor file of one linear layer (`scripts/export_layer.py`; README,
+    /// "Analyse a layer of your own PyTorch model").
+    #[arg(long)]
+    pub factors: Option<PathBuf>,
+    /// The linear layer of the checkpoint, e.g. fc2.weight (default: the paper's choice).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Samples used for H and C, class-balanced (0: all).
+    #[arg(long, default_value_t = 2000, allow_negative_numbers = true)]
+    pub samples: usize,
+    /// Top-k eigen-directions in the gamma fit (0: all).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub top_k: usize,
+    /// Loss of a checkpoint (default: from run.json beside it; a factor file
+    /// names its own).
+    #[arg(long, value_enum)]
+    pub loss: Option<LossArg>,
+    /// Mini-batch size B in Eq. 2 (default: from run.json or the factor file, else 1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch_size: Option<usize>,
+    /// libtorch threads (checkpoints).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    pub threads: i32,
+    /// Threads for the dense linear algebra (faer; 0: all cores, 1: sequential).
+    #[arg(long, default_value_t = 0)]
+    pub linalg_threads: usize,
+    /// Eigen route of H.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub eig: EigArg,
+    /// Memory cap in GiB (default: the memory available); a larger plan is
+    /// refused before anything is allocated.
+    #[arg(long, allow_negative_numbers = true)]
+    pub memory_limit_gib: Option<f64>,
+    /// Also measure V^T E[h^2] V and rho_bar of C_awd (about doubles the time).
+    #[arg(long)]
+    pub coupling_awd: bool,
+    /// Also the corrected null mean of rho_bar (needs C's whole spectrum,
+    /// through the smaller of the N x N and d x d sides; with --coupling-awd
+    /// also E[h^2]'s, d x d).
+    #[arg(long)]
+    pub coupling_null: bool,
+    /// Also Table 3's exponents with Term II kept (C6): matched pairs, the real
+    /// dw_p, gamma of Term I + II and of sigma^2 E[h^2] + Term II.
+    #[arg(long)]
+    pub term2: bool,
+    /// Seed of the per-class halves the matched pairs are drawn from (--term2).
+    #[arg(long, default_value_t = 0)]
+    pub pair_seed: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl AnalyzeArgs {
+    fn memory_limit(&self) -> Result<Option<u64>> {
+        match self.memory_limit_gib {
+            None => Ok(None),
+            Some(g) if g.is_finite() && g > 0.0 => Ok(Some((g * (1u64 << 30) as f64) as u64)),
+            Some(g) => bail!("--memory-limit-gib {g}: must be a positive number of GiB"),
+        }
+    }
+}
+
+/// A factor file's analysis, as `--json` prints it.
+#[derive(Debug, Serialize)]
+struct FactorReport<'a> {
+    /// The factor file analysed.
+    factors: &'a Path,
+    /// Its model name.
+    model: &'a str,
+    /// Its data description.
+    data: &'a str,
+    /// Whether any tensor was stored as float32.
+    float32: bool,
+    #[serde(flatten)]
+    analysis: &'a LayerReport,
+}
+
+pub fn run(args: AnalyzeArgs) -> Result<i32> {
+    if let Some(path) = args.factors.clone() {
+        return run_factors(&path, &args);
+    }
+    run_checkpoint(args)
+}
+
+fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
+    if args.loss.is_some() {
+        bail!("--loss: a factor file names its own loss; leave --loss out with --factors");
+    }
+    if args.layer.is_some() {
+        bail!("--layer: a factor file holds one layer; leave --layer out with --factors");
+    }
+    let file = read_factors(path)?;
+    let idx = balanced_indices(&file.labels, args.samples);
+    let factors = LayerFactors::from_factor_file(&file, &idx);
+    let batch_size = args.batch_size.or(file.meta.batch_size).unwrap_or(1);
+    let settings = LayerSettings {
+        top_k: args.top_k,
+        batch_size,
+        coupling_awd: args.coupling_awd,
+        coupling_null: args.coupling_null,
+        term2: args.term2,
+        pair_seed: args.pair_seed,
+        linalg_threads: args.linalg_threads,
+        eig: args.eig.into(),
+        memory_limit: args.memory_limit()?,
+        ..LayerSettings::default()
+    };
+    let r = analyze_layer(&factors, &settings)?;
+    let float32 = file.precision == FactorPrecision::F32;
+    if args.json {
+        let report = FactorReport {
+            factors: path,
+            model: &file.meta.model,
+            data: &file.meta.data,
+            float32,
+            analysis: &r,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let source = format!(
+            "{} (model {}, data {})",
+            path.display(),
+            file.meta.model,
+            file.meta.data
+        );
+        print!("{}", render(&source, &r));
+        if float32 {
+            println!("  note: the file holds float32 tensors (about 7 digits); the analysis runs in f64 on the widened values");
+        }
+    }
+    Ok(superlinear::claims::c9::analyze_exit_code(
+        &r.bounds, r.loss,
+    ))
+}
+
+#[cfg(not(feature = "torch"))]
+fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
+    let path = args.checkpoint.unwrap_or_default();
+    bail!(
+        "--checkpoint {}: analysing a checkpoint needs the torch feature (build with --features torch, see scripts/torch-env.sh); a factor file (--factors) needs nothing",
+        path.display()
+    )
+}
+
+#[cfg(feature = "torch")]
+fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
+    use superlinear::reproduce::analyze::{run_analyze, AnalyzeSettings};
+    tch::set_num_threads(args.threads.max(1));
+    let memory_limit = args.memory_limit()?;
+    let settings = AnalyzeSettings {
+        checkpoint: args.checkpoint.unwrap_or_default(),
+        layer: args.layer,
+        samples: args.samples,
+        top_k: args.top_k,
+        loss: args.loss.map(Into::into),
+        batch_size: args.batch_size,
+        linalg_threads: args.linalg_threads,
+        coupling_awd: args.coupling_awd,
+        coupling_null: args.coupling_null,
+        term2: args.term2,
+        pair_seed: args.pair_seed,
+        eig: args.eig.into(),
+        memory_limit,
+        ..AnalyzeSettings::default()
+    };
+    let report = run_analyze(&settings)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!(
+            "{}",
+            render(&report.checkpoint.display().to_string(), &report.analysis)
+        );
+    }
+    Ok(superlinear::claims::c9::analyze_exit_code(
+        &report.analysis.bounds,
+        report.analysis.loss,
+    ))
+}
+
+fn render(source: &str, r: &LayerReport) -> String {
+    let fit = |f: &std::result::Result<superlinear::fit::GammaFit, String>| match f {
+        Ok(f) => format!(
+            "{:.3} +- {:.3} (R^2 {:.3}, {} directions)",
+            f.gamma, f.std_err, f.r_squared, f.points_used
+        ),
+        Err(e) => format!("not fitted: {e}"),
+    };
+    let mut s = format!(
+        "{} layer {} ({} x {}), {} samples, {} classes, loss {:?}, B = {}\n",
+        source,
+        r.layer,
+        r.layer_shape.0,
+        r.layer_shape.1,
+        r.samples,
+        r.classes,
+        r.loss,
+        r.batch_size
+    );
+    s.push_str(&format!(
+        "accuracy {:.4}, mean loss {:.4}\n",
+        r.accuracy, r.mean_loss
+    ));
+    let k = r.h_diag.len();
+    if 4 * k > r.samples {
+        s.push_str(&format!(
+            "caution: top-k {k} is more than a quarter of the {} samples; at fixed top-k gamma falls as N grows (MNIST MLP K = 10, CE: 1.54 at N = 2000, 1.20 at N = 8500, experiments/results/reduced/NOTES.md): use --samples 0 (every sample) to compare with the paper\n",
+            r.samples
+        ));
+    }
+    s.push_str(&format!("gamma     (C, Eq. 2)      {}\n", fit(&r.gamma)));
+    s.push_str(&format!(
+        "gamma_awd (E[h^2], Eq. 13) {}\n",
+        fit(&r.gamma_awd)
+    ));
+    s.push_str(&format!(
+        "C9 Theorem 5.1: left {} violations, right {} violations over {} directions (Lambda = {:.3e})\n",
+        r.bounds.left.violations, r.bounds.right.violations, r.bounds.directions, r.bounds.lambda_max
+    ));
+    s.push_str(&format!(
+        "per-sample spectra: top-eigenvalue share mean {:.3}, negative mass {:.3}\n",
+        r.spectra.mean_top_share, r.spectra.negative_mass
+    ));
+    let coupling = |c: &std::result::Result<CouplingNull, String>| {
+        match c {
+        Ok(c) => format!(
+            "{:.4} over {} directions; paper null mean {:.4} (k_eff {:.1}), SE {:.2e}, z {:.1}, p {:.2e}; {}",
+            c.coupling.rho_bar,
+            c.coupling.n_used,
+            c.paper_mean,
+            c.k_eff,
+            c.paper_se,
+            c.z,
+            c.p,
+            match (c.corrected_mean, c.k_rho) {
+                (Some(m), Some(k)) => format!("corrected null mean {m:.4} (k_rho {k:.1})"),
+                _ => "corrected null mean: --coupling-null".into(),
+            }
+        ),
+        Err(e) => format!("not computed: {e}"),
+    }
+    };
+    s.push_str(&format!("rho_bar C     (C3) {}\n", coupling(&r.coupling_c)));
+    match &r.coupling_awd {
+        Some(c) => s.push_str(&format!("rho_bar C_awd (C3) {}\n", coupling(c))),
+        None => s.push_str("rho_bar C_awd (C3) not computed (--coupling-awd: V^T E[h^2] V, about doubles the time)\n"),
+    }
+    match &r.term2 {
+        Some(Ok(t)) => s.push_str(&format!(
+            "Table 3 (C6, Term II kept; {} matched pairs, seed {}): gamma_I+II {}; gamma_iso+II {}; Term II / Term I over the top-k {:.3}\n",
+            t.pairs_used,
+            t.pair_seed,
+            fit(&t.gamma_term12),
+            fit(&t.gamma_iso_term2),
+            t.term2_share
+        )),
+        Some(Err(e)) => s.push_str(&format!("Table 3 (C6, Term II kept) not computed: {e}\n")),
+        None => {}
+    }
+    s.push_str("  (null: C rotated Haar-randomly in R^d, projected on the top-k; the corrected SE assumes all d directions, so it is not given for a top-k)\n");
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    s.push_str(&format!(
+        "  eigen route {:?}{}; memory plan {:.2} GiB of {:.2} GiB{}\n",
+        r.eigen.method,
+        match r.eigen.max_relative_residual {
+            Some(res) => format!(
+                " ({} products, max |Hv - lambda v| / |lambda_1| {res:.1e})",
+                r.eigen.products
+            ),
+            None => String::new(),
+        },
+        gib(r.memory.estimated_peak_bytes),
+        gib(r.memory.limit_bytes),
+        if r.memory.dense_factors {
+            ""
+        } else {
+            ", A_p kept factored"
+        }
+    ));
+    for st in &r.stages {
+        s.push_str(&format!("  stage {:<28} {:>8.2} s\n", st.name, st.seconds));
+    }
+    s.push_str(&format!("  total {:>34.2} s\n", r.total_seconds()));
+    s
+}

@@ -1,0 +1,207 @@
+//! `superlinear analyze --factors` in the default build: a factor file in,
+//! the same figures as the library's `analyze_layer` out; bad files, a memory
+//! cap too small and a checkpoint without the torch feature refused with
+//! exit 2 and one line naming the input.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use superlinear::data::factors::{FactorFile, FactorLoss, FactorMeta, FactorPrecision};
+use superlinear::layer::{analyze_layer, LayerFactors, LayerSettings};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_superlinear"))
+        .args(args)
+        .output()
+        .expect("run superlinear")
+}
+
+/// A factor file of a random layer: ReLU-like activities, dense D_p.
+fn factor_file(
+    n: usize,
+    out: usize,
+    inn: usize,
+    k: usize,
+    loss: FactorLoss,
+    seed: u64,
+) -> FactorFile {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut gauss = || rng.random::<f64>() * 2.0 - 1.0;
+    let acts = (0..n * inn).map(|_| gauss().max(0.0)).collect();
+    let jacobians = (0..n * k * out).map(|_| gauss()).collect();
+    let logits = (0..n * k).map(|_| 2.0 * gauss()).collect();
+    let weight = (0..out * inn).map(|_| 0.3 * gauss()).collect();
+    FactorFile {
+        meta: FactorMeta {
+            version: 1,
+            model: "random relu layer".into(),
+            layer: "fc.weight".into(),
+            data: format!("{n} random samples"),
+            tool: "tests/analyze_factors.rs".into(),
+            batch_size: Some(4),
+            extra: BTreeMap::new(),
+        },
+        loss,
+        precision: FactorPrecision::F64,
+        n,
+        out,
+        inn,
+        classes: k,
+        acts,
+        jacobians,
+        logits,
+        labels: (0..n).map(|p| p % k).collect(),
+        weight,
+    }
+}
+
+fn one_line_naming(out: &Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected: {err}");
+    assert!(lines[0].contains(needle), "{needle:?} not in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn factors_json_equals_the_library_analysis() {
+    for (loss, seed) in [(FactorLoss::CrossEntropy, 1), (FactorLoss::SoftmaxMse, 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer.safetensors");
+        let f = factor_file(60, 4, 5, 3, loss, seed);
+        std::fs::write(&path, f.to_bytes().unwrap()).unwrap();
+        let out = run(&[
+            "analyze",
+            "--factors",
+            path.to_str().unwrap(),
+            "--samples",
+            "0",
+            "--top-k",
+            "12",
+            "--json",
+        ]);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let idx: Vec<usize> = (0..f.n).collect();
+        let lib = analyze_layer(
+            &LayerFactors::from_factor_file(&f, &idx),
+            &LayerSettings {
+                top_k: 12,
+                batch_size: 4,
+                ..LayerSettings::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(json["factors"], path.to_str().unwrap());
+        assert_eq!(json["model"], "random relu layer");
+        assert_eq!(json["batch_size"], 4);
+        assert_eq!(json["samples"], 60);
+        let g = json["gamma"]["Ok"]["gamma"].as_f64().unwrap();
+        let want = lib.gamma.as_ref().unwrap().gamma;
+        assert!(
+            (g - want).abs() <= 1e-12 * want.abs().max(1.0),
+            "{g} vs {want}"
+        );
+        let h: Vec<f64> = json["h_diag"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(h.len(), 12);
+        for (a, b) in h.iter().zip(&lib.h_diag) {
+            assert!((a - b).abs() <= 1e-12 * lib.h_diag[0].abs(), "{a} vs {b}");
+        }
+        // The text report names the file and the model.
+        let text = run(&[
+            "analyze",
+            "--factors",
+            path.to_str().unwrap(),
+            "--top-k",
+            "12",
+        ]);
+        let s = String::from_utf8_lossy(&text.stdout);
+        assert!(
+            s.contains("random relu layer") && s.contains("gamma"),
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn bad_factor_files_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = factor_file(10, 2, 3, 3, FactorLoss::CrossEntropy, 3)
+        .to_bytes()
+        .unwrap();
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("truncated.safetensors", good[..good.len() / 2].to_vec()),
+        (
+            "garbage.safetensors",
+            b"not a safetensors file at all".to_vec(),
+        ),
+        ("empty.safetensors", Vec::new()),
+    ];
+    for (name, bytes) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        one_line_naming(&run(&["analyze", "--factors", p.to_str().unwrap()]), name);
+    }
+    one_line_naming(
+        &run(&["analyze", "--factors", "/no/such/dir/layer.safetensors"]),
+        "layer.safetensors",
+    );
+}
+
+#[test]
+fn a_memory_cap_below_the_plan_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layer.safetensors");
+    std::fs::write(
+        &path,
+        factor_file(50, 4, 5, 3, FactorLoss::CrossEntropy, 4)
+            .to_bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    let out = run(&[
+        "analyze",
+        "--factors",
+        path.to_str().unwrap(),
+        "--memory-limit-gib",
+        "0.000001",
+    ]);
+    one_line_naming(&out, "memory");
+    one_line_naming(
+        &run(&[
+            "analyze",
+            "--factors",
+            path.to_str().unwrap(),
+            "--memory-limit-gib",
+            "-1",
+        ]),
+        "--memory-limit-gib",
+    );
+}
+
+#[test]
+fn analyze_needs_a_source() {
+    let out = run(&["analyze"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[cfg(not(feature = "torch"))]
+#[test]
+fn a_checkpoint_needs_the_torch_feature() {
+    one_line_naming(
+        &run(&["analyze", "--checkpoint", "runs/x/final.safetensors"]),
+        "torch feature",
+    );
+}
