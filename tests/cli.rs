@@ -517,3 +517,16 @@ mod torch_commands {
         );
     }
 }
+
+/// A baseline whose simulated null cannot fit in memory is refused before
+/// anything is allocated, with the estimate and what would fit.
+#[test]
+fn baseline_beyond_memory_is_refused_with_the_estimate() {
+    let out = run(&["baseline", "--d", "100000000", "--spectrum", "spikes:5"]);
+    assert_bad_input(&out, "memory");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("d = 100000000") && err.contains("GiB"),
+        "{err}"
+    );
+}

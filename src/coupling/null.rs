@@ -10,6 +10,12 @@
 //! thread count. [`simulate_null_dense`] is the direct d x d route, kept as
 //! the benchmark's baseline and an independent check.
 //!
+//! Memory: each rotation in flight holds the frame, its normalised copy and
+//! one Gram block, `8 d (2 r + 1 + 128)` bytes ([`null_bytes`]); with one
+//! rotation per thread the peak is that times the threads. It is checked
+//! against the memory available before the first rotation
+//! ([`Error::MemoryLimit`]).
+//!
 //! The exact Monte Carlo p-value of an observed `rho_obs` against R simulated
 //! draws is `(1 + #{null <= rho_obs}) / (1 + R)` ([`empirical_p`]).
 
@@ -39,6 +45,16 @@ fn null_draw(d: usize, sqrt_mu: &[f64], seed: u64, stream: u64) -> Result<Coupli
     coupling_of_rows(u.as_ref(), "null rotation")
 }
 
+/// Peak bytes of [`simulate_null`] in dimension `d` with a spectrum of rank
+/// `r` and `threads` rotations at once (module doc).
+pub fn null_bytes(d: usize, r: usize, threads: usize) -> u64 {
+    let per = 8u64
+        .saturating_mul(d as u64)
+        .saturating_mul(2 * r as u64 + 1 + 128);
+    per.saturating_mul(threads.max(1) as u64)
+        .saturating_add(8u64.saturating_mul(d as u64))
+}
+
 /// The simulated null of `rho_bar` for a spectrum `mu` (C's eigenvalues, at
 /// most d of them, the rest taken as 0) in dimension d.
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +82,15 @@ pub fn simulate_null(mu: &[f64], d: usize, rotations: usize, seed: u64) -> Resul
         return Err(Error::param("rotations", rotations, "must be at least 1"));
     }
     let w = null_weights(mu, d)?;
+    let threads = rayon::current_num_threads().min(rotations).max(1);
+    crate::memory::MemoryBudget::from_system().check(
+        "simulated null of rho_bar",
+        null_bytes(d, w.len(), threads),
+        &format!(
+            "a Haar frame of d = {d} by r = {} per rotation, {threads} rotations at once: use a smaller d or a spectrum of lower rank",
+            w.len()
+        ),
+    )?;
     let draws: Vec<Coupling> = (0..rotations as u64)
         .into_par_iter()
         .map(|t| null_draw(d, &w, seed, t))
