@@ -6,6 +6,7 @@ mod bounds;
 mod c9;
 mod claims;
 mod cli;
+mod cli_args;
 mod coupling;
 mod data;
 mod eigen;
