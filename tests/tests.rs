@@ -15,6 +15,7 @@ mod factors;
 mod fisher;
 mod fit;
 mod grid;
+mod kill;
 mod kron;
 mod layer;
 mod layer_terms;
