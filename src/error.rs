@@ -108,7 +108,7 @@ pub enum Error {
         hint: String,
     },
     /// A claim id that the catalogue does not know.
-    #[error("unknown claim id {id:?} (known: {known})")]
+    #[error("claim = {id:?}: unknown claim id (known: {known})")]
     UnknownClaim { id: String, known: String },
 }
 

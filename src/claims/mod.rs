@@ -53,6 +53,10 @@ pub mod report;
 
 pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};
 
+/// The most random cases a property check accepts (a larger count would run
+/// for days, not fail).
+pub const MAX_CASES: usize = 1_000_000;
+
 /// Settings shared by every check: parsed and validated once by the CLI.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckSettings {
@@ -72,10 +76,17 @@ impl Default for CheckSettings {
 }
 
 impl CheckSettings {
-    /// Validates the settings (cases >= 1).
+    /// Validates the settings (1 <= cases <= MAX_CASES).
     pub fn new(seed: u64, cases: usize) -> Result<Self> {
         if cases == 0 {
             return Err(Error::param("cases", cases, "must be at least 1"));
+        }
+        if cases > MAX_CASES {
+            return Err(Error::param(
+                "cases",
+                cases,
+                format!("at most {MAX_CASES} is supported"),
+            ));
         }
         Ok(CheckSettings { seed, cases })
     }

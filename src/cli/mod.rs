@@ -63,7 +63,11 @@ pub fn run() -> i32 {
             } else {
                 exit::OK
             };
-            let _ = e.print();
+            if e.use_stderr() {
+                eprintln!("{}", one_line(&e.to_string(), true));
+            } else {
+                let _ = e.print();
+            }
             return code;
         }
     };
@@ -82,8 +86,21 @@ pub fn run() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}", one_line(&format!("error: {e:#}"), false));
             exit::BAD_INPUT
         }
     }
+}
+
+/// An error message as one line. A clap usage error keeps its message and
+/// the arguments it lists, not the tip, usage block and `--help` hint after
+/// the first blank line (`usage`); otherwise every line break becomes a space.
+fn one_line(message: &str, usage: bool) -> String {
+    let lines = message.lines().map(str::trim);
+    let kept: Vec<&str> = if usage {
+        lines.take_while(|l| !l.is_empty()).collect()
+    } else {
+        lines.filter(|l| !l.is_empty()).collect()
+    };
+    kept.join(" ")
 }

@@ -32,13 +32,28 @@ pub struct BaselineSettings {
 }
 
 impl BaselineSettings {
-    /// Validates `d >= 2` and `rotations >= 2` (a std needs two draws).
+    /// Validates `2 <= d <= MAX_D` and `2 <= rotations <= MAX_ROTATIONS` (a
+    /// std needs two draws).
     pub fn new(d: usize, spectrum: Spectrum, rotations: usize, seed: u64) -> Result<Self> {
         if d < 2 {
             return Err(Error::param("d", d, "the coupling needs d >= 2"));
         }
+        if d > super::MAX_D {
+            return Err(Error::param(
+                "d",
+                d,
+                format!("at most {} is supported", super::MAX_D),
+            ));
+        }
         if rotations < 2 {
             return Err(Error::param("rotations", rotations, "must be at least 2"));
+        }
+        if rotations > super::MAX_ROTATIONS {
+            return Err(Error::param(
+                "rotations",
+                rotations,
+                format!("at most {} is supported", super::MAX_ROTATIONS),
+            ));
         }
         Ok(BaselineSettings {
             d,

@@ -62,6 +62,13 @@ impl GridSettings {
         if let Some(&d) = dims.iter().find(|&&d| d < 2) {
             return Err(Error::param("d", d, "the coupling needs d >= 2"));
         }
+        if let Some(&d) = dims.iter().find(|&&d| d > super::MAX_D) {
+            return Err(Error::param(
+                "d",
+                d,
+                format!("at most {} is supported", super::MAX_D),
+            ));
+        }
         for (i, d) in dims.iter().enumerate() {
             if dims[..i].contains(d) {
                 return Err(Error::param("d", d, "listed twice"));
@@ -73,6 +80,13 @@ impl GridSettings {
                     "rotations",
                     r,
                     "must be at least 2 (a std needs two draws)",
+                ));
+            }
+            if r > super::MAX_ROTATIONS {
+                return Err(Error::param(
+                    "rotations",
+                    r,
+                    format!("at most {} is supported", super::MAX_ROTATIONS),
                 ));
             }
         }

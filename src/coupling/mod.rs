@@ -17,6 +17,14 @@
 //! - [`grid`]: formulas against the simulated null over dimensions and
 //!   spectra, its record, and the slice `verify` runs.
 
+/// The largest dimension the simulated null accepts: a Haar draw holds d x d
+/// matrices of f64 (0.8 GB at d = 10 000); larger d is refused up front
+/// instead of failing to allocate.
+pub const MAX_D: usize = 10_000;
+
+/// The most Haar rotations one null simulation accepts.
+pub const MAX_ROTATIONS: usize = 10_000_000;
+
 pub mod baseline;
 pub mod formulas;
 pub mod grid;

@@ -78,6 +78,13 @@ pub fn simulate_null(mu: &[f64], d: usize, rotations: usize, seed: u64) -> Resul
     if d < 2 {
         return Err(Error::param("d", d, "the coupling needs d >= 2"));
     }
+    if d > super::MAX_D {
+        return Err(Error::param(
+            "d",
+            d,
+            format!("at most {} is supported", super::MAX_D),
+        ));
+    }
     if rotations == 0 {
         return Err(Error::param("rotations", rotations, "must be at least 1"));
     }

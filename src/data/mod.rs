@@ -10,6 +10,8 @@
 //! - [`load_cifar10`]: CIFAR-10 binary batches ([`cifar`]), plain or gzip, in
 //!   the shared layout (`cifar10-jpeg/*.bin.gz`), the torchvision layout
 //!   (`cifar-10-batches-bin/*.bin`) or directly in the directory.
+//! - [`atomic`]: crash-safe writes (temporary file, fsync, rename) for
+//!   every file the tool writes.
 //! - [`npy`]: `.npy` matrices and vectors; [`text`]: plain-text vectors.
 //! - [`factors`]: one linear layer's per-sample factors (`a_p`, `D_p`,
 //!   logits, labels, `W`) exported from any PyTorch model, a safetensors file
@@ -32,6 +34,7 @@
 //! naming the file and what is wrong. This module depends on nothing else of
 //! the crate.
 
+pub mod atomic;
 pub mod cifar;
 mod error;
 pub mod factors;

@@ -329,7 +329,7 @@ pub fn vector_to_bytes(v: &[f64]) -> Vec<u8> {
 
 /// Writes a matrix to a `.npy` file.
 pub fn write_matrix(path: &Path, m: &Array2<f64>) -> Result<(), DataError> {
-    std::fs::write(path, matrix_to_bytes(m)).map_err(|source| DataError::Io {
+    super::atomic::write(path, matrix_to_bytes(m)).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
     })

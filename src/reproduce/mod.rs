@@ -99,13 +99,8 @@ impl ReproduceError {
     }
 }
 
-/// Writes `text` to `path` through a temporary file and a rename, so that a
+/// Writes `text` to `path` crash-safely ([`crate::data::atomic`]), so that a
 /// reader never sees a half-written record or table; creates the directory.
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), ReproduceError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| ReproduceError::io(dir, e))?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| ReproduceError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| ReproduceError::io(path, e))
+    crate::data::atomic::write(path, text).map_err(|e| ReproduceError::io(path, e))
 }

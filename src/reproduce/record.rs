@@ -1,7 +1,9 @@
 //! The per-run record: the JSON file `runs/<row>/seed-<s>.json` that one
 //! trained and analysed run leaves under the output directory (resolved
 //! config, provenance, training outcome, analysis outcome, timings), and its
-//! path, loading and saving. Pure Rust; the field names are the stored format
+//! path, loading and saving. A record ends in a `checksum` field (FNV-1a of
+//! the rest of the text); a record whose checksum does not match is torn or
+//! edited and is rerun, one without (the committed ones) is read as legacy. Pure Rust; the field names are the stored format
 //! of the committed records under `experiments/results/` and must not change.
 
 use std::path::{Path, PathBuf};
@@ -184,22 +186,99 @@ pub fn record_path(out: &Path, row: &RowKey, seed: u64) -> PathBuf {
         .join(format!("seed-{seed}.json"))
 }
 
-/// A finished record with exactly this config, if one is stored; with
+/// What a stored record's checksum says about its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checksum {
+    /// The checksum matches: the record text without the checksum field.
+    Valid(String),
+    /// No checksum field (records written before checksums): trusted as is.
+    Legacy(String),
+    /// A checksum that does not match its text: torn or edited, to be rerun.
+    Mismatch,
+}
+
+/// The checksum field that ends a record written by [`save_record`].
+const CHECKSUM_KEY: &str = ",\n  \"checksum\": \"";
+
+/// FNV-1a (64-bit) of `bytes`: a checksum against torn or edited records,
+/// not a cryptographic hash.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The text of a record with a `checksum` field appended as its last field:
+/// FNV-1a of the pretty JSON of the rest (`body`, ending in `\n}`).
+pub fn with_checksum(body: &str) -> String {
+    let open = body.strip_suffix("\n}").unwrap_or(body);
+    format!(
+        "{open}{CHECKSUM_KEY}{:016x}\"\n}}",
+        fnv1a64(body.as_bytes())
+    )
+}
+
+/// Splits a stored record's text into its body and checks the checksum.
+pub fn checked_body(text: &str) -> Checksum {
+    let trimmed = text.trim_end();
+    let Some(at) = trimmed.rfind(CHECKSUM_KEY) else {
+        return Checksum::Legacy(text.to_string());
+    };
+    let tail = &trimmed[at + CHECKSUM_KEY.len()..];
+    let digest = tail
+        .strip_suffix("\"\n}")
+        .filter(|h| h.len() == 16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok());
+    let body = format!("{}\n}}", &trimmed[..at]);
+    match digest {
+        Some(d) if d == fnv1a64(body.as_bytes()) => Checksum::Valid(body),
+        _ => Checksum::Mismatch,
+    }
+}
+
+/// A finished record with exactly this config, if one is stored and its
+/// checksum (when it has one) matches; with
 /// `table` = 3 an MSE record must also hold Table 3's Term II figures
 /// (records written before they existed are rerun).
 pub fn stored_record(path: &Path, config: &RunConfig, table: TableId) -> Option<RunRecord> {
     let text = std::fs::read_to_string(path).ok()?;
-    let rec: RunRecord = serde_json::from_str(&text).ok()?;
+    let body = match checked_body(&text) {
+        Checksum::Valid(body) | Checksum::Legacy(body) => body,
+        Checksum::Mismatch => return None,
+    };
+    let rec: RunRecord = serde_json::from_str(&body).ok()?;
     let complete =
         table == TableId::One || config.row.loss != Loss::Mse || rec.analyze.term2.is_some();
     (rec.config == *config && complete).then_some(rec)
 }
 
-/// Writes `rec` to its record path under `out` (pretty JSON, atomically).
+/// Writes `rec` to its record path under `out` (pretty JSON ending in a
+/// `checksum` field, atomically).
 pub fn save_record(out: &Path, rec: &RunRecord) -> Result<(), ReproduceError> {
-    let text = serde_json::to_string_pretty(rec).map_err(|e| ReproduceError::io(out, e))?;
+    let body = serde_json::to_string_pretty(rec).map_err(|e| ReproduceError::io(out, e))?;
     write_atomic(
         &record_path(out, &rec.config.row, rec.provenance.seed),
-        &text,
+        &with_checksum(&body),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_round_trips_and_catches_edits() {
+        let body = "{\n  \"a\": 1.5,\n  \"b\": [\n    2\n  ]\n}";
+        let text = with_checksum(body);
+        assert!(text.ends_with("\"\n}"), "{text}");
+        assert_eq!(checked_body(&text), Checksum::Valid(body.to_string()));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["a"], 1.5);
+        assert_eq!(
+            checked_body(&text.replace("1.5", "1.6")),
+            Checksum::Mismatch
+        );
+        assert_eq!(checked_body(&text[..text.len() - 3]), Checksum::Mismatch);
+        assert_eq!(checked_body(body), Checksum::Legacy(body.to_string()));
+    }
 }

@@ -519,17 +519,24 @@ impl Net {
         Ok(t)
     }
 
-    /// Writes the weights as a safetensors file with the documented names.
+    /// Writes the weights as a safetensors file with the documented names,
+    /// crash-safely (a temporary file renamed over `path`).
     pub fn save(&self, path: &Path) -> Result<()> {
         let named: Vec<(String, Tensor)> = self
             .weights
             .iter()
             .map(|(n, w)| Ok((n.clone(), w.f_detach().ctx(n)?.f_contiguous().ctx(n)?)))
             .collect::<Result<_>>()?;
-        Tensor::write_safetensors(&named, path).map_err(|e| TorchError::Io {
+        let io = |e: &dyn std::fmt::Display| TorchError::Io {
             path: path.display().to_string(),
             message: e.to_string(),
-        })
+        };
+        let tmp = crate::data::atomic::temp_path(path).map_err(|e| io(&e))?;
+        if let Err(e) = Tensor::write_safetensors(&named, &tmp) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(&e));
+        }
+        crate::data::atomic::commit(&tmp, path).map_err(|e| io(&e))
     }
 
     /// Loads a safetensors checkpoint, reading the architecture from its

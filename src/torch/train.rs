@@ -306,13 +306,13 @@ fn sgd_step(net: &mut Net, loss: &Tensor, lr: f64) -> Result<()> {
     })
 }
 
-/// Writes `value` as pretty JSON.
+/// Writes `value` as pretty JSON, crash-safely ([`crate::data::atomic`]).
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|e| TorchError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    std::fs::write(path, text).map_err(|e| TorchError::Io {
+    crate::data::atomic::write(path, text).map_err(|e| TorchError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     })
