@@ -9,16 +9,17 @@ use faer::Mat;
 use rand::Rng as _;
 use superlinear::coupling::coupling_of_projected;
 use superlinear::fit::{fit_gamma, FitRule};
-use superlinear::kron::{LayerSamples, LossKind};
+use superlinear::kron::LayerSamples;
 use superlinear::layer::{analyze_layer, balanced_indices, LayerFactors, LayerSettings};
 use superlinear::linalg::{seeded_rng, sym_eig};
+use superlinear::loss::Loss;
 
 fn random_factors(
     n: usize,
     out: usize,
     inn: usize,
     k: usize,
-    loss: LossKind,
+    loss: Loss,
     seed: u64,
 ) -> LayerFactors {
     let mut rng = seeded_rng(seed);
@@ -106,7 +107,7 @@ fn quad(v: faer::ColRef<'_, f64>, m: &Mat<f64>) -> f64 {
     v.transpose() * m * v
 }
 
-fn check_against_dense(loss: LossKind, seed: u64) {
+fn check_against_dense(loss: Loss, seed: u64) {
     // N < d: the corrected null reads the N x N dual spectrum of C as d values.
     let (n, out, inn, k, batch, top) = (16, 4, 5, 3, 5, 8);
     let f = random_factors(n, out, inn, k, loss, seed);
@@ -168,7 +169,7 @@ fn check_against_dense(loss: LossKind, seed: u64) {
     );
     assert!((r.bounds.lambda_max - dn.lambda_max.max(0.0)).abs() <= 1e-10 * dn.lambda_max.abs());
     assert_eq!(r.bounds.directions, top);
-    if loss == LossKind::CrossEntropy {
+    if loss == Loss::CrossEntropy {
         assert!(r.bounds.holds(), "{:?}", r.bounds);
         assert!(r.spectra.negative_mass < 1e-12);
     }
@@ -215,18 +216,18 @@ fn check_against_dense(loss: LossKind, seed: u64) {
 #[test]
 fn analyze_layer_matches_dense_cross_entropy() {
     for seed in [1, 2] {
-        check_against_dense(LossKind::CrossEntropy, seed);
+        check_against_dense(Loss::CrossEntropy, seed);
     }
 }
 
 #[test]
 fn analyze_layer_matches_dense_softmax_mse() {
-    check_against_dense(LossKind::SoftmaxMse, 5);
+    check_against_dense(Loss::SoftmaxMse, 5);
 }
 
 #[test]
 fn analyze_layer_defaults_and_bad_input() {
-    let f = random_factors(12, 2, 3, 3, LossKind::CrossEntropy, 9);
+    let f = random_factors(12, 2, 3, 3, Loss::CrossEntropy, 9);
     let r = analyze_layer(&f, &LayerSettings::default()).unwrap();
     // top-k 0: every direction; the optional parts are off.
     assert_eq!(r.h_diag.len(), 6);

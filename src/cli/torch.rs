@@ -8,8 +8,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 
 use superlinear::exit;
-use superlinear::kron::LossKind;
 use superlinear::layer::CouplingNull;
+use superlinear::loss::Loss;
 use superlinear::reproduce::analyze::{run_analyze, AnalyzeReport, AnalyzeSettings};
 use superlinear::torch::dataset::{DataSettings, DatasetName};
 use superlinear::torch::train::{run_train, ModelKind, RunTrainSettings, TrainSettings};
@@ -34,11 +34,11 @@ pub enum LossArg {
     Mse,
 }
 
-impl From<LossArg> for LossKind {
+impl From<LossArg> for Loss {
     fn from(l: LossArg) -> Self {
         match l {
-            LossArg::Ce => LossKind::CrossEntropy,
-            LossArg::Mse => LossKind::SoftmaxMse,
+            LossArg::Ce => Loss::CrossEntropy,
+            LossArg::Mse => Loss::SoftmaxMse,
         }
     }
 }

@@ -45,7 +45,8 @@ use super::{LayerFactors, LayerSettings};
 use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
 use crate::error::{Error, Result};
 use crate::fit::{fit_gamma, FitRule, GammaFit};
-use crate::kron::{KronCurvature, LossKind, SpectraSummary};
+use crate::kron::{KronCurvature, SpectraSummary};
+use crate::loss::Loss;
 
 /// Wall-clock seconds of one stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,7 +69,7 @@ pub struct LayerReport {
     /// Classes K.
     pub classes: usize,
     /// Loss.
-    pub loss: LossKind,
+    pub loss: Loss,
     /// Batch size B in Eq. 2.
     pub batch_size: usize,
     /// Mean per-sample loss on the samples.

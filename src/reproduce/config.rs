@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::ReproduceError;
+use crate::loss::Loss;
 use crate::published::{Published, Table2Row};
 
 /// Data set of a row family.
@@ -76,40 +77,6 @@ impl Model {
         match self {
             Model::Mlp => "mlp",
             Model::Cnn => "cnn",
-        }
-    }
-}
-
-/// Loss of a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "kebab-case")]
-pub enum Loss {
-    /// Cross-entropy.
-    Ce,
-    /// Softmax, then mean squared error.
-    Mse,
-}
-
-impl Loss {
-    /// The name used in `published.toml`.
-    pub fn published_name(self) -> &'static str {
-        match self {
-            Loss::Ce => "CE",
-            Loss::Mse => "MSE",
-        }
-    }
-    /// Short name.
-    pub fn short(self) -> &'static str {
-        match self {
-            Loss::Ce => "ce",
-            Loss::Mse => "mse",
-        }
-    }
-    /// The loss of the curvature engine.
-    pub fn kind(self) -> crate::kron::LossKind {
-        match self {
-            Loss::Ce => crate::kron::LossKind::CrossEntropy,
-            Loss::Mse => crate::kron::LossKind::SoftmaxMse,
         }
     }
 }
@@ -454,7 +421,7 @@ impl ConfigSet {
     pub fn rows(&self, published: &Published) -> Vec<RowKey> {
         let mut out = Vec::new();
         for t in &published.table1 {
-            for loss in [Loss::Ce, Loss::Mse] {
+            for loss in [Loss::CrossEntropy, Loss::SoftmaxMse] {
                 for (_, f) in &self.families {
                     if f.dataset.published_name() == t.dataset
                         && f.model.published_name() == t.model

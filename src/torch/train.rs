@@ -2,7 +2,7 @@
 //! with `L_B` the mean loss of a mini-batch of B samples drawn without
 //! replacement (a fresh seeded permutation per epoch; a last short batch is
 //! kept), no momentum, no weight decay, no learning-rate schedule. Loss:
-//! cross-entropy or softmax-then-MSE ([`crate::kron::LossKind`]). After every
+//! cross-entropy or softmax-then-MSE ([`crate::loss::Loss`]). After every
 //! epoch the training loss and accuracy are measured on the whole training
 //! set with the epoch's final weights. Checkpoints: `epoch-NNNN.safetensors`
 //! every `checkpoint_every` epochs and `final.safetensors`, plus `run.json`
@@ -20,15 +20,15 @@ use tch::{Kind, Tensor};
 use super::dataset::{load_data, DataSettings, TrainData};
 use super::model::{batch_loss, Arch, ModelSpec, Net};
 use super::{Result, TchContext, TorchError};
-use crate::kron::LossKind;
 use crate::linalg::seeded_stream;
+use crate::loss::Loss;
 
 /// Settings of one SGD run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSettings {
     /// Loss function.
-    pub loss: LossKind,
+    pub loss: Loss,
     /// Learning rate (default 0.1).
     pub lr: f64,
     /// Mini-batch size B (default 50, Table 2's MNIST MLP).
@@ -48,7 +48,7 @@ pub struct TrainSettings {
 impl Default for TrainSettings {
     fn default() -> Self {
         TrainSettings {
-            loss: LossKind::CrossEntropy,
+            loss: Loss::CrossEntropy,
             lr: 0.1,
             batch_size: 50,
             epochs: 100,
@@ -175,7 +175,7 @@ pub fn run_train(s: &RunTrainSettings) -> Result<TrainReport> {
 }
 
 /// Mean loss and accuracy of `net` on all of `x` (shaped) with targets `y`.
-pub fn evaluate(net: &Net, x: &Tensor, y: &Tensor, loss: LossKind) -> Result<(f64, f64)> {
+pub fn evaluate(net: &Net, x: &Tensor, y: &Tensor, loss: Loss) -> Result<(f64, f64)> {
     tch::no_grad(|| {
         let logits = net.forward(x)?;
         let l = batch_loss(&logits, y, loss)?
