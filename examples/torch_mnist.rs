@@ -12,8 +12,9 @@ use std::path::PathBuf;
 
 use superlinear::loss::Loss;
 use superlinear::reproduce::analyze::{run_analyze, AnalyzeSettings};
+use superlinear::spec::Model;
 use superlinear::torch::dataset::DataSettings;
-use superlinear::torch::train::{run_train, ModelKind, RunTrainSettings, TrainSettings};
+use superlinear::torch::train::{run_train, RunTrainSettings, TrainSettings};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     let out = PathBuf::from(arg(5, "runs/torch-mnist"));
     let settings = RunTrainSettings {
         data: DataSettings::mnist(10, per_class),
-        model: ModelKind::Mlp,
+        model: Model::Mlp,
         arch: None,
         train: TrainSettings {
             loss,

@@ -5,49 +5,38 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use superlinear::exit;
 use superlinear::layer::CouplingNull;
 use superlinear::loss::Loss;
 use superlinear::reproduce::analyze::{run_analyze, AnalyzeReport, AnalyzeSettings};
-use superlinear::torch::dataset::{DataSettings, DatasetName};
-use superlinear::torch::train::{run_train, ModelKind, RunTrainSettings, TrainSettings};
+use superlinear::spec::{Dataset, Model};
+use superlinear::torch::dataset::DataSettings;
+use superlinear::torch::train::{run_train, RunTrainSettings, TrainSettings};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DatasetArg {
-    Mnist,
-    Cifar10,
+/// A command-line value parser for a type named by its short names.
+fn named<T>(
+    names: impl IntoIterator<Item = &'static str>,
+) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::fmt::Debug,
+{
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(names).map(|s| s.parse::<T>().expect("listed name"))
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ModelArg {
-    Mlp,
-    Cnn,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LossArg {
-    /// Cross-entropy.
-    Ce,
-    /// Softmax, then mean squared error against the one-hot label.
-    Mse,
-}
-
-impl From<LossArg> for Loss {
-    fn from(l: LossArg) -> Self {
-        match l {
-            LossArg::Ce => Loss::CrossEntropy,
-            LossArg::Mse => Loss::SoftmaxMse,
-        }
-    }
+/// The losses `train` and `analyze` offer.
+fn losses() -> [&'static str; 2] {
+    [Loss::CrossEntropy, Loss::SoftmaxMse].map(Loss::short)
 }
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Data set.
-    #[arg(long, value_enum, default_value = "mnist")]
-    pub dataset: DatasetArg,
+    #[arg(long, default_value = "mnist", value_parser = named::<Dataset>(Dataset::ALL.map(Dataset::short)))]
+    pub dataset: Dataset,
     /// Data root (default: $SUPERLINEAR_DATA).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -58,11 +47,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub per_class: usize,
     /// Model family (default widths: see src/torch/model.rs).
-    #[arg(long, value_enum, default_value = "mlp")]
-    pub model: ModelArg,
+    #[arg(long, default_value = "mlp", value_parser = named::<Model>(Model::ALL.map(Model::short)))]
+    pub model: Model,
     /// Loss.
-    #[arg(long, value_enum, default_value = "ce")]
-    pub loss: LossArg,
+    #[arg(long, default_value = "ce", value_parser = named::<Loss>(losses()))]
+    pub loss: Loss,
     /// Learning rate (the paper's value is lost in the extraction).
     #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub lr: f64,
@@ -93,22 +82,16 @@ pub fn train(args: TrainArgs) -> Result<i32> {
     tch::set_num_threads(args.threads.max(1));
     let settings = RunTrainSettings {
         data: DataSettings {
-            dataset: match args.dataset {
-                DatasetArg::Mnist => DatasetName::Mnist,
-                DatasetArg::Cifar10 => DatasetName::Cifar10,
-            },
+            dataset: args.dataset,
             root: args.data,
             classes: args.classes,
             per_class: args.per_class,
             normalize: true,
         },
-        model: match args.model {
-            ModelArg::Mlp => ModelKind::Mlp,
-            ModelArg::Cnn => ModelKind::Cnn,
-        },
+        model: args.model,
         arch: None,
         train: TrainSettings {
-            loss: args.loss.into(),
+            loss: args.loss,
             lr: args.lr,
             batch_size: args.batch_size,
             epochs: args.epochs,
@@ -157,8 +140,8 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub top_k: usize,
     /// Loss (default: from run.json beside the checkpoint).
-    #[arg(long, value_enum)]
-    pub loss: Option<LossArg>,
+    #[arg(long, value_parser = named::<Loss>(losses()))]
+    pub loss: Option<Loss>,
     /// Mini-batch size B in Eq. 2 (default: from run.json).
     #[arg(long, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
@@ -194,7 +177,7 @@ pub fn analyze(args: AnalyzeArgs) -> Result<i32> {
         layer: args.layer,
         samples: args.samples,
         top_k: args.top_k,
-        loss: args.loss.map(Into::into),
+        loss: args.loss,
         batch_size: args.batch_size,
         linalg_threads: args.linalg_threads,
         coupling_awd: args.coupling_awd,

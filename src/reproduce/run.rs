@@ -18,7 +18,7 @@ use std::time::Instant;
 use tch::Kind;
 
 use super::analyze::{analyze, AnalyzeSettings};
-use super::config::{Dataset, Model, RunConfig};
+use super::config::RunConfig;
 use super::grid::{finish, plan, write_outputs, Plan, ReproduceReport, ReproduceSettings};
 use super::record::{
     save_record, AnalyzeOutcome, FitSummary, Provenance, RunRecord, Term2Summary, Timings,
@@ -26,7 +26,8 @@ use super::record::{
 };
 use super::ReproduceError;
 use crate::loss::Loss;
-use crate::torch::dataset::{load_data, DataSettings, DatasetName};
+use crate::spec::Model;
+use crate::torch::dataset::{load_data, DataSettings};
 use crate::torch::model::{Arch, ModelSpec, Net};
 use crate::torch::train::{train, TrainSettings};
 
@@ -64,10 +65,7 @@ pub fn run_one(
     let t0 = Instant::now();
     let cpu0 = process_cpu_seconds();
     let ds = DataSettings {
-        dataset: match config.row.dataset {
-            Dataset::Mnist => DatasetName::Mnist,
-            Dataset::Cifar10 => DatasetName::Cifar10,
-        },
+        dataset: config.row.dataset,
         root: data_root.map(Path::to_path_buf),
         classes: config.row.classes,
         per_class: config.per_class,

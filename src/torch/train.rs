@@ -22,6 +22,7 @@ use super::model::{batch_loss, Arch, ModelSpec, Net};
 use super::{Result, TchContext, TorchError};
 use crate::linalg::seeded_stream;
 use crate::loss::Loss;
+use crate::spec::Model;
 
 /// Settings of one SGD run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,16 +116,6 @@ pub struct TrainReport {
     pub data_settings: Option<DataSettings>,
 }
 
-/// Model family; widths come from [`Arch`]'s defaults unless given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelKind {
-    /// Bias-free ReLU MLP.
-    Mlp,
-    /// Bias-free CNN.
-    Cnn,
-}
-
 /// Everything `superlinear train` needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,7 +123,7 @@ pub struct RunTrainSettings {
     /// The data subset.
     pub data: DataSettings,
     /// Model family (used when `arch` is None).
-    pub model: ModelKind,
+    pub model: Model,
     /// Explicit architecture (None: the documented default for the data set).
     pub arch: Option<Arch>,
     /// SGD settings.
@@ -140,16 +131,16 @@ pub struct RunTrainSettings {
 }
 
 /// The default architecture of a model family on a data set of `chw` images.
-pub fn default_arch(model: ModelKind, chw: (usize, usize, usize)) -> Arch {
+pub fn default_arch(model: Model, chw: (usize, usize, usize)) -> Arch {
     let (c, h, w) = chw;
     match model {
-        ModelKind::Mlp if c * h * w == 784 => Arch::mnist_mlp(),
-        ModelKind::Mlp if c * h * w == 3072 => Arch::cifar_mlp(),
-        ModelKind::Mlp => Arch::Mlp {
+        Model::Mlp if c * h * w == 784 => Arch::mnist_mlp(),
+        Model::Mlp if c * h * w == 3072 => Arch::cifar_mlp(),
+        Model::Mlp => Arch::Mlp {
             input: c * h * w,
             hidden: vec![50, 50],
         },
-        ModelKind::Cnn => Arch::cnn(c),
+        Model::Cnn => Arch::cnn(c),
     }
 }
 
