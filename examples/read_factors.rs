@@ -2,7 +2,7 @@
 //! crate's reader and prints, as one JSON object, its sizes, loss, precision
 //! and metadata, and for the first samples the loss value and the factor
 //! `A_p = D_p^T M_p D_p` (row-major, `out x out`) computed with the engine's
-//! own loss derivatives (`kron::LossKind`). `scripts/test_export.py` compares
+//! own loss derivatives (`loss::Loss`). `scripts/test_export.py` compares
 //! these with PyTorch's, so the exporter and the reader agree on the format
 //! and on the losses' normalisation.
 //!
@@ -11,8 +11,8 @@
 //! error and exits with code 2.
 
 use serde_json::json;
-use superlinear::data::factors::{read_factors, FactorLoss, FactorPrecision};
-use superlinear::kron::LossKind;
+use superlinear::data::factors::{read_factors, FactorPrecision};
+use superlinear::loss::Loss;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,10 +28,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let kind = match f.loss {
-        FactorLoss::CrossEntropy => LossKind::CrossEntropy,
-        FactorLoss::SoftmaxMse => LossKind::SoftmaxMse,
-    };
+    let kind = Loss::from(f.loss);
     let (k, out) = (f.classes, f.out);
     let per_sample: Vec<_> = (0..samples.min(f.n))
         .map(|p| {

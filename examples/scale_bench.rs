@@ -30,8 +30,9 @@ use std::time::Instant;
 
 use faer::Mat;
 use rand::Rng as _;
-use superlinear::kron::{EigSettings, KronCurvature, LayerSamples, LossKind};
+use superlinear::kron::{EigSettings, KronCurvature, LayerSamples};
 use superlinear::linalg::{gaussian_matrix, seeded_rng};
+use superlinear::loss::Loss;
 use superlinear::memory::{estimate_analysis, AnalysisOptions, AnalysisShape, MemoryBudget};
 
 struct Row {
@@ -236,7 +237,7 @@ fn synthetic(row: &Row, seed: u64) -> LayerSamples {
         jacobians,
         logits,
         labels,
-        loss: LossKind::CrossEntropy,
+        loss: Loss::CrossEntropy,
     }
 }
 

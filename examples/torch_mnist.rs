@@ -10,17 +10,18 @@
 
 use std::path::PathBuf;
 
-use superlinear::kron::LossKind;
+use superlinear::loss::Loss;
 use superlinear::reproduce::analyze::{run_analyze, AnalyzeSettings};
+use superlinear::spec::Model;
 use superlinear::torch::dataset::DataSettings;
-use superlinear::torch::train::{run_train, ModelKind, RunTrainSettings, TrainSettings};
+use superlinear::torch::train::{run_train, RunTrainSettings, TrainSettings};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_string());
     let loss = match arg(0, "ce").as_str() {
-        "mse" => LossKind::SoftmaxMse,
-        _ => LossKind::CrossEntropy,
+        "mse" => Loss::SoftmaxMse,
+        _ => Loss::CrossEntropy,
     };
     let epochs: usize = arg(1, "20").parse()?;
     let per_class: usize = arg(2, "800").parse()?;
@@ -29,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     let out = PathBuf::from(arg(5, "runs/torch-mnist"));
     let settings = RunTrainSettings {
         data: DataSettings::mnist(10, per_class),
-        model: ModelKind::Mlp,
+        model: Model::Mlp,
         arch: None,
         train: TrainSettings {
             loss,

@@ -60,62 +60,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::linalg::{check_finite, sym_eig};
-
-/// The per-sample loss as a function of the logits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LossKind {
-    /// `L = logsumexp(f) - f_y`.
-    CrossEntropy,
-    /// `L = (1/K) |softmax(f) - e_y|^2` (softmax before MSE, one-hot target).
-    SoftmaxMse,
-}
-
-impl LossKind {
-    /// Loss value, gradient `q = dL/df` and Hessian `M = d^2L/df^2` at logits `f`
-    /// for label `y` (checked by the caller to be `< f.len()`).
-    pub fn derivatives(self, f: &[f64], y: usize) -> (f64, Vec<f64>, Mat<f64>) {
-        let k = f.len();
-        let max = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let exp: Vec<f64> = f.iter().map(|v| (v - max).exp()).collect();
-        let sum: f64 = exp.iter().sum();
-        let s: Vec<f64> = exp.iter().map(|e| e / sum).collect();
-        let jac = Mat::from_fn(k, k, |i, j| {
-            if i == j {
-                s[i] - s[i] * s[j]
-            } else {
-                -s[i] * s[j]
-            }
-        });
-        match self {
-            LossKind::CrossEntropy => {
-                let loss = max + sum.ln() - f[y];
-                let mut q = s.clone();
-                q[y] -= 1.0;
-                (loss, q, jac)
-            }
-            LossKind::SoftmaxMse => {
-                let scale = 2.0 / k as f64;
-                let r: Vec<f64> = (0..k)
-                    .map(|i| s[i] - if i == y { 1.0 } else { 0.0 })
-                    .collect();
-                let loss = r.iter().map(|v| v * v).sum::<f64>() / k as f64;
-                let q: Vec<f64> = (0..k)
-                    .map(|i| scale * (0..k).map(|j| jac[(i, j)] * r[j]).sum::<f64>())
-                    .collect();
-                let u: Vec<f64> = (0..k).map(|i| r[i] * s[i]).collect();
-                let rho: f64 = u.iter().sum();
-                let jj = &jac * &jac;
-                let m = Mat::from_fn(k, k, |i, j| {
-                    let diag = if i == j { u[i] - rho * s[i] } else { 0.0 };
-                    let t = diag - u[i] * s[j] - s[i] * u[j] + 2.0 * rho * s[i] * s[j];
-                    scale * (jj[(i, j)] + t)
-                });
-                (loss, q, m)
-            }
-        }
-    }
-}
+use crate::loss::Loss;
 
 /// What the engine needs per sample, gathered from a network (in f64).
 #[derive(Debug, Clone)]
@@ -129,7 +74,7 @@ pub struct LayerSamples {
     /// Labels in `0..K`.
     pub labels: Vec<usize>,
     /// The loss of the logits.
-    pub loss: LossKind,
+    pub loss: Loss,
 }
 
 /// One sample's factored curvature: `A_p = E diag(theta) E^T`, `a_p`, `delta_p`.
@@ -177,7 +122,7 @@ pub struct KronCurvature {
     classes: usize,
     acts: Mat<f64>,
     samples: Vec<SampleFactor>,
-    loss: LossKind,
+    loss: Loss,
 }
 
 /// Per-sample spectrum summary (C13: per-sample Hessians are dominated by
@@ -371,7 +316,7 @@ impl KronCurvature {
         self.classes
     }
     /// The loss the engine was built for.
-    pub fn loss(&self) -> LossKind {
+    pub fn loss(&self) -> Loss {
         self.loss
     }
     /// The per-sample factors.

@@ -37,4 +37,5 @@ pub mod pairs;
 pub mod published;
 pub mod reproduce;
 pub mod shifts;
+pub mod spec;
 pub mod suppression;

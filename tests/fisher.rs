@@ -36,7 +36,7 @@ fn net(seed: u64, depth: usize, d: usize, h: usize, k: usize, scale: f64) -> Mlp
 }
 
 fn loss_of(i: u8) -> Loss {
-    [Loss::CrossEntropy, Loss::SoftmaxMse, Loss::Mse][i as usize % 3]
+    [Loss::CrossEntropy, Loss::SoftmaxMse, Loss::LogitMse][i as usize % 3]
 }
 
 /// A random net, input and label away from ReLU kinks (None when too close
@@ -256,7 +256,7 @@ fn fisher_rejects_bad_inputs() {
     let xs = Array2::<f64>::zeros((2, 3));
     assert!(moments(&nt, Loss::CrossEntropy, xs.view(), &[0]).is_err());
     assert!(monte_carlo_fisher(&nt, xs.view(), 0, 1).is_err());
-    assert!(train_gd(&nt, Loss::Mse, xs.view(), &[0, 1], 1, f64::NAN).is_err());
+    assert!(train_gd(&nt, Loss::LogitMse, xs.view(), &[0, 1], 1, f64::NAN).is_err());
 }
 
 #[test]

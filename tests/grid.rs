@@ -9,14 +9,11 @@ use superlinear::claims::c14::{
 use superlinear::claims::c9::{judge_grid_fits, NetFit};
 use superlinear::claims::grid::{any_broken, GridJudgement};
 use superlinear::claims::Verdict;
-use superlinear::kron::LossKind;
+use superlinear::loss::Loss;
 use superlinear::reproduce::render::judgements_markdown;
 
-fn row(setting: &str, loss: LossKind, gamma: Option<f64>, gamma_awd: Option<f64>) -> GridRow {
-    let name = match loss {
-        LossKind::CrossEntropy => "CE",
-        LossKind::SoftmaxMse => "MSE",
-    };
+fn row(setting: &str, loss: Loss, gamma: Option<f64>, gamma_awd: Option<f64>) -> GridRow {
+    let name = loss.published_name();
     GridRow {
         label: format!("{setting} {name}"),
         setting: setting.to_string(),
@@ -27,16 +24,11 @@ fn row(setting: &str, loss: LossKind, gamma: Option<f64>, gamma_awd: Option<f64>
 }
 
 fn ce(setting: &str, gamma: f64, gamma_awd: f64) -> GridRow {
-    row(
-        setting,
-        LossKind::CrossEntropy,
-        Some(gamma),
-        Some(gamma_awd),
-    )
+    row(setting, Loss::CrossEntropy, Some(gamma), Some(gamma_awd))
 }
 
 fn mse(setting: &str, gamma: f64, gamma_awd: f64) -> GridRow {
-    row(setting, LossKind::SoftmaxMse, Some(gamma), Some(gamma_awd))
+    row(setting, Loss::SoftmaxMse, Some(gamma), Some(gamma_awd))
 }
 
 /// A grid on which every statement holds: two settings, both losses.
@@ -71,8 +63,8 @@ fn c14_nothing_measured_is_unchecked() {
     assert_eq!(verdicts(&empty), vec![Verdict::Unchecked; 4]);
     // Rows without a fit are not counted.
     let unfitted = judge_grid(&[
-        row("MNIST MLP K=3", LossKind::CrossEntropy, None, None),
-        row("MNIST MLP K=3", LossKind::SoftmaxMse, None, Some(1.1)),
+        row("MNIST MLP K=3", Loss::CrossEntropy, None, None),
+        row("MNIST MLP K=3", Loss::SoftmaxMse, None, Some(1.1)),
     ]);
     assert_eq!(verdicts(&unfitted), vec![Verdict::Unchecked; 4]);
     assert!(!any_broken(&unfitted));

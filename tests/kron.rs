@@ -6,8 +6,9 @@
 use faer::Mat;
 use proptest::prelude::*;
 use rand::Rng as _;
-use superlinear::kron::{KronCurvature, LayerSamples, LossKind};
+use superlinear::kron::{KronCurvature, LayerSamples};
 use superlinear::linalg::{seeded_rng, sym_eig};
+use superlinear::loss::Loss;
 
 use crate::util::{proptest_config, rel_diff};
 
@@ -16,7 +17,7 @@ fn random_samples(
     out: usize,
     inn: usize,
     k: usize,
-    loss: LossKind,
+    loss: Loss,
     seed: u64,
 ) -> LayerSamples {
     let mut rng = seeded_rng(seed);
@@ -57,7 +58,7 @@ fn max_abs(m: &Mat<f64>) -> f64 {
     x
 }
 
-fn check_engine(loss: LossKind, seed: u64, n: usize, out: usize, inn: usize, k: usize) {
+fn check_engine(loss: Loss, seed: u64, n: usize, out: usize, inn: usize, k: usize) {
     let s = random_samples(n, out, inn, k, loss, seed);
     let e = KronCurvature::new(&s, "random").unwrap();
     let d = out * inn;
@@ -186,23 +187,23 @@ fn check_engine(loss: LossKind, seed: u64, n: usize, out: usize, inn: usize, k: 
 
 #[test]
 fn engine_matches_dense_cross_entropy() {
-    check_engine(LossKind::CrossEntropy, 1, 9, 4, 3, 3);
+    check_engine(Loss::CrossEntropy, 1, 9, 4, 3, 3);
 }
 
 #[test]
 fn engine_matches_dense_softmax_mse() {
-    check_engine(LossKind::SoftmaxMse, 2, 9, 4, 3, 3);
+    check_engine(Loss::SoftmaxMse, 2, 9, 4, 3, 3);
 }
 
 #[test]
 fn engine_matches_dense_more_classes_than_outputs() {
-    check_engine(LossKind::SoftmaxMse, 3, 6, 2, 3, 5);
-    check_engine(LossKind::CrossEntropy, 4, 6, 2, 3, 5);
+    check_engine(Loss::SoftmaxMse, 3, 6, 2, 3, 5);
+    check_engine(Loss::CrossEntropy, 4, 6, 2, 3, 5);
 }
 
 /// Central differences of the loss and of q give q and M (the softmax-MSE
 /// Hessian is derived by hand in `kron`'s doc; this is its independent check).
-fn finite_difference_check(loss: LossKind, f: &[f64], y: usize) {
+fn finite_difference_check(loss: Loss, f: &[f64], y: usize) {
     let k = f.len();
     let (_, q, m) = loss.derivatives(f, y);
     let eps = 1e-5;
@@ -235,7 +236,7 @@ proptest! {
         mse in any::<bool>(),
     ) {
         let y = y % f.len();
-        let loss = if mse { LossKind::SoftmaxMse } else { LossKind::CrossEntropy };
+        let loss = if mse { Loss::SoftmaxMse } else { Loss::CrossEntropy };
         finite_difference_check(loss, &f, y);
     }
 }
@@ -243,26 +244,26 @@ proptest! {
 #[test]
 fn softmax_mse_hessian_can_be_indefinite() {
     // A confidently wrong prediction: M has a negative eigenvalue.
-    let (_, _, m) = LossKind::SoftmaxMse.derivatives(&[4.0, 0.0, 0.0], 1);
+    let (_, _, m) = Loss::SoftmaxMse.derivatives(&[4.0, 0.0, 0.0], 1);
     let ev = sym_eig(m.as_ref(), "M").unwrap().values;
     assert!(*ev.last().unwrap() < -1e-3, "{ev:?}");
-    let (_, _, m) = LossKind::CrossEntropy.derivatives(&[4.0, 0.0, 0.0], 1);
+    let (_, _, m) = Loss::CrossEntropy.derivatives(&[4.0, 0.0, 0.0], 1);
     let ev = sym_eig(m.as_ref(), "M").unwrap().values;
     assert!(*ev.last().unwrap() > -1e-15, "{ev:?}");
 }
 
 #[test]
 fn bad_inputs_are_typed_errors() {
-    let mut s = random_samples(4, 3, 2, 3, LossKind::CrossEntropy, 5);
+    let mut s = random_samples(4, 3, 2, 3, Loss::CrossEntropy, 5);
     s.labels[2] = 3;
     assert!(KronCurvature::new(&s, "t").is_err());
-    let mut s = random_samples(4, 3, 2, 3, LossKind::CrossEntropy, 5);
+    let mut s = random_samples(4, 3, 2, 3, Loss::CrossEntropy, 5);
     s.acts[(1, 1)] = f64::NAN;
     assert!(KronCurvature::new(&s, "t").is_err());
-    let mut s = random_samples(4, 3, 2, 3, LossKind::CrossEntropy, 5);
+    let mut s = random_samples(4, 3, 2, 3, Loss::CrossEntropy, 5);
     s.jacobians.pop();
     assert!(KronCurvature::new(&s, "t").is_err());
-    let s = random_samples(4, 3, 2, 3, LossKind::CrossEntropy, 5);
+    let s = random_samples(4, 3, 2, 3, Loss::CrossEntropy, 5);
     let e = KronCurvature::new(&s, "t").unwrap();
     assert!(e.c_diag(Mat::<f64>::zeros(5, 1).as_ref(), 1).is_err());
     assert!(e.c_diag(Mat::<f64>::zeros(6, 1).as_ref(), 0).is_err());
@@ -278,7 +279,7 @@ fn bad_inputs_are_typed_errors() {
 /// (`sym_eig`) and nalgebra, on the Kronecker H of a mid-sized random layer:
 /// top-k eigenvalues, residuals, orthonormality, and the diagonals `C_ii`,
 /// `C_awd,ii` computed on either basis (invariant to eigenvector signs).
-fn check_top_eig(loss: LossKind, seed: u64) {
+fn check_top_eig(loss: Loss, seed: u64) {
     let (n, out, inn, k_cls, top) = (150, 12, 10, 5, 40);
     let s = random_samples(n, out, inn, k_cls, loss, seed);
     let e = KronCurvature::new(&s, "random").unwrap();
@@ -343,12 +344,12 @@ fn check_top_eig(loss: LossKind, seed: u64) {
 
 #[test]
 fn top_k_eigensolver_matches_full_cross_entropy() {
-    check_top_eig(LossKind::CrossEntropy, 11);
+    check_top_eig(Loss::CrossEntropy, 11);
 }
 
 #[test]
 fn top_k_eigensolver_matches_full_softmax_mse() {
-    check_top_eig(LossKind::SoftmaxMse, 12);
+    check_top_eig(Loss::SoftmaxMse, 12);
 }
 
 #[test]
@@ -395,4 +396,52 @@ fn top_k_eigensolver_edge_cases() {
         Err(superlinear::error::Error::NonFinite { .. })
     ));
     assert!(sym_eig_top(Mat::zeros(2, 3), 1, par, "rect").is_err());
+}
+
+#[test]
+fn loss_names_parse_in_every_committed_spelling() {
+    for (s, l) in [
+        ("\"ce\"", Loss::CrossEntropy),
+        ("\"cross-entropy\"", Loss::CrossEntropy),
+        ("\"cross_entropy\"", Loss::CrossEntropy),
+        ("\"mse\"", Loss::SoftmaxMse),
+        ("\"softmax-mse\"", Loss::SoftmaxMse),
+        ("\"softmax_mse\"", Loss::SoftmaxMse),
+        ("\"logit-mse\"", Loss::LogitMse),
+    ] {
+        assert_eq!(serde_json::from_str::<Loss>(s).unwrap(), l, "{s}");
+    }
+    for l in Loss::ALL {
+        assert_eq!(
+            serde_json::to_string(&l).unwrap(),
+            format!("\"{}\"", l.short())
+        );
+        assert_eq!(l.short().parse::<Loss>().unwrap(), l);
+    }
+}
+
+#[test]
+fn softmax_mse_is_torch_mean_reduction_on_both_engines() {
+    let f = [0.3, -1.2, 2.0, 0.5];
+    let y = 2;
+    let (v, _, _) = Loss::SoftmaxMse.derivatives(&f, y);
+    let z = ndarray::Array1::from(f.to_vec());
+    let h = Loss::SoftmaxMse.eval(z.view(), y).unwrap();
+    let p = superlinear::loss::softmax(z.view());
+    let want = (0..4)
+        .map(|i| (p[i] - if i == y { 1.0 } else { 0.0 }).powi(2))
+        .sum::<f64>()
+        / 4.0;
+    assert!((v - want).abs() < 1e-15 && (h.value - want).abs() < 1e-15);
+    for loss in Loss::ALL {
+        let (v, q, m) = loss.derivatives(&f, y);
+        let h = loss.eval(z.view(), y).unwrap();
+        assert!((v - h.value).abs() < 1e-14, "{loss}");
+        for i in 0..4 {
+            assert!((q[i] - h.grad[i]).abs() < 1e-14, "{loss}");
+            for j in 0..4 {
+                assert!((m[(i, j)] - h.hess[(i, j)]).abs() < 1e-14, "{loss}");
+            }
+        }
+    }
 }

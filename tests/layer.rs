@@ -9,16 +9,17 @@ use faer::Mat;
 use rand::Rng as _;
 use superlinear::coupling::coupling_of_projected;
 use superlinear::fit::{fit_gamma, FitRule};
-use superlinear::kron::{LayerSamples, LossKind};
+use superlinear::kron::LayerSamples;
 use superlinear::layer::{analyze_layer, balanced_indices, LayerFactors, LayerSettings};
 use superlinear::linalg::{seeded_rng, sym_eig};
+use superlinear::loss::Loss;
 
 fn random_factors(
     n: usize,
     out: usize,
     inn: usize,
     k: usize,
-    loss: LossKind,
+    loss: Loss,
     seed: u64,
 ) -> LayerFactors {
     let mut rng = seeded_rng(seed);
@@ -106,7 +107,7 @@ fn quad(v: faer::ColRef<'_, f64>, m: &Mat<f64>) -> f64 {
     v.transpose() * m * v
 }
 
-fn check_against_dense(loss: LossKind, seed: u64) {
+fn check_against_dense(loss: Loss, seed: u64) {
     // N < d: the corrected null reads the N x N dual spectrum of C as d values.
     let (n, out, inn, k, batch, top) = (16, 4, 5, 3, 5, 8);
     let f = random_factors(n, out, inn, k, loss, seed);
@@ -169,7 +170,7 @@ fn check_against_dense(loss: LossKind, seed: u64) {
     );
     assert!((r.bounds.lambda_max - dn.lambda_max.max(0.0)).abs() <= 1e-10 * dn.lambda_max.abs());
     assert_eq!(r.bounds.directions, top);
-    if loss == LossKind::CrossEntropy {
+    if loss == Loss::CrossEntropy {
         assert!(r.bounds.holds(), "{:?}", r.bounds);
         assert!(r.spectra.negative_mass < 1e-12);
     }
@@ -216,18 +217,18 @@ fn check_against_dense(loss: LossKind, seed: u64) {
 #[test]
 fn analyze_layer_matches_dense_cross_entropy() {
     for seed in [1, 2] {
-        check_against_dense(LossKind::CrossEntropy, seed);
+        check_against_dense(Loss::CrossEntropy, seed);
     }
 }
 
 #[test]
 fn analyze_layer_matches_dense_softmax_mse() {
-    check_against_dense(LossKind::SoftmaxMse, 5);
+    check_against_dense(Loss::SoftmaxMse, 5);
 }
 
 #[test]
 fn analyze_layer_defaults_and_bad_input() {
-    let f = random_factors(12, 2, 3, 3, LossKind::CrossEntropy, 9);
+    let f = random_factors(12, 2, 3, 3, Loss::CrossEntropy, 9);
     let r = analyze_layer(&f, &LayerSettings::default()).unwrap();
     // top-k 0: every direction; the optional parts are off.
     assert_eq!(r.h_diag.len(), 6);
@@ -265,7 +266,7 @@ fn balanced_indices_round_robin() {
 #[test]
 fn krylov_route_matches_the_dense_route() {
     use superlinear::memory::EigMethod;
-    for (loss, seed) in [(LossKind::CrossEntropy, 11), (LossKind::SoftmaxMse, 12)] {
+    for (loss, seed) in [(Loss::CrossEntropy, 11), (Loss::SoftmaxMse, 12)] {
         let f = random_factors(120, 6, 7, 4, loss, seed);
         let base = LayerSettings {
             top_k: 10,
@@ -309,7 +310,7 @@ fn krylov_route_matches_the_dense_route() {
 /// stage and the bytes.
 #[test]
 fn memory_cap_is_refused_with_the_estimate() {
-    let f = random_factors(40, 5, 6, 3, LossKind::CrossEntropy, 21);
+    let f = random_factors(40, 5, 6, 3, Loss::CrossEntropy, 21);
     let settings = LayerSettings {
         memory_limit: Some(1024),
         ..LayerSettings::default()

@@ -9,7 +9,7 @@ use faer::Mat;
 use proptest::prelude::*;
 use rand::Rng as _;
 use superlinear::ensemble::Ensemble;
-use superlinear::kron::{KronCurvature, LayerSamples, LossKind};
+use superlinear::kron::{KronCurvature, LayerSamples};
 use superlinear::layer::halves::{match_halves, PairedLayer};
 use superlinear::layer::median;
 use superlinear::layer::suppress::{
@@ -17,6 +17,7 @@ use superlinear::layer::suppress::{
 };
 use superlinear::layer::terms::measure;
 use superlinear::linalg::seeded_rng;
+use superlinear::loss::Loss;
 use superlinear::moments::hessian as dense_hessian;
 use superlinear::suppression::{suppress, SuppressionConfig};
 
@@ -34,7 +35,7 @@ fn synthetic(
     inn: usize,
     k: usize,
     eps: f64,
-    loss: LossKind,
+    loss: Loss,
     seed: u64,
 ) -> Synthetic {
     let mut rng = seeded_rng(seed);
@@ -82,7 +83,7 @@ fn identity(d: usize) -> Mat<f64> {
 
 #[test]
 fn term1_plus_term2_is_first_order_exact() {
-    for loss in [LossKind::CrossEntropy, LossKind::SoftmaxMse] {
+    for loss in [Loss::CrossEntropy, Loss::SoftmaxMse] {
         let mut r12 = Vec::new();
         let mut r1 = Vec::new();
         for eps in [1e-2, 1e-3, 1e-4] {
@@ -104,7 +105,7 @@ fn term1_plus_term2_is_first_order_exact() {
 
 #[test]
 fn exact_difference_matches_per_sample_gradients() {
-    let s = synthetic(5, 3, 4, 3, 0.3, LossKind::CrossEntropy, 3);
+    let s = synthetic(5, 3, 4, 3, 0.3, Loss::CrossEntropy, 3);
     let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
     let layer = paired(&s, &eng);
     let m = measure(&layer, identity(eng.d()).as_ref(), 3).unwrap();
@@ -126,7 +127,7 @@ fn exact_difference_matches_per_sample_gradients() {
 
 #[test]
 fn moments_agree_with_the_kron_engine() {
-    let s = synthetic(8, 4, 5, 3, 0.5, LossKind::SoftmaxMse, 5);
+    let s = synthetic(8, 4, 5, 3, 0.5, Loss::SoftmaxMse, 5);
     let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
     let eig = eng.hessian_eig().unwrap();
     let v = eig.vectors.subcols(0, 7);
@@ -148,7 +149,7 @@ fn moments_agree_with_the_kron_engine() {
 
 #[test]
 fn isotropy_figures_are_in_range() {
-    let s = synthetic(10, 4, 6, 3, 0.4, LossKind::CrossEntropy, 9);
+    let s = synthetic(10, 4, 6, 3, 0.4, Loss::CrossEntropy, 9);
     let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
     let layer = paired(&s, &eng);
     let m = measure(&layer, identity(eng.d()).subcols(0, 5), 4).unwrap();
@@ -171,7 +172,7 @@ proptest! {
     /// moments are the full-space (Frobenius) ones, for any layer and pairing.
     #[test]
     fn projected_moments_sum_to_full_space(seed in 0u64..10_000, out in 2usize..5, inn in 2usize..5, ce in any::<bool>()) {
-        let loss = if ce { LossKind::CrossEntropy } else { LossKind::SoftmaxMse };
+        let loss = if ce { Loss::CrossEntropy } else { Loss::SoftmaxMse };
         let s = synthetic(4, out, inn, 3, 0.7, loss, seed);
         let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
         let mut rng = seeded_rng(seed ^ 0xabc);
@@ -189,7 +190,7 @@ proptest! {
 
 #[test]
 fn kron_suppression_matches_the_dense_ensemble_path() {
-    let s = synthetic(6, 3, 4, 3, 0.5, LossKind::CrossEntropy, 21);
+    let s = synthetic(6, 3, 4, 3, 0.5, Loss::CrossEntropy, 21);
     let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
     let acts = s.samples.acts.as_ref();
     let ens =
@@ -275,7 +276,7 @@ fn halves_are_same_class_and_cover_every_sample() {
 
 #[test]
 fn zero_activity_samples_are_skipped_and_counted() {
-    let mut s = synthetic(4, 3, 4, 3, 0.3, LossKind::CrossEntropy, 2);
+    let mut s = synthetic(4, 3, 4, 3, 0.3, Loss::CrossEntropy, 2);
     for j in 0..4 {
         s.samples.acts[(0, j)] = 0.0;
     }

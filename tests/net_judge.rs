@@ -10,10 +10,10 @@ use superlinear::claims::net::{gamma_text, NetThresholds};
 use superlinear::claims::{c13, c15, c6, c7, c9, Verdict};
 use superlinear::exit;
 use superlinear::fit::GammaFit;
-use superlinear::kron::LossKind;
 use superlinear::layer::isotropy::Isotropy;
 use superlinear::layer::suppress::KronSuppression;
 use superlinear::layer::{CheckpointFigures, Fit, NetFigures, PairFigures, SuppressionFigures};
+use superlinear::loss::Loss;
 use superlinear::suppression::SuppressionConfig;
 
 fn fit(gamma: f64, std_err: f64, r_squared: f64) -> Fit {
@@ -95,7 +95,7 @@ fn checkpoint(epoch: usize, gamma: Fit, pairs: PairFigures) -> CheckpointFigures
 }
 
 fn run<'a>(
-    loss: LossKind,
+    loss: Loss,
     cps: &'a [CheckpointFigures],
     sup: Option<&'a SuppressionFigures>,
 ) -> NetFigures<'a> {
@@ -181,7 +181,7 @@ fn c6_flips_on_term2_share_and_residual() {
                 pairs(share, resid, fit(1.3, 0.01, 0.9), fit(1.3, 0.01, 0.9)),
             ),
         ];
-        c6::judge_net(&run(LossKind::CrossEntropy, &cps, None), &t())
+        c6::judge_net(&run(Loss::CrossEntropy, &cps, None), &t())
     };
     let pass = ok(0.05, 0.2);
     assert_eq!(pass.verdict, Verdict::Pass);
@@ -196,7 +196,7 @@ fn c6_flips_on_term2_share_and_residual() {
     assert!(ok(0.05, 0.3).figure.contains("(<= 0.25 no)"));
     // At the threshold it still passes.
     assert_eq!(ok(0.1, 0.25).verdict, Verdict::Pass);
-    let none = c6::judge_net(&run(LossKind::CrossEntropy, &[], None), &t());
+    let none = c6::judge_net(&run(Loss::CrossEntropy, &[], None), &t());
     assert_eq!(none.verdict, Verdict::Unchecked);
     assert_eq!(none.figure, "no checkpoint analysed");
 }
@@ -209,7 +209,7 @@ fn c7_flips_on_the_gamma_difference() {
             fit(1.2, 0.01, 0.99),
             pairs(0.05, 0.2, fit(gi, 0.01, 0.9), fit(gs, 0.01, 0.9)),
         )];
-        c7::judge_net(&run(LossKind::CrossEntropy, &cps, None), &t())
+        c7::judge_net(&run(Loss::CrossEntropy, &cps, None), &t())
     };
     let pass = judge(1.30, 1.27);
     assert_eq!(pass.verdict, Verdict::Pass);
@@ -225,7 +225,7 @@ fn c7_flips_on_the_gamma_difference() {
         fit(1.2, 0.01, 0.99),
         pairs(0.05, 0.2, no_fit(), fit(1.2, 0.01, 0.9)),
     )];
-    let u = c7::judge_net(&run(LossKind::CrossEntropy, &cps, None), &t());
+    let u = c7::judge_net(&run(Loss::CrossEntropy, &cps, None), &t());
     assert_eq!(u.verdict, Verdict::Unchecked);
     assert_eq!(u.figure, "gamma_I or gamma_iso could not be fitted");
 }
@@ -242,7 +242,7 @@ fn c13_flips_on_gamma_change_shape_and_loss() {
         c13::judge_net(&run(loss, &cps, Some(&s)), &t())
     };
     // Cross-entropy: gamma_awd must fall by more than the tolerance.
-    let pass = judge(LossKind::CrossEntropy, 1.3, 1.1, 0.05);
+    let pass = judge(Loss::CrossEntropy, 1.3, 1.1, 0.05);
     assert_eq!(pass.verdict, Verdict::Pass);
     assert_eq!(
         pass.figure,
@@ -255,31 +255,31 @@ fn c13_flips_on_gamma_change_shape_and_loss() {
         pass.details[1]
     );
     assert_eq!(
-        judge(LossKind::CrossEntropy, 1.3, 1.27, 0.05).verdict,
+        judge(Loss::CrossEntropy, 1.3, 1.27, 0.05).verdict,
         Verdict::Deviates
     );
     // The spectra must barely move under tails-only suppression.
     assert_eq!(
-        judge(LossKind::CrossEntropy, 1.3, 1.1, 0.2).verdict,
+        judge(Loss::CrossEntropy, 1.3, 1.1, 0.2).verdict,
         Verdict::Deviates
     );
     // Softmax-MSE: gamma_awd must stay.
     assert_eq!(
-        judge(LossKind::SoftmaxMse, 1.1, 1.12, 0.05).verdict,
+        judge(Loss::SoftmaxMse, 1.1, 1.12, 0.05).verdict,
         Verdict::Pass
     );
     assert_eq!(
-        judge(LossKind::SoftmaxMse, 1.3, 1.1, 0.05).verdict,
+        judge(Loss::SoftmaxMse, 1.3, 1.1, 0.05).verdict,
         Verdict::Deviates
     );
-    let u = c13::judge_net(&run(LossKind::CrossEntropy, &cps, None), &t());
+    let u = c13::judge_net(&run(Loss::CrossEntropy, &cps, None), &t());
     assert_eq!(
         (u.verdict, u.figure.as_str()),
         (Verdict::Unchecked, "suppression not run")
     );
     let mut s = suppression(1.3, 1.1, 0.05);
     s.before = no_fit();
-    let u = c13::judge_net(&run(LossKind::CrossEntropy, &cps, Some(&s)), &t());
+    let u = c13::judge_net(&run(Loss::CrossEntropy, &cps, Some(&s)), &t());
     assert_eq!(u.verdict, Verdict::Unchecked);
 }
 
@@ -292,7 +292,7 @@ fn c15_flips_on_growth_and_early_fit() {
             checkpoint(4, fit(1.1, 0.01, 0.99), p()),
             checkpoint(8, g1, p()),
         ];
-        c15::judge_net(&run(LossKind::CrossEntropy, &cps, None), &t())
+        c15::judge_net(&run(Loss::CrossEntropy, &cps, None), &t())
     };
     let pass = judge(fit(1.0, 0.02, 0.99), fit(1.3, 0.02, 0.995));
     assert_eq!(pass.verdict, Verdict::Pass);
@@ -329,17 +329,11 @@ fn c9_analyze_exit_code() {
     // The right inequality fails: S = 5 > Lambda H = 3.
     let fails = check_bounds(&[1.0], &[5.0], 3.0, &tol).unwrap();
     assert!(holds.holds() && !fails.holds());
+    assert_eq!(c9::analyze_exit_code(&holds, Loss::CrossEntropy), exit::OK);
     assert_eq!(
-        c9::analyze_exit_code(&holds, LossKind::CrossEntropy),
-        exit::OK
-    );
-    assert_eq!(
-        c9::analyze_exit_code(&fails, LossKind::CrossEntropy),
+        c9::analyze_exit_code(&fails, Loss::CrossEntropy),
         exit::CLAIM_FAILED
     );
     // Softmax-MSE per-sample Hessians can be indefinite: reported, not failed.
-    assert_eq!(
-        c9::analyze_exit_code(&fails, LossKind::SoftmaxMse),
-        exit::OK
-    );
+    assert_eq!(c9::analyze_exit_code(&fails, Loss::SoftmaxMse), exit::OK);
 }

@@ -7,11 +7,12 @@
 use faer::{Mat, Par};
 use rand::Rng as _;
 use superlinear::fit::{fit_gamma, FitRule};
-use superlinear::kron::{EigSettings, KronCurvature, LayerSamples, LossKind};
+use superlinear::kron::{EigSettings, KronCurvature, LayerSamples};
 use superlinear::linalg::{
     gaussian_matrix, haar_orthogonal, seeded_rng, sym_eig, sym_eigenvalues, top_eig_krylov,
     DenseSymOperator, KrylovSettings, SymOperator,
 };
+use superlinear::loss::Loss;
 use superlinear::memory::{
     eig_route, estimate_analysis, moment_route, AnalysisOptions, AnalysisShape, EigMethod,
     MemoryBudget, MomentRoute,
@@ -22,7 +23,7 @@ use crate::util::rel_diff;
 
 /// Nonnegative activities, dense Jacobians through a fixed read-out with
 /// per-sample ReLU masks, logits with a class signal.
-fn samples(n: usize, out: usize, inn: usize, k: usize, loss: LossKind, seed: u64) -> LayerSamples {
+fn samples(n: usize, out: usize, inn: usize, k: usize, loss: Loss, seed: u64) -> LayerSamples {
     let mut rng = seeded_rng(seed);
     let w2 = gaussian_matrix(k, out, &mut rng);
     let mix = gaussian_matrix(inn, inn, &mut rng);
@@ -57,7 +58,7 @@ fn samples(n: usize, out: usize, inn: usize, k: usize, loss: LossKind, seed: u64
     }
 }
 
-fn engine(n: usize, out: usize, inn: usize, k: usize, loss: LossKind, seed: u64) -> KronCurvature {
+fn engine(n: usize, out: usize, inn: usize, k: usize, loss: Loss, seed: u64) -> KronCurvature {
     KronCurvature::new(&samples(n, out, inn, k, loss, seed), "synthetic").unwrap()
 }
 
@@ -73,9 +74,9 @@ fn noise_moments_match_the_dual_gram_both_routes() {
     let budget = MemoryBudget::unlimited();
     // N > d and N < d, both losses, chunks that do and do not divide N.
     for (n, out, inn, loss, seed) in [
-        (150, 6, 5, LossKind::CrossEntropy, 1),
-        (70, 9, 11, LossKind::SoftmaxMse, 2),
-        (203, 4, 7, LossKind::SoftmaxMse, 3),
+        (150, 6, 5, Loss::CrossEntropy, 1),
+        (70, 9, 11, Loss::SoftmaxMse, 2),
+        (203, 4, 7, Loss::SoftmaxMse, 3),
     ] {
         let e = engine(n, out, inn, 4, loss, seed);
         for b in [1, 32] {
@@ -109,7 +110,7 @@ fn noise_moments_match_the_dual_gram_both_routes() {
 
 #[test]
 fn dense_c_is_the_centred_second_moment_of_the_gradients() {
-    let e = engine(60, 5, 4, 3, LossKind::CrossEntropy, 7);
+    let e = engine(60, 5, 4, 3, Loss::CrossEntropy, 7);
     let g = e.per_sample_gradients();
     let (n, d) = (g.nrows(), g.ncols());
     let mean: Vec<f64> = (0..d)
@@ -134,7 +135,7 @@ fn dense_c_is_the_centred_second_moment_of_the_gradients() {
 fn spectrum_of_c_through_either_side() {
     let budget = MemoryBudget::unlimited();
     // N > d goes through d x d; compare with the dual's nonzero spectrum.
-    let e = engine(90, 5, 6, 4, LossKind::SoftmaxMse, 11);
+    let e = engine(90, 5, 6, 4, Loss::SoftmaxMse, 11);
     let primal = e.c_spectrum(4, &budget, Par::Seq).unwrap();
     assert_eq!(primal.len(), e.d());
     let kc = e.c_dual_gram(4, Par::Seq).unwrap();
@@ -144,7 +145,7 @@ fn spectrum_of_c_through_either_side() {
         assert!((primal[i] - dual[i]).abs() < 1e-12 * top * e.d() as f64);
     }
     // N <= d goes through the dual: N values.
-    let e = engine(20, 5, 6, 4, LossKind::CrossEntropy, 12);
+    let e = engine(20, 5, 6, 4, Loss::CrossEntropy, 12);
     assert_eq!(e.c_spectrum(4, &budget, Par::Seq).unwrap().len(), 20);
 }
 
@@ -210,7 +211,7 @@ fn krylov_survives_a_rank_deficient_operator() {
 
 #[test]
 fn kronecker_product_equals_dense_h() {
-    for loss in [LossKind::CrossEntropy, LossKind::SoftmaxMse] {
+    for loss in [Loss::CrossEntropy, Loss::SoftmaxMse] {
         let e = engine(77, 7, 6, 5, loss, 21);
         let h = e.hessian_with(Par::Seq);
         let mut rng = seeded_rng(1);
@@ -230,7 +231,7 @@ fn kronecker_product_equals_dense_h() {
 
 #[test]
 fn krylov_routes_match_the_dense_route_and_its_gamma() {
-    for (loss, seed) in [(LossKind::CrossEntropy, 31), (LossKind::SoftmaxMse, 32)] {
+    for (loss, seed) in [(Loss::CrossEntropy, 31), (Loss::SoftmaxMse, 32)] {
         let e = engine(400, 16, 15, 10, loss, seed);
         let k = 30;
         let dense = e
@@ -286,7 +287,7 @@ fn krylov_routes_match_the_dense_route_and_its_gamma() {
 
 #[test]
 fn factored_engine_rebuilds_a_p() {
-    let s = samples(50, 9, 4, 3, LossKind::SoftmaxMse, 51);
+    let s = samples(50, 9, 4, 3, Loss::SoftmaxMse, 51);
     let kept = KronCurvature::new(&s, "kept").unwrap();
     let lean = KronCurvature::new_factored(&s, "lean").unwrap();
     assert_eq!(lean.samples()[0].a_mat.nrows(), 0);
@@ -301,7 +302,7 @@ fn factored_engine_rebuilds_a_p() {
 
 #[test]
 fn over_budget_is_a_typed_error_before_allocating() {
-    let e = engine(40, 30, 30, 3, LossKind::CrossEntropy, 41);
+    let e = engine(40, 30, 30, 3, Loss::CrossEntropy, 41);
     let tiny = MemoryBudget {
         limit_bytes: 1 << 20,
     };

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 
 use faer::Mat;
-use superlinear::kron::{KronCurvature, LossKind};
+use superlinear::kron::KronCurvature;
+use superlinear::loss::Loss;
 use superlinear::reproduce::analyze::{analyze, run_analyze_on, AnalyzeSettings};
 use superlinear::torch::curvature::{layer_samples, tensor_to_f64};
 use superlinear::torch::dataset::TrainData;
@@ -34,7 +35,7 @@ fn oracle(
     layer: &str,
     x: &Tensor,
     labels: &[usize],
-    loss: LossKind,
+    loss: Loss,
 ) -> (Vec<Mat<f64>>, Mat<f64>) {
     let w = net.weight(layer).unwrap();
     let d = w.numel();
@@ -84,7 +85,7 @@ fn oracle_agreement(
     spec: &ModelSpec,
     chw: (usize, usize, usize),
     n: usize,
-    loss: LossKind,
+    loss: Loss,
     seed: u64,
 ) -> f64 {
     let net = Net::new(spec, seed, Kind::Double).unwrap();
@@ -216,21 +217,21 @@ fn small_cnn() -> ModelSpec {
 #[test]
 fn oracle_mlp_cross_entropy() {
     one_thread();
-    let worst = oracle_agreement(&small_mlp(), (1, 2, 3), 12, LossKind::CrossEntropy, 1);
+    let worst = oracle_agreement(&small_mlp(), (1, 2, 3), 12, Loss::CrossEntropy, 1);
     eprintln!("oracle MLP CE: worst relative difference {worst:e}");
 }
 
 #[test]
 fn oracle_mlp_softmax_mse() {
     one_thread();
-    let worst = oracle_agreement(&small_mlp(), (1, 2, 3), 12, LossKind::SoftmaxMse, 2);
+    let worst = oracle_agreement(&small_mlp(), (1, 2, 3), 12, Loss::SoftmaxMse, 2);
     eprintln!("oracle MLP softmax-MSE: worst relative difference {worst:e}");
 }
 
 #[test]
 fn oracle_cnn_cross_entropy_and_mse() {
     one_thread();
-    for (loss, seed) in [(LossKind::CrossEntropy, 3), (LossKind::SoftmaxMse, 4)] {
+    for (loss, seed) in [(Loss::CrossEntropy, 3), (Loss::SoftmaxMse, 4)] {
         let worst = oracle_agreement(&small_cnn(), (2, 6, 6), 10, loss, seed);
         eprintln!("oracle CNN {loss:?}: worst relative difference {worst:e}");
     }
@@ -396,7 +397,7 @@ fn train_then_analyze_tiny() {
     };
     let mut net = Net::new(&spec, 3, Kind::Float).unwrap();
     let settings = TrainSettings {
-        loss: LossKind::CrossEntropy,
+        loss: Loss::CrossEntropy,
         lr: 0.1,
         batch_size: 10,
         epochs: 60,
@@ -466,7 +467,7 @@ fn train_then_analyze_tiny() {
         &AnalyzeSettings {
             samples: 60,
             top_k: 20,
-            loss: Some(LossKind::CrossEntropy),
+            loss: Some(Loss::CrossEntropy),
             batch_size: Some(10),
             coupling_awd: true,
             linalg_threads: 1,

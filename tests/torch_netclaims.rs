@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use rand::Rng as _;
-use superlinear::kron::LossKind;
 use superlinear::linalg::seeded_rng;
+use superlinear::loss::Loss;
 use superlinear::reproduce::netclaims::{net_claims_on, NetClaimsReport, NetClaimsSettings};
 use superlinear::torch::dataset::TrainData;
 use superlinear::torch::model::{Arch, ModelSpec, Net};
@@ -56,7 +56,7 @@ fn train_then_net_claims_tiny() {
         },
         classes: 3,
     };
-    for loss in [LossKind::CrossEntropy, LossKind::SoftmaxMse] {
+    for loss in [Loss::CrossEntropy, Loss::SoftmaxMse] {
         let mut net = Net::new(&spec, 1, Kind::Float).unwrap();
         let ts = TrainSettings {
             loss,

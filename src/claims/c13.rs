@@ -208,7 +208,7 @@ pub fn judge_net(
     t: &super::net::NetThresholds,
 ) -> ClaimOutcome {
     use super::net::{gamma_text, unchecked};
-    use crate::kron::LossKind;
+    use crate::loss::Loss;
     let Some(last) = figures.checkpoints.last() else {
         return unchecked("no checkpoint analysed");
     };
@@ -223,8 +223,11 @@ pub fn judge_net(
     let dg = h.gamma - b.gamma;
     let shape_ok = sup.tails_only.h_shape_change_median <= t.c13_shape_tol;
     let gamma_ok = match figures.loss {
-        LossKind::CrossEntropy => dg < -t.c13_gamma_tol,
-        LossKind::SoftmaxMse => dg.abs() <= t.c13_gamma_tol,
+        Loss::CrossEntropy => dg < -t.c13_gamma_tol,
+        Loss::SoftmaxMse => dg.abs() <= t.c13_gamma_tol,
+        Loss::LogitMse => {
+            return unchecked("C13 predicts for cross-entropy and softmax-MSE only");
+        }
     };
     let details = vec![
         format!(

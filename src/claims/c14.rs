@@ -26,7 +26,7 @@
 //! of `superlinear reproduce`.
 
 use crate::claims::grid::GridJudgement;
-use crate::kron::LossKind;
+use crate::loss::Loss;
 
 /// Tolerance of "close" (and of "within" in the published-vs-measured table).
 pub const CLOSE: f64 = 0.10;
@@ -40,7 +40,7 @@ pub struct GridRow {
     /// e.g. `MNIST MLP K=3`: rows with equal settings are compared.
     pub setting: String,
     /// Loss.
-    pub loss: LossKind,
+    pub loss: Loss,
     /// Mean gamma over the row's scored seeds (None: nothing fitted).
     pub gamma: Option<f64>,
     /// Mean gamma_awd over the row's scored seeds (None: nothing fitted).
@@ -58,14 +58,14 @@ pub fn judge_grid(rows: &[GridRow]) -> Vec<GridJudgement> {
     ]
 }
 
-fn of_loss(rows: &[GridRow], loss: LossKind) -> impl Iterator<Item = &GridRow> {
+fn of_loss(rows: &[GridRow], loss: Loss) -> impl Iterator<Item = &GridRow> {
     rows.iter().filter(move |r| r.loss == loss)
 }
 
 /// CE gamma > 1 in every CE row.
 pub fn ce_above_one(rows: &[GridRow]) -> GridJudgement {
     let (mut n, mut f) = (0, Vec::new());
-    for r in of_loss(rows, LossKind::CrossEntropy) {
+    for r in of_loss(rows, Loss::CrossEntropy) {
         if let Some(g) = r.gamma {
             n += 1;
             if g <= 1.0 {
@@ -79,7 +79,7 @@ pub fn ce_above_one(rows: &[GridRow]) -> GridJudgement {
 /// MSE gamma within [`CLOSE`] of 1 in every MSE row.
 pub fn mse_close_to_one(rows: &[GridRow]) -> GridJudgement {
     let (mut n, mut f) = (0, Vec::new());
-    for r in of_loss(rows, LossKind::SoftmaxMse) {
+    for r in of_loss(rows, Loss::SoftmaxMse) {
         if let Some(g) = r.gamma {
             n += 1;
             if (g - 1.0).abs() > CLOSE {
@@ -100,9 +100,8 @@ pub fn mse_close_to_one(rows: &[GridRow]) -> GridJudgement {
 /// against the first MSE row of its setting).
 pub fn ce_above_mse(rows: &[GridRow]) -> GridJudgement {
     let (mut n, mut f) = (0, Vec::new());
-    for ce in of_loss(rows, LossKind::CrossEntropy) {
-        let Some(mse) = of_loss(rows, LossKind::SoftmaxMse).find(|r| r.setting == ce.setting)
-        else {
+    for ce in of_loss(rows, Loss::CrossEntropy) {
+        let Some(mse) = of_loss(rows, Loss::SoftmaxMse).find(|r| r.setting == ce.setting) else {
             continue;
         };
         if let (Some(a), Some(b)) = (ce.gamma, mse.gamma) {

@@ -232,8 +232,8 @@ pub fn judge_grid_fits(fits: &[NetFit]) -> crate::claims::grid::GridJudgement {
 /// so the theorem applies), [`crate::exit::OK`] otherwise. Softmax-MSE
 /// per-sample Hessians can be indefinite (part 2 above: the right inequality
 /// then fails legitimately), so its violations are reported, not failed.
-pub fn analyze_exit_code(bounds: &crate::bounds::BoundReport, loss: crate::kron::LossKind) -> i32 {
-    if bounds.holds() || loss == crate::kron::LossKind::SoftmaxMse {
+pub fn analyze_exit_code(bounds: &crate::bounds::BoundReport, loss: crate::loss::Loss) -> i32 {
+    if bounds.holds() || loss == crate::loss::Loss::SoftmaxMse {
         crate::exit::OK
     } else {
         crate::exit::CLAIM_FAILED

@@ -12,10 +12,10 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use superlinear::data::factors::{read_factors, FactorPrecision};
-use superlinear::kron::LossKind;
 use superlinear::layer::{
     analyze_layer, balanced_indices, CouplingNull, LayerFactors, LayerReport, LayerSettings,
 };
+use superlinear::loss::Loss;
 use superlinear::memory::EigMethod;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -26,11 +26,11 @@ pub enum LossArg {
     Mse,
 }
 
-impl From<LossArg> for LossKind {
+impl From<LossArg> for Loss {
     fn from(l: LossArg) -> Self {
         match l {
-            LossArg::Ce => LossKind::CrossEntropy,
-            LossArg::Mse => LossKind::SoftmaxMse,
+            LossArg::Ce => Loss::CrossEntropy,
+            LossArg::Mse => Loss::SoftmaxMse,
         }
     }
 }

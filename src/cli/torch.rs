@@ -5,30 +5,36 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use super::analyze::LossArg;
 use superlinear::exit;
-use superlinear::torch::dataset::{DataSettings, DatasetName};
-use superlinear::torch::train::{run_train, ModelKind, RunTrainSettings, TrainSettings};
+use superlinear::loss::Loss;
+use superlinear::spec::{Dataset, Model};
+use superlinear::torch::dataset::DataSettings;
+use superlinear::torch::train::{run_train, RunTrainSettings, TrainSettings};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DatasetArg {
-    Mnist,
-    Cifar10,
+/// A command-line value parser for a type named by its short names.
+fn named<T>(
+    names: impl IntoIterator<Item = &'static str>,
+) -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: std::str::FromStr + Clone + Send + Sync + 'static,
+    T::Err: std::fmt::Debug,
+{
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(names).map(|s| s.parse::<T>().expect("listed name"))
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ModelArg {
-    Mlp,
-    Cnn,
+/// The losses `train` and `analyze` offer.
+fn losses() -> [&'static str; 2] {
+    [Loss::CrossEntropy, Loss::SoftmaxMse].map(Loss::short)
 }
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Data set.
-    #[arg(long, value_enum, default_value = "mnist")]
-    pub dataset: DatasetArg,
+    #[arg(long, default_value = "mnist", value_parser = named::<Dataset>(Dataset::ALL.map(Dataset::short)))]
+    pub dataset: Dataset,
     /// Data root (default: $SUPERLINEAR_DATA).
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -39,11 +45,11 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub per_class: usize,
     /// Model family (default widths: see src/torch/model.rs).
-    #[arg(long, value_enum, default_value = "mlp")]
-    pub model: ModelArg,
+    #[arg(long, default_value = "mlp", value_parser = named::<Model>(Model::ALL.map(Model::short)))]
+    pub model: Model,
     /// Loss.
-    #[arg(long, value_enum, default_value = "ce")]
-    pub loss: LossArg,
+    #[arg(long, default_value = "ce", value_parser = named::<Loss>(losses()))]
+    pub loss: Loss,
     /// Learning rate (the paper's value is lost in the extraction).
     #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub lr: f64,
@@ -74,22 +80,16 @@ pub fn train(args: TrainArgs) -> Result<i32> {
     tch::set_num_threads(args.threads.max(1));
     let settings = RunTrainSettings {
         data: DataSettings {
-            dataset: match args.dataset {
-                DatasetArg::Mnist => DatasetName::Mnist,
-                DatasetArg::Cifar10 => DatasetName::Cifar10,
-            },
+            dataset: args.dataset,
             root: args.data,
             classes: args.classes,
             per_class: args.per_class,
             normalize: true,
         },
-        model: match args.model {
-            ModelArg::Mlp => ModelKind::Mlp,
-            ModelArg::Cnn => ModelKind::Cnn,
-        },
+        model: args.model,
         arch: None,
         train: TrainSettings {
-            loss: args.loss.into(),
+            loss: args.loss,
             lr: args.lr,
             batch_size: args.batch_size,
             epochs: args.epochs,

@@ -59,8 +59,9 @@ use super::terms::measure;
 use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
 use crate::error::{Error, Result};
 use crate::fit::{fit_gamma, FitRule, GammaFit};
-use crate::kron::{EigSettings, KronCurvature, LossKind, SpectraSummary};
+use crate::kron::{EigSettings, KronCurvature, SpectraSummary};
 use crate::linalg::KrylovSettings;
+use crate::loss::Loss;
 use crate::memory::{estimate_analysis, AnalysisOptions, AnalysisShape, EigMethod, MemoryBudget};
 
 /// Wall-clock seconds of one stage.
@@ -84,7 +85,7 @@ pub struct LayerReport {
     /// Classes K.
     pub classes: usize,
     /// Loss.
-    pub loss: LossKind,
+    pub loss: Loss,
     /// Batch size B in Eq. 2.
     pub batch_size: usize,
     /// Mean per-sample loss on the samples.

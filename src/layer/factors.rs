@@ -120,11 +120,7 @@ impl LayerFactors {
     /// ([`crate::data::factors`]): the same a_p, D_p, logits, labels and W,
     /// as the engine's matrices, with the file's loss.
     pub fn from_factor_file(f: &crate::data::factors::FactorFile, idx: &[usize]) -> Self {
-        use crate::data::factors::FactorLoss;
-        let loss = match f.loss {
-            FactorLoss::CrossEntropy => crate::kron::LossKind::CrossEntropy,
-            FactorLoss::SoftmaxMse => crate::kron::LossKind::SoftmaxMse,
-        };
+        let loss = crate::loss::Loss::from(f.loss);
         let (out, inn, k) = (f.out, f.inn, f.classes);
         LayerFactors {
             layer: f.meta.layer.clone(),

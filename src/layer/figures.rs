@@ -34,8 +34,9 @@ use super::suppress::{median, suppress_layer, KronSuppression};
 use super::terms::measure;
 use crate::error::Result;
 use crate::fit::{fit_gamma, FitRule, GammaFit};
-use crate::kron::{KronCurvature, LossKind};
+use crate::kron::KronCurvature;
 use crate::linalg::sym_eig;
+use crate::loss::Loss;
 use crate::pairs::RatioStats;
 use crate::suppression::SuppressionConfig;
 
@@ -181,7 +182,7 @@ pub struct SuppressionFigures {
 #[derive(Debug, Clone, Copy)]
 pub struct NetFigures<'a> {
     /// Loss of the run.
-    pub loss: LossKind,
+    pub loss: Loss,
     /// Per checkpoint, in epoch order.
     pub checkpoints: &'a [CheckpointFigures],
     /// C13's suppression runs at the last checkpoint (None: not run).

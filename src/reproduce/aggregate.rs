@@ -19,12 +19,13 @@
 
 use serde::Serialize;
 
+use super::config::RowKey;
 pub use super::config::TableId;
-use super::config::{Loss, RowKey};
 use super::record::RunRecord;
 use crate::claims::c14::{self, GridRow};
 use crate::claims::c9::{self, NetFit};
 use crate::claims::grid::GridJudgement;
+use crate::loss::Loss;
 use crate::published::{MeanStd, Published, Table1Row};
 
 /// Tolerance of "within" (and of C14's "close").
@@ -155,9 +156,9 @@ pub fn table_rows(
             let acc: Vec<f64> = rs.iter().map(|r| r.train.accuracy).collect();
             let p = published_row(published, row);
             let (pg, pga) = match (p, row.loss) {
-                (Some(p), Loss::Ce) => (Some(p.ce_gamma), Some(p.ce_gamma_awd)),
-                (Some(p), Loss::Mse) => (Some(p.mse_gamma), Some(p.mse_gamma_awd)),
-                (None, _) => (None, None),
+                (Some(p), Loss::CrossEntropy) => (Some(p.ce_gamma), Some(p.ce_gamma_awd)),
+                (Some(p), Loss::SoftmaxMse) => (Some(p.mse_gamma), Some(p.mse_gamma_awd)),
+                (Some(_), Loss::LogitMse) | (None, _) => (None, None),
             };
             let fit_failures = rs
                 .iter()
@@ -181,7 +182,7 @@ pub fn table_rows(
                     measured: mean_std(&ga),
                 },
                 table3: match (table, row.loss) {
-                    (TableId::Three, Loss::Mse) => p.map(|p| p.table3_mse_gamma_term2),
+                    (TableId::Three, Loss::SoftmaxMse) => p.map(|p| p.table3_mse_gamma_term2),
                     _ => None,
                 },
                 table3_term12: mean_std(
@@ -220,7 +221,7 @@ pub fn judgements(rows: &[TableRow], records: &[RunRecord]) -> Vec<GridJudgement
         .map(|r| GridRow {
             label: r.row.label(),
             setting: setting(&r.row),
-            loss: r.row.loss.kind(),
+            loss: r.row.loss,
             gamma: r.gamma.measured.map(|m| m.0),
             gamma_awd: r.gamma_awd.measured.map(|m| m.0),
         })

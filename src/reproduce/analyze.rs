@@ -15,10 +15,10 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::ReproduceError;
-use crate::kron::LossKind;
 use crate::layer::{
     analyze_layer, balanced_indices, plan_memory, LayerReport, LayerSettings, Stage,
 };
+use crate::loss::Loss;
 use crate::memory::{AnalysisShape, EigMethod};
 use crate::torch::checkpoint::{load_net, run_metadata};
 use crate::torch::curvature::gather_layer;
@@ -42,7 +42,7 @@ pub struct AnalyzeSettings {
     /// Number of top eigen-directions (0: all d).
     pub top_k: usize,
     /// Loss (None: from `run.json` beside the checkpoint).
-    pub loss: Option<LossKind>,
+    pub loss: Option<Loss>,
     /// Batch size B of Eq. 2 (None: from `run.json`, else 1).
     pub batch_size: Option<usize>,
     /// Samples per autograd / engine chunk.

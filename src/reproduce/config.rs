@@ -17,102 +17,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::ReproduceError;
+use crate::loss::Loss;
 use crate::published::{Published, Table2Row};
-
-/// Data set of a row family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "kebab-case")]
-pub enum Dataset {
-    /// MNIST, 1 x 28 x 28.
-    Mnist,
-    /// CIFAR-10, 3 x 32 x 32.
-    Cifar10,
-}
-
-impl Dataset {
-    /// The name used in `published.toml`.
-    pub fn published_name(self) -> &'static str {
-        match self {
-            Dataset::Mnist => "MNIST",
-            Dataset::Cifar10 => "CIFAR-10",
-        }
-    }
-    /// Short name for file names and row filters.
-    pub fn short(self) -> &'static str {
-        match self {
-            Dataset::Mnist => "mnist",
-            Dataset::Cifar10 => "cifar10",
-        }
-    }
-    /// (C, H, W).
-    pub fn chw(self) -> (usize, usize, usize) {
-        match self {
-            Dataset::Mnist => (1, 28, 28),
-            Dataset::Cifar10 => (3, 32, 32),
-        }
-    }
-}
-
-/// Model family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "kebab-case")]
-pub enum Model {
-    /// Bias-free ReLU MLP.
-    Mlp,
-    /// Bias-free CNN.
-    Cnn,
-}
-
-impl Model {
-    /// The name used in `published.toml`.
-    pub fn published_name(self) -> &'static str {
-        match self {
-            Model::Mlp => "MLP",
-            Model::Cnn => "CNN",
-        }
-    }
-    /// Short name.
-    pub fn short(self) -> &'static str {
-        match self {
-            Model::Mlp => "mlp",
-            Model::Cnn => "cnn",
-        }
-    }
-}
-
-/// Loss of a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "kebab-case")]
-pub enum Loss {
-    /// Cross-entropy.
-    Ce,
-    /// Softmax, then mean squared error.
-    Mse,
-}
-
-impl Loss {
-    /// The name used in `published.toml`.
-    pub fn published_name(self) -> &'static str {
-        match self {
-            Loss::Ce => "CE",
-            Loss::Mse => "MSE",
-        }
-    }
-    /// Short name.
-    pub fn short(self) -> &'static str {
-        match self {
-            Loss::Ce => "ce",
-            Loss::Mse => "mse",
-        }
-    }
-    /// The loss of the curvature engine.
-    pub fn kind(self) -> crate::kron::LossKind {
-        match self {
-            Loss::Ce => crate::kron::LossKind::CrossEntropy,
-            Loss::Mse => crate::kron::LossKind::SoftmaxMse,
-        }
-    }
-}
+use crate::spec::{Dataset, Model};
 
 /// Scale of a reproduction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -454,7 +361,7 @@ impl ConfigSet {
     pub fn rows(&self, published: &Published) -> Vec<RowKey> {
         let mut out = Vec::new();
         for t in &published.table1 {
-            for loss in [Loss::Ce, Loss::Mse] {
+            for loss in [Loss::CrossEntropy, Loss::SoftmaxMse] {
                 for (_, f) in &self.families {
                     if f.dataset.published_name() == t.dataset
                         && f.model.published_name() == t.model

@@ -8,11 +8,12 @@
 use std::path::{Path, PathBuf};
 
 use super::aggregate::{judgements, scored, table_rows, TableId, TableRow};
-use super::config::{ConfigSet, Loss, RowFilter, RowKey, RunConfig, Scale};
+use super::config::{ConfigSet, RowFilter, RowKey, RunConfig, Scale};
 use super::record::{record_path, stored_record, RunRecord};
 use super::render::{results_markdown, table_csv, table_markdown, RenderOptions, ResultsContext};
 use super::{write_atomic, ReproduceError};
 use crate::claims::grid::GridJudgement;
+use crate::loss::Loss;
 use crate::published::Published;
 
 /// Everything one `reproduce` call needs.
@@ -92,7 +93,7 @@ impl ReproduceSettings {
             .rows(&self.published)
             .into_iter()
             .filter(|r| self.rows.matches(r))
-            .filter(|r| self.table == TableId::One || r.loss == Loss::Mse)
+            .filter(|r| self.table == TableId::One || r.loss == Loss::SoftmaxMse)
             .collect()
     }
 }

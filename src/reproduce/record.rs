@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::config::{Loss, RowKey, RunConfig, TableId};
+use super::config::{RowKey, RunConfig, TableId};
 use super::{write_atomic, ReproduceError};
+use crate::loss::Loss;
 
 /// A gamma fit as stored in a run record.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -248,7 +249,7 @@ pub fn stored_record(path: &Path, config: &RunConfig, table: TableId) -> Option<
     };
     let rec: RunRecord = serde_json::from_str(&body).ok()?;
     let complete =
-        table == TableId::One || config.row.loss != Loss::Mse || rec.analyze.term2.is_some();
+        table == TableId::One || config.row.loss != Loss::SoftmaxMse || rec.analyze.term2.is_some();
     (rec.config == *config && complete).then_some(rec)
 }
 

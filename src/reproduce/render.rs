@@ -7,10 +7,11 @@
 //! what is not run yet). Pure: strings in, strings out.
 
 use super::aggregate::{accuracy_floor, TableId, TableRow};
-use super::config::{Dataset, RowKey, RunConfig, Scale};
+use super::config::{RowKey, RunConfig, Scale};
 use crate::claims::grid::GridJudgement;
 use crate::claims::Verdict;
 use crate::published::{MeanStd, Published};
+use crate::spec::Dataset;
 
 /// What Table 3's measured columns are.
 pub const TABLE3_READINGS: &str = "Table 3's exponent keeps Term II of Eq. 58 (C6: `(d dw_p/dw)^T g_p = delta_p da^T`, the gradient term of the AWD expansion); Eq. 58's formula was lost in the extraction, so two readings are measured on the run's own matched pairs (nearest same-class partner of the other seeded half, C5) and top-k: `I+II` fits `E_p[((T1 + T2).v_i)^2]` with the real dw_p, `iso+II` fits `sigma^2 v_i^T E[h^2] v_i + E_p[(T2.v_i)^2]` (cross terms dropped); each diff compares a reading with Table 3's published value";

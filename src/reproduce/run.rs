@@ -18,14 +18,16 @@ use std::time::Instant;
 use tch::Kind;
 
 use super::analyze::{analyze, AnalyzeSettings};
-use super::config::{Dataset, Loss, Model, RunConfig};
+use super::config::RunConfig;
 use super::grid::{finish, plan, write_outputs, Plan, ReproduceReport, ReproduceSettings};
 use super::record::{
     save_record, AnalyzeOutcome, FitSummary, Provenance, RunRecord, Term2Summary, Timings,
     TrainOutcome,
 };
 use super::ReproduceError;
-use crate::torch::dataset::{load_data, DataSettings, DatasetName};
+use crate::loss::Loss;
+use crate::spec::Model;
+use crate::torch::dataset::{load_data, DataSettings};
 use crate::torch::model::{Arch, ModelSpec, Net};
 use crate::torch::train::{train, TrainSettings};
 
@@ -63,10 +65,7 @@ pub fn run_one(
     let t0 = Instant::now();
     let cpu0 = process_cpu_seconds();
     let ds = DataSettings {
-        dataset: match config.row.dataset {
-            Dataset::Mnist => DatasetName::Mnist,
-            Dataset::Cifar10 => DatasetName::Cifar10,
-        },
+        dataset: config.row.dataset,
         root: data_root.map(Path::to_path_buf),
         classes: config.row.classes,
         per_class: config.per_class,
@@ -82,7 +81,7 @@ pub fn run_one(
     let cpu1 = process_cpu_seconds();
     let mut net = Net::new(&spec, seed, Kind::Float)?;
     let ts = TrainSettings {
-        loss: config.row.loss.kind(),
+        loss: config.row.loss,
         lr: config.lr,
         batch_size: config.batch,
         epochs: config.epochs,
@@ -100,10 +99,10 @@ pub fn run_one(
         layer: None,
         samples: config.analyze_samples,
         top_k: config.top_k,
-        loss: Some(config.row.loss.kind()),
+        loss: Some(config.row.loss),
         batch_size: Some(config.batch),
         // Table 3's column (MSE rows): Term II kept, pairs drawn with the run's seed.
-        term2: config.row.loss == Loss::Mse,
+        term2: config.row.loss == Loss::SoftmaxMse,
         pair_seed: seed,
         ..AnalyzeSettings::default()
     };

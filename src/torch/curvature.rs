@@ -16,8 +16,9 @@ use tch::{Kind, Tensor};
 use super::dataset::TrainData;
 use super::model::Net;
 use super::{Result, TchContext, TorchError};
-use crate::kron::{LayerSamples, LossKind};
+use crate::kron::LayerSamples;
 use crate::layer::LayerFactors;
+use crate::loss::Loss;
 
 /// Copies a tensor into a row-major f64 vector.
 pub fn tensor_to_f64(t: &Tensor, what: &str) -> Result<Vec<f64>> {
@@ -37,7 +38,7 @@ pub fn layer_samples(
     layer: &str,
     x: &Tensor,
     labels: &[usize],
-    loss: LossKind,
+    loss: Loss,
     chunk: usize,
 ) -> Result<LayerSamples> {
     let n = x.size().first().cloned().unwrap_or(0) as usize;
@@ -115,7 +116,7 @@ pub fn gather_layer(
     data: &TrainData,
     idx: &[usize],
     layer: &str,
-    loss: LossKind,
+    loss: Loss,
     chunk: usize,
 ) -> Result<LayerFactors> {
     let sub = data.subset(idx);

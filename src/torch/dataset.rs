@@ -16,6 +16,7 @@ use tch::{Kind, Tensor};
 
 use super::{Result, TchContext, TorchError};
 use crate::data::{self, CifarSplit};
+use crate::spec::Dataset;
 
 /// Training images (flattened rows in [0, 1] or normalised) and labels.
 #[derive(Debug, Clone)]
@@ -110,22 +111,12 @@ impl TrainData {
     }
 }
 
-/// Which data set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DatasetName {
-    /// MNIST (1 x 28 x 28).
-    Mnist,
-    /// CIFAR-10 training batches (3 x 32 x 32).
-    Cifar10,
-}
-
 /// Where the data is and which subset is used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSettings {
     /// Data set.
-    pub dataset: DatasetName,
+    pub dataset: Dataset,
     /// Data root (None: `SUPERLINEAR_DATA`).
     pub root: Option<PathBuf>,
     /// Number of classes K (the first K labels).
@@ -140,7 +131,7 @@ impl DataSettings {
     /// MNIST, K = 10, 1000 per class, standardised (what the shared subset holds).
     pub fn mnist(classes: usize, per_class: usize) -> Self {
         DataSettings {
-            dataset: DatasetName::Mnist,
+            dataset: Dataset::Mnist,
             root: None,
             classes,
             per_class,
@@ -160,8 +151,8 @@ pub fn load_data(s: &DataSettings) -> Result<TrainData> {
     }
     let root = data::data_root(s.root.as_deref())?;
     let full = match s.dataset {
-        DatasetName::Mnist => data::load_mnist(&root)?,
-        DatasetName::Cifar10 => data::load_cifar10(&root, CifarSplit::Train)?,
+        Dataset::Mnist => data::load_mnist(&root)?,
+        Dataset::Cifar10 => data::load_cifar10(&root, CifarSplit::Train)?,
     };
     let mut ds = full.first_classes(s.classes)?;
     if s.per_class > 0 {

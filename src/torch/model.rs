@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use super::{Result, TchContext, TorchError};
-use crate::kron::LossKind;
+use crate::loss::Loss;
 
 /// The architecture, without the number of classes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -578,28 +578,33 @@ impl Net {
 }
 
 /// Mean loss over the batch: cross-entropy on the logits, or MSE between
-/// `softmax(logits)` and the one-hot target averaged over the N x K entries
-/// (PyTorch's `MSELoss()`), so the per-sample loss is that of [`crate::kron`].
-pub fn batch_loss(logits: &Tensor, targets: &Tensor, loss: LossKind) -> Result<Tensor> {
+/// `softmax(logits)` (or the logits) and the one-hot target averaged over the
+/// N x K entries (PyTorch's `MSELoss()`), so the per-sample loss is that of
+/// [`crate::loss::Loss`].
+pub fn batch_loss(logits: &Tensor, targets: &Tensor, loss: Loss) -> Result<Tensor> {
     per_sample_loss(logits, targets, loss)?
         .f_mean(logits.kind())
         .ctx("mean loss")
 }
 
 /// The per-sample losses `l_p` (N).
-pub fn per_sample_loss(logits: &Tensor, targets: &Tensor, loss: LossKind) -> Result<Tensor> {
+pub fn per_sample_loss(logits: &Tensor, targets: &Tensor, loss: Loss) -> Result<Tensor> {
     let kind = logits.kind();
     let k = logits.size().get(1).cloned().unwrap_or(0);
     match loss {
-        LossKind::CrossEntropy => {
+        Loss::CrossEntropy => {
             let logp = logits.f_log_softmax(-1, kind).ctx("log-softmax")?;
             logp.f_gather(1, &targets.f_unsqueeze(1).ctx("targets")?, false)
                 .and_then(|t| t.f_squeeze_dim(1))
                 .and_then(|t| t.f_neg())
                 .ctx("cross-entropy")
         }
-        LossKind::SoftmaxMse => {
-            let s = logits.f_softmax(-1, kind).ctx("softmax")?;
+        Loss::SoftmaxMse | Loss::LogitMse => {
+            let s = if loss == Loss::SoftmaxMse {
+                logits.f_softmax(-1, kind).ctx("softmax")?
+            } else {
+                logits.shallow_clone()
+            };
             let y = targets
                 .f_one_hot(k)
                 .and_then(|t| t.f_to_kind(kind))
@@ -607,7 +612,7 @@ pub fn per_sample_loss(logits: &Tensor, targets: &Tensor, loss: LossKind) -> Res
             (s - y)
                 .f_square()
                 .and_then(|t| t.f_mean_dim(Some([1i64].as_slice()), false, kind))
-                .ctx("softmax-MSE")
+                .ctx("MSE")
         }
     }
 }

@@ -2,7 +2,7 @@
 //! with `L_B` the mean loss of a mini-batch of B samples drawn without
 //! replacement (a fresh seeded permutation per epoch; a last short batch is
 //! kept), no momentum, no weight decay, no learning-rate schedule. Loss:
-//! cross-entropy or softmax-then-MSE ([`crate::kron::LossKind`]). After every
+//! cross-entropy or softmax-then-MSE ([`crate::loss::Loss`]). After every
 //! epoch the training loss and accuracy are measured on the whole training
 //! set with the epoch's final weights. Checkpoints: `epoch-NNNN.safetensors`
 //! every `checkpoint_every` epochs and `final.safetensors`, plus `run.json`
@@ -20,15 +20,16 @@ use tch::{Kind, Tensor};
 use super::dataset::{load_data, DataSettings, TrainData};
 use super::model::{batch_loss, Arch, ModelSpec, Net};
 use super::{Result, TchContext, TorchError};
-use crate::kron::LossKind;
 use crate::linalg::seeded_stream;
+use crate::loss::Loss;
+use crate::spec::Model;
 
 /// Settings of one SGD run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSettings {
     /// Loss function.
-    pub loss: LossKind,
+    pub loss: Loss,
     /// Learning rate (default 0.1).
     pub lr: f64,
     /// Mini-batch size B (default 50, Table 2's MNIST MLP).
@@ -48,7 +49,7 @@ pub struct TrainSettings {
 impl Default for TrainSettings {
     fn default() -> Self {
         TrainSettings {
-            loss: LossKind::CrossEntropy,
+            loss: Loss::CrossEntropy,
             lr: 0.1,
             batch_size: 50,
             epochs: 100,
@@ -115,16 +116,6 @@ pub struct TrainReport {
     pub data_settings: Option<DataSettings>,
 }
 
-/// Model family; widths come from [`Arch`]'s defaults unless given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelKind {
-    /// Bias-free ReLU MLP.
-    Mlp,
-    /// Bias-free CNN.
-    Cnn,
-}
-
 /// Everything `superlinear train` needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,7 +123,7 @@ pub struct RunTrainSettings {
     /// The data subset.
     pub data: DataSettings,
     /// Model family (used when `arch` is None).
-    pub model: ModelKind,
+    pub model: Model,
     /// Explicit architecture (None: the documented default for the data set).
     pub arch: Option<Arch>,
     /// SGD settings.
@@ -140,16 +131,16 @@ pub struct RunTrainSettings {
 }
 
 /// The default architecture of a model family on a data set of `chw` images.
-pub fn default_arch(model: ModelKind, chw: (usize, usize, usize)) -> Arch {
+pub fn default_arch(model: Model, chw: (usize, usize, usize)) -> Arch {
     let (c, h, w) = chw;
     match model {
-        ModelKind::Mlp if c * h * w == 784 => Arch::mnist_mlp(),
-        ModelKind::Mlp if c * h * w == 3072 => Arch::cifar_mlp(),
-        ModelKind::Mlp => Arch::Mlp {
+        Model::Mlp if c * h * w == 784 => Arch::mnist_mlp(),
+        Model::Mlp if c * h * w == 3072 => Arch::cifar_mlp(),
+        Model::Mlp => Arch::Mlp {
             input: c * h * w,
             hidden: vec![50, 50],
         },
-        ModelKind::Cnn => Arch::cnn(c),
+        Model::Cnn => Arch::cnn(c),
     }
 }
 
@@ -175,7 +166,7 @@ pub fn run_train(s: &RunTrainSettings) -> Result<TrainReport> {
 }
 
 /// Mean loss and accuracy of `net` on all of `x` (shaped) with targets `y`.
-pub fn evaluate(net: &Net, x: &Tensor, y: &Tensor, loss: LossKind) -> Result<(f64, f64)> {
+pub fn evaluate(net: &Net, x: &Tensor, y: &Tensor, loss: Loss) -> Result<(f64, f64)> {
     tch::no_grad(|| {
         let logits = net.forward(x)?;
         let l = batch_loss(&logits, y, loss)?

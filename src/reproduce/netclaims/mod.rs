@@ -30,8 +30,8 @@ pub use run::{net_claims_on, run_net_claims};
 use super::ReproduceError;
 use crate::claims::net::NetThresholds;
 use crate::claims::{ClaimOutcome, Verdict};
-use crate::kron::LossKind;
 use crate::layer::{CheckpointFigures, NetFigures, SuppressionFigures};
+use crate::loss::Loss;
 use crate::suppression::SuppressionConfig;
 
 #[cfg(feature = "torch")]
@@ -233,7 +233,7 @@ pub struct NetClaimsReport {
     /// `(out, in)`.
     pub layer_shape: (usize, usize),
     /// Loss of the run.
-    pub loss: LossKind,
+    pub loss: Loss,
     /// Batch size of the run.
     pub batch_size: usize,
     /// Samples analysed.
