@@ -536,3 +536,13 @@ fn null_memory_plan_is_linear_in_d_and_rank() {
     assert_eq!(null_bytes(1000, 5, 2), 2 * one - 8 * 1000);
     assert_eq!(null_bytes(usize::MAX, 5, 4), u64::MAX);
 }
+
+/// Found by the argument fuzzer: a matrix path that does not exist is named
+/// with the flag it came from, once.
+#[test]
+fn coupling_missing_matrix_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = save(dir.path(), "h.npy", &Array2::eye(3));
+    let out = run(&["coupling", "--cov", "=", "--hess", &h]);
+    assert_bad_input(&out, "--cov");
+}

@@ -21,12 +21,12 @@ pub fn load_spectrum_file(path: &Path) -> Result<Vec<f64>> {
     } else {
         data::read_text_vector(path)
     };
-    read.map_err(|e| data_error(path, e))
+    read.map_err(|e| data_error("--spectrum file", e))
 }
 
 /// Reads a square matrix saved from NumPy (`.npy`); `role` names it in errors.
 pub fn load_matrix(path: &Path, role: &str) -> Result<Mat<f64>> {
-    let a = data::npy::read_matrix(path).map_err(|e| data_error(path, e))?;
+    let a = data::npy::read_matrix(path).map_err(|e| data_error(role, e))?;
     if a.nrows() != a.ncols() {
         return Err(Error::shape(
             &format!("{role} ({})", path.display()),
@@ -56,9 +56,11 @@ pub fn load_grid_results(path: &Path) -> Result<GridResults> {
     })
 }
 
-fn data_error(path: &Path, e: DataError) -> Error {
+/// A data error under the name of the input it came from (the error itself
+/// names the file).
+fn data_error(input: &str, e: DataError) -> Error {
     Error::Io {
-        path: path.display().to_string(),
+        path: input.to_string(),
         message: e.to_string(),
     }
 }
