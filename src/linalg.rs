@@ -488,3 +488,15 @@ pub fn sym_eig_top_timed(
     times.back_transform = clock.elapsed().as_secs_f64();
     Ok((SymEig { values, vectors }, times))
 }
+
+/// An ndarray matrix as a faer matrix (a copy): the one conversion between
+/// the data arrays (`ndarray`) and the linear algebra (`faer`).
+pub fn mat_from_ndarray(a: ndarray::ArrayView2<'_, f64>) -> Mat<f64> {
+    Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)])
+}
+
+/// A faer matrix as an ndarray matrix (a copy); the inverse of
+/// [`mat_from_ndarray`].
+pub fn ndarray_from_mat(m: MatRef<'_, f64>) -> ndarray::Array2<f64> {
+    ndarray::Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)])
+}

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::kron::KronCurvature;
-use crate::linalg::seeded_rng;
+use crate::linalg::{ndarray_from_mat, seeded_rng};
 use crate::pairs::{match_nearest, match_one_to_one, ratio_stats, RatioStats};
 
 /// Partner of every analysed sample (an index into the same N samples).
@@ -23,10 +23,6 @@ pub struct PairMap {
     pub ratio: Option<RatioStats>,
     /// Number of distinct partners.
     pub distinct_partners: usize,
-}
-
-pub(super) fn to_ndarray(m: MatRef<'_, f64>) -> Array2<f64> {
-    Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)])
 }
 
 fn labels_u8(labels: &[usize]) -> Result<Vec<u8>> {
@@ -76,7 +72,7 @@ pub fn match_halves(
         half_a.extend_from_slice(&idx[..h]);
         half_b.extend_from_slice(&idx[h..]);
     }
-    let all = to_ndarray(acts);
+    let all = ndarray_from_mat(acts);
     let rows = |ix: &[usize]| all.select(ndarray::Axis(0), ix);
     let (xa, xb) = (rows(&half_a), rows(&half_b));
     let ya: Vec<u8> = half_a.iter().map(|&p| y[p]).collect();

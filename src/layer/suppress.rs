@@ -242,17 +242,4 @@ pub fn suppress_layer(
     })
 }
 
-/// Median of the finite values (NaN if none).
-pub fn median(v: &[f64]) -> f64 {
-    let mut s: Vec<f64> = v.iter().cloned().filter(|x| x.is_finite()).collect();
-    if s.is_empty() {
-        return f64::NAN;
-    }
-    s.sort_by(|a, b| a.total_cmp(b));
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        0.5 * (s[n / 2 - 1] + s[n / 2])
-    }
-}
+pub use crate::stats::median;

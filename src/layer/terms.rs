@@ -36,10 +36,11 @@ use faer::{Mat, MatRef};
 use ndarray::Array2;
 use serde::Serialize;
 
-use super::halves::{to_ndarray, PairedLayer};
+use super::halves::PairedLayer;
 use super::isotropy::{isotropy, Isotropy};
 use crate::awd::minimal_dw_batch;
 use crate::error::{Error, Result};
+use crate::linalg::ndarray_from_mat;
 use crate::suppression::pearson;
 
 /// Per top eigen-direction `v_i` of H: the moments of C6 and C7 (module doc).
@@ -186,7 +187,11 @@ pub fn measure(
     // Minimal dW of every used sample through the C5 library: l_p = W da / |a|.
     let a_nd = Array2::from_shape_fn((used.len(), inn), |(r, j)| acts[(used[r], j)]);
     let da_nd = Array2::from_shape_fn((used.len(), inn), |(r, j)| da[(used[r], j)]);
-    let dws = minimal_dw_batch(to_ndarray(layer.weights).view(), a_nd.view(), da_nd.view())?;
+    let dws = minimal_dw_batch(
+        ndarray_from_mat(layer.weights).view(),
+        a_nd.view(),
+        da_nd.view(),
+    )?;
     let mut left: Vec<Option<Vec<f64>>> = vec![None; n];
     for (r, &p) in used.iter().enumerate() {
         left[p] = Some(dws[r].left.to_vec());

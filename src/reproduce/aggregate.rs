@@ -55,20 +55,7 @@ pub fn scored(records: &[RunRecord], min_train_progress: f64) -> Vec<RunRecord> 
         .collect()
 }
 
-/// Mean and sample standard deviation of `xs` (None when empty).
-pub fn mean_std(xs: &[f64]) -> Option<(f64, f64)> {
-    if xs.is_empty() {
-        return None;
-    }
-    let n = xs.len() as f64;
-    let m = xs.iter().sum::<f64>() / n;
-    let s = if xs.len() > 1 {
-        (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    Some((m, s))
-}
+pub use crate::stats::mean_std;
 
 /// One measured quantity beside its published value.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

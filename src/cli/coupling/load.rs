@@ -34,12 +34,7 @@ pub fn load_matrix(path: &Path, role: &str) -> Result<Mat<f64>> {
             format!("{} x {}", a.nrows(), a.ncols()),
         ));
     }
-    Ok(mat_from_ndarray(a.view()))
-}
-
-/// A faer matrix from a row-major ndarray (what the .npy reader returns).
-fn mat_from_ndarray(a: ndarray::ArrayView2<'_, f64>) -> Mat<f64> {
-    Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)])
+    Ok(superlinear::linalg::mat_from_ndarray(a.view()))
 }
 
 /// Reads a grid record (the `--json` output of `baseline-grid`, e.g.
