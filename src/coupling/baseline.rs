@@ -11,7 +11,7 @@ use super::formulas::{corrected_mean, paper_mean, paper_se, SpectrumMoments};
 use super::null::simulate_null;
 use super::row_law::corrected_se_row_law;
 use super::spectrum::Spectrum;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::stats::{summarize, Quantile, Summary};
 
 /// Default number of Haar rotations of the simulated null.
@@ -35,26 +35,8 @@ impl BaselineSettings {
     /// Validates `2 <= d <= MAX_D` and `2 <= rotations <= MAX_ROTATIONS` (a
     /// std needs two draws).
     pub fn new(d: usize, spectrum: Spectrum, rotations: usize, seed: u64) -> Result<Self> {
-        if d < 2 {
-            return Err(Error::param("d", d, "the coupling needs d >= 2"));
-        }
-        if d > super::MAX_D {
-            return Err(Error::param(
-                "d",
-                d,
-                format!("at most {} is supported", super::MAX_D),
-            ));
-        }
-        if rotations < 2 {
-            return Err(Error::param("rotations", rotations, "must be at least 2"));
-        }
-        if rotations > super::MAX_ROTATIONS {
-            return Err(Error::param(
-                "rotations",
-                rotations,
-                format!("at most {} is supported", super::MAX_ROTATIONS),
-            ));
-        }
+        super::check_dimension(d)?;
+        super::check_rotations(rotations, 2)?;
         Ok(BaselineSettings {
             d,
             spectrum,

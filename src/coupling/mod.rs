@@ -25,6 +25,43 @@ pub const MAX_D: usize = 10_000;
 /// The most Haar rotations one null simulation accepts.
 pub const MAX_ROTATIONS: usize = 10_000_000;
 
+/// `2 <= d <= MAX_D`, else a typed error naming `d`.
+pub fn check_dimension(d: usize) -> crate::error::Result<()> {
+    use crate::error::Error;
+    if d < 2 {
+        return Err(Error::param("d", d, "the coupling needs d >= 2"));
+    }
+    if d > MAX_D {
+        return Err(Error::param(
+            "d",
+            d,
+            format!("at most {MAX_D} is supported"),
+        ));
+    }
+    Ok(())
+}
+
+/// `min <= rotations <= MAX_ROTATIONS`, else a typed error naming
+/// `rotations` (a standard deviation needs `min = 2`).
+pub fn check_rotations(rotations: usize, min: usize) -> crate::error::Result<()> {
+    use crate::error::Error;
+    if rotations < min {
+        return Err(Error::param(
+            "rotations",
+            rotations,
+            format!("must be at least {min}"),
+        ));
+    }
+    if rotations > MAX_ROTATIONS {
+        return Err(Error::param(
+            "rotations",
+            rotations,
+            format!("at most {MAX_ROTATIONS} is supported"),
+        ));
+    }
+    Ok(())
+}
+
 pub mod baseline;
 pub mod formulas;
 pub mod grid;

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::spectrum::{checked_spectrum, null_weights};
 use super::statistic::{coupling_of_projected, coupling_of_rows, Coupling};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::linalg::{self, seeded_stream};
 
 /// A Haar d x r frame: [`linalg::haar_frame`], which is single-threaded so
@@ -75,19 +75,8 @@ pub struct NullSample {
 /// d (see the module doc): parallel over rotations, identical for any thread
 /// count.
 pub fn simulate_null(mu: &[f64], d: usize, rotations: usize, seed: u64) -> Result<NullSample> {
-    if d < 2 {
-        return Err(Error::param("d", d, "the coupling needs d >= 2"));
-    }
-    if d > super::MAX_D {
-        return Err(Error::param(
-            "d",
-            d,
-            format!("at most {} is supported", super::MAX_D),
-        ));
-    }
-    if rotations == 0 {
-        return Err(Error::param("rotations", rotations, "must be at least 1"));
-    }
+    super::check_dimension(d)?;
+    super::check_rotations(rotations, 1)?;
     let w = null_weights(mu, d)?;
     let threads = rayon::current_num_threads().min(rotations).max(1);
     crate::memory::MemoryBudget::from_system().check(

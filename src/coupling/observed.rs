@@ -25,16 +25,7 @@ pub struct CouplingSettings {
 impl CouplingSettings {
     /// Validates `2 <= rotations <= MAX_ROTATIONS`.
     pub fn new(rotations: usize, seed: u64) -> Result<Self> {
-        if rotations < 2 {
-            return Err(Error::param("rotations", rotations, "must be at least 2"));
-        }
-        if rotations > super::MAX_ROTATIONS {
-            return Err(Error::param(
-                "rotations",
-                rotations,
-                format!("at most {} is supported", super::MAX_ROTATIONS),
-            ));
-        }
+        super::check_rotations(rotations, 2)?;
         Ok(CouplingSettings { rotations, seed })
     }
 }
