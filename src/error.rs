@@ -143,3 +143,61 @@ impl Error {
         }
     }
 }
+
+/// A failure that a report or a record holds in place of a figure (a fit
+/// with too few points, a zero matrix, ...): the kind of error it was (the
+/// name of its [`Error`] variant, or a short name for failures found outside
+/// the core's errors) and its message. It serialises as its message, the
+/// form every committed record holds, and reads such a string back with the
+/// kind `recorded`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The kind of error, e.g. `InvalidParameter` or `ZeroMatrix`.
+    pub kind: String,
+    /// The one-line message, naming the input.
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        Failure {
+            kind: kind.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let debug = format!("{e:?}");
+        let kind = debug
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or("Error")
+            .to_string();
+        Failure {
+            kind,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl serde::Serialize for Failure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.message)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Failure {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let message = String::deserialize(d)?;
+        Ok(Failure::new("recorded", message))
+    }
+}

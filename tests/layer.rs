@@ -329,3 +329,25 @@ fn memory_cap_is_refused_with_the_estimate() {
     assert!(ok.memory.estimated_peak_bytes > 1024);
     assert!(ok.memory.dense_factors);
 }
+
+/// A failure a report holds keeps its kind in memory and serialises as its
+/// message, the form the committed records hold, which reads back.
+#[test]
+fn failures_keep_their_kind_and_serialise_as_the_message() {
+    use superlinear::error::{Error, Failure};
+    let f = Failure::from(Error::param("top-k", 0, "must be at least 1"));
+    assert_eq!(f.kind, "InvalidParameter");
+    assert!(f.message.contains("top-k"), "{}", f.message);
+    let json = serde_json::to_string(&f).unwrap();
+    assert_eq!(json, serde_json::to_string(&f.message).unwrap());
+    let back: Failure = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (back.kind.as_str(), back.message),
+        ("recorded", f.message.clone())
+    );
+    // A record's failed fit reads back as a failure.
+    let r: Result<superlinear::reproduce::record::FitSummary, Failure> =
+        serde_json::from_str(r#"{"Err": "h_diag, c_diag: cannot fit: fewer than 3 points"}"#)
+            .unwrap();
+    assert!(r.is_err());
+}

@@ -30,7 +30,10 @@ fn fit(gamma: f64, std_err: f64, r_squared: f64) -> Fit {
 }
 
 fn no_fit() -> Fit {
-    Err("h_diag, c_diag: cannot fit: fewer than 3 points".into())
+    Err(superlinear::error::Failure::new(
+        "TooFewPoints",
+        "h_diag, c_diag: cannot fit: fewer than 3 points",
+    ))
 }
 
 fn isotropy() -> Isotropy {

@@ -249,12 +249,14 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
 }
 
 fn render(source: &str, r: &LayerReport) -> String {
-    let fit = |f: &std::result::Result<superlinear::fit::GammaFit, String>| match f {
-        Ok(f) => format!(
-            "{:.3} +- {:.3} (R^2 {:.3}, {} directions)",
-            f.gamma, f.std_err, f.r_squared, f.points_used
-        ),
-        Err(e) => format!("not fitted: {e}"),
+    let fit = |f: &std::result::Result<superlinear::fit::GammaFit, superlinear::error::Failure>| {
+        match f {
+            Ok(f) => format!(
+                "{:.3} +- {:.3} (R^2 {:.3}, {} directions)",
+                f.gamma, f.std_err, f.r_squared, f.points_used
+            ),
+            Err(e) => format!("not fitted: {e}"),
+        }
     };
     let mut s = format!(
         "{} layer {} ({} x {}), {} samples, {} classes, loss {:?}, B = {}\n",
@@ -291,7 +293,7 @@ fn render(source: &str, r: &LayerReport) -> String {
         "per-sample spectra: top-eigenvalue share mean {:.3}, negative mass {:.3}\n",
         r.spectra.mean_top_share, r.spectra.negative_mass
     ));
-    let coupling = |c: &std::result::Result<CouplingNull, String>| {
+    let coupling = |c: &std::result::Result<CouplingNull, superlinear::error::Failure>| {
         match c {
         Ok(c) => format!(
             "{:.4} over {} directions; paper null mean {:.4} (k_eff {:.1}), SE {:.2e}, z {:.1}, p {:.2e}; {}",

@@ -102,9 +102,9 @@ pub struct LayerReport {
     pub first_moment_residual: f64,
     /// gamma: fit of `ln C_ii` on `ln H_ii` over the top-k (Eq. 2's C); the
     /// error text when the fit is impossible (e.g. fewer than 3 usable points).
-    pub gamma: std::result::Result<GammaFit, String>,
+    pub gamma: std::result::Result<GammaFit, crate::error::Failure>,
     /// gamma_awd: the same with `C_awd,ii` (Eq. 15).
-    pub gamma_awd: std::result::Result<GammaFit, String>,
+    pub gamma_awd: std::result::Result<GammaFit, crate::error::Failure>,
     /// The fit rule used (default floor `1e3 d eps`).
     pub fit_rule: FitRule,
     /// Theorem 5.1 (C9) on `S_ii = v_i^T E[h_p^2] v_i` with `Lambda = max lambda_{p,k}`.
@@ -115,14 +115,14 @@ pub struct LayerReport {
     pub stages: Vec<Stage>,
     /// `rho_bar` of `C' = V^T C V` over the top-k (C3) with the paper's null;
     /// the error text when it cannot be computed.
-    pub coupling_c: std::result::Result<CouplingNull, String>,
+    pub coupling_c: std::result::Result<CouplingNull, crate::error::Failure>,
     /// The same for `C_awd' = V^T E[h^2] V` (None: not asked for, see
     /// [`LayerSettings::coupling_awd`]).
-    pub coupling_awd: Option<std::result::Result<CouplingNull, String>>,
+    pub coupling_awd: Option<std::result::Result<CouplingNull, crate::error::Failure>>,
     /// Table 3's exponents with Term II kept (None: not asked for, see
     /// [`LayerSettings::term2`]); the error text when the matching or a fit
     /// is impossible.
-    pub term2: Option<std::result::Result<Term2Report, String>>,
+    pub term2: Option<std::result::Result<Term2Report, crate::error::Failure>>,
     /// How the top-k eigenpairs of H were found and how well.
     pub eigen: EigenSummary,
     /// The memory plan the analysis was checked against before allocating.
@@ -231,9 +231,9 @@ pub struct Term2Report {
     /// `sum_i E[(T2.v_i)^2] / sum_i E[(T1.v_i)^2]` over the top-k.
     pub term2_share: f64,
     /// gamma of `E_p[((T1 + T2) . v_i)^2]` with the real `dw_p`.
-    pub gamma_term12: std::result::Result<GammaFit, String>,
+    pub gamma_term12: std::result::Result<GammaFit, crate::error::Failure>,
     /// gamma of `sigma^2 v_i^T E[h^2] v_i + E_p[(T2 . v_i)^2]`.
-    pub gamma_iso_term2: std::result::Result<GammaFit, String>,
+    pub gamma_iso_term2: std::result::Result<GammaFit, crate::error::Failure>,
 }
 
 /// Fraction of the samples whose largest logit is their label.
@@ -357,13 +357,13 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
     let budget = settings.budget();
     let coupling_c = engine
         .c_moments(batch_size, None, 0, &budget, par)
-        .map_err(|e| e.to_string())
+        .map_err(crate::error::Failure::from)
         .and_then(|m| {
             let c = CouplingNull::of(&cp, m.trace, m.frobenius_sq, "C' = V^T C V")?;
             if settings.coupling_null {
                 let mu = engine
                     .c_spectrum(batch_size, &budget, par)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(crate::error::Failure::from)?;
                 c.with_spectrum(&mu, d)
             } else {
                 Ok(c)
@@ -377,8 +377,8 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         let frob = s.squared_norm_l2();
         let c = CouplingNull::of(ap, trace, frob, "C_awd' = V^T E[h^2] V")?;
         if settings.coupling_null {
-            let mu =
-                crate::linalg::sym_eigenvalues(s.as_ref(), "E[h^2]").map_err(|e| e.to_string())?;
+            let mu = crate::linalg::sym_eigenvalues(s.as_ref(), "E[h^2]")
+                .map_err(crate::error::Failure::from)?;
             c.with_spectrum(&mu, d)
         } else {
             Ok(c)
@@ -407,8 +407,8 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         &BoundTolerance::default_for(d, engine.n()),
     )?;
     let fit_rule = FitRule::default_for(k, d);
-    let gamma = fit_gamma(&h_diag, &c_diag, &fit_rule).map_err(|e| e.to_string());
-    let gamma_awd = fit_gamma(&h_diag, &c_awd_diag, &fit_rule).map_err(|e| e.to_string());
+    let gamma = fit_gamma(&h_diag, &c_diag, &fit_rule).map_err(crate::error::Failure::from);
+    let gamma_awd = fit_gamma(&h_diag, &c_awd_diag, &fit_rule).map_err(crate::error::Failure::from);
     lap("checks", &mut stages);
     let term2 = if settings.term2 {
         let t = term2_report(factors, &engine, v.as_ref(), &h_diag, &fit_rule, settings);
@@ -453,10 +453,10 @@ fn term2_report(
     h_diag: &[f64],
     rule: &FitRule,
     settings: &LayerSettings,
-) -> std::result::Result<Term2Report, String> {
+) -> std::result::Result<Term2Report, crate::error::Failure> {
     let acts = factors.samples.acts.as_ref();
     let pairs = match_halves(acts, &factors.samples.labels, settings.pair_seed, false)
-        .map_err(|e| e.to_string())?;
+        .map_err(crate::error::Failure::from)?;
     let m = measure(
         &PairedLayer {
             engine,
@@ -467,7 +467,7 @@ fn term2_report(
         v,
         settings.chunk.min(64),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(crate::error::Failure::from)?;
     let dm = &m.directions;
     let sigma2 = m.isotropy.sigma2;
     let iso_term2: Vec<f64> = dm
@@ -486,7 +486,7 @@ fn term2_report(
         } else {
             f64::NAN
         },
-        gamma_term12: fit_gamma(h_diag, &dm.c_term12, rule).map_err(|e| e.to_string()),
-        gamma_iso_term2: fit_gamma(h_diag, &iso_term2, rule).map_err(|e| e.to_string()),
+        gamma_term12: fit_gamma(h_diag, &dm.c_term12, rule).map_err(crate::error::Failure::from),
+        gamma_iso_term2: fit_gamma(h_diag, &iso_term2, rule).map_err(crate::error::Failure::from),
     })
 }

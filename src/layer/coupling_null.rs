@@ -55,11 +55,13 @@ impl CouplingNull {
         trace: f64,
         frobenius_sq: f64,
         input: &str,
-    ) -> std::result::Result<Self, String> {
-        let coupling = coupling_of_projected(cp.as_ref(), input).map_err(|e| e.to_string())?;
+    ) -> std::result::Result<Self, crate::error::Failure> {
+        let coupling =
+            coupling_of_projected(cp.as_ref(), input).map_err(crate::error::Failure::from)?;
         if !(trace > 0.0 && frobenius_sq > 0.0) {
-            return Err(format!(
-                "{input}: zero matrix (tr {trace:e}, |.|_F^2 {frobenius_sq:e})"
+            return Err(crate::error::Failure::new(
+                "ZeroMatrix",
+                format!("{input}: zero matrix (tr {trace:e}, |.|_F^2 {frobenius_sq:e})"),
             ));
         }
         let mean = std::f64::consts::FRAC_2_PI.sqrt() * frobenius_sq.sqrt() / trace;
@@ -81,9 +83,13 @@ impl CouplingNull {
 
     /// Adds the corrected mean from the whole spectrum `mu` in dimension `d`
     /// (negative eigenvalues, rounding of a PSD matrix, count as 0).
-    pub fn with_spectrum(mut self, mu: &[f64], d: usize) -> std::result::Result<Self, String> {
+    pub fn with_spectrum(
+        mut self,
+        mu: &[f64],
+        d: usize,
+    ) -> std::result::Result<Self, crate::error::Failure> {
         let mu: Vec<f64> = mu.iter().map(|x| x.max(0.0)).collect();
-        let m = SpectrumMoments::of(&mu, d).map_err(|e| e.to_string())?;
+        let m = SpectrumMoments::of(&mu, d).map_err(crate::error::Failure::from)?;
         self.k_rho = Some(m.k_rho);
         self.corrected_mean = Some(corrected_mean(&m, d));
         Ok(self)

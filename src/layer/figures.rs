@@ -41,10 +41,10 @@ use crate::pairs::RatioStats;
 use crate::suppression::SuppressionConfig;
 
 /// A gamma fit, or the error text when it is impossible.
-pub type Fit = std::result::Result<GammaFit, String>;
+pub type Fit = std::result::Result<GammaFit, crate::error::Failure>;
 
 fn fit(h: &[f64], c: &[f64], rule: &FitRule) -> Fit {
-    fit_gamma(h, c, rule).map_err(|e| e.to_string())
+    fit_gamma(h, c, rule).map_err(crate::error::Failure::from)
 }
 
 /// Ratio of sums, NaN when the denominator is 0.

@@ -148,7 +148,7 @@ pub struct KronSuppression {
     /// Mean principal eigenvalue of the stiff group.
     pub stiff_mean: f64,
     /// gamma_awd of the rebuilt H', E[h'^2] on H''s top-k (or the error text).
-    pub gamma_awd: std::result::Result<GammaFit, String>,
+    pub gamma_awd: std::result::Result<GammaFit, crate::error::Failure>,
     /// `H'_ii` (top-k eigenvalues of H').
     pub h_diag: Vec<f64>,
     /// `v_i'^T E[h'^2] v_i'`.
@@ -221,8 +221,8 @@ pub fn suppress_layer(
     let v = eig.vectors.subcols(0, k);
     let (_, second) = moments_with_thetas(engine, acts, &thetas, v, 64)?;
     let h_diag = eig.values[..k].to_vec();
-    let gamma_awd =
-        fit_gamma(&h_diag, &second, &FitRule::default_for(k, d)).map_err(|e| e.to_string());
+    let gamma_awd = fit_gamma(&h_diag, &second, &FitRule::default_for(k, d))
+        .map_err(crate::error::Failure::from);
     Ok(KronSuppression {
         config: *cfg,
         tau: s.tau,

@@ -35,7 +35,9 @@ pub struct FitSummary {
 
 impl FitSummary {
     /// The stored form of a fit, or its error text.
-    pub fn of(f: &Result<crate::fit::GammaFit, String>) -> Result<FitSummary, String> {
+    pub fn of(
+        f: &Result<crate::fit::GammaFit, crate::error::Failure>,
+    ) -> Result<FitSummary, crate::error::Failure> {
         f.as_ref()
             .map(|f| FitSummary {
                 gamma: f.gamma,
@@ -58,9 +60,9 @@ pub struct Term2Summary {
     /// `sum_i E[(T2.v_i)^2] / sum_i E[(T1.v_i)^2]` over the top-k.
     pub term2_share: f64,
     /// gamma of `E_p[((T1 + T2).v_i)^2]` (real dw_p; our first reading of Eq. 58).
-    pub gamma_term12: Result<FitSummary, String>,
+    pub gamma_term12: Result<FitSummary, crate::error::Failure>,
     /// gamma of `sigma^2 v_i^T E[h^2] v_i + E_p[(T2.v_i)^2]` (second reading).
-    pub gamma_iso_term2: Result<FitSummary, String>,
+    pub gamma_iso_term2: Result<FitSummary, crate::error::Failure>,
 }
 
 /// Provenance of a run.
@@ -103,9 +105,9 @@ pub struct AnalyzeOutcome {
     /// Directions fitted (top-k).
     pub top_k: usize,
     /// gamma (Eq. 2), or why it could not be fitted.
-    pub gamma: Result<FitSummary, String>,
+    pub gamma: Result<FitSummary, crate::error::Failure>,
     /// gamma_awd (Eq. 15), or why it could not be fitted.
-    pub gamma_awd: Result<FitSummary, String>,
+    pub gamma_awd: Result<FitSummary, crate::error::Failure>,
     /// Theorem 5.1 violations (left, right) over the top-k.
     pub bound_violations: (usize, usize),
     /// C8 first-moment residual.
