@@ -11,6 +11,7 @@ use superlinear::exit;
 use superlinear::loss::Loss;
 use superlinear::spec::{Dataset, Model};
 use superlinear::torch::dataset::DataSettings;
+use superlinear::torch::model::Arch;
 use superlinear::torch::train::{run_train, RunTrainSettings, TrainSettings};
 
 /// A command-line value parser for a type named by its short names.
@@ -65,6 +66,16 @@ pub struct TrainArgs {
     /// Save a checkpoint every N epochs (0: final only).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub checkpoint_every: usize,
+    /// Hidden widths (MLP) or convolution channels (CNN), comma-separated
+    /// (default: the documented architecture of the model family).
+    #[arg(long, value_delimiter = ',')]
+    pub widths: Option<Vec<usize>>,
+    /// CNN: side of the adaptive average pool's output (with --widths).
+    #[arg(long, default_value_t = 1)]
+    pub cnn_pool_side: usize,
+    /// CNN: width of the hidden fully connected layer (with --widths).
+    #[arg(long, default_value_t = 50)]
+    pub cnn_hidden: usize,
     /// Output directory for checkpoints and run.json.
     #[arg(long)]
     pub out: PathBuf,
@@ -87,7 +98,21 @@ pub fn train(args: TrainArgs) -> Result<i32> {
             normalize: true,
         },
         model: args.model,
-        arch: None,
+        arch: args.widths.as_ref().map(|w| {
+            let (c, h, wd) = args.dataset.chw();
+            match args.model {
+                Model::Mlp => Arch::Mlp {
+                    input: c * h * wd,
+                    hidden: w.clone(),
+                },
+                Model::Cnn => Arch::Cnn {
+                    in_channels: c,
+                    channels: w.clone(),
+                    pool_side: args.cnn_pool_side,
+                    hidden: args.cnn_hidden,
+                },
+            }
+        }),
         train: TrainSettings {
             loss: args.loss,
             lr: args.lr,
