@@ -46,6 +46,7 @@ pub mod c7;
 pub mod c8;
 pub mod c9;
 pub mod cases;
+pub mod evidence;
 pub mod catalogue;
 pub mod grid;
 pub mod net;
