@@ -101,6 +101,7 @@ pub fn grid_line(judgements: &[GridJudgement], not_scored: &[String], source: &s
         .collect::<Vec<_>>()
         .join("; ");
     let summary = match status {
+        Status::Counterexample if judgements.len() == 1 => counts,
         Status::Counterexample => format!(
             "{} of {} statements broken: {counts}",
             broken.len(),
