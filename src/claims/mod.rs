@@ -22,8 +22,8 @@
 //! C13, C15: [`c6`], [`c7`], [`c13`], [`c15`]) that decides a verdict from
 //! the figures `superlinear net-claims` measures ([`crate::layer::figures`])
 //! and the thresholds of [`net`]; C6 and C15 have no synthetic check, so
-//! `verify` reports them unchecked and names that command. [`c9`] also holds
-//! the exit policy of `superlinear analyze`.
+//! `verify` reports them unchecked and names that command. [`c9`] also judges
+//! Theorem 5.1 on a trained layer for `superlinear analyze` (`judge_layer_bounds`).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
