@@ -3,9 +3,14 @@
 
 use std::process::Command;
 
-use superlinear::claims::catalogue::Status;
+use std::collections::BTreeMap;
+
 use superlinear::claims::report::{to_json, Provenance};
-use superlinear::claims::{registry, run_all, Catalogue, CheckSettings, Verdict};
+use superlinear::claims::{registry, run_all, Catalogue, CheckSettings, Status};
+use superlinear::reproduce::claim_docs::{
+    readme_block, rendered, rewrite_catalogue, splice_readme, BEGIN, END, REGENERATE,
+};
+use superlinear::reproduce::evidence::{claims_evidence, EvidenceSettings};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_superlinear"))
@@ -33,9 +38,14 @@ fn catalogue_and_registry_agree() {
             c.id
         );
         assert_eq!(
+            has,
+            c.derivation != Status::Unchecked,
+            "{}: derivation status vs registry",
+            c.id
+        );
+        assert!(
             has || !c.net_check.is_empty(),
-            c.status != Status::Unchecked,
-            "{}: status vs registry and net_check",
+            "{}: a claim without a synthetic check names the command that checks it on networks",
             c.id
         );
     }
@@ -50,7 +60,7 @@ fn catalogue_and_registry_agree() {
 
 #[test]
 fn unknown_catalogue_keys_are_errors() {
-    let text = "[[claim]]\nid = \"C1\"\ntitle = \"t\"\npaper_ref = \"r\"\nstatement = \"s\"\nkind = \"identity\"\nstatus = \"unchecked\"\ncolour = \"red\"\n";
+    let text = "[[claim]]\nid = \"C1\"\ntitle = \"t\"\npaper_ref = \"r\"\nstatement = \"s\"\nkind = \"identity\"\nderivation = \"unchecked\"\nnetworks = \"unchecked\"\ncolour = \"red\"\n";
     let err = Catalogue::parse(text, "x.toml").unwrap_err().to_string();
     assert!(err.contains("colour"), "{err}");
 }
@@ -61,7 +71,7 @@ fn unchecked_claims_are_never_reported_as_passing() {
     let checks = registry();
     for r in &rows {
         if !checks.iter().any(|k| k.claim == r.id) {
-            assert_eq!(r.outcome.verdict, Verdict::Unchecked, "{}", r.id);
+            assert_eq!(r.outcome.status, Status::Unchecked, "{}", r.id);
         }
     }
 }
@@ -158,21 +168,128 @@ fn verify_json_is_byte_identical_for_a_seed() {
 }
 
 #[test]
-fn readme_claim_table_matches_catalogue() {
-    let readme = include_str!("../README.md");
-    let cat = Catalogue::builtin().unwrap();
-    for c in &cat.claims {
-        let prefix = format!("| {} |", c.id);
-        let line = readme
-            .lines()
-            .find(|l| l.starts_with(&prefix))
-            .unwrap_or_else(|| panic!("README has no row for {}", c.id));
-        let status = serde_json::to_value(c.status).unwrap();
-        let status = status.as_str().unwrap();
-        assert!(
-            line.trim_end().ends_with(&format!("| {status} |")),
-            "README row for {} should end with status {status}: {line}",
+fn status_words_are_the_same_everywhere() {
+    for st in Status::ALL {
+        let json = serde_json::to_value(st).unwrap();
+        assert_eq!(json.as_str(), Some(st.as_str()), "{st:?}");
+        assert_eq!(st.to_string(), st.as_str());
+        assert_eq!(Status::parse(st.as_str()), Some(st));
+        assert_eq!(st.as_str(), st.as_str().to_lowercase());
+    }
+}
+
+/// The README block and the catalogue fields as `claims --write` renders
+/// them from what the checks return on the committed records, against the
+/// committed files. Runs every synthetic check at the default settings once.
+#[test]
+fn readme_and_catalogue_statuses_are_generated_from_the_checks() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let report = claims_evidence(&EvidenceSettings::default()).unwrap();
+    assert_eq!(report.claims.len(), 15);
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let catalogue = std::fs::read_to_string(root.join("theory/claims.toml")).unwrap();
+    let (want_readme, want_catalogue) = rendered(&report, &readme, &catalogue).unwrap();
+    assert!(
+        readme == want_readme,
+        "README.md's claim table disagrees with the checks; regenerate with `{REGENERATE}`\n--- generated block ---\n{}",
+        readme_block(&report)
+    );
+    assert!(
+        catalogue == want_catalogue,
+        "theory/claims.toml's derivation/networks fields disagree with the checks; regenerate with `{REGENERATE}`"
+    );
+    // The compiled-in catalogue is the committed file.
+    let builtin = Catalogue::builtin().unwrap();
+    for (c, e) in builtin.claims.iter().zip(&report.claims) {
+        assert_eq!(
+            (c.derivation, c.networks),
+            (e.derivation.status, e.networks.status),
+            "{}",
             c.id
+        );
+    }
+    // Claims without a network side say why; C9 and C14 are judged from records.
+    for e in &report.claims {
+        if e.networks.status == Status::Unchecked {
+            assert!(!e.networks.summary.is_empty(), "{}", e.id);
+        }
+    }
+}
+
+fn statuses(pairs: &[(&str, Status, Status)]) -> BTreeMap<String, (Status, Status)> {
+    pairs
+        .iter()
+        .map(|(id, d, n)| (id.to_string(), (*d, *n)))
+        .collect()
+}
+
+#[test]
+fn catalogue_rewrite_touches_only_the_status_fields() {
+    let text = "# head\n[[claim]]\nid = \"C1\"\ntitle = \"t\"\npaper_ref = \"r\"\nstatement = \"s\"\nkind = \"identity\"\nderivation = \"unchecked\"\nnetworks = \"unchecked\"\nnotes = \"derivation = \\\"x\\\" in prose\"\n";
+    let out = rewrite_catalogue(
+        text,
+        &statuses(&[("C1", Status::Verified, Status::NotReproduced)]),
+        "x.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        text.replace("derivation = \"unchecked\"", "derivation = \"verified\"")
+            .replace("networks = \"unchecked\"", "networks = \"not reproduced\"")
+    );
+    let c = Catalogue::parse(&out, "x.toml").unwrap();
+    assert_eq!(c.claims[0].networks, Status::NotReproduced);
+    // A claim without a computed status is an error naming the file.
+    let err = rewrite_catalogue(text, &statuses(&[]), "x.toml").unwrap_err();
+    assert!(err.to_string().contains("x.toml"), "{err}");
+}
+
+#[test]
+fn readme_splice_keeps_the_text_around_the_markers() {
+    let readme = format!("intro\n{BEGIN}\nold table\n{END}\ntail\n");
+    let out = splice_readme(&readme, "| new |\n", "README.md").unwrap();
+    assert_eq!(out, format!("intro\n{BEGIN}\n| new |\n{END}\ntail\n"));
+    for bad in ["no markers\n".to_string(), format!("{END}\n{BEGIN}\n")] {
+        let err = splice_readme(&bad, "x", "README.md").unwrap_err();
+        assert!(err.to_string().contains("README.md"), "{err}");
+    }
+}
+
+#[test]
+fn claims_command_exit_codes_and_json() {
+    // C8 derivation is verified, its network line unchecked: exit 0.
+    let ok = bin()
+        .args(["claims", "--cases", "2", "--claim", "C8", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["claims"][0]["derivation"]["status"], "verified");
+    assert_eq!(v["claims"][0]["networks"]["status"], "unchecked");
+    assert!(!String::from_utf8_lossy(&ok.stdout).contains("\"Ok\""));
+    // C14 on the committed grid: a counterexample, exit 1.
+    let c14 = bin().args(["claims", "--claim", "C14"]).output().unwrap();
+    let text = String::from_utf8_lossy(&c14.stdout);
+    assert_eq!(c14.status.code(), Some(1), "{text}");
+    assert!(text.contains("Sec. 4, Table 1, Table 3, App. B"), "{text}");
+    assert!(text.contains("networks    counterexample"), "{text}");
+    for args in [
+        vec!["claims", "--claim", "C99"],
+        vec!["claims", "--cases", "0"],
+        vec!["claims", "--write", "--claim", "C1"],
+        vec!["claims", "--records", "/nonexistent", "--write"],
+    ] {
+        let out = bin().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+            "{args:?}"
         );
     }
 }

@@ -145,6 +145,16 @@ fn flags(sub: &str, files: &Files) -> Vec<Flag> {
             switch("--no-timings"),
             switch("--details"),
         ],
+        "claims" => vec![
+            flag("--seed", &["1", "20260205"]),
+            flag("--cases", &["1", "2"]),
+            flag("--claim", &["C2", "C99", "c2", "C14"]),
+            flag("--records", &["experiments/results", "/nonexistent"]),
+            flag("--configs", &["experiments/runs", "/nonexistent"]),
+            switch("--json"),
+            switch("--details"),
+            switch("--write"),
+        ],
         "baseline" => vec![
             flag("--d", &["2", "3", "5"]),
             flag(
@@ -273,7 +283,11 @@ fn flags(sub: &str, files: &Files) -> Vec<Flag> {
 }
 
 /// Flags every vector carries: without them a valid run takes minutes.
-const ALWAYS: &[(&str, &str)] = &[("verify", "--claim"), ("baseline-grid", "--d")];
+const ALWAYS: &[(&str, &str)] = &[
+    ("verify", "--claim"),
+    ("claims", "--claim"),
+    ("baseline-grid", "--d"),
+];
 
 /// Flags whose value a run writes to: only paths inside the case's tempdir.
 const WRITES: &[&str] = &["--out", "--results"];
@@ -435,6 +449,11 @@ fn fuzz(sub: &'static str) {
 #[test]
 fn fuzz_verify_args() {
     fuzz("verify");
+}
+
+#[test]
+fn fuzz_claims_args() {
+    fuzz("claims");
 }
 
 #[test]

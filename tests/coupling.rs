@@ -415,7 +415,7 @@ fn baseline_report_has_formula_corrected_and_simulated_side_by_side() {
 
 #[test]
 fn verify_rows_for_c3_and_c4_come_from_the_grid_slice() {
-    use superlinear::claims::{c3, c4, CheckSettings, Verdict};
+    use superlinear::claims::{c3, c4, CheckSettings, Status};
     let settings = CheckSettings::new(7, 32).unwrap();
     let t = std::time::Instant::now();
     let o3 = c3::check(&settings).unwrap();
@@ -427,11 +427,11 @@ fn verify_rows_for_c3_and_c4_come_from_the_grid_slice() {
         t.elapsed().as_secs_f64()
     );
     // App. C is -20% at k = 1 (rho = +-1 exactly): the slice must see it.
-    assert_eq!(o3.verdict, Verdict::Deviates, "{o3:?}");
+    assert_eq!(o3.status, Status::Counterexample, "{o3:?}");
     assert!(o3.figures["paper_worst_rel_err"] > 0.19);
     assert!(o3.figures["corrected_worst_rel_err"] < 0.05, "{o3:?}");
     // The App. D SE is about twice the null std for equal spikes.
-    assert_eq!(o4.verdict, Verdict::Counterexample, "{o4:?}");
+    assert_eq!(o4.status, Status::Counterexample, "{o4:?}");
     assert!(o4.figures["paper_se_ratio_min"] < 0.7);
 }
 

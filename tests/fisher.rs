@@ -266,10 +266,15 @@ fn fisher_rejects_bad_inputs() {
 
 #[test]
 fn c1_check_passes_on_other_seeds() {
-    use superlinear::claims::{c1, CheckSettings, Verdict};
+    use superlinear::claims::{c1, CheckSettings, Status};
     for seed in [1u64, 2] {
         let out = c1::check(&CheckSettings::new(seed, 8).unwrap()).unwrap();
-        assert_eq!(out.verdict, Verdict::Pass, "seed {seed}: {:?}", out.details);
+        assert_eq!(
+            out.status,
+            Status::Verified,
+            "seed {seed}: {:?}",
+            out.details
+        );
         assert!(out.figures["b_softmax_emp_fisher_rel_gap"] > 1e-3);
         assert!(out.figures["d_relu_eq3_model_over_h"] < 1e-12);
     }

@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 
 use superlinear::bounds::{check_bounds, BoundTolerance};
+use superlinear::claims::evidence::exit_code;
 use superlinear::claims::net::{gamma_text, NetThresholds};
-use superlinear::claims::{c13, c15, c6, c7, c9, Verdict};
+use superlinear::claims::{c13, c15, c6, c7, c9, Status};
 use superlinear::exit;
 use superlinear::fit::GammaFit;
 use superlinear::layer::isotropy::Isotropy;
@@ -187,20 +188,20 @@ fn c6_flips_on_term2_share_and_residual() {
         c6::judge_net(&run(Loss::CrossEntropy, &cps, None), &t())
     };
     let pass = ok(0.05, 0.2);
-    assert_eq!(pass.verdict, Verdict::Pass);
+    assert_eq!(pass.status, Status::Verified);
     assert_eq!(
         pass.figure,
         "epoch 5: Term II/I 0.050 (<= 0.1 ok), |Dg - T1|^2/|Dg|^2 0.200 (<= 0.25 ok); gamma_I+II 1.250 vs gamma 1.300"
     );
     assert_eq!(pass.details.len(), 4);
     assert_eq!(pass.details[3], "Term II/I decreases from epoch 1 to 5");
-    assert_eq!(ok(0.15, 0.2).verdict, Verdict::Fail);
-    assert_eq!(ok(0.05, 0.3).verdict, Verdict::Fail);
+    assert_eq!(ok(0.15, 0.2).status, Status::Counterexample);
+    assert_eq!(ok(0.05, 0.3).status, Status::Counterexample);
     assert!(ok(0.05, 0.3).figure.contains("(<= 0.25 no)"));
     // At the threshold it still passes.
-    assert_eq!(ok(0.1, 0.25).verdict, Verdict::Pass);
+    assert_eq!(ok(0.1, 0.25).status, Status::Verified);
     let none = c6::judge_net(&run(Loss::CrossEntropy, &[], None), &t());
-    assert_eq!(none.verdict, Verdict::Unchecked);
+    assert_eq!(none.status, Status::Unchecked);
     assert_eq!(none.figure, "no checkpoint analysed");
 }
 
@@ -215,21 +216,21 @@ fn c7_flips_on_the_gamma_difference() {
         c7::judge_net(&run(Loss::CrossEntropy, &cps, None), &t())
     };
     let pass = judge(1.30, 1.27);
-    assert_eq!(pass.verdict, Verdict::Pass);
+    assert_eq!(pass.status, Status::Verified);
     assert_eq!(
         pass.figure,
         "epoch 3: gamma_I (real dw) 1.300 vs gamma_iso 1.270 (diff +0.030, tol 0.05); C_I/C_iso - 1 median +0.050"
     );
     assert_eq!(pass.details.len(), 6);
-    assert_eq!(judge(1.30, 1.20).verdict, Verdict::Deviates);
-    assert_eq!(judge(1.20, 1.30).verdict, Verdict::Deviates);
+    assert_eq!(judge(1.30, 1.20).status, Status::Counterexample);
+    assert_eq!(judge(1.20, 1.30).status, Status::Counterexample);
     let cps = [checkpoint(
         3,
         fit(1.2, 0.01, 0.99),
         pairs(0.05, 0.2, no_fit(), fit(1.2, 0.01, 0.9)),
     )];
     let u = c7::judge_net(&run(Loss::CrossEntropy, &cps, None), &t());
-    assert_eq!(u.verdict, Verdict::Unchecked);
+    assert_eq!(u.status, Status::Unchecked);
     assert_eq!(u.figure, "gamma_I or gamma_iso could not be fitted");
 }
 
@@ -246,7 +247,7 @@ fn c13_flips_on_gamma_change_shape_and_loss() {
     };
     // Cross-entropy: gamma_awd must fall by more than the tolerance.
     let pass = judge(Loss::CrossEntropy, 1.3, 1.1, 0.05);
-    assert_eq!(pass.verdict, Verdict::Pass);
+    assert_eq!(pass.status, Status::Verified);
     assert_eq!(
         pass.figure,
         "epoch 9: gamma_awd 1.300 -> 1.100 homogenised (-0.200, tol 0.05), tails-only H shape change median 0.050 (<= 0.1)"
@@ -258,32 +259,32 @@ fn c13_flips_on_gamma_change_shape_and_loss() {
         pass.details[1]
     );
     assert_eq!(
-        judge(Loss::CrossEntropy, 1.3, 1.27, 0.05).verdict,
-        Verdict::Deviates
+        judge(Loss::CrossEntropy, 1.3, 1.27, 0.05).status,
+        Status::Counterexample
     );
     // The spectra must barely move under tails-only suppression.
     assert_eq!(
-        judge(Loss::CrossEntropy, 1.3, 1.1, 0.2).verdict,
-        Verdict::Deviates
+        judge(Loss::CrossEntropy, 1.3, 1.1, 0.2).status,
+        Status::Counterexample
     );
     // Softmax-MSE: gamma_awd must stay.
     assert_eq!(
-        judge(Loss::SoftmaxMse, 1.1, 1.12, 0.05).verdict,
-        Verdict::Pass
+        judge(Loss::SoftmaxMse, 1.1, 1.12, 0.05).status,
+        Status::Verified
     );
     assert_eq!(
-        judge(Loss::SoftmaxMse, 1.3, 1.1, 0.05).verdict,
-        Verdict::Deviates
+        judge(Loss::SoftmaxMse, 1.3, 1.1, 0.05).status,
+        Status::Counterexample
     );
     let u = c13::judge_net(&run(Loss::CrossEntropy, &cps, None), &t());
     assert_eq!(
-        (u.verdict, u.figure.as_str()),
-        (Verdict::Unchecked, "suppression not run")
+        (u.status, u.figure.as_str()),
+        (Status::Unchecked, "suppression not run")
     );
     let mut s = suppression(1.3, 1.1, 0.05);
     s.before = no_fit();
     let u = c13::judge_net(&run(Loss::CrossEntropy, &cps, Some(&s)), &t());
-    assert_eq!(u.verdict, Verdict::Unchecked);
+    assert_eq!(u.status, Status::Unchecked);
 }
 
 #[test]
@@ -298,7 +299,7 @@ fn c15_flips_on_growth_and_early_fit() {
         c15::judge_net(&run(Loss::CrossEntropy, &cps, None), &t())
     };
     let pass = judge(fit(1.0, 0.02, 0.99), fit(1.3, 0.02, 0.995));
-    assert_eq!(pass.verdict, Verdict::Pass);
+    assert_eq!(pass.status, Status::Verified);
     assert_eq!(
         pass.figure,
         "gamma 1.000 (epoch 1, R^2 0.990) -> 1.300 (epoch 8); grows yes, visible at first checkpoint yes"
@@ -310,33 +311,44 @@ fn c15_flips_on_growth_and_early_fit() {
     );
     // Growth within twice the combined standard error does not count.
     assert_eq!(
-        judge(fit(1.0, 0.1, 0.99), fit(1.2, 0.1, 0.99)).verdict,
-        Verdict::Deviates
+        judge(fit(1.0, 0.1, 0.99), fit(1.2, 0.1, 0.99)).status,
+        Status::Counterexample
     );
     // The power law must already be visible at the first checkpoint.
     assert_eq!(
-        judge(fit(1.0, 0.02, 0.8), fit(1.3, 0.02, 0.99)).verdict,
-        Verdict::Deviates
+        judge(fit(1.0, 0.02, 0.8), fit(1.3, 0.02, 0.99)).status,
+        Status::Counterexample
     );
     assert_eq!(
-        judge(no_fit(), fit(1.3, 0.02, 0.99)).verdict,
-        Verdict::Unchecked
+        judge(no_fit(), fit(1.3, 0.02, 0.99)).status,
+        Status::Unchecked
     );
 }
 
 #[test]
-fn c9_analyze_exit_code() {
+fn c9_layer_bounds_status_and_exit_code() {
     let tol = BoundTolerance::default_for(4, 10);
     // H_ii^2 <= S_ii <= Lambda H_ii holds: 1 <= 2 <= 3.
     let holds = check_bounds(&[1.0], &[2.0], 3.0, &tol).unwrap();
     // The right inequality fails: S = 5 > Lambda H = 3.
     let fails = check_bounds(&[1.0], &[5.0], 3.0, &tol).unwrap();
     assert!(holds.holds() && !fails.holds());
-    assert_eq!(c9::analyze_exit_code(&holds, Loss::CrossEntropy), exit::OK);
+    let code = |b, l| exit_code([c9::judge_layer_bounds(b, l)]);
     assert_eq!(
-        c9::analyze_exit_code(&fails, Loss::CrossEntropy),
-        exit::CLAIM_FAILED
+        c9::judge_layer_bounds(&holds, Loss::CrossEntropy),
+        Status::Verified
     );
-    // Softmax-MSE per-sample Hessians can be indefinite: reported, not failed.
-    assert_eq!(c9::analyze_exit_code(&fails, Loss::SoftmaxMse), exit::OK);
+    assert_eq!(code(&holds, Loss::CrossEntropy), exit::OK);
+    assert_eq!(
+        c9::judge_layer_bounds(&fails, Loss::CrossEntropy),
+        Status::Counterexample
+    );
+    assert_eq!(code(&fails, Loss::CrossEntropy), exit::CLAIM_FAILED);
+    // Softmax-MSE per-sample Hessians can be indefinite: the premise is not
+    // met, the violation is reported, the run does not fail.
+    assert_eq!(
+        c9::judge_layer_bounds(&fails, Loss::SoftmaxMse),
+        Status::NotReproduced
+    );
+    assert_eq!(code(&fails, Loss::SoftmaxMse), exit::OK);
 }

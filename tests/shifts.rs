@@ -4,7 +4,7 @@
 
 use faer::Mat;
 use proptest::prelude::*;
-use superlinear::claims::{c12, CheckSettings, Verdict};
+use superlinear::claims::{c12, CheckSettings, Status};
 use superlinear::ensemble::Ensemble;
 use superlinear::fit::{fit_gamma, FitRule};
 use superlinear::linalg::{haar_frame, seeded_rng};
@@ -119,7 +119,7 @@ fn rsm_ensemble_moments_match_the_dense_diagonals() {
 #[test]
 fn c12_check_passes_at_default_settings() {
     let out = c12::check(&CheckSettings::default()).unwrap();
-    assert_eq!(out.verdict, Verdict::Pass, "{:#?}", out.details);
+    assert_eq!(out.status, Status::Verified, "{:#?}", out.details);
     let g = out.figures["gamma_mc_leading"];
     assert!((g - 2.0).abs() < 0.01, "gamma_MC = {g}");
 }

@@ -2,7 +2,7 @@
 //! diagnostic, and the check on the coupling sweep.
 
 use proptest::prelude::*;
-use superlinear::claims::{c13, CheckSettings, Verdict};
+use superlinear::claims::{c13, CheckSettings, Status};
 use superlinear::ensemble::{Alignment, EigenLaw, Ensemble, EnsembleSpec};
 use superlinear::moments::Moments;
 use superlinear::suppression::{
@@ -99,7 +99,7 @@ fn config_rejects_unknown_keys() {
 #[test]
 fn c13_check_passes_at_default_settings() {
     let out = c13::check(&CheckSettings::default()).unwrap();
-    assert_eq!(out.verdict, Verdict::Pass, "{:#?}", out.details);
+    assert_eq!(out.status, Status::Verified, "{:#?}", out.details);
 }
 
 #[test]

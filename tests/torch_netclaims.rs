@@ -104,7 +104,7 @@ fn train_then_net_claims_tiny() {
         let verdicts = |r: &NetClaimsReport| {
             r.claims
                 .iter()
-                .map(|c| c.outcome.verdict)
+                .map(|c| c.outcome.status)
                 .collect::<Vec<_>>()
         };
         assert_eq!(verdicts(&again), verdicts(&r));

@@ -20,15 +20,15 @@
 //!     `|E[g g^T] - H|_F / |H|_F` and the scale-free proportional gap
 //!     `min_c |E[g g^T] - c H|_F / |E[g g^T]|_F`.
 //!
-//! Verdict: Pass when (a) and (c) hold and the fixed-label gaps of (b) and
-//! (d) are non-zero (above 1e-3); Fail if an identity breaks; Deviates if a
-//! fixed-label gap vanishes.
+//! Status: verified when (a) and (c) hold and the fixed-label gaps of (b) and
+//! (d) are non-zero (above 1e-3); counterexample if an identity breaks or a
+//! fixed-label gap vanishes (the details say which).
 
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::awd::stable_frobenius;
-use crate::claims::{CheckSettings, ClaimOutcome, Verdict};
+use crate::claims::{CheckSettings, ClaimOutcome, Status};
 use crate::error::Result;
 use crate::fisher::{
     moments, monte_carlo_fisher, proportional_gap, rel_gap, teacher_data, train_gd,
@@ -133,13 +133,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     let (prop_ce, _) = proportional_gap(m_relu.grad_second_moment.view(), m_relu.hessian.view());
 
     let gaps_present = gap_sr > GAP_FLOOR && gap_relu > GAP_FLOOR && eq3_fixed > GAP_FLOOR;
-    let verdict = if !(identities_hold && mc_ok) {
-        Verdict::Fail
-    } else if !gaps_present {
-        Verdict::Deviates
-    } else {
-        Verdict::Pass
-    };
+    let verdict = Status::verified_if(identities_hold && mc_ok && gaps_present);
     let last = mc.last().copied().unwrap_or((0, f64::NAN, f64::NAN));
     let mut out = ClaimOutcome::new(
         verdict,

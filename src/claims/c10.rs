@@ -9,7 +9,7 @@
 //! 2. Statistical version: independent jitter per (p, k) with `Var = alpha`;
 //!    the fitted gamma with its bootstrap 95% interval (resampling samples).
 
-use crate::claims::{CheckSettings, ClaimOutcome, Verdict};
+use crate::claims::{CheckSettings, ClaimOutcome, Status};
 use crate::ensemble::{Alignment, EigenLaw, Ensemble, EnsembleSpec};
 use crate::error::Result;
 use crate::fit::{bootstrap_ci, fit_gamma, FitRule};
@@ -85,7 +85,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     })?;
     let exact_ok = err <= TOLERANCE && (g_exact - 2.0).abs() < 1e-9;
     let stat_ok = lo <= 2.0 && 2.0 <= hi;
-    let verdict = Verdict::pass_if(exact_ok && stat_ok);
+    let verdict = Status::verified_if(exact_ok && stat_ok);
     Ok(ClaimOutcome::new(
         verdict,
         format!(

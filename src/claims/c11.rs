@@ -7,7 +7,7 @@
 //! `S_ii / H_ii = m2 / m1` is constant and gamma = 1. We report gamma with its
 //! bootstrap interval and the spread of `S_ii / H_ii` against `m2 / m1`.
 
-use crate::claims::{CheckSettings, ClaimOutcome, Verdict};
+use crate::claims::{CheckSettings, ClaimOutcome, Status};
 use crate::ensemble::{Alignment, EigenLaw, EnsembleSpec};
 use crate::error::Result;
 use crate::fit::{fit_gamma, FitRule};
@@ -47,9 +47,9 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     // Tolerance from the sampling error of gamma: 4 standard errors, at least 0.05.
     let tol = (4.0 * fit.std_err).max(0.05);
     let verdict = if (fit.gamma - 1.0).abs() <= tol {
-        Verdict::Pass
+        Status::Verified
     } else {
-        Verdict::Deviates
+        Status::Counterexample
     };
     let _ = settings.cases;
     Ok(ClaimOutcome::new(

@@ -20,11 +20,11 @@
 //!    decade, which falls towards 0; with the fraction of negative per-batch
 //!    eigenvalues (the PSD assumption of C9 broken).
 //!
-//! Pass: (1) holds, the self-similar gamma_awd is 2 within 3 standard errors
+//! Verified: (1) holds, the self-similar gamma_awd is 2 within 3 standard errors
 //! and the constant-kappa gamma_awd is below 1.5 (the "iff"). Otherwise
-//! Deviates (an asymptotic claim).
+//! counterexample (an asymptotic claim measured off its statement).
 
-use crate::claims::{CheckSettings, ClaimOutcome, Verdict};
+use crate::claims::{CheckSettings, ClaimOutcome, Status};
 use crate::error::Result;
 use crate::fit::{bootstrap_ci, fit_gamma, fit_power_law, FitRule, GammaFit};
 use crate::linalg::seeded_stream;
@@ -201,7 +201,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
 
     let pass = mc_ok && leading_ok && ss_ok && const_ok;
     let mut out = ClaimOutcome::new(
-        if pass { Verdict::Pass } else { Verdict::Deviates },
+        Status::verified_if(pass),
         format!(
             "gamma_MC {:.3} [{:.3}, {:.3}] at rho 0.01; <1.95 past rho {:.2}; gamma_awd {:.3} (kappa~lambda) vs {:.3} (kappa const)",
             g_mc.gamma, ci.0, ci.1, rho_star, g_ss.gamma, g_c.gamma

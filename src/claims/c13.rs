@@ -33,9 +33,10 @@
 //!   generator's tail level), gamma_awd before, after suppressing the tails
 //!   only, and after the full procedure.
 //!
-//! Pass when every condition holds, Deviates otherwise (asymptotic claim).
+//! Verified when every condition holds, counterexample otherwise (an
+//! asymptotic claim measured off its statement).
 
-use crate::claims::{CheckSettings, ClaimOutcome, Verdict};
+use crate::claims::{CheckSettings, ClaimOutcome, Status};
 use crate::ensemble::{Alignment, EigenLaw, Ensemble, EnsembleSpec};
 use crate::error::Result;
 use crate::fit::{bootstrap_ci, FitRule};
@@ -155,9 +156,9 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     let pass = zero_ok && monotone && superlinear && lowered;
     let mut out = ClaimOutcome::new(
         if pass {
-            Verdict::Pass
+            Status::Verified
         } else {
-            Verdict::Deviates
+            Status::Counterexample
         },
         format!(
             "gamma_awd {} over coupling {{0,.25,.5,.75,1}}; suppressed {}",
@@ -198,10 +199,10 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
 /// suppression runs of [`crate::layer::figures`]: the homogenised run
 /// (Eq. 24-27 with the configured thresholds) changes gamma_awd by `dg`; the
 /// tails-only run (every principal mode kept, tails scaled) moves the top-k
-/// shape of H (median relative change of `H_ii / H_11`). Pass when that
+/// shape of H (median relative change of `H_ii / H_11`). Verified when that
 /// shape change is `<= c13_shape_tol` ("the spectra barely move") and `dg <
 /// -c13_gamma_tol` for cross-entropy (gamma falls) or `|dg| <= c13_gamma_tol`
-/// for softmax-MSE (gamma stays); else Deviates; Unchecked when the
+/// for softmax-MSE (gamma stays); else counterexample; unchecked when the
 /// suppression was not run or gamma_awd cannot be fitted before or after.
 pub fn judge_net(
     figures: &crate::layer::NetFigures<'_>,
@@ -269,9 +270,9 @@ pub fn judge_net(
     ];
     let mut outcome = ClaimOutcome::new(
         if shape_ok && gamma_ok {
-            Verdict::Pass
+            Status::Verified
         } else {
-            Verdict::Deviates
+            Status::Counterexample
         },
         format!(
             "epoch {}: gamma_awd {:.3} -> {:.3} homogenised ({:+.3}, tol {}), tails-only H shape change median {:.3} (<= {})",

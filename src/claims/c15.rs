@@ -6,14 +6,14 @@
 //! `ln C_ii` on `ln H_ii` over H's top-k, C from Eq. 2) and gamma_awd at every
 //! checkpoint of a run ([`crate::layer::figures`]).
 //!
-//! [`judge_net`] compares the first and last checkpoints: Pass when
+//! [`judge_net`] compares the first and last checkpoints: Verified when
 //! `gamma_last - gamma_first > 2 sqrt(se_first^2 + se_last^2)` (grows by more
 //! than twice the combined standard error) and the first fit already has
-//! `R^2 >= c15_min_r2` ([`NetThresholds`]); otherwise Deviates (an empirical
+//! `R^2 >= c15_min_r2` ([`NetThresholds`]); otherwise counterexample (an empirical
 //! claim).
 
 use super::net::{gamma_text, unchecked, NetThresholds};
-use super::{ClaimOutcome, Verdict};
+use super::{ClaimOutcome, Status};
 use crate::layer::NetFigures;
 
 /// C15's verdict from the figures of a run (module doc).
@@ -46,9 +46,9 @@ pub fn judge_net(figures: &NetFigures<'_>, t: &NetThresholds) -> ClaimOutcome {
         .collect();
     let mut outcome = ClaimOutcome::new(
         if grows && early {
-            Verdict::Pass
+            Status::Verified
         } else {
-            Verdict::Deviates
+            Status::Counterexample
         },
         format!(
             "gamma {:.3} (epoch {}, R^2 {:.3}) -> {:.3} (epoch {}); grows {}, visible at first checkpoint {}",

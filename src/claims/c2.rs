@@ -11,7 +11,7 @@
 use faer::Mat;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::claims::{CheckSettings, ClaimOutcome, Verdict};
+use crate::claims::{CheckSettings, ClaimOutcome, Status};
 use crate::ensemble::{Alignment, EigenLaw, EnsembleSpec};
 use crate::error::Result;
 use crate::fit::{fit_gamma, FitRule};
@@ -76,7 +76,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
         shift_err = shift_err.max(((noise.intercept - base.2.intercept) - expected).abs());
     }
     let ratio_span = rows[4].3 / rows[0].3;
-    let verdict = Verdict::pass_if(dg <= TOLERANCE && shift_err <= 1e-6);
+    let verdict = Status::verified_if(dg <= TOLERANCE && shift_err <= 1e-6);
     let mut out = ClaimOutcome::new(
         verdict,
         format!(

@@ -3,12 +3,12 @@
 //! Runs the verify-time slice of the grid (`coupling::grid::verify_slice`,
 //! d = 200) and compares the App. C mean `sqrt(2/pi) sqrt(S2)/S1` and our
 //! corrected mean with the simulated Haar null. The verdict comes from the
-//! slice: `Deviates` when the App. C mean is off by more than 5% anywhere on it
-//! (an asymptotic formula measured off its statement), `Pass` otherwise. The
+//! slice: `counterexample` when the App. C mean is off by more than 5% anywhere on it
+//! (an asymptotic formula measured off its statement), `verified` otherwise. The
 //! full grid (d up to 2500) is summarised in the details from the committed
 //! results file `theory/coupling-null.json`, labelled as such.
 
-use super::{CheckSettings, ClaimOutcome, Verdict};
+use super::{CheckSettings, ClaimOutcome, Status};
 use crate::coupling::grid::{committed_results, verify_slice, GridPoint, SLICE_D};
 use crate::error::Result;
 
@@ -42,9 +42,9 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     };
     let paper_worst = pw.map(|p| p.paper_mean_rel_err.abs()).unwrap_or(0.0);
     let verdict = if paper_worst > MEAN_TOL {
-        Verdict::Deviates
+        Status::Counterexample
     } else {
-        Verdict::Pass
+        Status::Verified
     };
     let k1 = pts.iter().find(|p| p.spectrum == "spikes:1");
     let figure = format!(

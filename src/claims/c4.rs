@@ -13,7 +13,7 @@
 //! partners, `coupling::row_law::haar_row_law`) is reported beside it. The full grid is summarised from the committed
 //! `theory/coupling-null.json`, labelled as such.
 
-use super::{CheckSettings, ClaimOutcome, Verdict};
+use super::{CheckSettings, ClaimOutcome, Status};
 use crate::coupling::grid::{committed_results, verify_slice, GridPoint, SLICE_D};
 use crate::error::Result;
 
@@ -44,9 +44,9 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
         .filter(|p| (p.paper_se_ratio - 1.0).abs() > SE_TOL)
         .count();
     let verdict = if bad > 0 {
-        Verdict::Counterexample
+        Status::Counterexample
     } else {
-        Verdict::Pass
+        Status::Verified
     };
     let show = |p: Option<&GridPoint>| {
         p.map(|p| format!("{:.2} at {}", p.paper_se_ratio, p.spectrum))

@@ -18,7 +18,7 @@
 //!   propagated by `|W_k|_F`, see [`Mlp::error_scales`]) and the
 //!   cross-entropy loss.
 //!
-//! All are identities: any error above a few hundred `eps` is a Fail.
+//! All are identities: any error above a few hundred `eps` is a counterexample.
 
 use ndarray::{Array2, Axis};
 use rand::Rng as _;
@@ -27,7 +27,7 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::awd::{
     constraint_residual, least_norm_oracle, minimal_dw_batch, stable_frobenius, stable_norm,
 };
-use crate::claims::{CheckSettings, ClaimOutcome, Verdict};
+use crate::claims::{CheckSettings, ClaimOutcome, Status};
 use crate::error::{Error, Result};
 use crate::linalg::{seeded_stream, Rng};
 use crate::loss::Loss;
@@ -164,9 +164,9 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
         .into_iter()
         .fold(0.0f64, f64::max);
     let verdict = if worst <= TOL {
-        Verdict::Pass
+        Status::Verified
     } else {
-        Verdict::Fail
+        Status::Counterexample
     };
     Ok(ClaimOutcome::new(
         verdict,

@@ -14,14 +14,14 @@
 //! remainder    = sum_i E[((Dg - T1).v_i)^2] / sum_i E[(Dg.v_i)^2]
 //! ```
 //!
-//! [`judge_net`] decides at the last checkpoint: Pass when Term II / I
+//! [`judge_net`] decides at the last checkpoint: verified when Term II / I
 //! `<= c6_max_term2_share` and the remainder `<= c6_max_residual`
-//! ([`NetThresholds`]); else Fail. The details give both along training and
+//! ([`NetThresholds`]); else counterexample. The details give both along training and
 //! Table 3's column (gamma of Term I + Term II with the real dw_p, our reading
 //! of Eq. 58) beside gamma and gamma_awd.
 
 use super::net::{gamma_or_nan, gamma_text, unchecked, NetThresholds};
-use super::{ClaimOutcome, Verdict};
+use super::{ClaimOutcome, Status};
 use crate::layer::NetFigures;
 
 /// C6's verdict from the figures of a run (module doc).
@@ -72,7 +72,7 @@ pub fn judge_net(figures: &NetFigures<'_>, t: &NetThresholds) -> ClaimOutcome {
         last.epoch
     ));
     let mut outcome = ClaimOutcome::new(
-        Verdict::pass_if(ok1 && ok2),
+        Status::verified_if(ok1 && ok2),
         format!(
             "epoch {}: Term II/I {:.3} (<= {} {}), |Dg - T1|^2/|Dg|^2 {:.3} (<= {} {}); gamma_I+II {} vs gamma {}",
             last.epoch,

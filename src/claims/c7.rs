@@ -25,7 +25,7 @@ use faer::Mat;
 use rand_distr::{Distribution, Normal};
 
 use crate::alignment::{principal_angles, relative_commutator};
-use crate::claims::{CheckSettings, ClaimOutcome, Verdict};
+use crate::claims::{CheckSettings, ClaimOutcome, Status};
 use crate::ensemble::{Alignment, EigenLaw, Ensemble, EnsembleSpec};
 use crate::error::{Error, Result};
 use crate::linalg::{seeded_stream, sym_eig};
@@ -187,7 +187,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     let rho_slope = slope(&dims_f, &rhos);
     let last = mc[mc.len() - 1];
     let mut out = ClaimOutcome::new(
-        Verdict::pass_if(pass),
+        Status::verified_if(pass),
         format!(
             "MC rel err {:.3} (tol {:.3}) at N={}; anisotropic dw (beta=1) moves C by {:.0}%; rho_bar ~ d^{:.2}",
             last.1, last.2, last.0, 100.0 * aniso_dev, rho_slope
@@ -213,8 +213,8 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
 
 /// C7 on a trained network, at the last checkpoint of a run: gamma of `C_I`
 /// (Term I with the real dw_p) against gamma of `C_iso = sigma^2 E[h^2]` over
-/// H's top-k ([`crate::layer::figures`]). Pass when
-/// `|gamma_I - gamma_iso| <= c7_gamma_tol`; else Deviates (the isotropy of
+/// H's top-k ([`crate::layer::figures`]). Verified when
+/// `|gamma_I - gamma_iso| <= c7_gamma_tol`; else counterexample (the isotropy of
 /// real perturbations is an empirical assumption, measured off); Unchecked
 /// when either fit is impossible. The details give the nested forms of
 /// Eq. 66-68 (`C_I`, `C_diag`, `C_iso`), the isotropy figures and the pairs.
@@ -281,7 +281,7 @@ pub fn judge_net(
         ),
     ];
     let mut outcome = ClaimOutcome::new(
-        if ok { Verdict::Pass } else { Verdict::Deviates },
+        if ok { Status::Verified } else { Status::Counterexample },
         format!(
             "epoch {}: gamma_I (real dw) {:.3} vs gamma_iso {:.3} (diff {:+.3}, tol {}); C_I/C_iso - 1 median {:+.3}",
             last.epoch, gi.gamma, gs.gamma, diff, t.c7_gamma_tol, p.rel_term1_vs_iso_median

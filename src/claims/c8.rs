@@ -9,7 +9,7 @@
 //! `||E[h^2]||_2`): an eigenvalue is only determined to `O(d eps ||H||)`, so a
 //! per-entry relative error would measure rounding, not the identity.
 
-use crate::claims::{cases::random_spec, CheckSettings, ClaimOutcome, Verdict};
+use crate::claims::{cases::random_spec, CheckSettings, ClaimOutcome, Status};
 use crate::ensemble::Ensemble;
 use crate::error::Result;
 use crate::linalg::{seeded_stream, sym_norm2};
@@ -60,7 +60,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
         w16 = w16.max(e16);
         w17 = w17.max(e17);
     }
-    let verdict = Verdict::pass_if(w16 <= TOLERANCE && w17 <= TOLERANCE);
+    let verdict = Status::verified_if(w16 <= TOLERANCE && w17 <= TOLERANCE);
     let mut out = ClaimOutcome::new(
         verdict,
         format!("max rel err Eq.16 {w16:.1e}, Eq.17 {w17:.1e} (tol {TOLERANCE:.0e}, {} ensembles)", settings.cases),

@@ -22,7 +22,7 @@ use faer::Mat;
 use rand::Rng as _;
 
 use crate::bounds::{check_bounds, finite_fit_interval_rounded, BoundTolerance};
-use crate::claims::{cases::random_spec, CheckSettings, ClaimOutcome, Verdict};
+use crate::claims::{cases::random_spec, CheckSettings, ClaimOutcome, Status};
 use crate::ensemble::Ensemble;
 use crate::error::Result;
 use crate::fit::{fit_gamma, slope_rounding_bound, FitRule};
@@ -153,7 +153,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
         }
     }
     let inequalities_hold = psd_fail == 0 && min_l && !min_r && left_fail_indef == 0;
-    let verdict = Verdict::pass_if(inequalities_hold && interval_breaks == 0);
+    let verdict = Status::verified_if(inequalities_hold && interval_breaks == 0);
     let mut out = ClaimOutcome::new(
         verdict,
         format!(
@@ -224,18 +224,25 @@ pub fn judge_grid_fits(fits: &[NetFit]) -> crate::claims::grid::GridJudgement {
 }
 
 // ---------------------------------------------------------------------------
-// Exit policy of `superlinear analyze` (Theorem 5.1 on a trained layer).
+// Theorem 5.1 on one trained layer (`superlinear analyze`).
 
-/// The exit code of `superlinear analyze` from Theorem 5.1's check on the
-/// layer's top-k: [`crate::exit::CLAIM_FAILED`] when a bound is violated
-/// under cross-entropy (its per-sample Hessians `A_p (x) a_p a_p^T` are PSD,
-/// so the theorem applies), [`crate::exit::OK`] otherwise. Softmax-MSE
-/// per-sample Hessians can be indefinite (part 2 above: the right inequality
-/// then fails legitimately), so its violations are reported, not failed.
-pub fn analyze_exit_code(bounds: &crate::bounds::BoundReport, loss: crate::loss::Loss) -> i32 {
-    if bounds.holds() || loss == crate::loss::Loss::SoftmaxMse {
-        crate::exit::OK
+/// The status of Theorem 5.1's check on a trained layer's top-k: verified
+/// when both bounds hold; a counterexample when a bound is violated under
+/// cross-entropy (its per-sample Hessians `A_p (x) a_p a_p^T` are PSD, so the
+/// theorem applies); `not reproduced` when a bound is violated under
+/// softmax-MSE, whose per-sample Hessians can be indefinite (part 2 above:
+/// the right inequality then fails legitimately, the premise is not met).
+/// `analyze` exits by the one rule of `crate::exit` on this status.
+pub fn judge_layer_bounds(
+    bounds: &crate::bounds::BoundReport,
+    loss: crate::loss::Loss,
+) -> crate::claims::Status {
+    use crate::claims::Status;
+    if bounds.holds() {
+        Status::Verified
+    } else if loss == crate::loss::Loss::SoftmaxMse {
+        Status::NotReproduced
     } else {
-        crate::exit::CLAIM_FAILED
+        Status::Counterexample
     }
 }

@@ -14,22 +14,32 @@
 //! | not reproduced | the premise was not met (for example a network below its training-accuracy premise), with the measured reason |
 //! | insufficient evidence | the check ran but the evidence cannot decide it (one checkpoint, one seed, a CI straddling the threshold) |
 //! | unchecked | no check exists for this line |
+//!
+//! Exit codes follow from the statuses alone ([`exit_code`], the rule of
+//! `crate::exit`): a command exits 1 when any line it reports is a
+//! counterexample, 0 otherwise.
 
 use serde::{Deserialize, Serialize};
 
 /// The status of one verdict line (module doc).
+/// Serialised as [`Status::as_str`] (JSON, TOML), so a document never shows
+/// another spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The statement held on enough evidence.
+    #[serde(rename = "verified")]
     Verified,
     /// The statement fails as stated on some input or network.
+    #[serde(rename = "counterexample")]
     Counterexample,
     /// The premise was not met; the reason is in the line's summary.
+    #[serde(rename = "not reproduced")]
     NotReproduced,
     /// The evidence cannot decide the statement.
+    #[serde(rename = "insufficient evidence")]
     InsufficientEvidence,
     /// No check exists.
+    #[serde(rename = "unchecked")]
     Unchecked,
 }
 
@@ -53,6 +63,34 @@ impl Status {
             Status::Unchecked => "unchecked",
         }
     }
+
+    /// `Verified` when `ok`, else `Counterexample` (a check that ran on
+    /// enough evidence and either held or found a violating input).
+    pub fn verified_if(ok: bool) -> Self {
+        if ok {
+            Status::Verified
+        } else {
+            Status::Counterexample
+        }
+    }
+
+    /// The status named by `word` ([`Status::as_str`]), if any.
+    pub fn parse(word: &str) -> Option<Self> {
+        Status::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The exit code of a command that reported `statuses`, under the one rule
+/// of [`crate::exit`]: [`crate::exit::CLAIM_FAILED`] when any is a
+/// counterexample, else [`crate::exit::OK`].
+pub fn exit_code(statuses: impl IntoIterator<Item = Status>) -> i32 {
+    crate::exit::for_claims(statuses.into_iter().any(|s| s == Status::Counterexample))
 }
 
 /// One verdict line: a status, one short summary with the key figures, and

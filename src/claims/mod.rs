@@ -8,25 +8,27 @@
 //! [`ClaimOutcome`]: a verdict, one key figure for the table, named figures
 //! for JSON, and detail lines (counterexamples, measurements).
 //!
-//! Verdicts and the exit code (`crate::exit`): a `Fail` of an `identity` or
-//! `inequality` claim makes `verify` exit 1. `Deviates` marks an asymptotic
-//! or empirical claim whose measured figure is off the paper's statement:
-//! that is a result to report, not a broken tool, so it does not change the
-//! exit code. `Counterexample` marks a claim that holds as the paper states
-//! it only under conditions our search found violated; the counterexample is
-//! in `details` and in `theory/`.
+//! Statuses and the exit code: every outcome carries one
+//! [`evidence::Status`] (the one vocabulary: verified, counterexample, not
+//! reproduced, insufficient evidence, unchecked). An identity or inequality
+//! violated on some input, or an asymptotic or empirical statement measured
+//! off the paper's, is a `counterexample`; the detail lines say what failed,
+//! by how much and on which input. Under the one rule of [`crate::exit`] any
+//! counterexample makes `verify` exit 1 ([`exit_code`]). `verify` reports the
+//! derivation line only; `superlinear claims` adds the trained-network line
+//! judged from committed records.
 //!
 //! Claims with a trained-network side also have a pure `judge_net` (C6, C7,
 //! C13, C15: [`c6`], [`c7`], [`c13`], [`c15`]) that decides a verdict from
 //! the figures `superlinear net-claims` measures ([`crate::layer::figures`])
 //! and the thresholds of [`net`]; C6 and C15 have no synthetic check, so
-//! `verify` reports them unchecked and names that command. [`c9`] also holds
-//! the exit policy of `superlinear analyze`.
+//! `verify` reports them unchecked and names that command. [`c9`] also judges
+//! Theorem 5.1 on a trained layer for `superlinear analyze` (`judge_layer_bounds`).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 
@@ -46,13 +48,14 @@ pub mod c7;
 pub mod c8;
 pub mod c9;
 pub mod cases;
-pub mod evidence;
 pub mod catalogue;
+pub mod evidence;
 pub mod grid;
 pub mod net;
 pub mod report;
 
 pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};
+pub use evidence::{Line, Status};
 
 /// The most random cases a property check accepts (a larger count would run
 /// for days, not fail).
@@ -93,49 +96,11 @@ impl CheckSettings {
     }
 }
 
-/// The verdict of one claim check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The claim held on every case the check drew.
-    Pass,
-    /// An identity or inequality was violated beyond tolerance.
-    Fail,
-    /// An asymptotic or empirical claim measured off the paper's statement.
-    Deviates,
-    /// The claim as stated fails on a documented class of inputs.
-    Counterexample,
-    /// No check exists yet.
-    Unchecked,
-}
-
-impl Verdict {
-    /// `Pass` when `ok`, else `Fail`.
-    pub fn pass_if(ok: bool) -> Self {
-        if ok {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        }
-    }
-
-    /// Lower-case name used in tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "FAIL",
-            Verdict::Deviates => "deviates",
-            Verdict::Counterexample => "counterexample",
-            Verdict::Unchecked => "unchecked",
-        }
-    }
-}
-
 /// What a check found.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClaimOutcome {
-    /// The verdict.
-    pub verdict: Verdict,
+    /// The status (`evidence::Status`, the one vocabulary).
+    pub status: Status,
     /// One short human-readable key figure for the table row.
     pub figure: String,
     /// Named figures, for JSON (rounded by the reporter, not here).
@@ -145,10 +110,10 @@ pub struct ClaimOutcome {
 }
 
 impl ClaimOutcome {
-    /// An outcome with a verdict and key figure and no named figures yet.
-    pub fn new(verdict: Verdict, figure: impl Into<String>) -> Self {
+    /// An outcome with a status and key figure and no named figures yet.
+    pub fn new(status: Status, figure: impl Into<String>) -> Self {
         ClaimOutcome {
-            verdict,
+            status,
             figure: figure.into(),
             figures: BTreeMap::new(),
             details: Vec::new(),
@@ -235,13 +200,13 @@ pub fn run_all(settings: &CheckSettings, only: Option<&str>) -> Result<Vec<Claim
         let outcome = match checks.iter().find(|c| c.claim == entry.id) {
             Some(check) => (check.run)(settings)?,
             None if !entry.net_check.is_empty() => ClaimOutcome::new(
-                Verdict::Unchecked,
+                Status::Unchecked,
                 format!(
                     "needs a trained network: `{}` (feature torch)",
                     entry.net_check
                 ),
             ),
-            None => ClaimOutcome::new(Verdict::Unchecked, "no check yet"),
+            None => ClaimOutcome::new(Status::Unchecked, "no check yet"),
         };
         rows.push(ClaimRow {
             id: entry.id.clone(),
@@ -254,10 +219,21 @@ pub fn run_all(settings: &CheckSettings, only: Option<&str>) -> Result<Vec<Claim
     Ok(rows)
 }
 
-/// Whether the rows make `verify` exit 1: a failed identity or inequality.
-pub fn any_hard_failure(rows: &[ClaimRow]) -> bool {
-    rows.iter().any(|r| {
-        r.outcome.verdict == Verdict::Fail
-            && matches!(r.kind, ClaimKind::Identity | ClaimKind::Inequality)
-    })
+/// The exit code of `verify` under the one rule of [`crate::exit`]: 1 when
+/// any row is a counterexample.
+pub fn exit_code(rows: &[ClaimRow]) -> i32 {
+    evidence::exit_code(rows.iter().map(|r| r.outcome.status))
+}
+
+impl ClaimOutcome {
+    /// The outcome as a verdict line judged from `source` (e.g. the command
+    /// that reproduces it): status, key figure as summary, the details.
+    pub fn to_line(&self, source: impl Into<String>) -> Line {
+        Line {
+            status: self.status,
+            summary: self.figure.clone(),
+            details: self.details.clone(),
+            source: source.into(),
+        }
+    }
 }

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{ClaimOutcome, Verdict};
+use super::{ClaimOutcome, Status};
 use crate::layer::Fit;
 
 /// Thresholds that turn net-claims figures into verdicts.
@@ -69,5 +69,5 @@ pub(crate) fn gamma_or_nan(f: &Fit) -> f64 {
 
 /// The outcome when the figures do not allow a verdict.
 pub(crate) fn unchecked(why: &str) -> ClaimOutcome {
-    ClaimOutcome::new(Verdict::Unchecked, why)
+    ClaimOutcome::new(Status::Unchecked, why)
 }

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{CheckSettings, ClaimRow, Verdict};
+use crate::claims::{CheckSettings, ClaimRow, Status};
 
 /// Significant digits kept in JSON figures.
 pub const SIGNIFICANT: i32 = 3;
@@ -78,7 +78,7 @@ pub fn to_json(
                 "id": r.id,
                 "paper_ref": r.paper_ref,
                 "kind": r.kind,
-                "verdict": r.outcome.verdict,
+                "status": r.outcome.status,
                 "figure": r.outcome.figure,
                 "figures": figures,
                 "details": r.outcome.details,
@@ -97,16 +97,16 @@ pub fn to_json(
     })
 }
 
+/// Claims per status (keys: [`Status::as_str`]) and the exit code of the
+/// rows under the one rule of [`crate::exit`].
 fn summary(rows: &[ClaimRow]) -> Value {
-    let count = |v: Verdict| rows.iter().filter(|r| r.outcome.verdict == v).count();
-    json!({
-        "pass": count(Verdict::Pass),
-        "fail": count(Verdict::Fail),
-        "deviates": count(Verdict::Deviates),
-        "counterexample": count(Verdict::Counterexample),
-        "unchecked": count(Verdict::Unchecked),
-        "hard_failure": super::any_hard_failure(rows),
-    })
+    let mut out = serde_json::Map::new();
+    for s in Status::ALL {
+        let n = rows.iter().filter(|r| r.outcome.status == s).count();
+        out.insert(s.as_str().to_string(), json!(n));
+    }
+    out.insert("exit_code".into(), json!(crate::claims::exit_code(rows)));
+    Value::Object(out)
 }
 
 /// The table `verify` prints: one row per claim, details indented below.
@@ -121,27 +121,22 @@ pub fn render_table(rows: &[ClaimRow], settings: &CheckSettings, details: bool) 
         .map(|r| r.paper_ref.len())
         .max()
         .unwrap_or(9)
-        .clamp(9, 28);
+        .max(9);
     out.push_str(&format!(
-        "{:<4} {:<w_ref$} {:<10} {:<14} {:>7}  {}\n",
-        "id", "paper ref", "kind", "verdict", "seconds", "key figure"
+        "{:<4} {:<w_ref$} {:<10} {:<21} {:>7}  {}\n",
+        "id", "paper ref", "kind", "derivation", "seconds", "key figure"
     ));
     for r in rows {
-        let mut paper_ref = r.paper_ref.clone();
-        if paper_ref.len() > w_ref {
-            paper_ref.truncate(w_ref - 1);
-            paper_ref.push('~');
-        }
         let kind = serde_json::to_value(r.kind)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
         out.push_str(&format!(
-            "{:<4} {:<w_ref$} {:<10} {:<14} {:>7.2}  {}\n",
+            "{:<4} {:<w_ref$} {:<10} {:<21} {:>7.2}  {}\n",
             r.id,
-            paper_ref,
+            r.paper_ref,
             kind,
-            r.outcome.verdict.as_str(),
+            r.outcome.status.as_str(),
             r.seconds,
             r.outcome.figure
         ));
@@ -151,10 +146,16 @@ pub fn render_table(rows: &[ClaimRow], settings: &CheckSettings, details: bool) 
             }
         }
     }
-    let s = summary(rows);
-    out.push_str(&format!(
-        "summary: {} pass, {} fail, {} deviates, {} counterexample, {} unchecked\n",
-        s["pass"], s["fail"], s["deviates"], s["counterexample"], s["unchecked"]
-    ));
+    let counts: Vec<String> = Status::ALL
+        .iter()
+        .map(|st| {
+            let n = rows.iter().filter(|r| r.outcome.status == *st).count();
+            format!("{n} {st}")
+        })
+        .collect();
+    out.push_str(&format!("summary: {}\n", counts.join(", ")));
+    out.push_str(
+        "derivation lines only; `superlinear claims` shows each claim's trained-network line too\n",
+    );
     out
 }

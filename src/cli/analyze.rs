@@ -198,9 +198,9 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
             println!("  note: the file holds float32 tensors (about 7 digits); the analysis runs in f64 on the widened values");
         }
     }
-    Ok(superlinear::claims::c9::analyze_exit_code(
-        &r.bounds, r.loss,
-    ))
+    Ok(superlinear::claims::evidence::exit_code([
+        superlinear::claims::c9::judge_layer_bounds(&r.bounds, r.loss),
+    ]))
 }
 
 #[cfg(not(feature = "torch"))]
@@ -242,10 +242,9 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
             render(&report.checkpoint.display().to_string(), &report.analysis)
         );
     }
-    Ok(superlinear::claims::c9::analyze_exit_code(
-        &report.analysis.bounds,
-        report.analysis.loss,
-    ))
+    Ok(superlinear::claims::evidence::exit_code([
+        superlinear::claims::c9::judge_layer_bounds(&report.analysis.bounds, report.analysis.loss),
+    ]))
 }
 
 fn render(source: &str, r: &LayerReport) -> String {

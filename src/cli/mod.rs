@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use superlinear::exit;
 
 mod analyze;
+mod claims;
 mod coupling;
 #[cfg(feature = "torch")]
 mod netclaims;
@@ -26,8 +27,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run every claim check and print one row per claim (C1-C15).
+    /// Run every claim's synthetic check and print its derivation line (C1-C15).
     Verify(verify::VerifyArgs),
+    /// Both verdict lines of every claim: the synthetic check (derivation)
+    /// and the trained-network statement judged from the committed records;
+    /// `--write` regenerates the README table and theory/claims.toml.
+    Claims(claims::ClaimsArgs),
     /// The random baseline of rho_bar for a spectrum of C: App. C formula,
     /// simulated Haar null, corrected formula (C3, C4).
     Baseline(coupling::BaselineArgs),
@@ -73,6 +78,7 @@ pub fn run() -> i32 {
     };
     let result = match cli.command {
         Command::Verify(args) => verify::run(args),
+        Command::Claims(args) => claims::run(args),
         Command::Baseline(args) => coupling::baseline(args),
         Command::BaselineGrid(args) => coupling::baseline_grid(args),
         Command::Coupling(args) => coupling::coupling(args),

@@ -1,7 +1,8 @@
 //! `superlinear net-claims` (feature `torch`): claims C6, C7, C13 and C15 on
 //! the checkpoints of a `superlinear train` run
 //! ([`superlinear::reproduce::netclaims`]).
-//! Exit codes: 0 no claim failed, 1 a claim failed, 2 bad usage or input.
+//! Exit codes: the one rule of `superlinear::exit` (1 when any claim is a
+//! counterexample).
 
 use std::path::PathBuf;
 
@@ -9,7 +10,6 @@ use anyhow::Result;
 use clap::Args;
 
 use superlinear::claims::net::{gamma_text, NetThresholds};
-use superlinear::exit;
 use superlinear::reproduce::netclaims::{
     run_net_claims, NetClaim, NetClaimsReport, NetClaimsSettings,
 };
@@ -135,11 +135,7 @@ pub fn run(args: NetClaimsArgs) -> Result<i32> {
     } else {
         print!("{}", render(&report));
     }
-    Ok(if report.any_failed() {
-        exit::CLAIM_FAILED
-    } else {
-        exit::OK
-    })
+    Ok(report.exit_code())
 }
 
 fn render(r: &NetClaimsReport) -> String {
@@ -175,9 +171,9 @@ fn render(r: &NetClaimsReport) -> String {
     }
     for c in &r.claims {
         s.push_str(&format!(
-            "{:<4} {:<10} {}\n",
+            "{:<4} {:<21} {}\n",
             c.claim.id(),
-            c.outcome.verdict.as_str(),
+            c.outcome.status.as_str(),
             c.outcome.figure
         ));
         for d in &c.outcome.details {

@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use superlinear::claims::grid::any_broken;
-use superlinear::exit;
+use superlinear::claims::evidence::exit_code;
 use superlinear::published::Published;
 use superlinear::reproduce::aggregate::{TableId, DEFAULT_MIN_TRAIN_PROGRESS};
 use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
@@ -137,11 +136,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         out.display(),
         results_md.display()
     );
-    Ok(if any_broken(&report.judgements) {
-        exit::CLAIM_FAILED
-    } else {
-        exit::OK
-    })
+    Ok(exit_code(report.judgements.iter().map(|j| j.status)))
 }
 
 #[cfg(feature = "torch")]

@@ -22,6 +22,10 @@
 //! - [`netclaims`]: `superlinear net-claims` (C6, C7, C13, C15 over a run's
 //!   checkpoints; settings and checkpoint listing are pure, the run needs
 //!   feature `torch`), verdicts from `crate::claims`.
+//! - [`evidence`]: `superlinear claims`: the derivation line (the synthetic
+//!   checks) and the networks line (judged from the committed records) of
+//!   every claim; [`claim_docs`]: the README table and the catalogue fields
+//!   generated from them.
 //! - `run` (feature `torch`): the resumable driver behind `superlinear
 //!   reproduce`: trains with `crate::torch::train`, analyses in memory like
 //!   `analyze`, writes one JSON record per run.
@@ -32,7 +36,9 @@
 pub mod aggregate;
 #[cfg(feature = "torch")]
 pub mod analyze;
+pub mod claim_docs;
 pub mod config;
+pub mod evidence;
 pub mod grid;
 pub mod netclaims;
 pub mod record;

@@ -1,6 +1,6 @@
 //! Rendering of the aggregated rows: the side-by-side table as markdown and
 //! CSV (`table<N>.md`, `table<N>.csv`), the judgements on the measured grid as
-//! a markdown list (a verdict reads **holds**, **FAILS** or **unchecked**),
+//! a markdown list (each statement with its status word, `claims::evidence::Status::as_str`),
 //! and the results document `RESULTS.md` (table, judgements, setup per row,
 //! the rows outside +-0.10 of the published value with what differs from the
 //! paper's setup, runs below the training-accuracy floor, side runs, notes,
@@ -9,7 +9,6 @@
 use super::aggregate::{accuracy_floor, TableId, TableRow};
 use super::config::{RowKey, RunConfig, Scale};
 use crate::claims::grid::GridJudgement;
-use crate::claims::Verdict;
 use crate::published::{MeanStd, Published};
 use crate::spec::Dataset;
 
@@ -146,16 +145,6 @@ pub fn table_csv(rows: &[TableRow], table: TableId, o: RenderOptions) -> String 
     s
 }
 
-/// The word a verdict reads as in the judgements list.
-fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "holds",
-        Verdict::Fail | Verdict::Counterexample => "FAILS",
-        Verdict::Deviates => "deviates",
-        Verdict::Unchecked => "unchecked",
-    }
-}
-
 /// `held/checked unit hold`, then the failures.
 fn judgement_detail(j: &GridJudgement) -> String {
     let mut detail = format!("{}/{} {} hold", j.held(), j.checked, j.unit);
@@ -173,7 +162,7 @@ pub fn judgements_markdown(judgements: &[GridJudgement]) -> String {
             format!(
                 "- {}: **{}** ({})\n",
                 j.statement,
-                verdict_word(j.verdict),
+                j.status.as_str(),
                 judgement_detail(j)
             )
         })

@@ -29,7 +29,7 @@ pub use run::{net_claims_on, run_net_claims};
 
 use super::ReproduceError;
 use crate::claims::net::NetThresholds;
-use crate::claims::{ClaimOutcome, Verdict};
+use crate::claims::ClaimOutcome;
 use crate::layer::{CheckpointFigures, NetFigures, SuppressionFigures};
 use crate::loss::Loss;
 use crate::suppression::SuppressionConfig;
@@ -115,7 +115,7 @@ pub struct NetClaimsSettings {
     pub suppression: SuppressionConfig,
     /// Factor on the tail modes in the tails-only run (in (0, 1]).
     pub tails_factor: f64,
-    /// Verdict thresholds.
+    /// Thresholds of the verdicts.
     pub thresholds: NetThresholds,
     /// Data override (None: the subset recorded in `run.json`).
     #[cfg(feature = "torch")]
@@ -218,7 +218,7 @@ impl NetClaimsSettings {
 pub struct NetClaimResult {
     /// Claim id.
     pub claim: NetClaim,
-    /// Verdict, key figure, named figures and further lines.
+    /// Status, key figure, named figures and further lines.
     #[serde(flatten)]
     pub outcome: ClaimOutcome,
 }
@@ -260,10 +260,9 @@ impl NetClaimsReport {
         }
     }
 
-    /// Whether any claim failed (exit code 1).
-    pub fn any_failed(&self) -> bool {
-        self.claims
-            .iter()
-            .any(|c| c.outcome.verdict == Verdict::Fail)
+    /// The exit code under the one rule of `crate::exit`: 1 when any
+    /// claim is a counterexample.
+    pub fn exit_code(&self) -> i32 {
+        crate::claims::evidence::exit_code(self.claims.iter().map(|c| c.outcome.status))
     }
 }
