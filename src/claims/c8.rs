@@ -76,3 +76,59 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     }
     Ok(out)
 }
+
+/// C8's network side (Eq. 2's premise, [`crate::layer::batch`]) at the last
+/// checkpoint: the first-moment share on the top-k must be at most
+/// `c8_max_first_moment_share`, and the slope of `ln tr C_B` on `ln B` within
+/// `c8_slope_tol` of -1. `Pass` when the share is small and the slope's 2-SE
+/// interval lies within the tolerance; `Deviates` when the share is large or
+/// the interval lies wholly outside it; `Unchecked` when the figures are
+/// missing or the slope is too imprecise to decide (more draws decide it).
+pub fn judge_net(
+    figures: &crate::layer::NetFigures<'_>,
+    t: &super::net::NetThresholds,
+) -> ClaimOutcome {
+    use super::net::{last_structure, unchecked};
+    let (epoch, s) = match last_structure(figures) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let share = s.first_moment_share;
+    if !share.is_finite() {
+        return unchecked("first-moment share undefined (zero gradients on the top-k)");
+    }
+    let b = match &s.batch_scaling {
+        Ok(b) => b,
+        Err(e) => return unchecked(&format!("1/B scaling: {}", e.message)),
+    };
+    let dev = (b.slope + 1.0).abs();
+    let share_ok = share <= t.c8_max_first_moment_share;
+    let verdict = if !share_ok || dev - 2.0 * b.slope_se > t.c8_slope_tol {
+        Verdict::Deviates
+    } else if dev + 2.0 * b.slope_se <= t.c8_slope_tol {
+        Verdict::Pass
+    } else {
+        Verdict::Unchecked
+    };
+    let mut out = ClaimOutcome::new(
+        verdict,
+        format!(
+            "epoch {epoch}: first-moment share {:.3} top-k (max {}), {:.3} full; tr C_B ~ B^{:.3} +- {:.3} (needs -1 +- {} with 2 SE)",
+            share, t.c8_max_first_moment_share, s.first_moment_share_full, b.slope, b.slope_se, t.c8_slope_tol
+        ),
+    )
+    .with("first_moment_share", share)
+    .with("first_moment_share_full", s.first_moment_share_full)
+    .with("batch_slope", b.slope)
+    .with("batch_slope_se", b.slope_se);
+    for p in &b.points {
+        out = out.detail(format!(
+            "B = {}: tr C_B {:.4e} +- {:.1e} ({} draws with replacement), Eq. 2 {:.4e}",
+            p.batch_size, p.trace, p.trace_se, b.draws, p.trace_eq2
+        ));
+    }
+    if verdict == Verdict::Unchecked {
+        out = out.detail("the slope's 2-SE interval straddles the tolerance: more draws decide it");
+    }
+    out
+}

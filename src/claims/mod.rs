@@ -16,8 +16,9 @@
 //! it only under conditions our search found violated; the counterexample is
 //! in `details` and in `theory/`.
 //!
-//! Claims with a trained-network side also have a pure `judge_net` (C6, C7,
-//! C13, C15: [`c6`], [`c7`], [`c13`], [`c15`]) that decides a verdict from
+//! Claims with a trained-network side also have a pure `judge_net` (C3, C6,
+//! C7 and its Remark 3.5 judgement, C8, C13, C15: [`c3`], [`c6`], [`c7`],
+//! [`c8`], [`c13`], [`c15`]) that decides a verdict from
 //! the figures `superlinear net-claims` measures ([`crate::layer::figures`])
 //! and the thresholds of [`net`]; C6 and C15 have no synthetic check, so
 //! `verify` reports them unchecked and names that command. [`c9`] also holds
@@ -46,8 +47,8 @@ pub mod c7;
 pub mod c8;
 pub mod c9;
 pub mod cases;
-pub mod evidence;
 pub mod catalogue;
+pub mod evidence;
 pub mod grid;
 pub mod net;
 pub mod report;
