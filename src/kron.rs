@@ -528,7 +528,7 @@ impl KronCurvature {
     }
 
     /// `P = G V` (N x k): every sample's gradient projected on every column.
-    fn gradient_projections(
+    pub fn gradient_projections(
         &self,
         vectors: MatRef<'_, f64>,
         batch_size: usize,

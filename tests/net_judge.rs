@@ -94,6 +94,7 @@ fn checkpoint(epoch: usize, gamma: Fit, pairs: PairFigures) -> CheckpointFigures
         gamma,
         gamma_awd: fit(1.2, 0.01, 0.99),
         pairs,
+        structure: None,
         seconds: 1.0,
     }
 }

@@ -24,6 +24,7 @@ mod layer_terms;
 mod linalg;
 mod moments;
 mod net_judge;
+mod net_judge_structure;
 mod netclaims;
 mod pairs;
 mod published;
@@ -34,6 +35,7 @@ mod scale;
 mod shifts;
 mod stats;
 mod stress;
+mod structure;
 mod suppression;
 mod synthetic_claims;
 #[cfg(feature = "torch")]

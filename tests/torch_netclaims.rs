@@ -82,8 +82,16 @@ fn train_then_net_claims_tiny() {
             r.checkpoints.iter().map(|c| c.epoch).collect::<Vec<_>>(),
             vec![1, 2]
         );
-        assert_eq!(r.claims.len(), 4);
+        assert_eq!(r.claims.len(), 7);
         assert!(r.suppression.is_some());
+        assert!(r.checkpoints[0].structure.is_none());
+        let st = r.checkpoints[1].structure.as_ref().unwrap();
+        assert_eq!(st.top_k, 30);
+        assert!(st.kspace.commutator.is_ok());
+        assert_eq!(
+            st.entanglement_mean.to_bits(),
+            r.checkpoints[1].pairs.entanglement_mean.to_bits()
+        );
         for c in &r.checkpoints {
             assert_eq!(c.pairs.used + c.pairs.zero_activity, 60);
             assert!(c.pairs.term2_share.is_finite());
@@ -197,5 +205,32 @@ fn cli_train_then_net_claims_on_mnist() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["layer"], "fc3.weight");
     assert_eq!(v["checkpoints"].as_array().unwrap().len(), 2);
-    assert_eq!(v["claims"].as_array().unwrap().len(), 4);
+    assert_eq!(v["claims"].as_array().unwrap().len(), 7);
+    // The structure block is recorded at the last checkpoint only.
+    let cps = v["checkpoints"].as_array().unwrap();
+    assert!(cps[0]["structure"].is_null());
+    let st = &cps[1]["structure"];
+    assert_eq!(st["top_k"], 50);
+    for key in ["rho_bar", "commutator", "decay_slope"] {
+        assert!(
+            st["kspace"][key]["Ok"]["p_below"].is_number(),
+            "{key}: {st}"
+        );
+    }
+    assert!(st["first_moment_share"].is_number());
+    assert_eq!(
+        st["batch_scaling"]["Ok"]["points"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(st["entanglement_mean"].is_number() || st["entanglement_mean"].is_null());
+    let ids: Vec<&str> = v["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["claim"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["C3", "C6", "C7", "C7-R3.5", "C8", "C13", "C15"]);
 }

@@ -102,3 +102,58 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     }
     Ok(out)
 }
+
+/// C3 on a trained network (Fig. 1, App. D.3): `rho_bar` of `C_k = V_k^T C
+/// V_k` at the last checkpoint against its simulated Haar null in R^k
+/// ([`crate::layer::structure`]). `Pass` when `z < -c3_min_abs_z` (C is
+/// coupled to H's eigenbasis beyond a random basis), else `Deviates`;
+/// `Unchecked` without the figures or when the null has no spread. The
+/// Monte Carlo p-value and the App. C/D z are reported beside it.
+pub fn judge_net(
+    figures: &crate::layer::NetFigures<'_>,
+    t: &super::net::NetThresholds,
+) -> ClaimOutcome {
+    use super::net::{last_structure, unchecked};
+    let (epoch, s) = match last_structure(figures) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let k = &s.kspace;
+    let r = match &k.rho_bar {
+        Ok(r) => r,
+        Err(e) => return unchecked(&format!("rho_bar of C_k: {}", e.message)),
+    };
+    if !r.z.is_finite() {
+        return unchecked("rho_bar's simulated null has no spread: no z");
+    }
+    let below = r.z < -t.c3_min_abs_z;
+    let mut out = ClaimOutcome::new(
+        if below {
+            Status::Verified
+        } else {
+            Status::Counterexample
+        },
+        format!(
+            "epoch {epoch}, k={}: rho_bar {:.4} vs Haar null {:.4} +- {:.4}, z {:.1} (needs < -{}); MC p {:.4} (floor 1/(R+1) = {:.4})",
+            s.top_k, r.observed, r.null_mean, r.null_std, r.z, t.c3_min_abs_z, r.p_below, k.p_floor
+        ),
+    )
+    .with("rho_bar", r.observed)
+    .with("null_mean", r.null_mean)
+    .with("null_std", r.null_std)
+    .with("z", r.z)
+    .with("p_mc", r.p_below);
+    match &k.rho_bar_paper {
+        Ok(p) => {
+            out = out.detail(format!(
+                "App. C/D null for rotations in R^k: mean {:.4}, SE {:.2e}, z {:.1}, k_eff {:.1}",
+                p.paper_mean, p.paper_se, p.z, p.k_eff
+            ))
+        }
+        Err(e) => out = out.detail(format!("App. C/D null: {}", e.message)),
+    }
+    out.detail(format!(
+        "{} rotations, seed {}; rho_bar over {} directions with nonzero variance",
+        r.rotations, s.settings.seed, s.top_k
+    ))
+}

@@ -294,3 +294,77 @@ pub fn judge_net(
     outcome.details = details;
     outcome
 }
+
+/// Remark 3.5 (Figs. 7-9) on a trained network: C nearly commutes with H and
+/// its off-diagonals decay in H's eigenbasis. At the last checkpoint
+/// ([`crate::layer::structure`]): the relative commutator
+/// `||[C_k, L_k]||_F / (||C_k||_F ||L_k||_F)` must be below its Haar null
+/// (one-sided Monte Carlo p at most `c7_r35_alpha`), and the slope of
+/// `ln mean|rho|` on `ln |i - j|` steeper (more negative) than the null's at
+/// the same level; off-diagonals that are all exactly 0 count as decayed.
+/// `Pass` when both hold, else `Deviates`; `Unchecked` without the figures or
+/// when `1 / (R + 1) > c7_r35_alpha` (too few rotations to resolve the level).
+pub fn judge_net_commutation(
+    figures: &crate::layer::NetFigures<'_>,
+    t: &super::net::NetThresholds,
+) -> ClaimOutcome {
+    use super::net::{last_structure, unchecked};
+    let (epoch, s) = match last_structure(figures) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let k = &s.kspace;
+    if k.p_floor > t.c7_r35_alpha {
+        return unchecked(&format!(
+            "{} rotations cannot resolve level {} (p floor {:.4})",
+            s.settings.rotations, t.c7_r35_alpha, k.p_floor
+        ));
+    }
+    let c = match &k.commutator {
+        Ok(c) => c,
+        Err(e) => return unchecked(&format!("commutator: {}", e.message)),
+    };
+    let (decay_ok, decay_text) = if k.decay.all_zero {
+        (true, "every off-diagonal rho is 0".to_string())
+    } else {
+        match &k.decay_slope {
+            Ok(d) => (
+                d.p_below <= t.c7_r35_alpha,
+                format!(
+                    "decay slope {:.3} vs null {:.3} +- {:.3} (MC p {:.4})",
+                    d.observed, d.null_mean, d.null_std, d.p_below
+                ),
+            ),
+            Err(e) => return unchecked(&format!("decay of |rho|: {}", e.message)),
+        }
+    };
+    let comm_ok = c.p_below <= t.c7_r35_alpha;
+    let mut out = ClaimOutcome::new(
+        if comm_ok && decay_ok {
+            Status::Verified
+        } else {
+            Status::Counterexample
+        },
+        format!(
+            "epoch {epoch}, k={}: |[C,H]| {:.4} vs null {:.4} +- {:.4} (MC p {:.4}); {decay_text}; level {}",
+            s.top_k, c.observed, c.null_mean, c.null_std, c.p_below, t.c7_r35_alpha
+        ),
+    )
+    .with("commutator", c.observed)
+    .with("commutator_null_mean", c.null_mean)
+    .with("commutator_p_mc", c.p_below);
+    if let Some(sl) = k.decay.slope {
+        out = out.with("decay_slope", sl);
+    }
+    let bands: Vec<String> = k
+        .decay
+        .bands
+        .iter()
+        .map(|b| format!("[{},{}] {:.3}", b.from, b.to, b.mean_abs_rho))
+        .collect();
+    out.detail(format!("mean |rho| by |i - j|: {}", bands.join(", ")))
+        .detail(format!(
+            "{} rotations, seed {}, p floor 1/(R+1) = {:.4}",
+            s.settings.rotations, s.settings.seed, k.p_floor
+        ))
+}

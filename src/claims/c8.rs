@@ -76,3 +76,61 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
     }
     Ok(out)
 }
+
+/// C8's network side (Eq. 2's premise, [`crate::layer::batch`]) at the last
+/// checkpoint: verified when the first-moment share on the top-k is at most
+/// `c8_max_first_moment_share`, else a counterexample; unchecked when the
+/// figures are missing. The slope of `ln tr C_B` on `ln B` is reported as a
+/// check of the estimator only: mini-batches drawn with replacement are iid,
+/// so `tr C_B = tr C / B` holds by construction; a slope off -1 by more than
+/// `c8_slope_tol` + 2 SE is flagged in the details as a broken estimator.
+pub fn judge_net(
+    figures: &crate::layer::NetFigures<'_>,
+    t: &super::net::NetThresholds,
+) -> ClaimOutcome {
+    use super::net::{last_structure, unchecked};
+    let (epoch, s) = match last_structure(figures) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let share = s.first_moment_share;
+    if !share.is_finite() {
+        return unchecked("first-moment share undefined (zero gradients on the top-k)");
+    }
+    let b = match &s.batch_scaling {
+        Ok(b) => b,
+        Err(e) => return unchecked(&format!("1/B scaling: {}", e.message)),
+    };
+    // Draws with replacement are iid, so tr C_B = tr C / B is an identity
+    // of the estimator (Eq. 2): the slope is a consistency check of the
+    // code, reported, not evidence about the network. The share decides.
+    let verdict = if share <= t.c8_max_first_moment_share {
+        Status::Verified
+    } else {
+        Status::Counterexample
+    };
+    let mut out = ClaimOutcome::new(
+        verdict,
+        format!(
+            "epoch {epoch}: first-moment share {:.3} top-k (max {}), {:.3} full; tr C_B ~ B^{:.3} +- {:.3} (an identity of the estimator, -1 expected)",
+            share, t.c8_max_first_moment_share, s.first_moment_share_full, b.slope, b.slope_se
+        ),
+    )
+    .with("first_moment_share", share)
+    .with("first_moment_share_full", s.first_moment_share_full)
+    .with("batch_slope", b.slope)
+    .with("batch_slope_se", b.slope_se);
+    for p in &b.points {
+        out = out.detail(format!(
+            "B = {}: tr C_B {:.4e} +- {:.1e} ({} draws with replacement), Eq. 2 {:.4e}",
+            p.batch_size, p.trace, p.trace_se, b.draws, p.trace_eq2
+        ));
+    }
+    if (b.slope + 1.0).abs() > t.c8_slope_tol + 2.0 * b.slope_se {
+        out = out.detail(format!(
+            "estimator check failed: the 1/B slope {:.3} is off -1 by more than {} + 2 SE",
+            b.slope, t.c8_slope_tol
+        ));
+    }
+    out
+}

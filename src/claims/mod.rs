@@ -18,8 +18,9 @@
 //! derivation line only; `superlinear claims` adds the trained-network line
 //! judged from committed records.
 //!
-//! Claims with a trained-network side also have a pure `judge_net` (C6, C7,
-//! C13, C15: [`c6`], [`c7`], [`c13`], [`c15`]) that decides a verdict from
+//! Claims with a trained-network side also have a pure `judge_net` (C3, C6,
+//! C7 and its Remark 3.5 judgement, C8, C13, C15: [`c3`], [`c6`], [`c7`],
+//! [`c8`], [`c13`], [`c15`]) that decides a verdict from
 //! the figures `superlinear net-claims` measures ([`crate::layer::figures`])
 //! and the thresholds of [`net`]; C6 and C15 have no synthetic check, so
 //! `verify` reports them unchecked and names that command. [`c9`] also judges

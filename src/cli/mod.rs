@@ -49,7 +49,7 @@ pub enum Command {
     /// layer: of any PyTorch model through a factor file (--factors), or of a
     /// checkpoint of `train` (--checkpoint, feature `torch`).
     Analyze(analyze::AnalyzeArgs),
-    /// Claims C6, C7, C13, C15 on the checkpoints of a training run (feature `torch`).
+    /// Claims C3, C6, C7 (and Remark 3.5), C8, C13, C15 on the checkpoints of a training run (feature `torch`).
     #[cfg(feature = "torch")]
     NetClaims(netclaims::NetClaimsArgs),
     /// Reproduce Table 1 or 3 on real data, resumable, published beside

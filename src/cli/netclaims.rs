@@ -1,4 +1,5 @@
-//! `superlinear net-claims` (feature `torch`): claims C6, C7, C13 and C15 on
+//! `superlinear net-claims` (feature `torch`): claims C3, C6, C7 (and its
+//! Remark 3.5, `C7-R3.5`), C8, C13 and C15 on
 //! the checkpoints of a `superlinear train` run
 //! ([`superlinear::reproduce::netclaims`]).
 //! Exit codes: the one rule of `superlinear::exit` (1 when any claim is a
@@ -10,6 +11,8 @@ use anyhow::Result;
 use clap::Args;
 
 use superlinear::claims::net::{gamma_text, NetThresholds};
+use superlinear::error::Failure;
+use superlinear::layer::structure::NullComparison;
 use superlinear::reproduce::netclaims::{
     run_net_claims, NetClaim, NetClaimsReport, NetClaimsSettings,
 };
@@ -21,8 +24,12 @@ pub struct NetClaimsArgs {
     /// Run directory of `superlinear train` (checkpoints and run.json).
     #[arg(long)]
     pub run: PathBuf,
-    /// Claims to check, comma-separated (C6, C7, C13, C15).
-    #[arg(long, default_value = "C6,C7,C13,C15", value_delimiter = ',')]
+    /// Claims to check, comma-separated (C3, C6, C7, C7-R3.5, C8, C13, C15).
+    #[arg(
+        long,
+        default_value = "C3,C6,C7,C7-R3.5,C8,C13,C15",
+        value_delimiter = ','
+    )]
     pub claims: Vec<String>,
     /// Class-balanced training samples used.
     #[arg(long, default_value_t = 1000)]
@@ -57,6 +64,28 @@ pub struct NetClaimsArgs {
     /// C13: factor on the tail modes in the tails-only run.
     #[arg(long, default_value_t = 1e-3)]
     pub tails_factor: f64,
+    /// Haar rotations of the structure null (C3, C7-R3.5; p floor 1/(R+1)).
+    #[arg(long, default_value_t = NetClaimsSettings::default().structure_rotations)]
+    pub structure_rotations: usize,
+    /// Mini-batch draws per batch size of C8's 1/B scaling.
+    #[arg(long, default_value_t = NetClaimsSettings::default().batch_draws)]
+    pub batch_draws: usize,
+    /// Measure the structure figures at every checkpoint, not only the last.
+    #[arg(long)]
+    pub structure_every_checkpoint: bool,
+    /// C3: rho_bar is below its Haar null when z < -this.
+    #[arg(long, default_value_t = NetThresholds::default().c3_min_abs_z)]
+    pub c3_min_abs_z: f64,
+    /// C7-R3.5: level of the commutator and decay Monte Carlo tests.
+    #[arg(long, default_value_t = NetThresholds::default().c7_r35_alpha)]
+    pub c7_r35_alpha: f64,
+    /// C8: largest first-moment share on the top-k that passes.
+    #[arg(long, default_value_t = NetThresholds::default().c8_max_first_moment_share)]
+    pub c8_max_first_moment_share: f64,
+    /// C8: largest |slope + 1| of tr C_B against B (2 SE) before the
+    /// estimator check is flagged (the slope never decides the status).
+    #[arg(long, default_value_t = NetThresholds::default().c8_slope_tol)]
+    pub c8_slope_tol: f64,
     /// C6: largest Term II / Term I share that passes.
     #[arg(long, default_value_t = NetThresholds::default().c6_max_term2_share)]
     pub c6_max_term2_share: f64,
@@ -108,7 +137,14 @@ impl NetClaimsArgs {
                 homogenize: true,
             },
             tails_factor: self.tails_factor,
+            structure_rotations: self.structure_rotations,
+            batch_draws: self.batch_draws,
+            structure_every_checkpoint: self.structure_every_checkpoint,
             thresholds: NetThresholds {
+                c3_min_abs_z: self.c3_min_abs_z,
+                c7_r35_alpha: self.c7_r35_alpha,
+                c8_max_first_moment_share: self.c8_max_first_moment_share,
+                c8_slope_tol: self.c8_slope_tol,
                 c6_max_term2_share: self.c6_max_term2_share,
                 c6_max_residual: self.c6_max_residual,
                 c7_gamma_tol: self.c7_gamma_tol,
@@ -180,6 +216,43 @@ fn render(r: &NetClaimsReport) -> String {
             s.push_str(&format!("       {d}\n"));
         }
     }
+    s.push_str(&structure_block(r));
     s.push_str(&format!("total {:.1} s\n", r.seconds));
+    s
+}
+
+/// The structure figures of C in H's top-k eigenbasis, per checkpoint that
+/// has them (C3, C7-R3.5, C8, C13's entanglement).
+fn structure_block(r: &NetClaimsReport) -> String {
+    let num = |x: &Result<NullComparison, Failure>| match x {
+        Ok(c) => format!(
+            "{:.4} (null {:.4} +- {:.4}, z {:.1}, p {:.4})",
+            c.observed, c.null_mean, c.null_std, c.z, c.p_below
+        ),
+        Err(e) => format!("n/a ({})", e.message),
+    };
+    let mut s = String::new();
+    for c in &r.checkpoints {
+        let Some(st) = &c.structure else { continue };
+        let k = &st.kspace;
+        s.push_str(&format!(
+            "structure, epoch {} (k {}, {} rotations, p floor {:.4}):\n",
+            c.epoch, st.top_k, st.settings.rotations, k.p_floor
+        ));
+        s.push_str(&format!("  rho_bar      {}\n", num(&k.rho_bar)));
+        s.push_str(&format!("  |[C,H]|      {}\n", num(&k.commutator)));
+        s.push_str(&format!("  decay slope  {}\n", num(&k.decay_slope)));
+        let bs = match &st.batch_scaling {
+            Ok(b) => format!("{:.3} +- {:.3}", b.slope, b.slope_se),
+            Err(e) => format!("n/a ({})", e.message),
+        };
+        s.push_str(&format!(
+            "  first-moment share {:.3} top-k, {:.3} full; tr C_B ~ B^{bs}; entanglement mean {:.3}, top 10 {:.3}\n",
+            st.first_moment_share,
+            st.first_moment_share_full,
+            st.entanglement_mean,
+            st.entanglement_top10
+        ));
+    }
     s
 }

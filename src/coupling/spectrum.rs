@@ -192,7 +192,7 @@ pub(super) fn checked_spectrum(mu: &[f64], d: usize, input: &str) -> Result<Vec<
 
 /// The nonzero part of a spectrum, rescaled to max 1 (rho is scale-free), as
 /// square roots; errors when the spectrum is unusable for a null of dimension d.
-pub(super) fn null_weights(mu: &[f64], d: usize) -> Result<Vec<f64>> {
+pub fn null_weights(mu: &[f64], d: usize) -> Result<Vec<f64>> {
     let mu = checked_spectrum(mu, d, "spectrum")?;
     let max = mu.iter().cloned().fold(0.0f64, f64::max);
     if max <= 0.0 {

@@ -1,7 +1,7 @@
 //! The figures `superlinear net-claims` measures on one checkpoint of a
-//! training run (C6, C7, C13, C15), from the layer's factors
+//! training run (C3, C6, C7, C8, C13, C15), from the layer's factors
 //! ([`measure_checkpoint`]). The verdicts are decided from them in
-//! `crate::claims` (`c6`, `c7`, `c13`, `c15`: `judge_net`).
+//! `crate::claims` (`c3`, `c6`, `c7`, `c8`, `c13`, `c15`: `judge_net`).
 //!
 //! On the N samples: H (full eigendecomposition) and its top-k eigenvectors
 //! `v_i`, `C_ii` (Eq. 2), gamma and gamma_awd (C15); on matched pairs (C5) the
@@ -21,6 +21,9 @@
 //!   mode kept, tails scaled by a factor) and the mean-replaced run (q = 0,
 //!   homogenised, tails scaled like tails-only); the entanglement
 //!   `corr(lambda_p1, (u_p1.v_i)^2)` averaged over the top-k and the top 10.
+//! - C3, C4, C7 (Remark 3.5), C8 (Eq. 2's premise), when asked for (the
+//!   last checkpoint of `net-claims`): the structure of C in H's top-k
+//!   eigenbasis against its Haar null ([`super::structure`]).
 
 use std::path::PathBuf;
 
@@ -30,6 +33,7 @@ use super::factors::LayerFactors;
 use super::halves::match_halves;
 use super::halves::PairedLayer;
 use super::isotropy::Isotropy;
+use super::structure::{measure_structure, StructureFigures, StructureSettings};
 use super::suppress::{median, suppress_layer, KronSuppression};
 use super::terms::measure;
 use crate::error::Result;
@@ -160,6 +164,9 @@ pub struct CheckpointFigures {
     pub gamma_awd: Fit,
     /// Matched-pair figures (C6, C7).
     pub pairs: PairFigures,
+    /// The structure of C in H's top-k eigenbasis (C3, C7's Remark 3.5, C8,
+    /// C13's entanglement; None: not measured at this checkpoint).
+    pub structure: Option<StructureFigures>,
     /// Seconds spent on this checkpoint.
     pub seconds: f64,
 }
@@ -226,6 +233,8 @@ pub struct FigureSettings {
     pub chunk: usize,
     /// The suppression runs (None: not run).
     pub suppression: Option<SuppressionSettings>,
+    /// The structure figures (None: not measured).
+    pub structure: Option<StructureSettings>,
 }
 
 /// What [`measure_checkpoint`] returns.
@@ -326,6 +335,17 @@ pub fn measure_checkpoint(
         entanglement_top10: mean_finite(&ent[..ent.len().min(10)]),
         isotropy: m.isotropy.clone(),
     };
+    let structure = match &settings.structure {
+        Some(ss) => Some(measure_structure(
+            &engine,
+            v,
+            &h_diag,
+            batch_size,
+            (pf.entanglement_mean, pf.entanglement_top10),
+            ss,
+        )?),
+        None => None,
+    };
     let suppression = match &settings.suppression {
         Some(ss) => Some(suppression_runs(
             &engine, factors, ss, k, &h_diag, &dm.second, &rule,
@@ -342,6 +362,7 @@ pub fn measure_checkpoint(
             gamma: fit(&h_diag, &c_diag, &rule),
             gamma_awd: fit(&h_diag, &dm.second, &rule),
             pairs: pf,
+            structure,
             seconds: 0.0,
         },
         suppression,

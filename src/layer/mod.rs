@@ -28,14 +28,19 @@
 //! - [`isotropy`]: C7's isotropy figures of those perturbations (Eq. 63-68).
 //! - [`suppress`]: App. B.3's suppression (C13) in Kronecker form.
 //! - [`figures`]: the per-checkpoint figures of `superlinear net-claims`
-//!   (C6, C7, C13, C15), which `crate::claims` turns into verdicts.
+//!   (C3, C6, C7, C8, C13, C15), which `crate::claims` turns into verdicts.
+//! - [`structure`]: C in H's top-k eigenbasis against its Haar null
+//!   (`rho_bar`, the commutator and the off-diagonal decay of Remark 3.5);
+//!   [`batch`]: Eq. 2's premise (first-moment share, `1/B` scaling).
 
 pub mod analyze;
+pub mod batch;
 pub mod coupling_null;
 pub mod factors;
 pub mod figures;
 pub mod halves;
 pub mod isotropy;
+pub mod structure;
 pub mod suppress;
 pub mod terms;
 
@@ -49,4 +54,5 @@ pub use figures::{
     measure_checkpoint, CheckpointFigures, CheckpointInfo, CheckpointMeasurement, FigureSettings,
     Fit, NetFigures, PairFigures, SuppressionFigures, SuppressionSettings,
 };
+pub use structure::{measure_structure, StructureFigures, StructureSettings};
 pub use suppress::median;

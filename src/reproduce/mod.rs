@@ -19,7 +19,7 @@
 //!   run, and `--report-only` (no torch needed).
 //! - `analyze` (feature `torch`): `superlinear analyze`: a checkpoint's layer
 //!   gathered by the torch tier and analysed by [`crate::layer`].
-//! - [`netclaims`]: `superlinear net-claims` (C6, C7, C13, C15 over a run's
+//! - [`netclaims`]: `superlinear net-claims` (C3, C6, C7, C8, C13, C15 over a run's
 //!   checkpoints; settings and checkpoint listing are pure, the run needs
 //!   feature `torch`), verdicts from `crate::claims`.
 //! - [`evidence`]: `superlinear claims`: the derivation line (the synthetic

@@ -1,5 +1,5 @@
-//! `superlinear net-claims` as a library call: claims C6, C7, C13 and C15 on
-//! the checkpoints of a training run.
+//! `superlinear net-claims` as a library call: claims C3, C6, C7 (with
+//! Remark 3.5), C8, C13 and C15 on the checkpoints of a training run.
 //!
 //! For every chosen checkpoint (`epoch-NNNN.safetensors` and
 //! `final.safetensors` in the run directory of `superlinear train`, with its
@@ -8,8 +8,11 @@
 //! (`crate::torch::curvature::gather_layer`), and the figures measured by
 //! [`crate::layer::measure_checkpoint`] (H, its top-k eigenvectors, `C_ii`,
 //! gamma and gamma_awd, the Eq. 57 terms on matched pairs, and at the last
-//! checkpoint the suppression runs of C13). The verdicts are decided by
-//! `crate::claims::{c6, c7, c13, c15}::judge_net` with the thresholds of
+//! checkpoint the suppression runs of C13 and the structure of C in H's
+//! top-k eigenbasis, [`crate::layer::structure`], every checkpoint with
+//! `structure_every_checkpoint`). The verdicts are decided by
+//! `crate::claims::{c3, c6, c7, c8, c13, c15}::judge_net` (and
+//! `c7::judge_net_commutation` for Remark 3.5) with the thresholds of
 //! [`crate::claims::net::NetThresholds`]; the figures are always reported.
 //!
 //! Checkpoints: every `stride`-th (the last always) when C6 or C15 is asked
@@ -30,7 +33,7 @@ pub use run::{net_claims_on, run_net_claims};
 use super::ReproduceError;
 use crate::claims::net::NetThresholds;
 use crate::claims::ClaimOutcome;
-use crate::layer::{CheckpointFigures, NetFigures, SuppressionFigures};
+use crate::layer::{CheckpointFigures, NetFigures, StructureSettings, SuppressionFigures};
 use crate::loss::Loss;
 use crate::suppression::SuppressionConfig;
 
@@ -40,10 +43,17 @@ use crate::torch::dataset::DataSettings;
 /// The claims this command checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum NetClaim {
+    /// rho_bar of C in H's top-k eigenbasis below its Haar null (Fig. 1).
+    C3,
     /// Term I vs Term II (Lemma 3.3).
     C6,
     /// Isotropy of real AWD perturbations (Thm. 3.4).
     C7,
+    /// C and H nearly commute, off-diagonals decay (Remark 3.5, Figs. 7-9).
+    #[serde(rename = "C7-R3.5")]
+    C7Remark35,
+    /// Eq. 2's premise: first-moment share and the 1/B scaling.
+    C8,
     /// Suppression experiment (App. B.3).
     C13,
     /// gamma over training (Remark 5.2).
@@ -52,19 +62,30 @@ pub enum NetClaim {
 
 impl NetClaim {
     /// Every claim, in order.
-    pub const ALL: [NetClaim; 4] = [NetClaim::C6, NetClaim::C7, NetClaim::C13, NetClaim::C15];
+    pub const ALL: [NetClaim; 7] = [
+        NetClaim::C3,
+        NetClaim::C6,
+        NetClaim::C7,
+        NetClaim::C7Remark35,
+        NetClaim::C8,
+        NetClaim::C13,
+        NetClaim::C15,
+    ];
 
-    /// Parses "C6", "c7", ... .
+    /// Parses "C3", "c7", "C7-R3.5" (or "R3.5"), ... .
     pub fn parse(s: &str) -> Result<Self, ReproduceError> {
         match s.trim().to_ascii_uppercase().as_str() {
+            "C3" => Ok(NetClaim::C3),
             "C6" => Ok(NetClaim::C6),
             "C7" => Ok(NetClaim::C7),
+            "C7-R3.5" | "R3.5" => Ok(NetClaim::C7Remark35),
+            "C8" => Ok(NetClaim::C8),
             "C13" => Ok(NetClaim::C13),
             "C15" => Ok(NetClaim::C15),
             other => Err(ReproduceError::setting(
                 "claims",
                 other,
-                "net-claims checks C6, C7, C13 and C15",
+                "net-claims checks C3, C6, C7, C7-R3.5, C8, C13 and C15",
             )),
         }
     }
@@ -72,8 +93,11 @@ impl NetClaim {
     /// The id, e.g. "C6".
     pub fn id(self) -> &'static str {
         match self {
+            NetClaim::C3 => "C3",
             NetClaim::C6 => "C6",
             NetClaim::C7 => "C7",
+            NetClaim::C7Remark35 => "C7-R3.5",
+            NetClaim::C8 => "C8",
             NetClaim::C13 => "C13",
             NetClaim::C15 => "C15",
         }
@@ -82,8 +106,11 @@ impl NetClaim {
     /// The claim's verdict from the figures of a run.
     pub fn judge(self, figures: &NetFigures<'_>, t: &NetThresholds) -> ClaimOutcome {
         match self {
+            NetClaim::C3 => crate::claims::c3::judge_net(figures, t),
             NetClaim::C6 => crate::claims::c6::judge_net(figures, t),
             NetClaim::C7 => crate::claims::c7::judge_net(figures, t),
+            NetClaim::C7Remark35 => crate::claims::c7::judge_net_commutation(figures, t),
+            NetClaim::C8 => crate::claims::c8::judge_net(figures, t),
             NetClaim::C13 => crate::claims::c13::judge_net(figures, t),
             NetClaim::C15 => crate::claims::c15::judge_net(figures, t),
         }
@@ -115,7 +142,13 @@ pub struct NetClaimsSettings {
     pub suppression: SuppressionConfig,
     /// Factor on the tail modes in the tails-only run (in (0, 1]).
     pub tails_factor: f64,
-    /// Thresholds of the verdicts.
+    /// Haar rotations of the structure null (p-value floor `1 / (R + 1)`).
+    pub structure_rotations: usize,
+    /// Mini-batch draws per batch size of the `1/B` scaling (C8).
+    pub batch_draws: usize,
+    /// Structure figures at every chosen checkpoint, not only the last.
+    pub structure_every_checkpoint: bool,
+    /// Verdict thresholds.
     pub thresholds: NetThresholds,
     /// Data override (None: the subset recorded in `run.json`).
     #[cfg(feature = "torch")]
@@ -136,6 +169,9 @@ impl Default for NetClaimsSettings {
             chunk: 64,
             suppression: SuppressionConfig::default(),
             tails_factor: 1e-3,
+            structure_rotations: StructureSettings::default().rotations,
+            batch_draws: StructureSettings::default().batch_draws,
+            structure_every_checkpoint: false,
             thresholds: NetThresholds::default(),
             #[cfg(feature = "torch")]
             data: None,
@@ -191,11 +227,32 @@ impl NetClaimsSettings {
                 "must be in (0, 1]",
             ));
         }
+        if !(2..=crate::coupling::MAX_ROTATIONS).contains(&self.structure_rotations) {
+            return Err(ReproduceError::setting(
+                "structure-rotations",
+                self.structure_rotations,
+                "must be at least 2 (and at most 10 000 000)",
+            ));
+        }
+        if !(2..=100_000_000).contains(&self.batch_draws) {
+            return Err(ReproduceError::setting(
+                "batch-draws",
+                self.batch_draws,
+                "must be at least 2 (and at most 100 000 000)",
+            ));
+        }
         let t = &self.thresholds;
         for (name, v) in t.named() {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(ReproduceError::setting(name, v, "must be finite and >= 0"));
             }
+        }
+        if t.c7_r35_alpha > 1.0 {
+            return Err(ReproduceError::setting(
+                "c7-r35-alpha",
+                t.c7_r35_alpha,
+                "a p-value level is at most 1",
+            ));
         }
         if t.c15_min_r2 > 1.0 {
             return Err(ReproduceError::setting(

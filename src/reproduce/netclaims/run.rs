@@ -9,7 +9,8 @@ use super::{
     NetClaimsSettings,
 };
 use crate::layer::{
-    balanced_indices, measure_checkpoint, CheckpointInfo, FigureSettings, SuppressionSettings,
+    balanced_indices, measure_checkpoint, CheckpointInfo, FigureSettings, StructureSettings,
+    SuppressionSettings,
 };
 use crate::reproduce::ReproduceError;
 use crate::torch::checkpoint::{load_net, run_metadata};
@@ -93,6 +94,13 @@ pub fn net_claims_on(
                     SuppressionSettings {
                         config: settings.suppression,
                         tails_factor: settings.tails_factor,
+                    },
+                ),
+                structure: (is_last || settings.structure_every_checkpoint).then_some(
+                    StructureSettings {
+                        rotations: settings.structure_rotations,
+                        seed: settings.seed,
+                        batch_draws: settings.batch_draws,
                     },
                 ),
             },
