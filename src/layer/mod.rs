@@ -27,6 +27,9 @@
 //!   matched pairs, projected on H's eigen-directions (C6, C7).
 //! - [`isotropy`]: C7's isotropy figures of those perturbations (Eq. 63-68).
 //! - [`suppress`]: App. B.3's suppression (C13) in Kronecker form.
+//! - [`uncertainty`]: how far gamma can be trusted: gamma(k) and local
+//!   slopes, a bootstrap over samples in the fixed eigenbasis, and a test of
+//!   the power-law form against a Haar-rotated null (C9, C14, C15).
 //! - [`figures`]: the per-checkpoint figures of `superlinear net-claims`
 //!   (C6, C7, C13, C15), which `crate::claims` turns into verdicts.
 
@@ -38,6 +41,7 @@ pub mod halves;
 pub mod isotropy;
 pub mod suppress;
 pub mod terms;
+pub mod uncertainty;
 
 pub use analyze::{
     analysis_shape, analyze_layer, plan_memory, EigenSummary, LayerReport, MemorySummary, Stage,
@@ -50,3 +54,7 @@ pub use figures::{
     Fit, NetFigures, PairFigures, SuppressionFigures, SuppressionSettings,
 };
 pub use suppress::median;
+pub use uncertainty::{
+    gamma_uncertainty, BootstrapGamma, FormTest, GammaAtK, GammaUncertainty, SampleProjections,
+    UncertaintySettings,
+};

@@ -95,6 +95,10 @@ pub fn net_claims_on(
                         tails_factor: settings.tails_factor,
                     },
                 ),
+                uncertainty: crate::layer::UncertaintySettings {
+                    seed: settings.seed,
+                    ..crate::layer::UncertaintySettings::default()
+                },
             },
             CheckpointInfo {
                 epoch: ck.epoch,
