@@ -69,7 +69,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use rand::Rng as _;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Failure, Result};
 use crate::fit::{fit_gamma, fit_power_law, FitRule};
@@ -80,7 +80,8 @@ use crate::stats::{mean_std, median_sorted, quantile_sorted};
 const NULL_SALT: u64 = 0x5eed_0f00_4a11_0001;
 
 /// Settings of [`gamma_uncertainty`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct UncertaintySettings {
     /// Bootstrap replicates R (at least 2; default 200).
     pub replicates: usize,
