@@ -336,7 +336,7 @@ pub fn quadratic_curvature(x: &[f64], y: &[f64]) -> Result<(f64, f64, f64)> {
         swy += w[j] * dy;
     }
     let det = suu * sww - suw * suw;
-    if !(det > 1e-12 * suu * sww) {
+    if det.is_nan() || det <= 1e-12 * suu * sww {
         return Err(Error::DegenerateFit {
             input: "x".into(),
             reason: "ln x and its square are collinear (too few distinct values)".into(),
