@@ -155,6 +155,22 @@ pub struct Projections {
     pub second: Vec<f64>,
     /// `V^T E[h_p^2] V` (k x k) when asked for.
     pub awd_projected: Option<Mat<f64>>,
+    /// Per-sample `v_i^T h_p v_i` and `v_i^T h_p^2 v_i` (N x k each), kept by
+    /// [`KronCurvature::projections_per_sample`] only: `first` and `second`
+    /// are their column means.
+    pub per_sample: Option<PerSampleQuadratics>,
+}
+
+/// The per-sample quadratic forms behind [`Projections::first`] and
+/// [`Projections::second`]: `h[(p, i)] = v_i^T h_p v_i = sum_j theta_pj
+/// w_pji^2` and `h2[(p, i)] = v_i^T h_p^2 v_i = |a_p|^2 sum_j theta_pj^2
+/// w_pji^2`, `w_pji = e_pj . U_i a_p` (`U_i` the out x in reshape of `v_i`).
+#[derive(Debug, Clone)]
+pub struct PerSampleQuadratics {
+    /// `v_i^T h_p v_i` (N x k).
+    pub h: Mat<f64>,
+    /// `v_i^T h_p^2 v_i` (N x k).
+    pub h2: Mat<f64>,
 }
 
 impl Projections {
@@ -590,6 +606,30 @@ impl KronCurvature {
         awd_offdiag: bool,
         par: Par,
     ) -> Result<Projections> {
+        self.projections_impl(vectors, chunk, awd_offdiag, false, par)
+    }
+
+    /// [`Self::projections`] that also keeps every sample's `v_i^T h_p v_i`
+    /// and `v_i^T h_p^2 v_i` ([`Projections::per_sample`], `16 N k` more
+    /// bytes): what a bootstrap over samples in the fixed basis `V` needs.
+    pub fn projections_per_sample(
+        &self,
+        vectors: MatRef<'_, f64>,
+        chunk: usize,
+        awd_offdiag: bool,
+        par: Par,
+    ) -> Result<Projections> {
+        self.projections_impl(vectors, chunk, awd_offdiag, true, par)
+    }
+
+    fn projections_impl(
+        &self,
+        vectors: MatRef<'_, f64>,
+        chunk: usize,
+        awd_offdiag: bool,
+        keep_per_sample: bool,
+        par: Par,
+    ) -> Result<Projections> {
         self.check_vectors(vectors)?;
         let (out, inn, n, k) = (self.out_dim, self.in_dim, self.n(), vectors.ncols());
         let chunk = chunk.max(1);
@@ -599,6 +639,10 @@ impl KronCurvature {
         let mut first = vec![0.0; k];
         let mut second = vec![0.0; k];
         let mut awd = awd_offdiag.then(|| Mat::<f64>::zeros(k, k));
+        let mut per_sample = keep_per_sample.then(|| PerSampleQuadratics {
+            h: Mat::<f64>::zeros(n, k),
+            h2: Mat::<f64>::zeros(n, k),
+        });
         let mut z = Mat::<f64>::zeros(k * out, chunk);
         let mut start = 0;
         while start < n {
@@ -669,6 +713,10 @@ impl KronCurvature {
                     }
                     first[i] += f1;
                     second[i] += s.act_norm2 * f2;
+                    if let Some(ps) = per_sample.as_mut() {
+                        ps.h[(p, i)] = f1;
+                        ps.h2[(p, i)] = s.act_norm2 * f2;
+                    }
                 }
                 if let Some(st) = stacked.as_mut() {
                     let norm = s.act_norm2.sqrt();
@@ -710,6 +758,7 @@ impl KronCurvature {
             first: first.into_iter().map(|v| v / nb).collect(),
             second: second.into_iter().map(|v| v / nb).collect(),
             awd_projected,
+            per_sample,
         })
     }
 

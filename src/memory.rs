@@ -190,6 +190,9 @@ pub struct AnalysisOptions {
     /// Keep the dense `A_p` per sample (`KronCurvature::new`); off for
     /// `KronCurvature::new_factored`.
     pub dense_factors: bool,
+    /// Bootstrap replicates R of gamma's uncertainty stage (0: no stage,
+    /// and the projection pass keeps no per-sample quadratics).
+    pub bootstrap_replicates: usize,
 }
 
 impl Default for AnalysisOptions {
@@ -204,6 +207,7 @@ impl Default for AnalysisOptions {
             gram_chunk: 512,
             threads: rayon::current_num_threads(),
             dense_factors: true,
+            bootstrap_replicates: 0,
         }
     }
 }
@@ -362,12 +366,20 @@ pub fn estimate_analysis(shape: &AnalysisShape, opt: &AnalysisOptions) -> Memory
     if opt.coupling_awd {
         proj += b8(chunk * r * k + k * k);
     }
+    // Per-sample v_i^T h_p v_i and v_i^T h_p^2 v_i for the uncertainty stage.
+    let per_sample = if opt.bootstrap_replicates > 0 {
+        b8(2 * n * k)
+    } else {
+        0
+    };
+    proj += per_sample;
     stages.push(StageBytes {
         name: "projections".into(),
         live: factors + vecs,
         transient: proj,
     });
-    let held = factors + vecs + b8(n * k) + if opt.coupling_awd { b8(k * k) } else { 0 };
+    let held =
+        factors + vecs + b8(n * k) + per_sample + if opt.coupling_awd { b8(k * k) } else { 0 };
     let c_moments = match moments {
         MomentRoute::DualStreamed => {
             let c = opt.gram_chunk.max(1);
@@ -397,6 +409,19 @@ pub fn estimate_analysis(shape: &AnalysisShape, opt: &AnalysisOptions) -> Memory
             name: "rho_bar(C_awd)".into(),
             live: held,
             transient: dense_build_bytes(n, out, inn).max(null),
+        });
+    }
+    if opt.bootstrap_replicates > 0 {
+        // crate::layer::uncertainty: the squared projections, the R x N
+        // multiplicities, four R x k products; the null's C_k and, per
+        // thread, a Haar Q and C_k Q.
+        let rb = opt.bootstrap_replicates;
+        let boot = b8(n * k + rb * n + 4 * rb * k);
+        let null = b8(n * k + (1 + 2 * opt.threads.max(1)) * k * k);
+        stages.push(StageBytes {
+            name: "gamma uncertainty".into(),
+            live: held,
+            transient: boot.max(null),
         });
     }
     MemoryEstimate {

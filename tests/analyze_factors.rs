@@ -132,7 +132,46 @@ fn factors_json_equals_the_library_analysis() {
             s.contains("random relu layer") && s.contains("gamma"),
             "{s}"
         );
+        // gamma's interval (bootstrap over samples, basis fixed), the rule of
+        // the primary top-k, the form test and the gamma(k) table.
+        assert!(s.contains("[95% CI "), "{s}");
+        assert!(
+            s.contains("(bootstrap over samples, basis fixed, 200 replicates"),
+            "{s}"
+        );
+        assert!(s.contains("at top-k 12 (rule: primary top-k = 12"), "{s}");
+        assert!(s.contains("k-sensitivity: gamma "), "{s}");
+        assert!(s.contains("form test: curvature c "), "{s}");
+        assert!(s.contains("gamma(k):"), "{s}");
+        let ci = &json["gamma_uncertainty"]["Ok"]["bootstrap"]["Ok"]["gamma_ci"];
+        let lib_ci = lib
+            .gamma_uncertainty
+            .as_ref()
+            .unwrap()
+            .bootstrap
+            .as_ref()
+            .unwrap()
+            .gamma_ci;
+        assert_eq!(ci[0].as_f64().unwrap(), lib_ci.0);
+        assert_eq!(ci[1].as_f64().unwrap(), lib_ci.1);
     }
+}
+
+#[test]
+fn bad_uncertainty_flags_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layer.safetensors");
+    let f = factor_file(20, 3, 4, 3, FactorLoss::CrossEntropy, 3);
+    std::fs::write(&path, f.to_bytes().unwrap()).unwrap();
+    let p = path.to_str().unwrap();
+    one_line_naming(
+        &run(&["analyze", "--factors", p, "--bootstrap-reps", "1"]),
+        "--bootstrap-reps",
+    );
+    one_line_naming(
+        &run(&["analyze", "--factors", p, "--null-rotations", "0"]),
+        "--null-rotations",
+    );
 }
 
 #[test]

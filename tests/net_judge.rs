@@ -13,7 +13,10 @@ use superlinear::exit;
 use superlinear::fit::GammaFit;
 use superlinear::layer::isotropy::Isotropy;
 use superlinear::layer::suppress::KronSuppression;
-use superlinear::layer::{CheckpointFigures, Fit, NetFigures, PairFigures, SuppressionFigures};
+use superlinear::layer::{
+    BootstrapGamma, CheckpointFigures, Fit, FormTest, GammaUncertainty, NetFigures, PairFigures,
+    SuppressionFigures,
+};
 use superlinear::loss::Loss;
 use superlinear::suppression::SuppressionConfig;
 
@@ -93,9 +96,47 @@ fn checkpoint(epoch: usize, gamma: Fit, pairs: PairFigures) -> CheckpointFigures
         mean_loss: 0.1,
         gamma,
         gamma_awd: fit(1.2, 0.01, 0.99),
+        gamma_uncertainty: Ok(uncertainty((1.0, 1.1), 0.99, 0.2, (-0.01, 0.02))),
         pairs,
         structure: None,
         seconds: 1.0,
+    }
+}
+
+/// gamma's uncertainty with bootstrap interval `ci`, observed `R^2`, the
+/// null's 99th percentile and the curvature's interval.
+fn uncertainty(
+    ci: (f64, f64),
+    r_squared: f64,
+    null_q99: f64,
+    curvature_ci: (f64, f64),
+) -> GammaUncertainty {
+    GammaUncertainty {
+        primary_k: 100,
+        rule: "primary top-k = 100".into(),
+        samples: 1000,
+        curve: Vec::new(),
+        bootstrap: Ok(BootstrapGamma {
+            replicates: 200,
+            level: 0.95,
+            scheme: "fixed basis".into(),
+            gamma_ci: ci,
+            gamma_std: (ci.1 - ci.0) / 4.0,
+            gamma_awd_ci: None,
+            gamma_awd_std: None,
+            curvature_ci,
+        }),
+        form: Ok(FormTest {
+            curvature: (curvature_ci.0 + curvature_ci.1) / 2.0,
+            log_range_h: 5.0,
+            r_squared,
+            rotations: 99,
+            null_median: null_q99 / 2.0,
+            null_q99,
+            p_value: 0.01,
+            p_floor: 0.01,
+        }),
+        warnings: Vec::new(),
     }
 }
 
@@ -163,9 +204,9 @@ fn default_thresholds() {
             t.c7_gamma_tol,
             t.c13_gamma_tol,
             t.c13_shape_tol,
-            t.c15_min_r2
+            t.c15_max_slope_drift
         ),
-        (0.1, 0.25, 0.05, 0.05, 0.1, 0.9)
+        (0.1, 0.25, 0.05, 0.05, 0.1, 0.5)
     );
     assert_eq!(gamma_text(&fit(1.23456, 0.0, 1.0)), "1.235");
     assert_eq!(gamma_text(&no_fit()), "n/a");
@@ -289,41 +330,100 @@ fn c13_flips_on_gamma_change_shape_and_loss() {
 }
 
 #[test]
-fn c15_flips_on_growth_and_early_fit() {
-    let judge = |g0: Fit, g1: Fit| {
-        let p = || pairs(0.05, 0.2, fit(1.2, 0.01, 0.9), fit(1.2, 0.01, 0.9));
-        let cps = [
-            checkpoint(1, g0, p()),
-            checkpoint(4, fit(1.1, 0.01, 0.99), p()),
-            checkpoint(8, g1, p()),
-        ];
+fn c15_flips_on_the_bootstrap_intervals_and_the_form_test() {
+    let p = || pairs(0.05, 0.2, fit(1.2, 0.01, 0.9), fit(1.2, 0.01, 0.9));
+    let judge = |u0: GammaUncertainty, u1: GammaUncertainty| {
+        let mut c0 = checkpoint(1, fit(1.0, 0.002, 0.99), p());
+        c0.gamma_uncertainty = Ok(u0);
+        let mut c2 = checkpoint(8, fit(1.3, 0.002, 0.995), p());
+        c2.gamma_uncertainty = Ok(u1);
+        let cps = [c0, checkpoint(4, fit(1.1, 0.01, 0.99), p()), c2];
         c15::judge_net(&run(Loss::CrossEntropy, &cps, None), &t())
     };
-    let pass = judge(fit(1.0, 0.02, 0.99), fit(1.3, 0.02, 0.995));
-    assert_eq!(pass.status, Status::Verified);
-    assert_eq!(
-        pass.figure,
-        "gamma 1.000 (epoch 1, R^2 0.990) -> 1.300 (epoch 8); grows yes, visible at first checkpoint yes"
+    let flat = (-0.01, 0.02);
+    let pass = judge(
+        uncertainty((0.95, 1.05), 0.99, 0.2, flat),
+        uncertainty((1.25, 1.35), 0.99, 0.2, flat),
+    );
+    assert_eq!(pass.status, Status::Verified, "{}", pass.figure);
+    assert!(
+        pass.figure.starts_with(
+            "gamma 1.000 [0.950, 1.050] (epoch 1) -> 1.300 [1.250, 1.350] (epoch 8), 95% bootstrap CIs over samples, basis fixed; grows yes, visible at first checkpoint yes"
+        ),
+        "{}",
+        pass.figure
     );
     assert_eq!(pass.details.len(), 3);
     assert_eq!(
         pass.details[0],
-        "epoch    1: train acc 0.9500, loss 0.1000, gamma 1.000 (R^2 0.990), gamma_awd 1.200"
+        "epoch    1: train acc 0.9500, loss 0.1000, gamma 1.000 [0.950, 1.050] (R^2 0.990), gamma_awd 1.200"
     );
-    // Growth within twice the combined standard error does not count.
+    // Overlapping intervals: no growth, however small the OLS SEs are.
+    let overlap = judge(
+        uncertainty((0.9, 1.2), 0.99, 0.2, flat),
+        uncertainty((1.19, 1.4), 0.99, 0.2, flat),
+    );
+    assert_eq!(overlap.status, Status::Counterexample);
+    assert!(overlap.figure.contains("grows no"));
+    // Just disjoint: growth.
     assert_eq!(
-        judge(fit(1.0, 0.1, 0.99), fit(1.2, 0.1, 0.99)).status,
-        Status::Counterexample
+        judge(
+            uncertainty((0.9, 1.2), 0.99, 0.2, flat),
+            uncertainty((1.201, 1.4), 0.99, 0.2, flat),
+        )
+        .status,
+        Status::Verified
     );
-    // The power law must already be visible at the first checkpoint.
+    // R^2 not above the rotated null's 99th percentile: not visible.
+    let null = judge(
+        uncertainty((0.95, 1.05), 0.3, 0.35, flat),
+        uncertainty((1.25, 1.35), 0.99, 0.2, flat),
+    );
+    assert_eq!(null.status, Status::Counterexample);
+    assert!(null.figure.contains("visible at first checkpoint no"));
+    // Curvature interval beyond drift / (2 ln range) = 0.5 / 10 = 0.05.
+    let curved = judge(
+        uncertainty((0.95, 1.05), 0.99, 0.2, (0.06, 0.1)),
+        uncertainty((1.25, 1.35), 0.99, 0.2, flat),
+    );
+    assert_eq!(curved.status, Status::Counterexample);
     assert_eq!(
-        judge(fit(1.0, 0.02, 0.8), fit(1.3, 0.02, 0.99)).status,
-        Status::Counterexample
+        judge(
+            uncertainty((0.95, 1.05), 0.99, 0.2, (0.04, 0.1)),
+            uncertainty((1.25, 1.35), 0.99, 0.2, flat),
+        )
+        .status,
+        Status::Verified
     );
-    assert_eq!(
-        judge(no_fit(), fit(1.3, 0.02, 0.99)).status,
-        Status::Unchecked
-    );
+}
+
+#[test]
+fn c15_insufficient_evidence() {
+    let p = || pairs(0.05, 0.2, fit(1.2, 0.01, 0.9), fit(1.2, 0.01, 0.9));
+    let is_insufficient =
+        |o: &superlinear::claims::ClaimOutcome| o.status == Status::InsufficientEvidence;
+    let one = [checkpoint(1, fit(1.0, 0.02, 0.99), p())];
+    let o = c15::judge_net(&run(Loss::CrossEntropy, &one, None), &t());
+    assert!(is_insufficient(&o), "{}", o.figure);
+    assert!(o.figure.contains("one checkpoint"));
+    let none: [CheckpointFigures; 0] = [];
+    assert!(is_insufficient(&c15::judge_net(
+        &run(Loss::CrossEntropy, &none, None),
+        &t()
+    )));
+    let two = [
+        checkpoint(1, no_fit(), p()),
+        checkpoint(8, fit(1.3, 0.02, 0.99), p()),
+    ];
+    assert!(is_insufficient(&c15::judge_net(
+        &run(Loss::CrossEntropy, &two, None),
+        &t()
+    )));
+    let mut c0 = checkpoint(1, fit(1.0, 0.02, 0.99), p());
+    c0.gamma_uncertainty = Err(superlinear::error::Failure::new("DegenerateFit", "too few"));
+    let two = [c0, checkpoint(8, fit(1.3, 0.02, 0.99), p())];
+    let o = c15::judge_net(&run(Loss::CrossEntropy, &two, None), &t());
+    assert!(is_insufficient(&o), "{}", o.figure);
 }
 
 #[test]

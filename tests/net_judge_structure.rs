@@ -154,6 +154,10 @@ fn checkpoint(s: Option<StructureFigures>) -> Vec<CheckpointFigures> {
         gamma: no_fit(),
         gamma_awd: no_fit(),
         pairs: pairs(),
+        gamma_uncertainty: Err(superlinear::error::Failure::new(
+            "DegenerateFit",
+            "not measured",
+        )),
         structure: s,
         seconds: 1.0,
     }]

@@ -88,7 +88,7 @@ fn bad_settings_are_rejected() {
         assert!(b.validate().is_err(), "{b:?}");
     }
     let mut t = ok.clone();
-    t.thresholds.c15_min_r2 = 1.5;
+    t.thresholds.c15_max_slope_drift = -0.5;
     assert!(t.validate().is_err());
     assert!(NetClaim::parse("c13").is_ok());
     assert!(NetClaim::parse("C99").is_err());

@@ -19,6 +19,7 @@ use superlinear::layer::structure::{
 };
 use superlinear::layer::{
     measure_checkpoint, CheckpointInfo, FigureSettings, LayerFactors, StructureSettings,
+    UncertaintySettings,
 };
 use superlinear::linalg::{haar_orthogonal, seeded_rng, seeded_stream, sym_eig};
 use superlinear::loss::Loss;
@@ -248,6 +249,11 @@ fn measure_checkpoint_records_the_structure() {
         chunk: 16,
         suppression: None,
         structure: None,
+        uncertainty: UncertaintySettings {
+            replicates: 20,
+            rotations: 9,
+            ..UncertaintySettings::default()
+        },
     };
     let m = measure_checkpoint(&f, &settings, info()).unwrap();
     assert!(m.figures.structure.is_none());

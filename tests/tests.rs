@@ -42,4 +42,5 @@ mod synthetic_claims;
 mod torch;
 #[cfg(feature = "torch")]
 mod torch_netclaims;
+mod uncertainty;
 mod util;

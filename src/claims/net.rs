@@ -36,8 +36,10 @@ pub struct NetThresholds {
     pub c13_gamma_tol: f64,
     /// C13: largest median top-k shape change of H under tails-only suppression (default 0.1).
     pub c13_shape_tol: f64,
-    /// C15: smallest R^2 at the first checkpoint (default 0.9).
-    pub c15_min_r2: f64,
+    /// C15: largest slope drift `2 |c| ln(H_max / H_min)` of the form test's
+    /// curvature c across the fitted range that still counts as a power law
+    /// (default 0.5; `super::c15`).
+    pub c15_max_slope_drift: f64,
 }
 
 impl Default for NetThresholds {
@@ -52,7 +54,7 @@ impl Default for NetThresholds {
             c8_slope_tol: 0.1,
             c13_gamma_tol: 0.05,
             c13_shape_tol: 0.1,
-            c15_min_r2: 0.9,
+            c15_max_slope_drift: 0.5,
         }
     }
 }
@@ -70,7 +72,7 @@ impl NetThresholds {
             ("c8-slope-tol", self.c8_slope_tol),
             ("c13-gamma-tol", self.c13_gamma_tol),
             ("c13-shape-tol", self.c13_shape_tol),
-            ("c15-min-r2", self.c15_min_r2),
+            ("c15-max-slope-drift", self.c15_max_slope_drift),
         ]
     }
 }

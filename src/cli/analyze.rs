@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use superlinear::data::factors::{read_factors, FactorPrecision};
 use superlinear::layer::{
-    analyze_layer, balanced_indices, CouplingNull, LayerFactors, LayerReport, LayerSettings,
+    analyze_layer, balanced_indices, CouplingNull, GammaUncertainty, LayerFactors, LayerReport,
+    LayerSettings, UncertaintySettings,
 };
 use superlinear::loss::Loss;
 use superlinear::memory::EigMethod;
@@ -115,12 +116,38 @@ pub struct AnalyzeArgs {
     /// Seed of the per-class halves the matched pairs are drawn from (--term2).
     #[arg(long, default_value_t = 0)]
     pub pair_seed: u64,
+    /// Bootstrap replicates of gamma's interval over samples (eigenbasis
+    /// held fixed).
+    #[arg(long, default_value_t = UncertaintySettings::default().replicates)]
+    pub bootstrap_reps: usize,
+    /// Haar rotations of the form test's null (p-value floor 1/(R+1)).
+    #[arg(long, default_value_t = UncertaintySettings::default().rotations)]
+    pub null_rotations: usize,
+    /// Seed of the bootstrap and the null.
+    #[arg(long, default_value_t = 0)]
+    pub uncertainty_seed: u64,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 impl AnalyzeArgs {
+    fn uncertainty(&self) -> Result<UncertaintySettings> {
+        let u = UncertaintySettings {
+            replicates: self.bootstrap_reps,
+            rotations: self.null_rotations,
+            seed: self.uncertainty_seed,
+            ..UncertaintySettings::default()
+        };
+        if u.replicates < 2 {
+            bail!("--bootstrap-reps {}: must be at least 2", u.replicates);
+        }
+        if u.rotations < 1 {
+            bail!("--null-rotations 0: must be at least 1");
+        }
+        Ok(u)
+    }
+
     fn memory_limit(&self) -> Result<Option<u64>> {
         match self.memory_limit_gib {
             None => Ok(None),
@@ -173,6 +200,7 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
         linalg_threads: args.linalg_threads,
         eig: args.eig.into(),
         memory_limit: args.memory_limit()?,
+        uncertainty: args.uncertainty()?,
         ..LayerSettings::default()
     };
     let r = analyze_layer(&factors, &settings)?;
@@ -217,6 +245,7 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
     use superlinear::reproduce::analyze::{run_analyze, AnalyzeSettings};
     tch::set_num_threads(args.threads.max(1));
     let memory_limit = args.memory_limit()?;
+    let uncertainty = args.uncertainty()?;
     let settings = AnalyzeSettings {
         checkpoint: args.checkpoint.unwrap_or_default(),
         layer: args.layer,
@@ -231,6 +260,7 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
         pair_seed: args.pair_seed,
         eig: args.eig.into(),
         memory_limit,
+        uncertainty,
         ..AnalyzeSettings::default()
     };
     let report = run_analyze(&settings)?;
@@ -284,6 +314,7 @@ fn render(source: &str, r: &LayerReport) -> String {
         "gamma_awd (E[h^2], Eq. 13) {}\n",
         fit(&r.gamma_awd)
     ));
+    s.push_str(&render_uncertainty(&r.gamma, &r.gamma_uncertainty));
     s.push_str(&format!(
         "C9 Theorem 5.1: left {} violations, right {} violations over {} directions (Lambda = {:.3e})\n",
         r.bounds.left.violations, r.bounds.right.violations, r.bounds.directions, r.bounds.lambda_max
@@ -352,5 +383,80 @@ fn render(source: &str, r: &LayerReport) -> String {
         s.push_str(&format!("  stage {:<28} {:>8.2} s\n", st.name, st.seconds));
     }
     s.push_str(&format!("  total {:>34.2} s\n", r.total_seconds()));
+    s
+}
+
+/// gamma's interval, k-sensitivity, form test and gamma(k) table.
+fn render_uncertainty(
+    gamma: &std::result::Result<superlinear::fit::GammaFit, superlinear::error::Failure>,
+    u: &std::result::Result<GammaUncertainty, superlinear::error::Failure>,
+) -> String {
+    let u = match u {
+        Ok(u) => u,
+        Err(e) => return format!("gamma uncertainty not computed: {e}\n"),
+    };
+    let mut s = String::new();
+    let g = gamma
+        .as_ref()
+        .map_or("n/a".to_string(), |f| format!("{:.3}", f.gamma));
+    match &u.bootstrap {
+        Ok(b) => {
+            s.push_str(&format!(
+                "gamma {g} [{:.0}% CI {:.3}, {:.3}] (bootstrap over samples, basis fixed, {} replicates, std {:.3}) at top-k {} (rule: {}); k-sensitivity: {}\n",
+                100.0 * b.level,
+                b.gamma_ci.0,
+                b.gamma_ci.1,
+                b.replicates,
+                b.gamma_std,
+                u.primary_k,
+                u.rule,
+                u.k_sensitivity()
+            ));
+            if let Some((lo, hi)) = b.gamma_awd_ci {
+                s.push_str(&format!(
+                    "gamma_awd {:.0}% CI [{lo:.3}, {hi:.3}] (same bootstrap)\n",
+                    100.0 * b.level
+                ));
+            }
+        }
+        Err(e) => s.push_str(&format!(
+            "gamma {g}: bootstrap not computed ({e}) at top-k {} (rule: {}); k-sensitivity: {}\n",
+            u.primary_k,
+            u.rule,
+            u.k_sensitivity()
+        )),
+    }
+    match &u.form {
+        Ok(f) => s.push_str(&format!(
+            "form test: curvature c {:.4}{} over ln(H_max/H_min) {:.2}; R^2 {:.3} vs Haar-rotated C null median {:.3}, q99 {:.3}, p {:.3} (floor 1/(R+1) = {:.3}, R = {})\n",
+            f.curvature,
+            match &u.bootstrap {
+                Ok(b) => format!(" [CI {:.4}, {:.4}]", b.curvature_ci.0, b.curvature_ci.1),
+                Err(_) => String::new(),
+            },
+            f.log_range_h,
+            f.r_squared,
+            f.null_median,
+            f.null_q99,
+            f.p_value,
+            f.p_floor,
+            f.rotations
+        )),
+        Err(e) => s.push_str(&format!("form test not computed: {e}\n")),
+    }
+    if !u.curve.is_empty() {
+        s.push_str("gamma(k):      k  gamma  R^2    points  local slope (ranks k/2..k)\n");
+        let opt = |x: Option<f64>, p: usize| x.map_or("n/a".to_string(), |v| format!("{v:.*}", p));
+        for c in &u.curve {
+            s.push_str(&format!(
+                "         {:>6}  {:<5}  {:<5}  {:>6}  {}\n",
+                c.k,
+                opt(c.gamma, 3),
+                opt(c.r_squared, 3),
+                c.points,
+                opt(c.local_slope, 3)
+            ));
+        }
+    }
     s
 }

@@ -101,9 +101,10 @@ pub struct NetClaimsArgs {
     /// C13: largest tails-only top-k H shape change that passes.
     #[arg(long, default_value_t = NetThresholds::default().c13_shape_tol)]
     pub c13_shape_tol: f64,
-    /// C15: smallest R^2 at the first checkpoint.
-    #[arg(long, default_value_t = NetThresholds::default().c15_min_r2)]
-    pub c15_min_r2: f64,
+    /// C15: largest slope drift 2|c| ln(H_max/H_min) of the fitted curvature c
+    /// that still counts as a power law.
+    #[arg(long, default_value_t = NetThresholds::default().c15_max_slope_drift)]
+    pub c15_max_slope_drift: f64,
     /// libtorch threads.
     #[arg(long, default_value_t = 1)]
     pub threads: i32,
@@ -150,7 +151,7 @@ impl NetClaimsArgs {
                 c7_gamma_tol: self.c7_gamma_tol,
                 c13_gamma_tol: self.c13_gamma_tol,
                 c13_shape_tol: self.c13_shape_tol,
-                c15_min_r2: self.c15_min_r2,
+                c15_max_slope_drift: self.c15_max_slope_drift,
             },
             ..NetClaimsSettings::default()
         };
@@ -188,14 +189,18 @@ fn render(r: &NetClaimsReport) -> String {
         r.top_k
     );
     s.push_str(
-        "epoch  acc     gamma  g_awd  g_I    g_I+II g_Dg   TermII/I |Dg-T1|^2/|Dg|^2  secs\n",
+        "epoch  acc     gamma  95% CI         g_awd  g_I    g_I+II g_Dg   TermII/I |Dg-T1|^2/|Dg|^2  secs\n",
     );
     for c in &r.checkpoints {
         s.push_str(&format!(
-            "{:>5}  {:<6}  {:<5}  {:<5}  {:<5}  {:<5}  {:<5}  {:<8.3} {:<17.3} {:.1}\n",
+            "{:>5}  {:<6}  {:<5}  {:<13}  {:<5}  {:<5}  {:<5}  {:<5}  {:<8.3} {:<17.3} {:.1}\n",
             c.epoch,
             c.train_accuracy.map_or("n/a".into(), |a| format!("{a:.4}")),
             g(&c.gamma),
+            match c.gamma_uncertainty.as_ref().map(|u| &u.bootstrap) {
+                Ok(Ok(b)) => format!("[{:.3},{:.3}]", b.gamma_ci.0, b.gamma_ci.1),
+                _ => "n/a".into(),
+            },
             g(&c.gamma_awd),
             g(&c.pairs.gamma_term1),
             g(&c.pairs.gamma_term12),

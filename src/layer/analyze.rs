@@ -26,7 +26,11 @@
 //! `Lambda = max_{p,k} lambda_{p,k}`; both are counted over the top-k
 //! (softmax-MSE per-sample Hessians can be indefinite: their negative mass is
 //! reported). gamma: OLS slope of `ln C_ii` (and `ln C_awd,ii`) on `ln H_ii`
-//! over the top-k ([`crate::fit`]).
+//! over the top-k ([`crate::fit`]); how far it can be trusted
+//! ([`super::uncertainty`]): gamma(k) with local slopes, the bootstrap
+//! interval over samples with the eigenbasis held fixed, and the form test
+//! (curvature and a Haar-rotated null for `R^2`), from the per-sample
+//! `g_p.v_i`, `v_i^T h_p v_i` and `v_i^T h_p^2 v_i` the projection pass keeps.
 //!
 //! Coupling (C3, C4; [`super::coupling_null`]): `rho_bar` of `C' = V^T C V`
 //! over the top-k with the paper's null (App. C mean from `tr C`, `||C||_F^2`
@@ -56,6 +60,7 @@ use super::factors::{LayerFactors, LayerSettings};
 use super::halves::match_halves;
 use super::halves::PairedLayer;
 use super::terms::measure;
+use super::uncertainty::{gamma_uncertainty, GammaUncertainty, SampleProjections};
 use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
 use crate::error::{Error, Result};
 use crate::fit::{fit_gamma, FitRule, GammaFit};
@@ -107,6 +112,9 @@ pub struct LayerReport {
     pub gamma_awd: std::result::Result<GammaFit, crate::error::Failure>,
     /// The fit rule used (default floor `1e3 d eps`).
     pub fit_rule: FitRule,
+    /// gamma(k), gamma's bootstrap interval over samples (basis fixed) and the
+    /// form test ([`super::uncertainty`]); the error text when impossible.
+    pub gamma_uncertainty: std::result::Result<GammaUncertainty, crate::error::Failure>,
     /// Theorem 5.1 (C9) on `S_ii = v_i^T E[h_p^2] v_i` with `Lambda = max lambda_{p,k}`.
     pub bounds: BoundReport,
     /// Per-sample spectra.
@@ -190,6 +198,7 @@ pub fn plan_memory(shape: &AnalysisShape, settings: &LayerSettings) -> Result<Me
         coupling_null: settings.coupling_null,
         projection_chunk: settings.chunk.clamp(1, 64),
         dense_factors,
+        bootstrap_replicates: settings.uncertainty.replicates,
         ..AnalysisOptions::default()
     };
     let budget = settings.budget();
@@ -337,7 +346,7 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         (eig.values, eig.vectors, summary)
     };
     let (v, h_diag) = (eig_vectors, eig_values);
-    let proj = engine.projections(
+    let proj = engine.projections_per_sample(
         v.as_ref(),
         settings.chunk.min(64),
         settings.coupling_awd,
@@ -410,6 +419,29 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
     let gamma = fit_gamma(&h_diag, &c_diag, &fit_rule).map_err(crate::error::Failure::from);
     let gamma_awd = fit_gamma(&h_diag, &c_awd_diag, &fit_rule).map_err(crate::error::Failure::from);
     lap("checks", &mut stages);
+    let gamma_uncertainty = match proj.per_sample.as_ref() {
+        Some(ps) => gamma_uncertainty(
+            &SampleProjections {
+                grad: proj.grad.as_ref(),
+                h: ps.h.as_ref(),
+                h2: Some(ps.h2.as_ref()),
+                batch_size,
+            },
+            &h_diag,
+            &c_diag,
+            &fit_rule,
+            settings.top_k,
+            &settings.uncertainty,
+            par,
+        )
+        .map_err(crate::error::Failure::from),
+        None => Err(crate::error::Failure::new(
+            "Internal",
+            "per-sample projections were not kept",
+        )),
+    };
+    drop(proj);
+    lap("gamma uncertainty", &mut stages);
     let term2 = if settings.term2 {
         let t = term2_report(factors, &engine, v.as_ref(), &h_diag, &fit_rule, settings);
         lap("Term I + II (Table 3)", &mut stages);
@@ -434,6 +466,7 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         gamma,
         gamma_awd,
         fit_rule,
+        gamma_uncertainty,
         bounds,
         spectra,
         stages,

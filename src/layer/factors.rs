@@ -59,6 +59,9 @@ pub struct LayerSettings {
     /// Memory cap in bytes (None: the memory available when the analysis
     /// starts).
     pub memory_limit: Option<u64>,
+    /// gamma's bootstrap over samples, gamma(k) and the form test
+    /// ([`super::uncertainty`]).
+    pub uncertainty: super::uncertainty::UncertaintySettings,
 }
 
 impl Default for LayerSettings {
@@ -75,6 +78,7 @@ impl Default for LayerSettings {
             eig: crate::memory::EigMethod::Auto,
             eig_seed: 0,
             memory_limit: None,
+            uncertainty: super::uncertainty::UncertaintySettings::default(),
         }
     }
 }

@@ -4,7 +4,9 @@
 //! `crate::claims` (`c3`, `c6`, `c7`, `c8`, `c13`, `c15`: `judge_net`).
 //!
 //! On the N samples: H (full eigendecomposition) and its top-k eigenvectors
-//! `v_i`, `C_ii` (Eq. 2), gamma and gamma_awd (C15); on matched pairs (C5) the
+//! `v_i`, `C_ii` (Eq. 2), gamma and gamma_awd with gamma(k), the bootstrap
+//! interval over samples (basis fixed) and the form test
+//! ([`super::uncertainty`]; C15); on matched pairs (C5) the
 //! real AWD perturbations and the terms of Eq. 57 ([`super::terms`]):
 //!
 //! - C6 (Lemma 3.3, Eq. 57-59): `sum_i E[(T2.v_i)^2] / sum_i E[(T1.v_i)^2]`
@@ -36,6 +38,9 @@ use super::isotropy::Isotropy;
 use super::structure::{measure_structure, StructureFigures, StructureSettings};
 use super::suppress::{median, suppress_layer, KronSuppression};
 use super::terms::measure;
+use super::uncertainty::{
+    gamma_uncertainty, GammaUncertainty, SampleProjections, UncertaintySettings,
+};
 use crate::error::Result;
 use crate::fit::{fit_gamma, FitRule, GammaFit};
 use crate::kron::KronCurvature;
@@ -162,6 +167,10 @@ pub struct CheckpointFigures {
     pub gamma: Fit,
     /// gamma_awd (Eq. 15).
     pub gamma_awd: Fit,
+    /// gamma(k), gamma's bootstrap interval over samples (basis fixed) and
+    /// the form test ([`super::uncertainty`]; C15); the error text when
+    /// impossible.
+    pub gamma_uncertainty: std::result::Result<GammaUncertainty, crate::error::Failure>,
     /// Matched-pair figures (C6, C7).
     pub pairs: PairFigures,
     /// The structure of C in H's top-k eigenbasis (C3, C7's Remark 3.5, C8,
@@ -235,6 +244,8 @@ pub struct FigureSettings {
     pub suppression: Option<SuppressionSettings>,
     /// The structure figures (None: not measured).
     pub structure: Option<StructureSettings>,
+    /// gamma's bootstrap, gamma(k) and form test.
+    pub uncertainty: UncertaintySettings,
 }
 
 /// What [`measure_checkpoint`] returns.
@@ -272,6 +283,30 @@ pub fn measure_checkpoint(
     let h_diag = eig.values[..k].to_vec();
     let rule = FitRule::default_for(k, d);
     let c_diag = engine.c_diag(v, batch_size)?;
+    let par = faer::get_global_parallelism();
+    let proj = engine.projections_per_sample(v, settings.chunk.clamp(1, 64), false, par)?;
+    let uncertainty = match proj.per_sample.as_ref() {
+        Some(ps) => gamma_uncertainty(
+            &SampleProjections {
+                grad: proj.grad.as_ref(),
+                h: ps.h.as_ref(),
+                h2: Some(ps.h2.as_ref()),
+                batch_size,
+            },
+            &h_diag,
+            &c_diag,
+            &rule,
+            settings.top_k,
+            &settings.uncertainty,
+            par,
+        )
+        .map_err(crate::error::Failure::from),
+        None => Err(crate::error::Failure::new(
+            "Internal",
+            "per-sample projections were not kept",
+        )),
+    };
+    drop(proj);
     let pairs = match_halves(
         samples.acts.as_ref(),
         labels,
@@ -361,6 +396,7 @@ pub fn measure_checkpoint(
             mean_loss: engine.mean_loss(),
             gamma: fit(&h_diag, &c_diag, &rule),
             gamma_awd: fit(&h_diag, &dm.second, &rule),
+            gamma_uncertainty: uncertainty,
             pairs: pf,
             structure,
             seconds: 0.0,

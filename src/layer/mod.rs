@@ -27,6 +27,9 @@
 //!   matched pairs, projected on H's eigen-directions (C6, C7).
 //! - [`isotropy`]: C7's isotropy figures of those perturbations (Eq. 63-68).
 //! - [`suppress`]: App. B.3's suppression (C13) in Kronecker form.
+//! - [`uncertainty`]: how far gamma can be trusted: gamma(k) and local
+//!   slopes, a bootstrap over samples in the fixed eigenbasis, and a test of
+//!   the power-law form against a Haar-rotated null (C9, C14, C15).
 //! - [`figures`]: the per-checkpoint figures of `superlinear net-claims`
 //!   (C3, C6, C7, C8, C13, C15), which `crate::claims` turns into verdicts.
 //! - [`structure`]: C in H's top-k eigenbasis against its Haar null
@@ -43,6 +46,7 @@ pub mod isotropy;
 pub mod structure;
 pub mod suppress;
 pub mod terms;
+pub mod uncertainty;
 
 pub use analyze::{
     analysis_shape, analyze_layer, plan_memory, EigenSummary, LayerReport, MemorySummary, Stage,
@@ -56,3 +60,7 @@ pub use figures::{
 };
 pub use structure::{measure_structure, StructureFigures, StructureSettings};
 pub use suppress::median;
+pub use uncertainty::{
+    gamma_uncertainty, BootstrapGamma, FormTest, GammaAtK, GammaUncertainty, SampleProjections,
+    UncertaintySettings,
+};

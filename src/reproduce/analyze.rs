@@ -75,6 +75,10 @@ pub struct AnalyzeSettings {
     /// [`LayerSettings::memory_limit`]).
     #[serde(default)]
     pub memory_limit: Option<u64>,
+    /// gamma's bootstrap, gamma(k) and form test
+    /// ([`crate::layer::uncertainty`]).
+    #[serde(default)]
+    pub uncertainty: crate::layer::UncertaintySettings,
 }
 
 impl Default for AnalyzeSettings {
@@ -95,6 +99,7 @@ impl Default for AnalyzeSettings {
             pair_seed: 0,
             eig: EigMethod::Auto,
             memory_limit: None,
+            uncertainty: crate::layer::UncertaintySettings::default(),
         }
     }
 }
@@ -225,6 +230,7 @@ pub fn analyze(
         eig: settings.eig,
         eig_seed: 0,
         memory_limit: settings.memory_limit,
+        uncertainty: settings.uncertainty,
     };
     let t = Instant::now();
     let idx = balanced_indices(&data.labels, settings.samples);

@@ -254,13 +254,6 @@ impl NetClaimsSettings {
                 "a p-value level is at most 1",
             ));
         }
-        if t.c15_min_r2 > 1.0 {
-            return Err(ReproduceError::setting(
-                "c15-min-r2",
-                t.c15_min_r2,
-                "R^2 is at most 1",
-            ));
-        }
         Ok(())
     }
 

@@ -103,6 +103,10 @@ pub fn net_claims_on(
                         batch_draws: settings.batch_draws,
                     },
                 ),
+                uncertainty: crate::layer::UncertaintySettings {
+                    seed: settings.seed,
+                    ..crate::layer::UncertaintySettings::default()
+                },
             },
             CheckpointInfo {
                 epoch: ck.epoch,
