@@ -25,6 +25,7 @@ mod linalg;
 mod moments;
 mod net_judge;
 mod netclaims;
+mod netgrid;
 mod pairs;
 mod published;
 mod report_only;
@@ -40,4 +41,6 @@ mod synthetic_claims;
 mod torch;
 #[cfg(feature = "torch")]
 mod torch_netclaims;
+#[cfg(feature = "torch")]
+mod torch_netgrid;
 mod util;

@@ -46,10 +46,12 @@ pub mod c7;
 pub mod c8;
 pub mod c9;
 pub mod cases;
-pub mod evidence;
 pub mod catalogue;
+pub mod evidence;
 pub mod grid;
 pub mod net;
+pub mod netgrid;
+pub mod premise;
 pub mod report;
 
 pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};

@@ -22,6 +22,9 @@
 //! - [`netclaims`]: `superlinear net-claims` (C6, C7, C13, C15 over a run's
 //!   checkpoints; settings and checkpoint listing are pure, the run needs
 //!   feature `torch`), verdicts from `crate::claims`.
+//! - [`netgrid`]: `superlinear net-grid` (C6, C7, C13, C15 over 8 families
+//!   x 3 seeds with a learning-rate pilot; config, plan, records and report
+//!   are pure, training and analysis need feature `torch`).
 //! - `run` (feature `torch`): the resumable driver behind `superlinear
 //!   reproduce`: trains with `crate::torch::train`, analyses in memory like
 //!   `analyze`, writes one JSON record per run.
@@ -35,6 +38,7 @@ pub mod analyze;
 pub mod config;
 pub mod grid;
 pub mod netclaims;
+pub mod netgrid;
 pub mod record;
 pub mod render;
 #[cfg(feature = "torch")]
