@@ -57,7 +57,7 @@ pub fn premise_met(
     }
     match loss_kind {
         Loss::SoftmaxMse => {
-            if !(acc >= p.mse_min_accuracy) {
+            if acc.is_nan() || acc < p.mse_min_accuracy {
                 return Err(format!(
                     "final training accuracy {acc:.4} < {}",
                     p.mse_min_accuracy
@@ -72,7 +72,7 @@ pub fn premise_met(
             }
             let before = loss[loss.len() - 1 - m];
             let drop = (before - last) / before;
-            if !(drop < p.mse_plateau_max_drop) {
+            if drop.is_nan() || drop >= p.mse_plateau_max_drop {
                 return Err(format!(
                     "no plateau: training loss fell {:.1}% over the last {m} epochs ({before:.4e} -> {last:.4e}; limit {:.1}%)",
                     100.0 * drop,

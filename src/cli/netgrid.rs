@@ -5,7 +5,7 @@
 //! `RESULTS.md` from the records in any build. Exit 0 when it ran (the
 //! verdicts are in the report), 2 for bad input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
@@ -79,7 +79,7 @@ pub fn run(args: NetGridArgs) -> Result<i32> {
         return Err(ReproduceError::setting("threads", args.threads, "must be at least 1").into());
     }
     let mut command = format!("superlinear net-grid --config {}", args.config.display());
-    if args.out != PathBuf::from("experiments/results/net") {
+    if args.out != Path::new("experiments/results/net") {
         command.push_str(&format!(" --out {}", args.out.display()));
     }
     let settings = NetGridSettings {
