@@ -26,6 +26,7 @@ mod moments;
 mod net_judge;
 mod net_judge_structure;
 mod netclaims;
+mod netgrid;
 mod pairs;
 mod published;
 mod report_only;
@@ -42,5 +43,7 @@ mod synthetic_claims;
 mod torch;
 #[cfg(feature = "torch")]
 mod torch_netclaims;
+#[cfg(feature = "torch")]
+mod torch_netgrid;
 mod uncertainty;
 mod util;

@@ -53,6 +53,8 @@ pub mod catalogue;
 pub mod evidence;
 pub mod grid;
 pub mod net;
+pub mod netgrid;
+pub mod premise;
 pub mod report;
 
 pub use catalogue::{Catalogue, ClaimEntry, ClaimKind};

@@ -16,6 +16,7 @@ use superlinear::reproduce::config::RUNS_DIR;
 use superlinear::reproduce::evidence::{
     claims_evidence, EvidenceReport, EvidenceSettings, RECORDS_DIR,
 };
+use superlinear::reproduce::netgrid::NETGRID_TOML;
 
 #[derive(Debug, Args)]
 pub struct ClaimsArgs {
@@ -34,6 +35,9 @@ pub struct ClaimsArgs {
     /// Directory of the Table 1 grid's run configs.
     #[arg(long, default_value = RUNS_DIR)]
     pub configs: PathBuf,
+    /// The net-claims grid's config (its families and seeds).
+    #[arg(long, default_value = NETGRID_TOML)]
+    pub net_config: PathBuf,
     /// Print JSON (schema_version, provenance, settings, both lines per claim).
     #[arg(long)]
     pub json: bool,
@@ -54,6 +58,7 @@ pub fn run(args: ClaimsArgs) -> Result<i32> {
             || checks.seed != defaults.checks.seed
             || checks.cases != defaults.checks.cases
             || args.records != defaults.records
+            || args.net_config != defaults.net_config
         {
             bail!("--write: the documents are generated at the default --seed, --cases and --records for every claim; drop --claim and those flags");
         }
@@ -63,6 +68,7 @@ pub fn run(args: ClaimsArgs) -> Result<i32> {
         only: args.claim,
         records: args.records,
         configs: args.configs,
+        net_config: args.net_config,
     };
     let report = claims_evidence(&settings)?;
     if args.json {

@@ -11,6 +11,7 @@ mod claims;
 mod coupling;
 #[cfg(feature = "torch")]
 mod netclaims;
+mod netgrid;
 mod reproduce;
 #[cfg(feature = "torch")]
 mod torch;
@@ -56,6 +57,10 @@ pub enum Command {
     /// measured with the C14 verdicts (training needs feature `torch`;
     /// `--report-only` does not).
     Reproduce(reproduce::ReproduceArgs),
+    /// The net-claims grid (C6, C7, C13, C15 over families x seeds with a
+    /// learning-rate pilot; training needs feature `torch`, `--report-only`
+    /// does not).
+    NetGrid(netgrid::NetGridArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -88,6 +93,7 @@ pub fn run() -> i32 {
         #[cfg(feature = "torch")]
         Command::NetClaims(args) => netclaims::run(args),
         Command::Reproduce(args) => reproduce::reproduce(args),
+        Command::NetGrid(args) => netgrid::run(args),
     };
     match result {
         Ok(code) => code,

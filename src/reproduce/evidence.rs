@@ -29,6 +29,8 @@ use serde::Serialize;
 use super::aggregate::{judgements, scored, table_rows, TableId, DEFAULT_MIN_TRAIN_PROGRESS};
 use super::config::{ConfigSet, RowFilter, Scale};
 use super::grid::{plan, ReproduceSettings};
+use super::netgrid::config::NetGridConfig;
+use super::netgrid::record::load_all;
 use super::ReproduceError;
 use crate::claims::evidence::{exit_code, Line, Status};
 use crate::claims::grid::grid_line;
@@ -43,7 +45,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const RECORDS_DIR: &str = "experiments/results";
 
 /// The claims whose network line comes from the net-claims grid.
-pub const NET_GRID_CLAIMS: [&str; 4] = ["C6", "C7", "C13", "C15"];
+pub use crate::claims::netgrid::NET_GRID_CLAIMS;
 
 /// Everything one `claims` call needs.
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +58,8 @@ pub struct EvidenceSettings {
     pub records: PathBuf,
     /// Directory of the Table 1 grid's run configs.
     pub configs: PathBuf,
+    /// The net-claims grid's config (`experiments/netgrid.toml`).
+    pub net_config: PathBuf,
 }
 
 impl Default for EvidenceSettings {
@@ -65,6 +69,7 @@ impl Default for EvidenceSettings {
             only: None,
             records: PathBuf::from(RECORDS_DIR),
             configs: PathBuf::from(super::config::RUNS_DIR),
+            net_config: PathBuf::from(super::netgrid::NETGRID_TOML),
         }
     }
 }
@@ -111,7 +116,7 @@ pub fn claims_evidence(s: &EvidenceSettings) -> Result<EvidenceReport, Reproduce
     } else {
         (Line::unchecked(""), Line::unchecked(""))
     };
-    let mut net = net_grid_lines(&s.records.join("net"))?;
+    let mut net = net_grid_lines(&s.records.join("net"), &s.net_config)?;
     let checks = registry();
     let mut claims = Vec::new();
     for r in &rows {
@@ -254,24 +259,35 @@ fn max_seed(runs: &Path) -> Option<u64> {
         .max()
 }
 
-/// The network lines of C6, C7, C13 and C15 from the net-claims grid
-/// records under `dir`. This is the point where the net-grid's judgement
-/// of its records plugs in; until it does, every line is `unchecked`, with
-/// the reason.
-pub fn net_grid_lines(dir: &Path) -> Result<BTreeMap<String, Line>, ReproduceError> {
-    let has_records = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
-    let why = if has_records {
-        format!(
-            "net-grid records under {} are not judged by this build",
-            dir.display()
-        )
-    } else {
-        format!("no net-grid records under {}", dir.display())
+/// The network lines of the net-claims grid's claims from its records under
+/// `dir`, judged by `crate::claims::netgrid` over the families and seeds of
+/// `config` (`experiments/netgrid.toml`). Without a config or records every
+/// line is `unchecked`, with the reason.
+pub fn net_grid_lines(dir: &Path, config: &Path) -> Result<BTreeMap<String, Line>, ReproduceError> {
+    let unchecked = |why: String| {
+        NET_GRID_CLAIMS
+            .iter()
+            .map(|id| (id.to_string(), Line::unchecked(why.clone())))
+            .collect()
     };
-    Ok(NET_GRID_CLAIMS
-        .iter()
-        .map(|id| (id.to_string(), Line::unchecked(why.clone())))
-        .collect())
+    if !config.exists() {
+        return Ok(unchecked(format!(
+            "no net-grid config at {}",
+            config.display()
+        )));
+    }
+    let config = NetGridConfig::load(config)?;
+    let stored = load_all(dir, &config);
+    if stored.runs.is_empty() {
+        return Ok(unchecked(format!(
+            "no net-grid records under {}",
+            dir.display()
+        )));
+    }
+    Ok(super::netgrid::net_grid_lines(
+        &stored.runs,
+        &config.family_ids(),
+    ))
 }
 
 /// The statuses of the two lines of every claim, by id.

@@ -26,6 +26,9 @@
 //!   checks) and the networks line (judged from the committed records) of
 //!   every claim; [`claim_docs`]: the README table and the catalogue fields
 //!   generated from them.
+//! - [`netgrid`]: `superlinear net-grid` (C6, C7, C13, C15 over 8 families
+//!   x 3 seeds with a learning-rate pilot; config, plan, records and report
+//!   are pure, training and analysis need feature `torch`).
 //! - `run` (feature `torch`): the resumable driver behind `superlinear
 //!   reproduce`: trains with `crate::torch::train`, analyses in memory like
 //!   `analyze`, writes one JSON record per run.
@@ -41,6 +44,7 @@ pub mod config;
 pub mod evidence;
 pub mod grid;
 pub mod netclaims;
+pub mod netgrid;
 pub mod record;
 pub mod render;
 #[cfg(feature = "torch")]

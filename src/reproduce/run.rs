@@ -31,7 +31,7 @@ use crate::torch::dataset::{load_data, DataSettings};
 use crate::torch::model::{Arch, ModelSpec, Net};
 use crate::torch::train::{train, TrainSettings};
 
-fn git(args: &[&str]) -> Option<String> {
+pub(crate) fn git(args: &[&str]) -> Option<String> {
     let out = std::process::Command::new("git").args(args).output().ok()?;
     out.status
         .success()

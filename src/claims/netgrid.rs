@@ -1,0 +1,356 @@
+//! The cross-seed and cross-family judgement of the net-claims grid (the
+//! trained-network side of C6, C7, C13 and C15; records of
+//! `superlinear net-grid`), as one verdict line per claim in the status
+//! vocabulary of [`super::evidence`].
+//!
+//! Per family and claim, over the family's seeds:
+//! - **not reproduced** when no seed met the premise (the reasons listed);
+//! - otherwise only the seeds that met it are *scored*; if fewer than 2 are
+//!   scored, or one scored seed's own outcome is unchecked (the figures did
+//!   not allow a verdict), **insufficient evidence**;
+//! - **verified** when every scored seed's verdict is pass;
+//! - **counterexample** when every scored seed fails, deviates or found a
+//!   counterexample;
+//! - **insufficient evidence** when the seeds disagree.
+//!
+//! Over the families of the grid (`F` of them, 8 in `experiments/netgrid.toml`):
+//! - **counterexample** if any family is a counterexample (they are named);
+//! - **not reproduced** if no family is scored (none has a seed meeting the
+//!   premise);
+//! - **verified** if every scored family is verified and at least `F / 2`
+//!   families are scored;
+//! - **insufficient evidence** otherwise.
+//!
+//! The summary names the seeds counted and the families scored; the details
+//! hold one line per family with its seeds' verdicts and the seed spread
+//! (mean +- sample std) of the claim's key figure ([`key_figure`]).
+
+use std::collections::BTreeMap;
+
+use super::evidence::{Line, Status};
+
+/// The claims the grid judges, in order.
+pub const NET_GRID_CLAIMS: [&str; 7] = ["C3", "C6", "C7", "C7-R3.5", "C8", "C13", "C15"];
+
+/// The named figure quoted (with its seed spread) for a claim.
+pub fn key_figure(claim: &str) -> &'static str {
+    match claim {
+        "C3" => "z",
+        "C6" => "term2_share",
+        "C7-R3.5" => "commutator",
+        "C8" => "first_moment_share",
+        "C7" => "rel_term1_vs_iso_median",
+        "C13" => "gamma_awd_homogenized",
+        "C15" => "gamma_last",
+        _ => "",
+    }
+}
+
+/// One claim's outcome on one seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedClaim {
+    /// The run's own verdict.
+    pub status: Status,
+    /// The key figure ([`key_figure`]), when measured and finite.
+    pub key: Option<f64>,
+}
+
+/// What one analysed run contributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedEvidence {
+    /// Family id, `<dataset>-<model>-<loss>`.
+    pub family: String,
+    /// Seed.
+    pub seed: u64,
+    /// Whether the run met the premise (`Err`: the measured reason).
+    pub premise: Result<(), String>,
+    /// Outcomes by claim id.
+    pub claims: BTreeMap<String, SeedClaim>,
+}
+
+/// `mean +- std (n = ..)` of the finite values, or "n/a".
+pub fn spread_text(values: &[f64]) -> String {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    match crate::stats::mean_std(&v) {
+        Some((m, s)) => format!("{m:.4} +- {s:.4} (n = {})", v.len()),
+        None => "n/a".into(),
+    }
+}
+
+/// The status of one family for one claim, and its detail line.
+pub fn family_line(claim: &str, family: &str, runs: &[&SeedEvidence]) -> (Status, String) {
+    let mut runs: Vec<&SeedEvidence> = runs.to_vec();
+    runs.sort_by_key(|r| r.seed);
+    let scored: Vec<&SeedEvidence> = runs.iter().copied().filter(|r| r.premise.is_ok()).collect();
+    if scored.is_empty() {
+        let reasons: Vec<String> = runs
+            .iter()
+            .map(|r| {
+                format!(
+                    "seed {}: {}",
+                    r.seed,
+                    r.premise.as_ref().err().map_or("", String::as_str)
+                )
+            })
+            .collect();
+        let why = if reasons.is_empty() {
+            "no analysed seed".to_string()
+        } else {
+            reasons.join("; ")
+        };
+        return (
+            Status::NotReproduced,
+            format!("{family}: not reproduced (premise not met: {why})"),
+        );
+    }
+    let verdicts: Vec<(u64, Option<&SeedClaim>)> = scored
+        .iter()
+        .map(|r| (r.seed, r.claims.get(claim)))
+        .collect();
+    let words: Vec<String> = verdicts
+        .iter()
+        .map(|(s, c)| format!("{s}: {}", c.map_or("missing", |c| c.status.as_str())))
+        .collect();
+    let keys: Vec<f64> = verdicts
+        .iter()
+        .filter_map(|(_, c)| c.and_then(|c| c.key))
+        .collect();
+    let unchecked = verdicts.iter().any(|(_, c)| {
+        c.is_none_or(|c| {
+            matches!(
+                c.status,
+                Status::Unchecked | Status::InsufficientEvidence | Status::NotReproduced
+            )
+        })
+    });
+    let pass = |c: &Option<&SeedClaim>| c.is_some_and(|c| c.status == Status::Verified);
+    let broken = |c: &Option<&SeedClaim>| c.is_some_and(|c| c.status == Status::Counterexample);
+    let status = if unchecked || scored.len() < 2 {
+        Status::InsufficientEvidence
+    } else if verdicts.iter().all(|(_, c)| pass(c)) {
+        Status::Verified
+    } else if verdicts.iter().all(|(_, c)| broken(c)) {
+        Status::Counterexample
+    } else {
+        Status::InsufficientEvidence
+    };
+    let unscored: Vec<String> = runs
+        .iter()
+        .filter_map(|r| {
+            r.premise
+                .as_ref()
+                .err()
+                .map(|e| format!("seed {} not scored: {e}", r.seed))
+        })
+        .collect();
+    let mut line = format!(
+        "{family}: {} ({} seeds scored: {}; {} {})",
+        status.as_str(),
+        scored.len(),
+        words.join(", "),
+        key_figure(claim),
+        spread_text(&keys)
+    );
+    if !unscored.is_empty() {
+        line.push_str(&format!("; {}", unscored.join("; ")));
+    }
+    (status, line)
+}
+
+/// One line per claim of [`NET_GRID_CLAIMS`] (module doc) from the analysed
+/// runs of the grid; `families` lists every family of the grid (a family
+/// with no run counts as not scored). `source` names the records.
+pub fn net_grid_lines(
+    runs: &[SeedEvidence],
+    families: &[String],
+    source: &str,
+) -> BTreeMap<String, Line> {
+    NET_GRID_CLAIMS
+        .iter()
+        .map(|&claim| (claim.to_string(), claim_line(claim, runs, families, source)))
+        .collect()
+}
+
+fn claim_line(claim: &str, runs: &[SeedEvidence], families: &[String], source: &str) -> Line {
+    let mut details = Vec::new();
+    let mut by_status: BTreeMap<Status, Vec<&str>> = BTreeMap::new();
+    let mut seeds_counted = 0;
+    let mut keys = Vec::new();
+    for fam in families {
+        let fr: Vec<&SeedEvidence> = runs.iter().filter(|r| &r.family == fam).collect();
+        let (status, line) = family_line(claim, fam, &fr);
+        if status != Status::NotReproduced {
+            for r in fr.iter().filter(|r| r.premise.is_ok()) {
+                seeds_counted += 1;
+                if let Some(k) = r.claims.get(claim).and_then(|c| c.key) {
+                    keys.push(k);
+                }
+            }
+        }
+        by_status.entry(status).or_default().push(fam);
+        details.push(line);
+    }
+    let count = |s: Status| by_status.get(&s).map_or(0, Vec::len);
+    let scored = families.len() - count(Status::NotReproduced);
+    let status = if count(Status::Counterexample) > 0 {
+        Status::Counterexample
+    } else if scored == 0 {
+        Status::NotReproduced
+    } else if count(Status::Verified) == scored && 2 * scored >= families.len() {
+        Status::Verified
+    } else {
+        Status::InsufficientEvidence
+    };
+    let tally: Vec<String> = Status::ALL
+        .iter()
+        .filter(|s| count(**s) > 0)
+        .map(|s| {
+            let names = &by_status[s];
+            if *s == Status::Counterexample || *s == Status::NotReproduced {
+                format!("{} {} ({})", s.as_str(), names.len(), names.join(", "))
+            } else {
+                format!("{} {}", s.as_str(), names.len())
+            }
+        })
+        .collect();
+    let summary = format!(
+        "{claim} on trained networks: {scored} of {} families scored, {seeds_counted} seeds counted; {}; {} over the scored seeds {}",
+        families.len(),
+        tally.join(", "),
+        key_figure(claim),
+        spread_text(&keys)
+    );
+    Line {
+        status,
+        summary,
+        details,
+        source: source.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(family: &str, seed: u64, premise: bool, v: Status) -> SeedEvidence {
+        SeedEvidence {
+            family: family.into(),
+            seed,
+            premise: if premise {
+                Ok(())
+            } else {
+                Err("final training accuracy 0.9 < 0.99".into())
+            },
+            claims: [(
+                "C6".to_string(),
+                SeedClaim {
+                    status: v,
+                    key: Some(0.05 + seed as f64 * 0.01),
+                },
+            )]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    fn family_status(runs: &[SeedEvidence]) -> Status {
+        let r: Vec<&SeedEvidence> = runs.iter().collect();
+        family_line("C6", "f", &r).0
+    }
+
+    #[test]
+    fn family_rule_flips_with_seeds_and_verdicts() {
+        use Status::*;
+        let f = |v: &[(bool, Status)]| -> Vec<SeedEvidence> {
+            v.iter()
+                .enumerate()
+                .map(|(i, &(p, v))| run("f", i as u64, p, v))
+                .collect()
+        };
+        assert_eq!(
+            family_status(&f(&[(true, Pass), (true, Pass)])),
+            Status::Verified
+        );
+        assert_eq!(
+            family_status(&f(&[(true, Pass)])),
+            Status::InsufficientEvidence
+        );
+        assert_eq!(
+            family_status(&f(&[(true, Pass), (false, Fail), (true, Pass)])),
+            Status::Verified
+        );
+        assert_eq!(
+            family_status(&f(&[(true, Fail), (true, Deviates)])),
+            Status::Counterexample
+        );
+        assert_eq!(
+            family_status(&f(&[(true, Fail), (false, Pass)])),
+            Status::InsufficientEvidence
+        );
+        assert_eq!(
+            family_status(&f(&[(true, Pass), (true, Fail)])),
+            Status::InsufficientEvidence
+        );
+        assert_eq!(
+            family_status(&f(&[(true, Pass), (true, Unchecked)])),
+            Status::InsufficientEvidence
+        );
+        assert_eq!(
+            family_status(&f(&[(false, Pass), (false, Pass)])),
+            Status::NotReproduced
+        );
+        assert_eq!(family_status(&[]), Status::NotReproduced);
+    }
+
+    fn fams(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("f{i}")).collect()
+    }
+
+    fn two_seeds(family: &str, v: Status, premise: bool) -> Vec<SeedEvidence> {
+        vec![run(family, 0, premise, v), run(family, 1, premise, v)]
+    }
+
+    #[test]
+    fn claim_rule_over_families() {
+        let families = fams(8);
+        let grid = |spec: &[(usize, Status, bool)]| -> Status {
+            let runs: Vec<SeedEvidence> = spec
+                .iter()
+                .flat_map(|&(i, v, p)| two_seeds(&families[i], v, p))
+                .collect();
+            net_grid_lines(&runs, &families, "test")["C6"].status
+        };
+        let pass4: Vec<_> = (0..4).map(|i| (i, Status::Verified, true)).collect();
+        assert_eq!(grid(&pass4), Status::Verified);
+        assert_eq!(grid(&pass4[..3]), Status::InsufficientEvidence);
+        let mut with_fail = pass4.clone();
+        with_fail.push((7, Status::Counterexample, true));
+        let line = &net_grid_lines(
+            &with_fail
+                .iter()
+                .flat_map(|&(i, v, p)| two_seeds(&families[i], v, p))
+                .collect::<Vec<_>>(),
+            &families,
+            "test",
+        )["C6"];
+        assert_eq!(line.status, Status::Counterexample);
+        assert!(line.summary.contains("f7"), "{}", line.summary);
+        assert!(
+            line.summary.contains("10 seeds counted"),
+            "{}",
+            line.summary
+        );
+        let mut with_unsure = pass4.clone();
+        with_unsure.push((5, Status::Unchecked, true));
+        assert_eq!(grid(&with_unsure), Status::InsufficientEvidence);
+        assert_eq!(
+            grid(&[(0, Status::Verified, false), (1, Status::Verified, false)]),
+            Status::NotReproduced
+        );
+        assert_eq!(grid(&[]), Status::NotReproduced);
+        // Unscored families do not block verification once half are scored.
+        let mut with_unscored = pass4.clone();
+        with_unscored.push((6, Status::Counterexample, false));
+        assert_eq!(grid(&with_unscored), Status::Verified);
+    }
+}

@@ -1,0 +1,161 @@
+//! The grid's plan: every job in one deterministic order, the stages and the
+//! shards. Order: the pilot (every family at every candidate rate with the
+//! pilot seed), then the further seeds of every family (at the rate the pilot
+//! chose), then the analysis of every family and seed. A shard `I/N` takes
+//! the jobs whose index in that order is `I - 1` modulo `N`, so the shards
+//! partition the plan.
+
+use super::config::NetGridConfig;
+use crate::reproduce::ReproduceError;
+
+/// A stage of the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Seed-0 runs at every candidate rate.
+    Pilot,
+    /// Further seeds at the chosen rate.
+    Train,
+    /// The analysis of every family and seed.
+    Analyze,
+    /// All three, in order.
+    All,
+}
+
+impl Stage {
+    /// Parses `pilot`, `train`, `analyze` or `all`.
+    pub fn parse(s: &str) -> Result<Self, ReproduceError> {
+        match s {
+            "pilot" => Ok(Stage::Pilot),
+            "train" => Ok(Stage::Train),
+            "analyze" => Ok(Stage::Analyze),
+            "all" => Ok(Stage::All),
+            other => Err(ReproduceError::setting(
+                "stage",
+                other,
+                "one of pilot, train, analyze, all",
+            )),
+        }
+    }
+
+    /// Whether this stage runs `job`.
+    pub fn includes(self, job: &Job) -> bool {
+        matches!(
+            (self, job),
+            (Stage::All, _)
+                | (Stage::Pilot, Job::Pilot { .. })
+                | (Stage::Train, Job::Train { .. })
+                | (Stage::Analyze, Job::Analyze { .. })
+        )
+    }
+}
+
+/// Shard `index` (1-based) of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based index.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole plan.
+    pub const ALL: Shard = Shard { index: 1, count: 1 };
+
+    /// Parses `I/N` with `1 <= I <= N`.
+    pub fn parse(s: &str) -> Result<Self, ReproduceError> {
+        let bad = |why: &str| ReproduceError::setting("shard", s, why.to_string());
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| bad("expected I/N, e.g. 1/2"))?;
+        let index: usize = i.trim().parse().map_err(|_| bad("I is not a number"))?;
+        let count: usize = n.trim().parse().map_err(|_| bad("N is not a number"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(bad("need 1 <= I <= N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether the job at `position` in the plan belongs to this shard.
+    pub fn takes(self, position: usize) -> bool {
+        position % self.count == self.index - 1
+    }
+}
+
+/// One job of the plan; families by index into the config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Job {
+    /// Train family `family` at rate `lr` with the pilot seed.
+    Pilot {
+        /// Family index.
+        family: usize,
+        /// Rate.
+        lr: f64,
+    },
+    /// Train family `family` with `seed` at the chosen rate.
+    Train {
+        /// Family index.
+        family: usize,
+        /// Seed.
+        seed: u64,
+    },
+    /// Analyse family `family`'s run with `seed` at the chosen rate.
+    Analyze {
+        /// Family index.
+        family: usize,
+        /// Seed.
+        seed: u64,
+    },
+}
+
+impl Job {
+    /// A short label for progress lines.
+    pub fn label(&self, config: &NetGridConfig) -> String {
+        match *self {
+            Job::Pilot { family, lr } => format!(
+                "pilot {} lr {lr} seed {}",
+                config.family[family].id(),
+                config.pilot_seed()
+            ),
+            Job::Train { family, seed } => {
+                format!("train {} seed {seed}", config.family[family].id())
+            }
+            Job::Analyze { family, seed } => {
+                format!("analyze {} seed {seed}", config.family[family].id())
+            }
+        }
+    }
+}
+
+/// Every job in plan order (module doc).
+pub fn plan(config: &NetGridConfig) -> Vec<Job> {
+    let nf = config.family.len();
+    let pilot = (0..nf).flat_map(|family| {
+        config
+            .lr_candidates
+            .iter()
+            .map(move |&lr| Job::Pilot { family, lr })
+    });
+    let train = (0..nf).flat_map(|family| {
+        config.seeds[1..]
+            .iter()
+            .map(move |&seed| Job::Train { family, seed })
+    });
+    let analyze = (0..nf).flat_map(|family| {
+        config
+            .seeds
+            .iter()
+            .map(move |&seed| Job::Analyze { family, seed })
+    });
+    pilot.chain(train).chain(analyze).collect()
+}
+
+/// The jobs of `stage` in `shard`, in plan order.
+pub fn select(config: &NetGridConfig, stage: Stage, shard: Shard) -> Vec<Job> {
+    plan(config)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, j)| shard.takes(*i) && stage.includes(j))
+        .map(|(_, j)| j)
+        .collect()
+}

@@ -1,0 +1,403 @@
+//! The records of the net-claims grid: one JSON file per analysed run,
+//! `<out>/<family>/seed-<s>.json` ([`NetRunRecord`]: resolved config,
+//! provenance, training curves, premise outcome, the full net-claims report
+//! of C6, C7, C13, C15 and its per-checkpoint gamma and gamma_awd, timings),
+//! and one per family, `<out>/<family>/pilot.json` ([`PilotRecord`]: every
+//! candidate rate's seed-0 outcome and the rate chosen by the rule of
+//! `crate::claims::premise`). Written crash-safely with the checksum of
+//! [`crate::reproduce::record`] (a record whose checksum fails is redone).
+//! Non-finite numbers are stored as `null` and read back as NaN.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::config::{ArchNumbers, Family, NetGridConfig};
+use crate::claims::premise::{LrChoice, Premise};
+use crate::claims::Status;
+use crate::loss::Loss;
+use crate::reproduce::record::{checked_body, with_checksum, Checksum, Provenance};
+use crate::reproduce::{write_atomic, ReproduceError};
+use crate::spec::{Dataset, Model};
+
+/// Version of the record layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// f64 fields stored with non-finite values as `null` (read back as NaN).
+pub mod nan_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialises a non-finite value as `null`.
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    /// Reads `null` as NaN.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
+/// Vectors of f64 stored with non-finite values as `null`.
+pub mod nan_null_vec {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serialises non-finite entries as `null`.
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        v.iter()
+            .map(|x| x.is_finite().then_some(*x))
+            .collect::<Vec<_>>()
+            .serialize(s)
+    }
+
+    /// Reads `null` entries as NaN.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|x| x.unwrap_or(f64::NAN))
+            .collect())
+    }
+}
+
+/// The resolved config of one analysed run (a stored record with another
+/// config is redone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetRunConfig {
+    /// Family id.
+    pub family: String,
+    /// Data set.
+    pub dataset: Dataset,
+    /// Model.
+    pub model: Model,
+    /// Loss.
+    pub loss: Loss,
+    /// Classes K.
+    pub classes: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// How the rate was chosen (the pilot rule's reason).
+    pub lr_rule: String,
+    /// Training images per class.
+    pub per_class: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// A checkpoint every this many epochs.
+    pub checkpoint_every: usize,
+    /// Architecture numbers.
+    pub arch: ArchNumbers,
+    /// Analysed samples.
+    pub samples: usize,
+    /// Top-k directions.
+    pub top_k: usize,
+    /// Epochs of the analysed checkpoints.
+    pub checkpoint_epochs: Vec<usize>,
+    /// Premise thresholds.
+    pub premise: Premise,
+}
+
+impl NetRunConfig {
+    /// The config of `family` at `lr` under `config`.
+    pub fn new(config: &NetGridConfig, family: &Family, choice: &LrChoice) -> Self {
+        NetRunConfig {
+            family: family.id(),
+            dataset: family.dataset,
+            model: family.model,
+            loss: family.loss,
+            classes: config.classes,
+            lr: choice.lr,
+            lr_rule: choice.reason.clone(),
+            per_class: config.per_class,
+            epochs: config.epochs,
+            batch: family.batch,
+            checkpoint_every: config.checkpoint_every,
+            arch: family.arch(),
+            samples: config.analyze_samples,
+            top_k: config.top_k,
+            checkpoint_epochs: config.checkpoint_epochs(),
+            premise: config.premise,
+        }
+    }
+}
+
+/// Per-epoch training curves (index 0: initialisation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curves {
+    /// Training accuracy.
+    #[serde(with = "nan_null_vec")]
+    pub accuracy: Vec<f64>,
+    /// Mean training loss.
+    #[serde(with = "nan_null_vec")]
+    pub loss: Vec<f64>,
+}
+
+/// The premise outcome of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PremiseOutcome {
+    /// Met or not.
+    pub met: bool,
+    /// The measured reason when not met.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl PremiseOutcome {
+    /// From the rule's result.
+    pub fn of(r: &Result<(), String>) -> Self {
+        PremiseOutcome {
+            met: r.is_ok(),
+            reason: r.as_ref().err().cloned(),
+        }
+    }
+
+    /// Back to the rule's result.
+    pub fn result(&self) -> Result<(), String> {
+        if self.met {
+            Ok(())
+        } else {
+            Err(self
+                .reason
+                .clone()
+                .unwrap_or_else(|| "premise not met".into()))
+        }
+    }
+}
+
+/// The figures of one analysed checkpoint quoted by the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointSummary {
+    /// Epoch.
+    pub epoch: usize,
+    /// Training accuracy at that epoch.
+    pub train_accuracy: Option<f64>,
+    /// Training loss at that epoch.
+    pub train_loss: Option<f64>,
+    /// gamma (Eq. 2), when fitted.
+    pub gamma: Option<f64>,
+    /// gamma_awd (Eq. 15), when fitted.
+    pub gamma_awd: Option<f64>,
+}
+
+/// One claim's outcome on the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimSummary {
+    /// Claim id.
+    pub claim: String,
+    /// Status.
+    pub status: Status,
+    /// Key figure text.
+    pub figure: String,
+    /// Named figures (non-finite: null).
+    pub figures: BTreeMap<String, Option<f64>>,
+    /// Detail lines.
+    pub details: Vec<String>,
+}
+
+/// Seconds spent on a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetTimings {
+    /// Training wall-clock seconds (from `run.json`).
+    pub train_s: Option<f64>,
+    /// Analysis wall-clock seconds.
+    pub analyze_s: f64,
+    /// Process CPU seconds during the analysis (equals the run's own when one job runs).
+    pub analyze_cpu_s: Option<f64>,
+}
+
+/// The record of one analysed run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetRunRecord {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Resolved config.
+    pub config: NetRunConfig,
+    /// Provenance.
+    pub provenance: Provenance,
+    /// The run directory analysed.
+    pub run_dir: PathBuf,
+    /// Training curves.
+    pub curves: Curves,
+    /// Premise.
+    pub premise: PremiseOutcome,
+    /// Per analysed checkpoint, in epoch order.
+    pub checkpoints: Vec<CheckpointSummary>,
+    /// Per claim, in order C6, C7, C13, C15.
+    pub claims: Vec<ClaimSummary>,
+    /// The whole net-claims report as serialised by `net-claims --json`.
+    pub net_claims: serde_json::Value,
+    /// Timings.
+    pub timings: NetTimings,
+}
+
+impl NetRunRecord {
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.provenance.seed
+    }
+
+    /// The last analysed checkpoint.
+    pub fn last_checkpoint(&self) -> Option<&CheckpointSummary> {
+        self.checkpoints.last()
+    }
+
+    /// A claim's outcome.
+    pub fn claim(&self, id: &str) -> Option<&ClaimSummary> {
+        self.claims.iter().find(|c| c.claim == id)
+    }
+}
+
+/// One candidate rate of the pilot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PilotCandidate {
+    /// Learning rate.
+    pub lr: f64,
+    /// Final training accuracy.
+    #[serde(with = "nan_null")]
+    pub accuracy: f64,
+    /// Final training loss.
+    #[serde(with = "nan_null")]
+    pub loss: f64,
+    /// Premise outcome.
+    pub premise: PremiseOutcome,
+}
+
+/// The pilot of one family and the rate it chose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PilotRecord {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Family id.
+    pub family: String,
+    /// Pilot seed.
+    pub seed: u64,
+    /// Premise thresholds.
+    pub premise: Premise,
+    /// Every candidate, in the config's order.
+    pub candidates: Vec<PilotCandidate>,
+    /// The chosen rate (None when no candidate could be chosen).
+    pub choice: Option<LrChoice>,
+    /// Why no rate was chosen.
+    #[serde(default)]
+    pub no_choice: Option<String>,
+}
+
+/// `<out>/<family>/seed-<s>.json`.
+pub fn run_record_path(out: &Path, family: &str, seed: u64) -> PathBuf {
+    out.join(family).join(format!("seed-{seed}.json"))
+}
+
+/// `<out>/<family>/pilot.json`.
+pub fn pilot_record_path(out: &Path, family: &str) -> PathBuf {
+    out.join(family).join("pilot.json")
+}
+
+/// Writes `value` as pretty JSON ending in a checksum, atomically.
+pub fn save_checked<T: Serialize>(path: &Path, value: &T) -> Result<(), ReproduceError> {
+    let body = serde_json::to_string_pretty(value).map_err(|e| ReproduceError::io(path, e))?;
+    write_atomic(path, &with_checksum(&body))
+}
+
+/// Reads a record written by [`save_checked`]: `Ok(None)` when the file is
+/// missing, `Err` with the reason when its checksum fails or it does not parse.
+pub fn load_checked<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ReproduceError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ReproduceError::io(path, e)),
+    };
+    let body = match checked_body(&text) {
+        Checksum::Valid(b) => b,
+        Checksum::Legacy(_) => return Err(ReproduceError::io(path, "no checksum field")),
+        Checksum::Mismatch => return Err(ReproduceError::io(path, "checksum does not match")),
+    };
+    serde_json::from_str(&body)
+        .map(Some)
+        .map_err(|e| ReproduceError::io(path, e))
+}
+
+/// A stored run record with exactly `config` (None: missing, torn, or
+/// another config: to be redone).
+pub fn stored_run_record(path: &Path, config: &NetRunConfig) -> Option<NetRunRecord> {
+    let rec: NetRunRecord = load_checked(path).ok()??;
+    (rec.schema_version == SCHEMA_VERSION && rec.config == *config).then_some(rec)
+}
+
+/// Every readable run record and pilot record of the config's families under
+/// `out`, plus the files that could not be read (path: reason).
+pub struct StoredRecords {
+    /// Run records, in family then seed order.
+    pub runs: Vec<NetRunRecord>,
+    /// Pilot records, in family order.
+    pub pilots: Vec<PilotRecord>,
+    /// Files skipped, with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// Reads the records of `config`'s families and seeds under `out`.
+pub fn load_all(out: &Path, config: &NetGridConfig) -> StoredRecords {
+    let mut s = StoredRecords {
+        runs: Vec::new(),
+        pilots: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for id in config.family_ids() {
+        match load_checked::<PilotRecord>(&pilot_record_path(out, &id)) {
+            Ok(Some(p)) => s.pilots.push(p),
+            Ok(None) => {}
+            Err(e) => s.skipped.push(e.to_string()),
+        }
+        for &seed in &config.seeds {
+            match load_checked::<NetRunRecord>(&run_record_path(out, &id, seed)) {
+                Ok(Some(r)) if r.config.family == id && r.seed() == seed => s.runs.push(r),
+                Ok(Some(_)) => s.skipped.push(format!(
+                    "{}: family or seed differ from its path",
+                    run_record_path(out, &id, seed).display()
+                )),
+                Ok(None) => {}
+                Err(e) => s.skipped.push(e.to_string()),
+            }
+        }
+    }
+    s
+}
+
+impl PilotRecord {
+    /// The pilot record of a family from its candidates' outcomes, with the
+    /// rate chosen by `crate::claims::premise::choose_lr`.
+    pub fn decide(
+        family: &str,
+        seed: u64,
+        premise: Premise,
+        candidates: Vec<PilotCandidate>,
+    ) -> Self {
+        let outcomes: Vec<crate::claims::premise::PilotOutcome> = candidates
+            .iter()
+            .map(|c| crate::claims::premise::PilotOutcome {
+                lr: c.lr,
+                accuracy: c.accuracy,
+                loss: c.loss,
+                premise_met: c.premise.met,
+            })
+            .collect();
+        let (choice, no_choice) = match crate::claims::premise::choose_lr(&outcomes) {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(e)),
+        };
+        PilotRecord {
+            schema_version: SCHEMA_VERSION,
+            family: family.to_string(),
+            seed,
+            premise,
+            candidates,
+            choice,
+            no_choice,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! `superlinear net-grid` end to end on a tiny grid (feature `torch`): two
+//! MNIST MLP families, two rates, two seeds, two epochs; the pilot, the
+//! choice, the further seed, the analysis of every checkpoint, the records
+//! and RESULTS.md, and a second call that reuses every run and record.
+
+use std::path::Path;
+
+use superlinear::reproduce::netgrid::plan::{Shard, Stage};
+use superlinear::reproduce::netgrid::record::{
+    load_checked, pilot_record_path, run_record_path, NetRunRecord, PilotRecord,
+};
+use superlinear::reproduce::netgrid::run::net_grid;
+use superlinear::reproduce::netgrid::{NetGridConfig, NetGridSettings};
+
+use crate::util::shared_data;
+
+const TINY: &str = r#"
+classes = 10
+seeds = [0, 1]
+per_class = 20
+epochs = 2
+checkpoint_every = 1
+lr_candidates = [0.1, 0.03]
+analyze_samples = 40
+top_k = 20
+
+[premise]
+ce_min_accuracy = 0.99
+mse_min_accuracy = 0.95
+mse_plateau_epochs = 1
+mse_plateau_max_accuracy_change = 0.005
+
+[[family]]
+dataset = "mnist"
+model = "mlp"
+loss = "ce"
+batch = 20
+widths = [16, 12]
+
+[[family]]
+dataset = "mnist"
+model = "mlp"
+loss = "mse"
+batch = 20
+widths = [16, 12]
+"#;
+
+fn settings(root: &Path, data: &Path) -> NetGridSettings {
+    NetGridSettings {
+        config: NetGridConfig::parse(TINY, "tiny.toml").unwrap(),
+        out: root.join("net"),
+        work: root.join("work"),
+        data_root: Some(data.to_path_buf()),
+        jobs: 2,
+        threads: 1,
+        shard: Shard::ALL,
+        stage: Stage::All,
+        reanalyze: false,
+        progress: false,
+        command: "superlinear net-grid --config tiny.toml".into(),
+    }
+}
+
+#[test]
+fn torch_net_grid_trains_analyses_and_resumes() {
+    let Some(data) = shared_data() else {
+        eprintln!("skipped: no shared data (SUPERLINEAR_DATA)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path(), &data);
+    let r = net_grid(&s).unwrap();
+    // 2 families x 2 rates pilot + 2 further seeds.
+    assert_eq!((r.trained, r.reused_runs), (6, 0), "{:?}", r.skipped);
+    assert_eq!((r.analysed, r.reused_records), (4, 0), "{:?}", r.skipped);
+    for fam in ["mnist-mlp-ce", "mnist-mlp-mse"] {
+        let pilot: PilotRecord = load_checked(&pilot_record_path(&s.out, fam))
+            .unwrap()
+            .unwrap();
+        assert_eq!(pilot.candidates.len(), 2);
+        let lr = pilot.choice.as_ref().unwrap().lr;
+        for seed in [0, 1] {
+            let rec: NetRunRecord = load_checked(&run_record_path(&s.out, fam, seed))
+                .unwrap()
+                .unwrap();
+            assert_eq!(rec.config.lr, lr);
+            assert_eq!(rec.seed(), seed);
+            assert_eq!(
+                rec.checkpoints.iter().map(|c| c.epoch).collect::<Vec<_>>(),
+                vec![1, 2]
+            );
+            assert_eq!(
+                rec.claims.len(),
+                superlinear::claims::netgrid::NET_GRID_CLAIMS.len()
+            );
+            assert_eq!(rec.curves.accuracy.len(), 3);
+            assert!(rec.net_claims["checkpoints"].as_array().unwrap().len() == 2);
+            assert!(s
+                .work
+                .join(fam)
+                .join(format!("lr-{lr}"))
+                .join(format!("seed-{seed}/final.safetensors"))
+                .is_file());
+        }
+    }
+    let doc = std::fs::read_to_string(s.out.join("RESULTS.md")).unwrap();
+    assert!(
+        doc.contains("## mnist-mlp-mse") && doc.contains("Chosen rate"),
+        "{doc}"
+    );
+    assert_eq!(r.lines.len(), 4);
+
+    // Second call: everything reused, nothing trained or analysed.
+    let again = net_grid(&s).unwrap();
+    assert_eq!((again.trained, again.analysed), (0, 0));
+    assert_eq!((again.reused_runs, again.reused_records), (6, 4));
+    assert_eq!(again.lines, r.lines);
+}
