@@ -184,7 +184,8 @@ XCHECK_TOL = 1e-10
 # Figures that are rounding residues by construction, compared on the scale
 # they are residues of: |a - b| <= XCHECK_TOL * scale. Keyed by the field name.
 RESIDUE_SCALE = {
-    # |E[h_p] - H| / |H|: zero up to rounding in both routes.
+    # max_i |H_ii - E_p[sum_k lambda_pk (u_pk . v_i)^2]| / max_i |H_ii| (C8):
+    # zero up to rounding in both routes.
     "first_moment_residual": 1.0,
     # max |Hv - lambda v| / |lambda_1| of an iterative eigen route.
     "max_relative_residual": 1.0,
