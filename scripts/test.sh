@@ -40,10 +40,14 @@ step "torch tier: venv with torch 2.13.0 (created once, then reused)"
 # shellcheck source=scripts/torch-env.sh
 source scripts/torch-env.sh
 
-# Python side of the layer-factor format (a few seconds plus one example build):
-# export_layer.py's Kronecker form against exact per-sample Hessians by double
-# backward, and every exported file read back by the Rust reader.
-step "export_layer.py: exact Hessians, Gauss-Newton gap, Rust reader"
+# Python side of the layer-factor format (about 30 s plus the read_factors
+# example and a release build of the binary with the torch feature, whose
+# library the torch tests below reuse): export_layer.py's Kronecker form
+# against exact per-sample Hessians by double backward, every exported file
+# read back by the Rust reader, and, on an MLP trained by `superlinear train`
+# on the shared MNIST subset, `analyze --factors` of the exported layer
+# against `analyze --checkpoint --float64` to 1e-10 (skipped without data).
+step "export_layer.py: exact Hessians, Gauss-Newton gap, Rust reader, checkpoint route"
 "$SUPERLINEAR_TORCH_PYTHON" scripts/test_export.py
 
 step "cargo clippy (feature torch)"

@@ -1,7 +1,7 @@
 //! `superlinear analyze --factors` in the default build: a factor file in,
 //! the same figures as the library's `analyze_layer` out; bad files, a memory
-//! cap too small and a checkpoint without the torch feature refused with
-//! exit 2 and one line naming the input.
+//! cap too small, the checkpoint-only flags and a checkpoint without the
+//! torch feature refused with exit 2 and one line naming the input.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
@@ -243,4 +243,29 @@ fn a_checkpoint_needs_the_torch_feature() {
         &run(&["analyze", "--checkpoint", "runs/x/final.safetensors"]),
         "torch feature",
     );
+}
+
+#[test]
+fn checkpoint_only_flags_are_refused_with_a_factor_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layer.safetensors");
+    std::fs::write(
+        &path,
+        factor_file(12, 3, 4, 3, FactorLoss::CrossEntropy, 5)
+            .to_bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    one_line_naming(&run(&["analyze", "--factors", p, "--float64"]), "--float64");
+    let inputs = dir.path().join("inputs");
+    let out = run(&[
+        "analyze",
+        "--factors",
+        p,
+        "--save-inputs",
+        inputs.to_str().unwrap(),
+    ]);
+    one_line_naming(&out, "--save-inputs");
+    assert!(!inputs.exists(), "nothing is written for a refused flag");
 }

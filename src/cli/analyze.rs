@@ -129,6 +129,15 @@ pub struct AnalyzeArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Checkpoints: gather a_p, D_p and the logits in float64 (the f32
+    /// weights and inputs widened exactly) instead of the checkpoint's float32.
+    #[arg(long)]
+    pub float64: bool,
+    /// Checkpoints: also write the analysed samples to DIR, in the order
+    /// analysed: inputs.npy (N x C*H*W float64, standardised as in training)
+    /// and labels.npy (N, float64), e.g. for scripts/export_layer.py.
+    #[arg(long, value_name = "DIR")]
+    pub save_inputs: Option<PathBuf>,
 }
 
 impl AnalyzeArgs {
@@ -185,6 +194,15 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
     }
     if args.layer.is_some() {
         bail!("--layer: a factor file holds one layer; leave --layer out with --factors");
+    }
+    if args.float64 {
+        bail!("--float64: a factor file's precision is fixed when it is written; leave --float64 out with --factors");
+    }
+    if let Some(dir) = &args.save_inputs {
+        bail!(
+            "--save-inputs {}: a factor file holds no inputs; --save-inputs needs --checkpoint",
+            dir.display()
+        );
     }
     let file = read_factors(path)?;
     let idx = balanced_indices(&file.labels, args.samples);
@@ -261,6 +279,8 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
         eig: args.eig.into(),
         memory_limit,
         uncertainty,
+        float64: args.float64,
+        save_inputs: args.save_inputs,
         ..AnalyzeSettings::default()
     };
     let report = run_analyze(&settings)?;

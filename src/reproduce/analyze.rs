@@ -8,13 +8,24 @@
 //! ([`crate::layer::balanced_indices`]); forward and `D_p` by autograd
 //! ([`crate::torch::curvature::gather_layer`]); then everything of
 //! [`crate::layer::analyze_layer`] (its module doc has the formulas).
+//!
+//! The checkpoint's weights are f32, so by default the factors are gathered
+//! in f32 and widened (about 7 digits). With [`AnalyzeSettings::float64`]
+//! the net and the inputs are widened first (exactly) and the factors
+//! gathered in f64; together with [`AnalyzeSettings::save_inputs`] (the
+//! analysed samples as `.npy`) another implementation can recompute the
+//! same factors from the same numbers, which is how
+//! `scripts/test_export.py` checks `scripts/export_layer.py` against this
+//! route.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use tch::Kind;
 
 use super::ReproduceError;
+use crate::data::npy;
 use crate::layer::{
     analyze_layer, balanced_indices, plan_memory, LayerReport, LayerSettings, Stage,
 };
@@ -79,6 +90,17 @@ pub struct AnalyzeSettings {
     /// ([`crate::layer::uncertainty`]).
     #[serde(default)]
     pub uncertainty: crate::layer::UncertaintySettings,
+    /// Gather the factors in f64: the checkpoint's weights and the inputs
+    /// widened exactly, the forward pass and `D_p` in f64 (default: in the
+    /// checkpoint's f32, widened after).
+    #[serde(default)]
+    pub float64: bool,
+    /// Also write the analysed samples to this directory, in the order
+    /// analysed: `inputs.npy` (N x C*H*W, the images as the net sees them,
+    /// standardised if the run was; f64 holding the f32 values exactly) and
+    /// `labels.npy` (N, f64 integers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_inputs: Option<PathBuf>,
 }
 
 impl Default for AnalyzeSettings {
@@ -100,6 +122,8 @@ impl Default for AnalyzeSettings {
             eig: EigMethod::Auto,
             memory_limit: None,
             uncertainty: crate::layer::UncertaintySettings::default(),
+            float64: false,
+            save_inputs: None,
         }
     }
 }
@@ -254,6 +278,16 @@ pub fn analyze(
             &layer_settings,
         )?;
     }
+    if let Some(dir) = &settings.save_inputs {
+        save_inputs(dir, &data.subset(&idx))?;
+    }
+    let wide;
+    let net = if settings.float64 {
+        wide = net.to_kind(Kind::Double)?;
+        &wide
+    } else {
+        net
+    };
     let factors = gather_layer(net, data, &idx, &layer, loss, settings.chunk)?;
     let gather = Stage {
         name: "forward + D_p (autograd)".into(),
@@ -265,4 +299,16 @@ pub fn analyze(
         checkpoint: settings.checkpoint.clone(),
         analysis,
     })
+}
+
+/// Writes the samples `sub` as `dir/inputs.npy` (N x C*H*W, f64) and
+/// `dir/labels.npy` (N, f64), creating `dir`.
+fn save_inputs(dir: &std::path::Path, sub: &TrainData) -> Result<()> {
+    let inputs = dir.join("inputs.npy");
+    crate::data::atomic::write(&inputs, npy::matrix_to_bytes(&sub.images.mapv(f64::from)))
+        .map_err(|e| ReproduceError::io(&inputs, e))?;
+    let labels = dir.join("labels.npy");
+    let y: Vec<f64> = sub.labels.iter().map(|&y| f64::from(y)).collect();
+    crate::data::atomic::write(&labels, npy::vector_to_bytes(&y))
+        .map_err(|e| ReproduceError::io(&labels, e))
 }
