@@ -295,11 +295,60 @@ fn analyse(
         stride: 1,
         ..NetClaimsSettings::default()
     };
-    let report = net_claims_on(&settings, &run, &data)?;
+    // A run whose analysis fails (for example a network that died during
+    // training: every activity of the layer zero) is recorded with the
+    // reason and every claim unchecked, not dropped from the grid.
+    let report = net_claims_on(&settings, &run, &data);
     let cpu1 = process_cpu_seconds();
     let cv = curves(&run);
     let premise = PremiseOutcome::of(&premise_met(f.loss, &cv.accuracy, &cv.loss, &c.premise));
     let fit = |g: &crate::layer::Fit| g.as_ref().ok().map(|f| f.gamma);
+    let (checkpoints, claims, net_claims) = match &report {
+        Ok(report) => (
+            report
+                .checkpoints
+                .iter()
+                .map(|k| CheckpointSummary {
+                    epoch: k.epoch,
+                    train_accuracy: k.train_accuracy,
+                    train_loss: k.train_loss,
+                    gamma: fit(&k.gamma),
+                    gamma_awd: fit(&k.gamma_awd),
+                })
+                .collect(),
+            report
+                .claims
+                .iter()
+                .map(|r| ClaimSummary {
+                    claim: r.claim.id().to_string(),
+                    status: r.outcome.status,
+                    figure: r.outcome.figure.clone(),
+                    figures: r
+                        .outcome
+                        .figures
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.is_finite().then_some(*v)))
+                        .collect(),
+                    details: r.outcome.details.clone(),
+                })
+                .collect(),
+            serde_json::to_value(report).map_err(|e| ReproduceError::io(&s.out, e))?,
+        ),
+        Err(e) => (
+            Vec::new(),
+            NetClaim::ALL
+                .iter()
+                .map(|c| ClaimSummary {
+                    claim: c.id().to_string(),
+                    status: crate::claims::Status::Unchecked,
+                    figure: format!("analysis failed: {e}"),
+                    figures: Default::default(),
+                    details: Vec::new(),
+                })
+                .collect(),
+            serde_json::json!({ "error": e.to_string() }),
+        ),
+    };
     Ok(NetRunRecord {
         schema_version: SCHEMA_VERSION,
         config: NetRunConfig::new(c, f, choice),
@@ -315,34 +364,9 @@ fn analyse(
         run_dir: dir,
         curves: cv,
         premise,
-        checkpoints: report
-            .checkpoints
-            .iter()
-            .map(|k| CheckpointSummary {
-                epoch: k.epoch,
-                train_accuracy: k.train_accuracy,
-                train_loss: k.train_loss,
-                gamma: fit(&k.gamma),
-                gamma_awd: fit(&k.gamma_awd),
-            })
-            .collect(),
-        claims: report
-            .claims
-            .iter()
-            .map(|r| ClaimSummary {
-                claim: r.claim.id().to_string(),
-                status: r.outcome.status,
-                figure: r.outcome.figure.clone(),
-                figures: r
-                    .outcome
-                    .figures
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.is_finite().then_some(*v)))
-                    .collect(),
-                details: r.outcome.details.clone(),
-            })
-            .collect(),
-        net_claims: serde_json::to_value(&report).map_err(|e| ReproduceError::io(&s.out, e))?,
+        checkpoints,
+        claims,
+        net_claims,
         timings: NetTimings {
             train_s: run.seconds.is_finite().then_some(run.seconds),
             analyze_s: t0.elapsed().as_secs_f64(),
