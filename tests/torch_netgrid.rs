@@ -108,7 +108,10 @@ fn torch_net_grid_trains_analyses_and_resumes() {
         doc.contains("## mnist-mlp-mse") && doc.contains("Chosen rate"),
         "{doc}"
     );
-    assert_eq!(r.lines.len(), 4);
+    assert_eq!(
+        r.lines.len(),
+        superlinear::claims::netgrid::NET_GRID_CLAIMS.len()
+    );
 
     // Second call: everything reused, nothing trained or analysed.
     let again = net_grid(&s).unwrap();

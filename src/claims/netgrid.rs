@@ -268,35 +268,39 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            family_status(&f(&[(true, Pass), (true, Pass)])),
+            family_status(&f(&[(true, Verified), (true, Verified)])),
             Status::Verified
         );
         assert_eq!(
-            family_status(&f(&[(true, Pass)])),
+            family_status(&f(&[(true, Verified)])),
             Status::InsufficientEvidence
         );
         assert_eq!(
-            family_status(&f(&[(true, Pass), (false, Fail), (true, Pass)])),
+            family_status(&f(&[
+                (true, Verified),
+                (false, Counterexample),
+                (true, Verified)
+            ])),
             Status::Verified
         );
         assert_eq!(
-            family_status(&f(&[(true, Fail), (true, Deviates)])),
+            family_status(&f(&[(true, Counterexample), (true, Counterexample)])),
             Status::Counterexample
         );
         assert_eq!(
-            family_status(&f(&[(true, Fail), (false, Pass)])),
+            family_status(&f(&[(true, Counterexample), (false, Verified)])),
             Status::InsufficientEvidence
         );
         assert_eq!(
-            family_status(&f(&[(true, Pass), (true, Fail)])),
+            family_status(&f(&[(true, Verified), (true, Counterexample)])),
             Status::InsufficientEvidence
         );
         assert_eq!(
-            family_status(&f(&[(true, Pass), (true, Unchecked)])),
+            family_status(&f(&[(true, Verified), (true, Unchecked)])),
             Status::InsufficientEvidence
         );
         assert_eq!(
-            family_status(&f(&[(false, Pass), (false, Pass)])),
+            family_status(&f(&[(false, Verified), (false, Verified)])),
             Status::NotReproduced
         );
         assert_eq!(family_status(&[]), Status::NotReproduced);

@@ -216,8 +216,8 @@ mod tests {
     fn mse_premise_flips_at_accuracy_and_plateau() {
         let p = premise();
         let loss = vec![1.0; 31];
-        assert!(premise_met(Loss::SoftmaxMse, &acc_curve(0.946, 0.95), &loss, &p).is_ok());
-        assert!(premise_met(Loss::SoftmaxMse, &acc_curve(0.99, 0.985), &loss, &p).is_ok());
+        assert!(premise_met(Loss::SoftmaxMse, &acc_curve(0.946, 0.9501), &loss, &p).is_ok());
+        assert!(premise_met(Loss::SoftmaxMse, &acc_curve(0.99, 0.986), &loss, &p).is_ok());
         let e = premise_met(Loss::SoftmaxMse, &acc_curve(0.9499, 0.9499), &loss, &p).unwrap_err();
         assert!(e.contains("accuracy"), "{e}");
         let e = premise_met(Loss::SoftmaxMse, &acc_curve(0.984, 0.99), &loss, &p).unwrap_err();
