@@ -11,6 +11,7 @@ use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use superlinear::adjust::Adjustment;
 use superlinear::data::factors::{read_factors, FactorPrecision};
 use superlinear::layer::{
     analyze_layer, balanced_indices, CouplingNull, GammaUncertainty, LayerFactors, LayerReport,
@@ -182,6 +183,12 @@ struct FactorReport<'a> {
 }
 
 pub fn run(args: AnalyzeArgs) -> Result<i32> {
+    if args.threads < 1 {
+        bail!("--threads {}: must be at least 1", args.threads);
+    }
+    if args.batch_size == Some(0) {
+        bail!("--batch-size 0: must be at least 1 (Eq. 2 divides by B)");
+    }
     if let Some(path) = args.factors.clone() {
         return run_factors(&path, &args);
     }
@@ -221,7 +228,11 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
         uncertainty: args.uncertainty()?,
         ..LayerSettings::default()
     };
-    let r = analyze_layer(&factors, &settings)?;
+    let mut r = analyze_layer(&factors, &settings)?;
+    let source = format!("the factor file {}", path.display());
+    if let Some(a) = Adjustment::samples(args.samples, file.n, &source) {
+        r.adjustments.insert(0, a);
+    }
     let float32 = file.precision == FactorPrecision::F32;
     if args.json {
         let report = FactorReport {
@@ -261,7 +272,7 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
 #[cfg(feature = "torch")]
 fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
     use superlinear::reproduce::analyze::{run_analyze, AnalyzeSettings};
-    tch::set_num_threads(args.threads.max(1));
+    tch::set_num_threads(args.threads);
     let memory_limit = args.memory_limit()?;
     let uncertainty = args.uncertainty()?;
     let settings = AnalyzeSettings {
@@ -322,6 +333,7 @@ fn render(source: &str, r: &LayerReport) -> String {
         "accuracy {:.4}, mean loss {:.4}\n",
         r.accuracy, r.mean_loss
     ));
+    s.push_str(&superlinear::adjust::render(&r.adjustments));
     let k = r.h_diag.len();
     if 4 * k > r.samples {
         s.push_str(&format!(

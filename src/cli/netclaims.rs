@@ -188,6 +188,7 @@ fn render(r: &NetClaimsReport) -> String {
         r.samples,
         r.top_k
     );
+    s.push_str(&superlinear::adjust::render(&r.adjustments));
     s.push_str(
         "epoch  acc     gamma  95% CI         g_awd  g_I    g_I+II g_Dg   TermII/I |Dg-T1|^2/|Dg|^2  secs\n",
     );
