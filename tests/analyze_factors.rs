@@ -19,7 +19,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 /// A factor file of a random layer: ReLU-like activities, dense D_p.
-fn factor_file(
+pub(crate) fn factor_file(
     n: usize,
     out: usize,
     inn: usize,
@@ -391,6 +391,11 @@ fn every_count_flag_is_applied_as_given_stated_or_refused() {
         ("--bootstrap-reps", "1", Refused),
         ("--null-rotations", "0", Refused),
         ("--memory-limit-gib", "0", Refused),
+        // Each of these aborted the process (a failed allocation, an
+        // overflow in the memory plan) before it was refused.
+        ("--linalg-threads", "1000000000000", Refused),
+        ("--bootstrap-reps", "18446744073709551615", Refused),
+        ("--null-rotations", "1000000000000", Refused),
     ];
     for &(flag, value, expect) in table {
         check_flag(p, n, d, flag, value, expect);
