@@ -99,27 +99,3 @@ impl Adjustment {
 pub fn render(adjustments: &[Adjustment]) -> String {
     adjustments.iter().map(|a| a.line() + "\n").collect()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_resolve_and_state() {
-        assert_eq!(Adjustment::top_k(7, 2, 5), None);
-        assert_eq!(Adjustment::top_k(10, 2, 5), None);
-        let a = Adjustment::top_k(0, 2, 5).unwrap();
-        assert_eq!((a.requested, a.used), (0, 10));
-        let a = Adjustment::top_k(99, 2, 5).unwrap();
-        assert_eq!((a.requested, a.used), (99, 10));
-        assert!(a.line().contains("--top-k 99 -> 10"), "{}", a.line());
-        assert_eq!(Adjustment::samples(30, 60, "f"), None);
-        assert_eq!(Adjustment::samples(60, 60, "f"), None);
-        assert_eq!(Adjustment::samples(61, 60, "f").unwrap().used, 60);
-        assert_eq!(Adjustment::samples(0, 60, "f").unwrap().used, 60);
-        assert_eq!(Adjustment::stride(1, 1), None);
-        assert_eq!(Adjustment::stride(3, 4), None);
-        assert_eq!(Adjustment::stride(4, 4).unwrap().used, 3);
-        assert_eq!(Adjustment::stride(2, 1).unwrap().used, 1);
-    }
-}
