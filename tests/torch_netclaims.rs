@@ -316,4 +316,30 @@ fn cli_train_then_net_claims_on_mnist() {
         .map(|c| c["claim"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["C3", "C6", "C7", "C7-R3.5", "C8", "C13", "C15"]);
+    // More samples and directions than the run has: all of them, stated in
+    // the text report.
+    let out = cli(&[
+        "net-claims",
+        "--run",
+        d,
+        "--claims",
+        "C8",
+        "--samples",
+        "99999",
+        "--top-k",
+        "99999",
+        "--layer",
+        "fc3.weight",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("adjusted: --samples 99999 -> 200 ("),
+        "{text}"
+    );
+    assert!(text.contains("adjusted: --top-k 99999 -> 500 ("), "{text}");
 }
