@@ -10,6 +10,7 @@
 //! Dependencies flow one way: `cli` -> `claims` -> core modules; the core never
 //! imports the CLI, and `data` needs nothing else of the crate.
 
+pub mod adjust;
 pub mod alignment;
 pub mod bounds;
 pub mod error;

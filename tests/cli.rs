@@ -444,6 +444,28 @@ mod torch_commands {
             "8",
             "--json",
         ]));
+        // More samples and directions than exist: all of them, stated.
+        let v = assert_ok_json(&run(&[
+            "analyze",
+            "--checkpoint",
+            &ck,
+            "--samples",
+            "99999999",
+            "--top-k",
+            "99999",
+            "--json",
+        ]));
+        let adj = v["adjustments"].as_array().unwrap();
+        assert_eq!(adj.len(), 2, "{adj:?}");
+        assert_eq!(adj[0]["flag"], "samples");
+        assert_eq!(adj[0]["requested"], 99999999);
+        assert_eq!(adj[0]["used"], v["samples"]);
+        assert_eq!(adj[1]["flag"], "top-k");
+        assert_eq!(adj[1]["requested"], 99999);
+        assert_eq!(
+            adj[1]["used"].as_u64().unwrap() as usize,
+            v["h_diag"].as_array().unwrap().len()
+        );
 
         let bytes = std::fs::read(&ckpt).unwrap();
         let write = |name: &str, b: &[u8]| {

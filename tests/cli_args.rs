@@ -48,6 +48,15 @@ impl Files {
         std::fs::create_dir(p.join("configs")).unwrap();
         std::fs::write(p.join("configs/mnist.toml"), "[row\nname = = 3\n").unwrap();
         std::fs::create_dir(p.join("out")).unwrap();
+        let layer = crate::analyze_factors::factor_file(
+            24,
+            3,
+            4,
+            3,
+            superlinear::data::factors::FactorLoss::CrossEntropy,
+            1,
+        );
+        std::fs::write(p.join("layer.safetensors"), layer.to_bytes().unwrap()).unwrap();
         Files { dir }
     }
 
@@ -66,6 +75,7 @@ impl Files {
             "text.txt",
             "spectrum.txt",
             "bad.safetensors",
+            "layer.safetensors",
             "bad.toml",
             "bad.json",
             "configs",
@@ -278,6 +288,36 @@ fn flags(sub: &str, files: &Files) -> Vec<Flag> {
                 flag("--lr", &["0.01"]),
             ]
         }
+        "analyze" => vec![
+            flag(
+                "--factors",
+                &[
+                    &files.path("layer.safetensors"),
+                    &files.path("layer.safetensors"),
+                    &files.path("bad.safetensors"),
+                ],
+            ),
+            flag("--checkpoint", &[&files.path("bad.safetensors")]),
+            flag("--layer", &["fc.weight"]),
+            flag("--samples", &["0", "10", "24", "25", "99999999"]),
+            flag("--top-k", &["0", "3", "12", "13", "99999"]),
+            flag("--loss", &["ce", "mse"]),
+            flag("--batch-size", &["1", "4"]),
+            flag("--threads", &["1"]),
+            flag("--linalg-threads", &["0", "1", "2"]),
+            flag("--eig", &["auto", "dense", "krylov-dense", "matrix-free"]),
+            flag("--memory-limit-gib", &["1", "0.5"]),
+            switch("--coupling-awd"),
+            switch("--coupling-null"),
+            switch("--term2"),
+            flag("--pair-seed", &["0", "3"]),
+            flag("--bootstrap-reps", &["2", "10"]),
+            flag("--null-rotations", &["1", "5"]),
+            flag("--uncertainty-seed", &["0", "7"]),
+            switch("--json"),
+            switch("--float64"),
+            flag("--save-inputs", &[&files.path("out")]),
+        ],
         _ => unreachable!("unknown subcommand {sub}"),
     }
 }
@@ -287,10 +327,11 @@ const ALWAYS: &[(&str, &str)] = &[
     ("verify", "--claim"),
     ("claims", "--claim"),
     ("baseline-grid", "--d"),
+    ("analyze", "--factors"),
 ];
 
 /// Flags whose value a run writes to: only paths inside the case's tempdir.
-const WRITES: &[&str] = &["--out", "--results"];
+const WRITES: &[&str] = &["--out", "--results", "--save-inputs"];
 
 /// An argument vector for `sub`: a random subset of its flags, each with a
 /// valid, hostile or path value (write targets always valid), sometimes a
@@ -469,6 +510,11 @@ fn fuzz_baseline_grid_args() {
 #[test]
 fn fuzz_coupling_args() {
     fuzz("coupling");
+}
+
+#[test]
+fn fuzz_analyze_args() {
+    fuzz("analyze");
 }
 
 #[test]

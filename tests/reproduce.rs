@@ -269,6 +269,12 @@ fn torch_reproduce_rejects_bad_configs() {
             Box::new(|t: &str| t.replacen("dataset = \"mnist\"", "dataset = \"svhn\"", 1)),
             "svhn",
         ),
+        (
+            // More analysis samples than the training set holds: refused,
+            // not silently all of them.
+            Box::new(|t: &str| t.replace("analyze_samples = 0", "analyze_samples = 99999999")),
+            "analyze_samples = 99999999",
+        ),
     ];
     for (edit, mentions) in cases {
         let cfg = tempfile::tempdir().unwrap();

@@ -120,6 +120,78 @@ fn train_then_net_claims_tiny() {
     }
 }
 
+/// Counts beyond what the run has are used as min(value, available) and
+/// stated in the report (JSON `adjustments`); values used as given are not.
+#[test]
+fn net_claims_states_the_counts_it_resolved() {
+    use superlinear::reproduce::netclaims::NetClaim;
+    tch::set_num_threads(1);
+    let dir = temp_dir("adjust");
+    let data = synthetic_images(45, 12, 3, 6);
+    let spec = ModelSpec {
+        arch: Arch::Mlp {
+            input: 12,
+            hidden: vec![5, 4],
+        },
+        classes: 3,
+    };
+    let mut net = Net::new(&spec, 2, Kind::Float).unwrap();
+    let ts = TrainSettings {
+        loss: Loss::CrossEntropy,
+        lr: 0.2,
+        batch_size: 9,
+        epochs: 2,
+        seed: 2,
+        checkpoint_every: 1,
+        out_dir: Some(dir.clone()),
+        progress: false,
+    };
+    let run = train(&mut net, &data, &ts).unwrap();
+    let base = NetClaimsSettings {
+        run_dir: dir.clone(),
+        claims: vec![NetClaim::C6],
+        samples: 30,
+        top_k: 12,
+        ..NetClaimsSettings::default()
+    };
+    let r = net_claims_on(&base, &run, &data).unwrap();
+    assert_eq!(r.layer_shape, (4, 5));
+    assert!(r.adjustments.is_empty(), "{:?}", r.adjustments);
+    let asked = NetClaimsSettings {
+        samples: 99_999,
+        top_k: 0,
+        stride: 99,
+        ..base
+    };
+    let r = net_claims_on(&asked, &run, &data).unwrap();
+    let json = serde_json::to_value(&r).unwrap();
+    let got: Vec<(String, u64, u64)> = json["adjustments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["flag"].as_str().unwrap().to_string(),
+                a["requested"].as_u64().unwrap(),
+                a["used"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("samples".into(), 99_999, 45),
+            ("top-k".into(), 0, 20),
+            ("stride".into(), 99, 1),
+        ]
+    );
+    // What was stated is what was measured.
+    assert_eq!(r.samples, 45);
+    assert_eq!(r.top_k, 20);
+    assert_eq!(r.checkpoints.len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn cli(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_superlinear"))
         .args(args)
@@ -137,6 +209,17 @@ fn cli_bad_input_exits_2() {
         vec!["net-claims", "--run", d, "--claims", "C99"],
         vec!["net-claims", "--run", d, "--samples", "2"],
         vec!["net-claims", "--run", d, "--stride", "0"],
+        // Without C6 or C15 only the last checkpoint is measured: a stride
+        // would be ignored, so it is refused.
+        vec![
+            "net-claims",
+            "--run",
+            d,
+            "--stride",
+            "2",
+            "--claims",
+            "C3,C8",
+        ],
         vec!["net-claims", "--run", d, "--q", "2"],
         vec!["net-claims", "--run", d, "--threads", "0"],
         vec!["net-claims"],
@@ -233,4 +316,30 @@ fn cli_train_then_net_claims_on_mnist() {
         .map(|c| c["claim"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["C3", "C6", "C7", "C7-R3.5", "C8", "C13", "C15"]);
+    // More samples and directions than the run has: all of them, stated in
+    // the text report.
+    let out = cli(&[
+        "net-claims",
+        "--run",
+        d,
+        "--claims",
+        "C8",
+        "--samples",
+        "99999",
+        "--top-k",
+        "99999",
+        "--layer",
+        "fc3.weight",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("adjusted: --samples 99999 -> 200 ("),
+        "{text}"
+    );
+    assert!(text.contains("adjusted: --top-k 99999 -> 500 ("), "{text}");
 }

@@ -11,6 +11,7 @@ use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use superlinear::adjust::Adjustment;
 use superlinear::data::factors::{read_factors, FactorPrecision};
 use superlinear::layer::{
     analyze_layer, balanced_indices, CouplingNull, GammaUncertainty, LayerFactors, LayerReport,
@@ -75,10 +76,12 @@ pub struct AnalyzeArgs {
     /// The linear layer of the checkpoint, e.g. fc2.weight (default: the paper's choice).
     #[arg(long)]
     pub layer: Option<String>,
-    /// Samples used for H and C, class-balanced (0: all).
+    /// Samples used for H and C, class-balanced (0 or more than the file or
+    /// data set holds: all of them, stated in the report).
     #[arg(long, default_value_t = 2000, allow_negative_numbers = true)]
     pub samples: usize,
-    /// Top-k eigen-directions in the gamma fit (0: all).
+    /// Top-k eigen-directions in the gamma fit (0 or more than d: all d,
+    /// stated in the report).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub top_k: usize,
     /// Loss of a checkpoint (default: from run.json beside it; a factor file
@@ -88,10 +91,11 @@ pub struct AnalyzeArgs {
     /// Mini-batch size B in Eq. 2 (default: from run.json or the factor file, else 1).
     #[arg(long, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
-    /// libtorch threads (checkpoints).
+    /// libtorch threads (checkpoints; at least 1).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub threads: i32,
-    /// Threads for the dense linear algebra (faer; 0: all cores, 1: sequential).
+    /// Threads for the dense linear algebra (faer; 0: all cores, 1:
+    /// sequential; at most 256).
     #[arg(long, default_value_t = 0)]
     pub linalg_threads: usize,
     /// Eigen route of H.
@@ -117,10 +121,11 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = 0)]
     pub pair_seed: u64,
     /// Bootstrap replicates of gamma's interval over samples (eigenbasis
-    /// held fixed).
+    /// held fixed; 2 to 10^7).
     #[arg(long, default_value_t = UncertaintySettings::default().replicates)]
     pub bootstrap_reps: usize,
-    /// Haar rotations of the form test's null (p-value floor 1/(R+1)).
+    /// Haar rotations of the form test's null (p-value floor 1/(R+1); 1 to
+    /// 10^7).
     #[arg(long, default_value_t = UncertaintySettings::default().rotations)]
     pub null_rotations: usize,
     /// Seed of the bootstrap and the null.
@@ -148,11 +153,12 @@ impl AnalyzeArgs {
             seed: self.uncertainty_seed,
             ..UncertaintySettings::default()
         };
-        if u.replicates < 2 {
-            bail!("--bootstrap-reps {}: must be at least 2", u.replicates);
+        let max = superlinear::coupling::MAX_ROTATIONS;
+        if !(2..=max).contains(&u.replicates) {
+            bail!("--bootstrap-reps {}: must be in 2..={max}", u.replicates);
         }
-        if u.rotations < 1 {
-            bail!("--null-rotations 0: must be at least 1");
+        if !(1..=max).contains(&u.rotations) {
+            bail!("--null-rotations {}: must be in 1..={max}", u.rotations);
         }
         Ok(u)
     }
@@ -181,7 +187,23 @@ struct FactorReport<'a> {
     analysis: &'a LayerReport,
 }
 
+/// The most dense linear-algebra threads `--linalg-threads` takes (faer
+/// sizes its scratch per thread).
+const MAX_LINALG_THREADS: usize = 256;
+
 pub fn run(args: AnalyzeArgs) -> Result<i32> {
+    if args.threads < 1 {
+        bail!("--threads {}: must be at least 1", args.threads);
+    }
+    if args.linalg_threads > MAX_LINALG_THREADS {
+        bail!(
+            "--linalg-threads {}: must be in 0..={MAX_LINALG_THREADS} (0: all cores)",
+            args.linalg_threads
+        );
+    }
+    if args.batch_size == Some(0) {
+        bail!("--batch-size 0: must be at least 1 (Eq. 2 divides by B)");
+    }
     if let Some(path) = args.factors.clone() {
         return run_factors(&path, &args);
     }
@@ -221,7 +243,11 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
         uncertainty: args.uncertainty()?,
         ..LayerSettings::default()
     };
-    let r = analyze_layer(&factors, &settings)?;
+    let mut r = analyze_layer(&factors, &settings)?;
+    let source = format!("the factor file {}", path.display());
+    if let Some(a) = Adjustment::samples(args.samples, file.n, &source) {
+        r.adjustments.insert(0, a);
+    }
     let float32 = file.precision == FactorPrecision::F32;
     if args.json {
         let report = FactorReport {
@@ -261,7 +287,7 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
 #[cfg(feature = "torch")]
 fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
     use superlinear::reproduce::analyze::{run_analyze, AnalyzeSettings};
-    tch::set_num_threads(args.threads.max(1));
+    tch::set_num_threads(args.threads);
     let memory_limit = args.memory_limit()?;
     let uncertainty = args.uncertainty()?;
     let settings = AnalyzeSettings {
@@ -322,6 +348,7 @@ fn render(source: &str, r: &LayerReport) -> String {
         "accuracy {:.4}, mean loss {:.4}\n",
         r.accuracy, r.mean_loss
     ));
+    s.push_str(&superlinear::adjust::render(&r.adjustments));
     let k = r.h_diag.len();
     if 4 * k > r.samples {
         s.push_str(&format!(

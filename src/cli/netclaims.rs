@@ -31,10 +31,12 @@ pub struct NetClaimsArgs {
         value_delimiter = ','
     )]
     pub claims: Vec<String>,
-    /// Class-balanced training samples used.
+    /// Class-balanced training samples used (at least 4; more than the run's
+    /// data holds: all of them, stated in the report).
     #[arg(long, default_value_t = 1000)]
     pub samples: usize,
-    /// Top-k eigen-directions of H (0: all).
+    /// Top-k eigen-directions of H (0 or more than d: all d, stated in the
+    /// report; else at least 3).
     #[arg(long, default_value_t = 1000)]
     pub top_k: usize,
     /// Layer (default: the paper's choice for the model).
@@ -46,7 +48,9 @@ pub struct NetClaimsArgs {
     /// One-to-one matching (least total distance) instead of the nearest partner.
     #[arg(long)]
     pub one_to_one: bool,
-    /// Use every N-th checkpoint (the last is always used).
+    /// Use every N-th checkpoint (the last is always used; only with C6 or
+    /// C15, which look at more than the last; a stride past the last
+    /// checkpoint is stated in the report).
     #[arg(long, default_value_t = 1)]
     pub stride: usize,
     /// C13: threshold fraction q of Eq. 24.
@@ -188,6 +192,7 @@ fn render(r: &NetClaimsReport) -> String {
         r.samples,
         r.top_k
     );
+    s.push_str(&superlinear::adjust::render(&r.adjustments));
     s.push_str(
         "epoch  acc     gamma  95% CI         g_awd  g_I    g_I+II g_Dg   TermII/I |Dg-T1|^2/|Dg|^2  secs\n",
     );

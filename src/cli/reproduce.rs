@@ -75,6 +75,9 @@ pub struct ReproduceArgs {
 }
 
 pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
+    if args.threads < 1 {
+        anyhow::bail!("--threads {}: must be at least 1", args.threads);
+    }
     let table = TableId::parse(&args.table)?;
     let scale = Scale::parse(&args.scale)?;
     let rows = RowFilter::parse(&args.rows)?;
@@ -101,7 +104,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         configs,
         published: Published::builtin()?,
         data_root: args.data,
-        threads: args.threads.max(1),
+        threads: args.threads,
         command: format!(
             "superlinear reproduce --table {} --scale {} --rows {} --seeds {}{}{}",
             table.number(),

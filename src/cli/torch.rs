@@ -88,7 +88,10 @@ pub struct TrainArgs {
 }
 
 pub fn train(args: TrainArgs) -> Result<i32> {
-    tch::set_num_threads(args.threads.max(1));
+    if args.threads < 1 {
+        anyhow::bail!("--threads {}: must be at least 1", args.threads);
+    }
+    tch::set_num_threads(args.threads);
     let settings = RunTrainSettings {
         data: DataSettings {
             dataset: args.dataset,

@@ -87,6 +87,10 @@ pub struct LayerReport {
     pub layer_shape: (usize, usize),
     /// Samples used.
     pub samples: usize,
+    /// Settings resolved to another value than the one given (`0: all`, or
+    /// more than exists), stated ([`crate::adjust`]): top-k here, samples by
+    /// the caller that chose them.
+    pub adjustments: Vec<crate::adjust::Adjustment>,
     /// Classes K.
     pub classes: usize,
     /// Loss.
@@ -454,6 +458,9 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         layer: factors.layer.clone(),
         layer_shape: (out, inn),
         samples: engine.n(),
+        adjustments: crate::adjust::Adjustment::top_k(settings.top_k, out, inn)
+            .into_iter()
+            .collect(),
         classes: factors.classes(),
         loss: engine.loss(),
         batch_size,

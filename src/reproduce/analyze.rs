@@ -295,6 +295,12 @@ pub fn analyze(
     };
     let mut analysis = analyze_layer(&factors, &layer_settings)?;
     analysis.stages.insert(0, gather);
+    let source = format!("the data ({})", data.name);
+    if let Some(a) =
+        crate::adjust::Adjustment::samples(settings.samples, data.labels.len(), &source)
+    {
+        analysis.adjustments.insert(0, a);
+    }
     Ok(AnalyzeReport {
         checkpoint: settings.checkpoint.clone(),
         analysis,

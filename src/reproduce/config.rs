@@ -463,6 +463,16 @@ impl ConfigSet {
             }
         };
         let d = layer_shape.0 * layer_shape.1;
+        let available = per_class * row.classes;
+        if s.analyze_samples > available {
+            return Err(ReproduceError::Config {
+                path: path.display().to_string(),
+                reason: format!(
+                    "analyze_samples = {} is more than the {available} training samples ({per_class} per class x {} classes): give 0 (all) or at most {available}",
+                    s.analyze_samples, row.classes
+                ),
+            });
+        }
         Ok(RunConfig {
             row: *row,
             scale,

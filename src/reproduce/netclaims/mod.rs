@@ -216,6 +216,13 @@ impl NetClaimsSettings {
         if self.stride == 0 {
             return Err(ReproduceError::setting("stride", 0, "must be at least 1"));
         }
+        if self.stride != 1 && !(self.wants(NetClaim::C6) || self.wants(NetClaim::C15)) {
+            return Err(ReproduceError::setting(
+                "stride",
+                self.stride,
+                "only C6 and C15 measure more than the last checkpoint: ask for one of them, or leave the stride at 1",
+            ));
+        }
         if self.chunk == 0 {
             return Err(ReproduceError::setting("chunk", 0, "must be at least 1"));
         }
@@ -290,6 +297,9 @@ pub struct NetClaimsReport {
     pub samples: usize,
     /// Top-k used.
     pub top_k: usize,
+    /// Settings resolved to another value than the one given (`0: all`, or
+    /// more than exists; [`crate::adjust`]): samples, top-k, stride.
+    pub adjustments: Vec<crate::adjust::Adjustment>,
     /// Per checkpoint, in epoch order.
     pub checkpoints: Vec<CheckpointFigures>,
     /// C13's suppression runs (when requested).

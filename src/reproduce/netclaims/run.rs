@@ -8,6 +8,7 @@ use super::{
     list_checkpoints, stride_checkpoints, NetClaim, NetClaimResult, NetClaimsReport,
     NetClaimsSettings,
 };
+use crate::adjust::Adjustment;
 use crate::layer::{
     balanced_indices, measure_checkpoint, CheckpointInfo, FigureSettings, StructureSettings,
     SuppressionSettings,
@@ -125,6 +126,20 @@ pub fn net_claims_on(
         shape = m.layer_shape;
         top_k = m.top_k;
     }
+    let strided = settings.wants(NetClaim::C6) || settings.wants(NetClaim::C15);
+    let source = format!("the run's data ({})", data.name);
+    let adjustments = [
+        Adjustment::samples(settings.samples, data.labels.len(), &source),
+        Adjustment::top_k(settings.top_k, shape.0, shape.1),
+        if strided {
+            Adjustment::stride(settings.stride, all.len())
+        } else {
+            None
+        },
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let mut report = NetClaimsReport {
         settings: settings.clone(),
         layer: layer_name,
@@ -133,6 +148,7 @@ pub fn net_claims_on(
         batch_size,
         samples: idx.len(),
         top_k,
+        adjustments,
         checkpoints,
         suppression,
         claims: Vec::new(),
