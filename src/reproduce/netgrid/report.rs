@@ -61,13 +61,42 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
         .map_or("n/a".into(), |x| format!("{x:.digits$}"))
 }
 
+/// The last checkpoint's bootstrap interval of gamma (over samples, basis
+/// fixed) and its k-sensitivity (gamma at the smallest and the largest k of
+/// the gamma(k) curve), read from the stored net-claims report.
+fn uncertainty_cells(r: &NetRunRecord) -> (String, String) {
+    let u = r.net_claims["checkpoints"]
+        .as_array()
+        .and_then(|c| c.last())
+        .map(|c| &c["gamma_uncertainty"]["Ok"]);
+    let Some(u) = u else {
+        return ("n/a".into(), "n/a".into());
+    };
+    let ci = &u["bootstrap"]["Ok"]["gamma_ci"];
+    let ci = match (ci[0].as_f64(), ci[1].as_f64()) {
+        (Some(lo), Some(hi)) => format!("[{lo:.3}, {hi:.3}]"),
+        _ => "n/a".into(),
+    };
+    let curve = u["curve"].as_array().filter(|c| !c.is_empty());
+    let point = |p: &serde_json::Value| {
+        p["k"]
+            .as_u64()
+            .zip(p["gamma"].as_f64())
+            .map(|(k, g)| format!("{g:.3} (k {k})"))
+    };
+    let curve = curve
+        .and_then(|c| Some(format!("{} to {}", point(c.first()?)?, point(c.last()?)?)))
+        .unwrap_or_else(|| "n/a".into());
+    (ci, curve)
+}
+
 /// The results document.
 pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> String {
     let families = config.family_ids();
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "# The net-claims grid: C6, C7, C13, C15 on trained networks\n"
+        "# The net-claims grid: C3, C6, C7 (and Remark 3.5), C8, C13, C15 on trained networks\n"
     );
     let _ = writeln!(
         s,
@@ -149,27 +178,30 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
         }
         let _ = write!(
             s,
-            "| seed | lr | final acc | premise | gamma (last) | gamma_awd (last) |"
+            "| seed | lr | final acc | premise | gamma (last) | gamma_awd (last) | gamma 95% CI | gamma(k) |"
         );
         for c in NET_GRID_CLAIMS {
             let _ = write!(s, " {c} |");
         }
-        let _ = write!(s, "\n|---|---|---|---|---|---|");
+        let _ = write!(s, "\n|---|---|---|---|---|---|---|---|");
         for _ in NET_GRID_CLAIMS {
             let _ = write!(s, "---|");
         }
         let _ = writeln!(s);
         for r in &runs {
             let last = r.last_checkpoint();
+            let (ci, curve) = uncertainty_cells(r);
             let _ = write!(
                 s,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.seed(),
                 r.config.lr,
                 fmt_opt(r.curves.accuracy.last().copied(), 4),
                 r.premise.reason.as_deref().unwrap_or("met"),
                 fmt_opt(last.and_then(|c| c.gamma), 3),
-                fmt_opt(last.and_then(|c| c.gamma_awd), 3)
+                fmt_opt(last.and_then(|c| c.gamma_awd), 3),
+                ci,
+                curve
             );
             for c in NET_GRID_CLAIMS {
                 let cell = r.claim(c).map_or("missing".into(), |o| {
