@@ -60,7 +60,7 @@ use super::factors::{LayerFactors, LayerSettings};
 use super::halves::match_halves;
 use super::halves::PairedLayer;
 use super::terms::measure;
-use super::uncertainty::{gamma_uncertainty, GammaUncertainty, SampleProjections};
+use super::uncertainty::{gamma_uncertainty_of, GammaUncertainty};
 use crate::bounds::{check_bounds, BoundReport, BoundTolerance};
 use crate::error::{Error, Result};
 use crate::fit::{fit_gamma, FitRule, GammaFit};
@@ -423,27 +423,16 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
     let gamma = fit_gamma(&h_diag, &c_diag, &fit_rule).map_err(crate::error::Failure::from);
     let gamma_awd = fit_gamma(&h_diag, &c_awd_diag, &fit_rule).map_err(crate::error::Failure::from);
     lap("checks", &mut stages);
-    let gamma_uncertainty = match proj.per_sample.as_ref() {
-        Some(ps) => gamma_uncertainty(
-            &SampleProjections {
-                grad: proj.grad.as_ref(),
-                h: ps.h.as_ref(),
-                h2: Some(ps.h2.as_ref()),
-                batch_size,
-            },
-            &h_diag,
-            &c_diag,
-            &fit_rule,
-            settings.top_k,
-            &settings.uncertainty,
-            par,
-        )
-        .map_err(crate::error::Failure::from),
-        None => Err(crate::error::Failure::new(
-            "Internal",
-            "per-sample projections were not kept",
-        )),
-    };
+    let gamma_uncertainty = gamma_uncertainty_of(
+        &proj,
+        batch_size,
+        &h_diag,
+        &c_diag,
+        &fit_rule,
+        settings.top_k,
+        &settings.uncertainty,
+        par,
+    );
     drop(proj);
     lap("gamma uncertainty", &mut stages);
     let term2 = if settings.term2 {

@@ -38,9 +38,7 @@ use super::isotropy::Isotropy;
 use super::structure::{measure_structure, StructureFigures, StructureSettings};
 use super::suppress::{median, suppress_layer, KronSuppression};
 use super::terms::measure;
-use super::uncertainty::{
-    gamma_uncertainty, GammaUncertainty, SampleProjections, UncertaintySettings,
-};
+use super::uncertainty::{gamma_uncertainty_of, GammaUncertainty, UncertaintySettings};
 use crate::error::Result;
 use crate::fit::{fit_gamma, FitRule, GammaFit};
 use crate::kron::KronCurvature;
@@ -285,27 +283,16 @@ pub fn measure_checkpoint(
     let c_diag = engine.c_diag(v, batch_size)?;
     let par = faer::get_global_parallelism();
     let proj = engine.projections_per_sample(v, settings.chunk.clamp(1, 64), false, par)?;
-    let uncertainty = match proj.per_sample.as_ref() {
-        Some(ps) => gamma_uncertainty(
-            &SampleProjections {
-                grad: proj.grad.as_ref(),
-                h: ps.h.as_ref(),
-                h2: Some(ps.h2.as_ref()),
-                batch_size,
-            },
-            &h_diag,
-            &c_diag,
-            &rule,
-            settings.top_k,
-            &settings.uncertainty,
-            par,
-        )
-        .map_err(crate::error::Failure::from),
-        None => Err(crate::error::Failure::new(
-            "Internal",
-            "per-sample projections were not kept",
-        )),
-    };
+    let uncertainty = gamma_uncertainty_of(
+        &proj,
+        batch_size,
+        &h_diag,
+        &c_diag,
+        &rule,
+        settings.top_k,
+        &settings.uncertainty,
+        par,
+    );
     drop(proj);
     let pairs = match_halves(
         samples.acts.as_ref(),

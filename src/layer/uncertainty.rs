@@ -577,6 +577,44 @@ pub fn form_test(
     })
 }
 
+/// [`gamma_uncertainty`] on the per-sample projections of
+/// [`crate::kron::KronCurvature::projections_per_sample`] (the figure an
+/// analysis records: the error as a [`Failure`], also when the per-sample
+/// part was not kept).
+#[allow(clippy::too_many_arguments)]
+pub fn gamma_uncertainty_of(
+    proj: &crate::kron::Projections,
+    batch_size: usize,
+    h_diag: &[f64],
+    c_diag: &[f64],
+    rule: &FitRule,
+    requested_k: usize,
+    s: &UncertaintySettings,
+    par: Par,
+) -> std::result::Result<GammaUncertainty, Failure> {
+    let Some(ps) = proj.per_sample.as_ref() else {
+        return Err(Failure::new(
+            "Internal",
+            "per-sample projections were not kept",
+        ));
+    };
+    gamma_uncertainty(
+        &SampleProjections {
+            grad: proj.grad.as_ref(),
+            h: ps.h.as_ref(),
+            h2: Some(ps.h2.as_ref()),
+            batch_size,
+        },
+        h_diag,
+        c_diag,
+        rule,
+        requested_k,
+        s,
+        par,
+    )
+    .map_err(Failure::from)
+}
+
 /// gamma(k), the bootstrap and the form test of one layer (module doc):
 /// `h_diag` the eigenvalues of the full-sample H (descending) and `c_diag`
 /// the `C_ii` on the same k columns as `proj`; `rule` the analysis' fit rule

@@ -82,6 +82,29 @@ pub struct Provenance {
     pub data: String,
 }
 
+impl Provenance {
+    /// The provenance of a run made now by this binary: the working
+    /// directory's git commit and dirty flag, the crate version, the seed,
+    /// the libtorch threads and the data as loaded.
+    pub fn now(seed: u64, threads: i32, data: &str) -> Self {
+        let git = |args: &[&str]| -> Option<String> {
+            let out = std::process::Command::new("git").args(args).output().ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        };
+        Provenance {
+            git_commit: git(&["rev-parse", "HEAD"]),
+            git_dirty: git(&["status", "--porcelain", "--untracked-files=no"])
+                .map(|s| !s.is_empty()),
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            seed,
+            threads,
+            data: data.to_string(),
+        }
+    }
+}
+
 /// Training outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOutcome {

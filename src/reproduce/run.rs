@@ -31,13 +31,6 @@ use crate::torch::dataset::{load_data, DataSettings};
 use crate::torch::model::{Arch, ModelSpec, Net};
 use crate::torch::train::{train, TrainSettings};
 
-pub(crate) fn git(args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("git").args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 /// The architecture of a resolved config.
 pub fn arch_of(c: &RunConfig) -> Arch {
     let (ch, h, w) = c.row.dataset.chw();
@@ -114,15 +107,7 @@ pub fn run_one(
     let last = tr.epochs.last();
     Ok(RunRecord {
         config: config.clone(),
-        provenance: Provenance {
-            git_commit: git(&["rev-parse", "HEAD"]),
-            git_dirty: git(&["status", "--porcelain", "--untracked-files=no"])
-                .map(|s| !s.is_empty()),
-            crate_version: env!("CARGO_PKG_VERSION").to_string(),
-            seed,
-            threads,
-            data: data.name.clone(),
-        },
+        provenance: Provenance::now(seed, threads, &data.name),
         train: TrainOutcome {
             samples: tr.samples,
             accuracy: last.map_or(f64::NAN, |e| e.accuracy),

@@ -23,7 +23,7 @@ use super::{NetGridReport, NetGridSettings};
 use crate::claims::premise::{premise_met, LrChoice};
 use crate::reproduce::netclaims::{net_claims_on, NetClaim, NetClaimsSettings};
 use crate::reproduce::record::Provenance;
-use crate::reproduce::run::{git, process_cpu_seconds};
+use crate::reproduce::run::process_cpu_seconds;
 use crate::reproduce::ReproduceError;
 use crate::spec::Model;
 use crate::torch::dataset::{load_data, DataSettings};
@@ -352,15 +352,7 @@ fn analyse(
     Ok(NetRunRecord {
         schema_version: SCHEMA_VERSION,
         config: NetRunConfig::new(c, f, choice),
-        provenance: Provenance {
-            git_commit: git(&["rev-parse", "HEAD"]),
-            git_dirty: git(&["status", "--porcelain", "--untracked-files=no"])
-                .map(|s| !s.is_empty()),
-            crate_version: env!("CARGO_PKG_VERSION").to_string(),
-            seed,
-            threads,
-            data: data.name.clone(),
-        },
+        provenance: Provenance::now(seed, threads, &data.name),
         run_dir: dir,
         curves: cv,
         premise,
