@@ -63,14 +63,15 @@ fn pairs(term2_share: f64, residual1: f64, gamma_term1: Fit, gamma_iso: Fit) -> 
         zero_activity: 0,
         ratio: None,
         distinct_partners: 60,
-        gamma_term1,
+        gamma_term1: gamma_term1.clone(),
         gamma_term12: fit(1.25, 0.01, 0.99),
         gamma_iso_term2: fit(1.2, 0.01, 0.99),
-        gamma_delta: fit(1.1, 0.01, 0.99),
+        gamma_delta: gamma_term1.clone(),
         gamma_local_diag: fit(1.22, 0.01, 0.99),
         gamma_iso,
         term2_share,
         residual1,
+        term1_over_delta: 1.0,
         residual12: 0.1,
         term2_share_full: term2_share,
         residual1_full: residual1,
@@ -233,18 +234,45 @@ fn c6_flips_on_term2_share_and_residual() {
     assert_eq!(pass.status, Status::Verified);
     assert_eq!(
         pass.figure,
-        "epoch 5: Term II/I 0.050 (<= 0.1 ok), |Dg - T1|^2/|Dg|^2 0.200 (<= 0.25 ok); gamma_I+II 1.250 vs gamma 1.300"
+        "epoch 5: Term II/I 0.050 (<= 0.1 ok), min_a |Dg - a T1|^2/|Dg|^2 0.190 at a = 0.900 (<= 0.25 ok; a = 1: 0.200), gamma_I 1.300 vs gamma_Dg 1.300 (tol 0.05 ok)"
     );
     assert_eq!(pass.details.len(), 4);
     assert_eq!(pass.details[3], "Term II/I decreases from epoch 1 to 5");
     assert_eq!(ok(0.15, 0.2).status, Status::Counterexample);
     assert_eq!(ok(0.05, 0.3).status, Status::Counterexample);
-    assert!(ok(0.05, 0.3).figure.contains("(<= 0.25 no)"));
+    assert!(ok(0.05, 0.3).figure.contains("(<= 0.25 no;"));
     // At the threshold it still passes.
     assert_eq!(ok(0.1, 0.25).status, Status::Verified);
     let none = c6::judge_net(&run(Loss::CrossEntropy, &[], None), &t());
     assert_eq!(none.status, Status::Unchecked);
     assert_eq!(none.figure, "no checkpoint analysed");
+}
+
+#[test]
+fn c6_is_scale_free_and_compares_the_exponents() {
+    let judge = |rho: f64, tau: f64, g_dg: f64| {
+        let mut p = pairs(0.05, rho, fit(1.3, 0.01, 0.9), fit(1.3, 0.01, 0.9));
+        p.term1_over_delta = tau;
+        p.gamma_delta = fit(g_dg, 0.01, 0.9);
+        let cps = [
+            checkpoint(1, fit(1.0, 0.01, 0.99), p.clone()),
+            checkpoint(5, fit(1.3, 0.01, 0.99), p),
+        ];
+        c6::judge_net(&run(Loss::CrossEntropy, &cps, None), &t())
+    };
+    // Term I = 2 Dg exactly: rho = 1, tau = 4; the free factor a = 1/2
+    // leaves no remainder.
+    let exact = judge(1.0, 4.0, 1.3);
+    assert_eq!(exact.status, Status::Verified, "{}", exact.figure);
+    assert!((exact.figures["free_factor"] - 0.5).abs() < 1e-12);
+    assert!(exact.figures["residual_free"].abs() < 1e-12);
+    // Orthogonal: rho = 1 + tau, nothing explained by any factor.
+    let orth = judge(2.0, 1.0, 1.3);
+    assert_eq!(orth.status, Status::Counterexample);
+    assert!((orth.figures["residual_free"] - 1.0).abs() < 1e-12);
+    // The exponents must agree within c6_gamma_tol.
+    assert_eq!(judge(1.0, 4.0, 1.349).status, Status::Verified);
+    assert_eq!(judge(1.0, 4.0, 1.351).status, Status::Counterexample);
 }
 
 #[test]

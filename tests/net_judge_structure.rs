@@ -36,6 +36,7 @@ fn pairs() -> PairFigures {
         gamma_iso: no_fit(),
         term2_share: 0.0,
         residual1: 0.0,
+        term1_over_delta: 1.0,
         residual12: 0.0,
         term2_share_full: 0.0,
         residual1_full: 0.0,

@@ -177,7 +177,7 @@ fn record(
             status: verdict,
             figure: format!("{id} figure"),
             figures: BTreeMap::from([
-                ("term2_share".to_string(), Some(key)),
+                ("residual_free".to_string(), Some(key)),
                 ("gamma_last".to_string(), Some(1.2 + key)),
                 ("undefined".to_string(), None),
             ]),

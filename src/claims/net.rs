@@ -19,8 +19,11 @@ pub struct NetThresholds {
     pub c3_min_abs_z: f64,
     /// C6: largest admissible Term II / Term I share on the top-k (default 0.1).
     pub c6_max_term2_share: f64,
-    /// C6: largest admissible `|Dg - T1|^2 / |Dg|^2` on the top-k (default 0.25).
+    /// C6: largest admissible scale-free remainder
+    /// `min_a sum E[((Dg - a T1).v)^2] / sum E[(Dg.v)^2]` on the top-k (default 0.25).
     pub c6_max_residual: f64,
+    /// C6: largest admissible `|gamma_I - gamma_Dg|` (default 0.05).
+    pub c6_gamma_tol: f64,
     /// C7: largest admissible `|gamma_I - gamma_iso|` (default 0.05).
     pub c7_gamma_tol: f64,
     /// C7 (Remark 3.5): level of the one-sided Monte Carlo tests "commutator
@@ -48,6 +51,7 @@ impl Default for NetThresholds {
             c3_min_abs_z: 3.0,
             c6_max_term2_share: 0.1,
             c6_max_residual: 0.25,
+            c6_gamma_tol: 0.05,
             c7_gamma_tol: 0.05,
             c7_r35_alpha: 0.01,
             c8_max_first_moment_share: 0.1,
@@ -61,11 +65,12 @@ impl Default for NetThresholds {
 
 impl NetThresholds {
     /// Every threshold with its command-line name, for validation.
-    pub fn named(&self) -> [(&'static str, f64); 10] {
+    pub fn named(&self) -> [(&'static str, f64); 11] {
         [
             ("c3-min-abs-z", self.c3_min_abs_z),
             ("c6-max-term2-share", self.c6_max_term2_share),
             ("c6-max-residual", self.c6_max_residual),
+            ("c6-gamma-tol", self.c6_gamma_tol),
             ("c7-gamma-tol", self.c7_gamma_tol),
             ("c7-r35-alpha", self.c7_r35_alpha),
             ("c8-max-first-moment-share", self.c8_max_first_moment_share),

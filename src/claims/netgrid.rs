@@ -36,7 +36,7 @@ pub const NET_GRID_CLAIMS: [&str; 7] = ["C3", "C6", "C7", "C7-R3.5", "C8", "C13"
 pub fn key_figure(claim: &str) -> &'static str {
     match claim {
         "C3" => "z",
-        "C6" => "term2_share",
+        "C6" => "residual_free",
         "C7-R3.5" => "commutator",
         "C8" => "first_moment_share",
         "C7" => "rel_term1_vs_iso_median",

@@ -93,9 +93,12 @@ pub struct NetClaimsArgs {
     /// C6: largest Term II / Term I share that passes.
     #[arg(long, default_value_t = NetThresholds::default().c6_max_term2_share)]
     pub c6_max_term2_share: f64,
-    /// C6: largest |Dg - Term I|^2 / |Dg|^2 that passes.
+    /// C6: largest scale-free remainder min_a |Dg - a Term I|^2 / |Dg|^2 that passes.
     #[arg(long, default_value_t = NetThresholds::default().c6_max_residual)]
     pub c6_max_residual: f64,
+    /// C6: largest |gamma_I - gamma_Dg| that passes.
+    #[arg(long, default_value_t = NetThresholds::default().c6_gamma_tol)]
+    pub c6_gamma_tol: f64,
     /// C7: largest |gamma_I - gamma_iso| that passes.
     #[arg(long, default_value_t = NetThresholds::default().c7_gamma_tol)]
     pub c7_gamma_tol: f64,
@@ -152,6 +155,7 @@ impl NetClaimsArgs {
                 c8_slope_tol: self.c8_slope_tol,
                 c6_max_term2_share: self.c6_max_term2_share,
                 c6_max_residual: self.c6_max_residual,
+                c6_gamma_tol: self.c6_gamma_tol,
                 c7_gamma_tol: self.c7_gamma_tol,
                 c13_gamma_tol: self.c13_gamma_tol,
                 c13_shape_tol: self.c13_shape_tol,

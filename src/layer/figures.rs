@@ -119,6 +119,9 @@ pub struct PairFigures {
     pub term2_share: f64,
     /// Top-k: `sum E[((Dg - T1).v)^2] / sum E[(Dg.v)^2]`.
     pub residual1: f64,
+    /// Top-k: `sum E[(T1.v)^2] / sum E[(Dg.v)^2]` (with `residual1` it gives
+    /// the cross term, so Dg against Term I up to a free factor, C6).
+    pub term1_over_delta: f64,
     /// Top-k: `sum E[((Dg - T1 - T2).v)^2] / sum E[(Dg.v)^2]`.
     pub residual12: f64,
     /// Full space: `E|T2|^2 / E|T1|^2`.
@@ -343,6 +346,7 @@ pub fn measure_checkpoint(
         gamma_iso: fit(&h_diag, &dm.second, &rule),
         term2_share: share(&dm.c_term2, &dm.c_term1),
         residual1: share(&dm.c_resid1, &dm.c_delta),
+        term1_over_delta: share(&dm.c_term1, &dm.c_delta),
         residual12: share(&dm.c_resid12, &dm.c_delta),
         term2_share_full: ratio(m.full.term2, m.full.term1),
         residual1_full: ratio(m.full.resid1, m.full.delta),
