@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
-use superlinear::claims::{c10, c7};
+use superlinear::claims::{c10, c11, c7};
 use superlinear::ensemble::{Alignment, EigenLaw, EnsembleSpec};
 use superlinear::fit::{fit_gamma, FitRule};
 use superlinear::moments::Moments;
@@ -84,5 +84,21 @@ proptest! {
         let m = Moments::compute(&spec.generate().unwrap()).unwrap();
         let fit = fit_gamma(m.h_diag(), &m.second_diag, &FitRule::default_for(8, 30)).unwrap();
         prop_assert!((fit.gamma - 1.0).abs() <= (4.0 * fit.std_err).max(0.05), "gamma {} +- {}", fit.gamma, fit.std_err);
+    }
+}
+
+proptest! {
+    #![proptest_config(fixed_seed(6))]
+    /// C11 at r > 1: r i.i.d. top eigenvalues per sample on nearly aligned
+    /// directions of a global frame still give S_ii / H_ii = m2 / m1, so gamma = 1.
+    #[test]
+    fn c11_degenerate_spectra_give_gamma_one_at_any_rank(seed in any::<u64>(), r in 1usize..=5) {
+        let x = c11::rank_result(r, seed).unwrap();
+        prop_assert!(
+            (x.fit.gamma - 1.0).abs() <= (4.0 * x.fit.std_err).max(0.05),
+            "r {} gamma {} +- {}", r, x.fit.gamma, x.fit.std_err
+        );
+        let (lo, hi) = x.ratio_range;
+        prop_assert!(lo <= x.m2_over_m1 * 1.2 && hi >= x.m2_over_m1 / 1.2, "ratios [{}, {}] vs {}", lo, hi, x.m2_over_m1);
     }
 }
