@@ -105,9 +105,9 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
 
 /// C3 on a trained network (Fig. 1, App. D.3): `rho_bar` of `C_k = V_k^T C
 /// V_k` at the last checkpoint against its simulated Haar null in R^k
-/// ([`crate::layer::structure`]). `Pass` when `z < -c3_min_abs_z` (C is
-/// coupled to H's eigenbasis beyond a random basis), else `Deviates`;
-/// `Unchecked` without the figures or when the null has no spread. The
+/// ([`crate::layer::structure`]). Verified when `z < -c3_min_abs_z` (C is
+/// coupled to H's eigenbasis beyond a random basis), else a counterexample;
+/// unchecked without the figures or when the null has no spread. The
 /// Monte Carlo p-value and the App. C/D z are reported beside it.
 pub fn judge_net(
     figures: &crate::layer::NetFigures<'_>,

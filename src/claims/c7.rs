@@ -302,7 +302,7 @@ pub fn judge_net(
 /// (one-sided Monte Carlo p at most `c7_r35_alpha`), and the slope of
 /// `ln mean|rho|` on `ln |i - j|` steeper (more negative) than the null's at
 /// the same level; off-diagonals that are all exactly 0 count as decayed.
-/// `Pass` when both hold, else `Deviates`; `Unchecked` without the figures or
+/// Verified when both hold, else a counterexample; unchecked without the figures or
 /// when `1 / (R + 1) > c7_r35_alpha` (too few rotations to resolve the level).
 pub fn judge_net_commutation(
     figures: &crate::layer::NetFigures<'_>,

@@ -8,9 +8,8 @@
 //! - otherwise only the seeds that met it are *scored*; if fewer than 2 are
 //!   scored, or one scored seed's own outcome is unchecked (the figures did
 //!   not allow a verdict), **insufficient evidence**;
-//! - **verified** when every scored seed's verdict is pass;
-//! - **counterexample** when every scored seed fails, deviates or found a
-//!   counterexample;
+//! - **verified** when every scored seed is verified;
+//! - **counterexample** when every scored seed is a counterexample;
 //! - **insufficient evidence** when the seeds disagree.
 //!
 //! Over the families of the grid (`F` of them, 8 in `experiments/netgrid.toml`):
