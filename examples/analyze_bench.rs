@@ -26,21 +26,10 @@ use superlinear::torch::checkpoint::{load_net, run_metadata};
 use superlinear::torch::curvature::gather_layer;
 use superlinear::torch::dataset::load_data;
 
-/// Process CPU seconds (user + system, all threads) from /proc/self/stat.
+/// Process CPU seconds (user + system, all threads); on a shared machine
+/// wall time depends on the load, CPU time less so.
 fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    let Some(tail) = stat.rsplit(')').next() else {
-        return f64::NAN;
-    };
-    let f: Vec<&str> = tail.split_whitespace().collect();
-    let ticks = |i: usize| {
-        f.get(i)
-            .and_then(|s| s.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (ticks(11) + ticks(12)) / 100.0
+    superlinear::memory::process_cpu_seconds().unwrap_or(f64::NAN)
 }
 
 struct Clock {

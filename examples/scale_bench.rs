@@ -140,22 +140,10 @@ fn gib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 30) as f64
 }
 
-/// Process CPU seconds (user + system, all threads) from /proc/self/stat:
-/// on this shared machine wall time depends on the load, CPU time less so.
+/// Process CPU seconds (user + system, all threads); on a shared machine
+/// wall time depends on the load, CPU time less so.
 fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    let Some(tail) = stat.rsplit(')').next() else {
-        return f64::NAN;
-    };
-    let f: Vec<&str> = tail.split_whitespace().collect();
-    let ticks = |i: usize| {
-        f.get(i)
-            .and_then(|s| s.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (ticks(11) + ticks(12)) / 100.0
+    superlinear::memory::process_cpu_seconds().unwrap_or(f64::NAN)
 }
 
 struct Meter {

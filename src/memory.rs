@@ -2,7 +2,9 @@
 //! d = out * in, N samples, K logits, top-k directions): which route each
 //! large stage takes, and how many bytes it needs at its peak, as pure
 //! functions of the sizes, so an analysis can be refused (exit code 2,
-//! [`Error::MemoryLimit`]) before anything large is allocated.
+//! [`Error::MemoryLimit`]) before anything large is allocated. It also
+//! reads the process's own CPU time ([`process_cpu_seconds`]), which runs,
+//! records and benchmarks report beside wall time.
 //!
 //! Routes (the rules are the single source of truth; `crate::kron` follows
 //! them):
@@ -429,4 +431,16 @@ pub fn estimate_analysis(shape: &AnalysisShape, opt: &AnalysisOptions) -> Memory
         moments,
         stages,
     }
+}
+
+/// User + system CPU seconds of this process (Linux `/proc/self/stat`,
+/// fields 14 and 15 in clock ticks of 1/100 s, the kernel's USER_HZ).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; fields after its ')' are plain.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }

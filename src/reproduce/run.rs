@@ -26,6 +26,7 @@ use super::record::{
 };
 use super::ReproduceError;
 use crate::loss::Loss;
+use crate::memory::process_cpu_seconds;
 use crate::spec::Model;
 use crate::torch::dataset::{load_data, DataSettings};
 use crate::torch::model::{Arch, ModelSpec, Net};
@@ -153,18 +154,6 @@ pub fn run_one(
             analyze_cpu_s: delta(cpu2, cpu3),
         },
     })
-}
-
-/// User + system CPU seconds of this process (Linux `/proc/self/stat`,
-/// fields 14 and 15 in clock ticks of 1/100 s, the kernel's USER_HZ).
-pub fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) may hold spaces; fields after its ')' are plain.
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((utime + stime) / 100.0)
 }
 
 struct Shared {

@@ -21,9 +21,9 @@ use super::record::{
 use super::report::write_report;
 use super::{NetGridReport, NetGridSettings};
 use crate::claims::premise::{premise_met, LrChoice};
+use crate::memory::process_cpu_seconds;
 use crate::reproduce::netclaims::{net_claims_on, NetClaim, NetClaimsSettings};
 use crate::reproduce::record::Provenance;
-use crate::reproduce::run::process_cpu_seconds;
 use crate::reproduce::ReproduceError;
 use crate::spec::Model;
 use crate::torch::dataset::{load_data, DataSettings};
