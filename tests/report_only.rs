@@ -106,3 +106,65 @@ fn reproduce_without_torch_refuses_to_train() {
     assert!(!dir.path().join("runs").exists());
     assert!(!dir.path().join("table1.md").exists());
 }
+
+/// `--shard I/N` partitions the (row, seed) runs of a grid: the shards of one
+/// N are disjoint, their union is the unsharded plan, and a run's shard does
+/// not depend on which records are already stored.
+#[test]
+fn reproduce_shards_partition_the_runs() {
+    use superlinear::published::Published;
+    use superlinear::reproduce::aggregate::{TableId, DEFAULT_MIN_TRAIN_PROGRESS};
+    use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
+    use superlinear::reproduce::grid::{plan, ReproduceSettings};
+    use superlinear::reproduce::shard::Shard;
+
+    let out = tempfile::tempdir().unwrap();
+    let settings = |shard: Shard| ReproduceSettings {
+        table: TableId::One,
+        scale: Scale::Reduced,
+        rows: RowFilter::parse("mnist-mlp,cifar10-cnn-k3").unwrap(),
+        seeds: 3,
+        jobs: 1,
+        out: out.path().to_path_buf(),
+        results_md: None,
+        configs: ConfigSet::load(&Path::new(REPO).join(RUNS_DIR)).unwrap(),
+        published: Published::builtin().unwrap(),
+        data_root: None,
+        threads: 1,
+        command: String::new(),
+        progress: false,
+        timings: false,
+        report_only: false,
+        min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
+        lr_override: None,
+        shard,
+    };
+    let key = |p: &superlinear::reproduce::grid::Plan| -> Vec<String> {
+        p.todo
+            .iter()
+            .map(|(c, s)| format!("{}/{s}", c.row.id()))
+            .collect()
+    };
+    let all = key(&plan(&settings(Shard::ALL)).unwrap());
+    assert_eq!(
+        all.len(),
+        8 * 3,
+        "6 MNIST MLP rows and 2 CIFAR CNN K=3 rows, 3 seeds"
+    );
+    for n in [2, 3, 5] {
+        let mut union = Vec::new();
+        for i in 1..=n {
+            let part = key(&plan(&settings(Shard { index: i, count: n })).unwrap());
+            assert!(!part.is_empty(), "shard {i}/{n} is empty");
+            union.extend(part);
+        }
+        union.sort();
+        let mut expected = all.clone();
+        expected.sort();
+        assert_eq!(union, expected, "shards of {n} do not partition the plan");
+    }
+    for bad in ["0/2", "3/2", "1/0", "x", "1/two"] {
+        let e = Shard::parse(bad).unwrap_err().to_string();
+        assert!(e.contains("shard") && e.contains(bad), "{e}");
+    }
+}

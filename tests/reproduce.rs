@@ -11,6 +11,7 @@ use superlinear::reproduce::config::{ConfigSet, FamilyConfig, RowFilter, Scale};
 use superlinear::reproduce::grid::ReproduceSettings;
 use superlinear::reproduce::render::{table_markdown, RenderOptions};
 use superlinear::reproduce::run::reproduce;
+use superlinear::reproduce::shard::Shard;
 
 use crate::util::shared_data;
 
@@ -57,6 +58,7 @@ fn settings(out: &Path, root: PathBuf) -> ReproduceSettings {
         report_only: false,
         min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
         lr_override: None,
+        shard: Shard::ALL,
     }
 }
 

@@ -17,6 +17,7 @@ use superlinear::reproduce::grid::{report_only, ReproduceSettings};
 use superlinear::reproduce::render::judgements_markdown;
 #[cfg(feature = "torch")]
 use superlinear::reproduce::run::reproduce as run_reproduce;
+use superlinear::reproduce::shard::Shard;
 use superlinear::reproduce::ReproduceError;
 
 #[derive(Debug, Args)]
@@ -72,6 +73,11 @@ pub struct ReproduceArgs {
     /// (side runs: use with a separate --out, e.g. experiments/results/sweep-lr-0.01).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Train only shard I of N (`1/4`, ...): run j of the (row, seed) plan
+    /// belongs to shard `j mod N + 1`, so a job array partitions the grid;
+    /// merge the shared output directory with `--report-only`.
+    #[arg(long)]
+    pub shard: Option<String>,
 }
 
 pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
@@ -79,6 +85,12 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         anyhow::bail!("--threads {}: must be at least 1", args.threads);
     }
     let table = TableId::parse(&args.table)?;
+    let shard = args
+        .shard
+        .as_deref()
+        .map(Shard::parse)
+        .transpose()?
+        .unwrap_or(Shard::ALL);
     let scale = Scale::parse(&args.scale)?;
     let rows = RowFilter::parse(&args.rows)?;
     let configs = ConfigSet::load(&args.configs)?;
@@ -106,12 +118,15 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         data_root: args.data,
         threads: args.threads,
         command: format!(
-            "superlinear reproduce --table {} --scale {} --rows {} --seeds {}{}{}",
+            "superlinear reproduce --table {} --scale {} --rows {} --seeds {}{}{}{}",
             table.number(),
             scale.name(),
             args.rows,
             args.seeds,
             args.lr.map_or(String::new(), |lr| format!(" --lr {lr}")),
+            args.shard
+                .as_deref()
+                .map_or(String::new(), |s| format!(" --shard {s}")),
             if default_out {
                 String::new()
             } else {
@@ -123,6 +138,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         report_only: args.report_only,
         min_train_progress: args.min_train_progress,
         lr_override: args.lr,
+        shard,
     };
     let report = if settings.report_only {
         report_only(&settings)?

@@ -31,6 +31,7 @@ use super::config::{ConfigSet, RowFilter, Scale};
 use super::grid::{plan, ReproduceSettings};
 use super::netgrid::config::NetGridConfig;
 use super::netgrid::record::load_all;
+use super::shard::Shard;
 use super::ReproduceError;
 use crate::claims::evidence::{exit_code, Line, Status};
 use crate::claims::grid::grid_line;
@@ -206,6 +207,7 @@ pub fn table1_lines(records: &Path, configs: &Path) -> Result<(Line, Line), Repr
         report_only: true,
         min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
         lr_override: None,
+        shard: Shard::ALL,
     };
     let p = plan(&settings)?;
     let rows = table_rows(

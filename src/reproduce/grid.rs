@@ -11,6 +11,7 @@ use super::aggregate::{judgements, scored, table_rows, TableId, TableRow};
 use super::config::{ConfigSet, RowFilter, RowKey, RunConfig, Scale};
 use super::record::{record_path, stored_record, RunRecord};
 use super::render::{results_markdown, table_csv, table_markdown, RenderOptions, ResultsContext};
+use super::shard::Shard;
 use super::{write_atomic, ReproduceError};
 use crate::claims::grid::GridJudgement;
 use crate::loss::Loss;
@@ -57,6 +58,11 @@ pub struct ReproduceSettings {
     /// one (side runs; the resolved config, hence every record, holds it, so
     /// a rerun or `--report-only` with the same value reuses the records).
     pub lr_override: Option<f64>,
+    /// The share of the runs this call trains (`--shard I/N`): position `j`
+    /// of the (row, seed) plan, rows in table order and seeds ascending,
+    /// belongs to shard `j mod N + 1`. Stored records of every shard are read,
+    /// so the tables cover whatever the shared output directory holds.
+    pub shard: Shard,
 }
 
 impl ReproduceSettings {
@@ -155,13 +161,14 @@ pub fn plan(s: &ReproduceSettings) -> Result<Plan, ReproduceError> {
     }
     let mut todo = Vec::new();
     let mut records = Vec::new();
-    for c in &configs {
-        for seed in 0..s.seeds as u64 {
-            match stored_record(&record_path(&s.out, &c.row, seed), c, s.table) {
-                Some(rec) => records.push(rec),
-                None if s.report_only => {}
-                None => todo.push((c.clone(), seed)),
-            }
+    let runs = configs
+        .iter()
+        .flat_map(|c| (0..s.seeds as u64).map(move |seed| (c, seed)));
+    for (position, (c, seed)) in runs.enumerate() {
+        match stored_record(&record_path(&s.out, &c.row, seed), c, s.table) {
+            Some(rec) => records.push(rec),
+            None if s.report_only || !s.shard.takes(position) => {}
+            None => todo.push((c.clone(), seed)),
         }
     }
     Ok(Plan {
@@ -286,6 +293,7 @@ pub fn write_outputs(
             min_train_progress: s.min_train_progress,
             sweeps: sweeps_beside(&s.out),
             notes: std::fs::read_to_string(s.out.join("NOTES.md")).ok(),
+            timings: s.timings,
         };
         let judged = judgements(&table, &scored(&records, s.min_train_progress));
         write_atomic(p, &results_markdown(&ctx, &table, &judged))?;

@@ -29,6 +29,8 @@
 //! - [`netgrid`]: `superlinear net-grid` (C6, C7, C13, C15 over 8 families
 //!   x 3 seeds with a learning-rate pilot; config, plan, records and report
 //!   are pure, training and analysis need feature `torch`).
+//! - [`shard`]: `--shard I/N`, a deterministic share of a grid's runs for
+//!   one process of a job array (`reproduce` and `net-grid`).
 //! - `run` (feature `torch`): the resumable driver behind `superlinear
 //!   reproduce`: trains with `crate::torch::train`, analyses in memory like
 //!   `analyze`, writes one JSON record per run.
@@ -49,6 +51,7 @@ pub mod record;
 pub mod render;
 #[cfg(feature = "torch")]
 pub mod run;
+pub mod shard;
 
 use std::path::Path;
 

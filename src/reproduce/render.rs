@@ -198,6 +198,10 @@ pub struct ResultsContext<'a> {
     /// Hand-written notes (`NOTES.md` in the output directory: what was
     /// tried, evidence for the misses), included verbatim.
     pub notes: Option<String>,
+    /// Wall times (the total, the tables' column, seconds per run); off for
+    /// byte-stable documents (`--no-timings`), e.g. to compare a sharded
+    /// grid's merged results with an unsharded run's.
+    pub timings: bool,
 }
 
 /// `RESULTS.md`: the table, the judgements on the measured grid, wall time
@@ -208,7 +212,9 @@ pub fn results_markdown(
     rows: &[TableRow],
     judgements: &[GridJudgement],
 ) -> String {
-    let o = RenderOptions { timings: true };
+    let o = RenderOptions {
+        timings: ctx.timings,
+    };
     let done = rows.iter().filter(|r| r.runs >= ctx.seeds).count();
     let runs: usize = rows.iter().map(|r| r.runs).sum();
     let wall: f64 = rows.iter().map(|r| r.wall_s).sum();
@@ -224,15 +230,27 @@ pub fn results_markdown(
         if ctx.commits.is_empty() { "none yet".to_string() } else { ctx.commits.join(", ") }
     ));
     s.push_str(&format!(
-        "Progress: {done}/{} rows complete with {} seeds; {runs}/{} runs finished; total wall time {:.0} s ({:.2} h) on this machine.\n\n",
+        "Progress: {done}/{} rows complete with {} seeds; {runs}/{} runs finished{}.\n\n",
         rows.len(),
         ctx.seeds,
         rows.len() * ctx.seeds,
-        wall,
-        wall / 3600.0
+        if ctx.timings {
+            format!(
+                "; total wall time {wall:.0} s ({:.2} h) on this machine",
+                wall / 3600.0
+            )
+        } else {
+            String::new()
+        }
     ));
     s.push_str("## Published against measured\n\n");
-    s.push_str("Mean +- sample std over seeds; diff = measured - published; `within 0.10` compares the means. `wall s` is training plus analysis summed over the finished seeds of the row.\n\n");
+    s.push_str("Mean +- sample std over seeds; diff = measured - published; `within 0.10` compares the means.");
+    if ctx.timings {
+        s.push_str(
+            " `wall s` is training plus analysis summed over the finished seeds of the row.",
+        );
+    }
+    s.push_str("\n\n");
     s.push_str(&format!(
         "Runs whose final training accuracy is below the floor `1/K + {p} (1 - 1/K)` ({:.2}, {:.2}, {:.2} for K = 3, 6, 10: {p} of the way from chance to full accuracy) are not scored (`seeds` then reads `scored of finished`); they are listed under \"Runs below the training-accuracy floor\".\n\n",
         accuracy_floor(3, ctx.min_train_progress),
@@ -243,14 +261,23 @@ pub fn results_markdown(
     s.push_str(&table_markdown(rows, ctx.table, o));
     s.push_str("\n## Verdicts on the measured grid\n\n");
     s.push_str(&judgements_markdown(judgements));
-    s.push_str("\n## Setup per row\n\n| row | per class | B | epochs | lr | widths | layer (out x in) | top-k (requested) | analysis samples | mean s per run |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("\n## Setup per row\n\n| row | per class | B | epochs | lr | widths | layer (out x in) | top-k (requested) | analysis samples |");
+    s.push_str(if ctx.timings {
+        " mean s per run |\n|---|---|---|---|---|---|---|---|---|---|\n"
+    } else {
+        "\n|---|---|---|---|---|---|---|---|---|\n"
+    });
     for c in ctx.configs {
         let r = rows.iter().find(|r| r.row == c.row);
-        let per_run = r
-            .filter(|r| r.runs > 0)
-            .map_or("-".into(), |r| format!("{:.0}", r.wall_s / r.runs as f64));
+        let per_run = if ctx.timings {
+            r.filter(|r| r.runs > 0).map_or(" - |".into(), |r| {
+                format!(" {:.0} |", r.wall_s / r.runs as f64)
+            })
+        } else {
+            String::new()
+        };
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:?}{} | {} x {} | {} ({}) | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:?}{} | {} x {} | {} ({}) | {} |{}\n",
             c.row.id(),
             c.per_class,
             c.batch,

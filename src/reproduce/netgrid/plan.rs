@@ -6,6 +6,7 @@
 //! partition the plan.
 
 use super::config::NetGridConfig;
+pub use crate::reproduce::shard::Shard;
 use crate::reproduce::ReproduceError;
 
 /// A stage of the grid.
@@ -46,39 +47,6 @@ impl Stage {
                 | (Stage::Train, Job::Train { .. })
                 | (Stage::Analyze, Job::Analyze { .. })
         )
-    }
-}
-
-/// Shard `index` (1-based) of `count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// 1-based index.
-    pub index: usize,
-    /// Number of shards.
-    pub count: usize,
-}
-
-impl Shard {
-    /// The whole plan.
-    pub const ALL: Shard = Shard { index: 1, count: 1 };
-
-    /// Parses `I/N` with `1 <= I <= N`.
-    pub fn parse(s: &str) -> Result<Self, ReproduceError> {
-        let bad = |why: &str| ReproduceError::setting("shard", s, why.to_string());
-        let (i, n) = s
-            .split_once('/')
-            .ok_or_else(|| bad("expected I/N, e.g. 1/2"))?;
-        let index: usize = i.trim().parse().map_err(|_| bad("I is not a number"))?;
-        let count: usize = n.trim().parse().map_err(|_| bad("N is not a number"))?;
-        if count == 0 || index == 0 || index > count {
-            return Err(bad("need 1 <= I <= N"));
-        }
-        Ok(Shard { index, count })
-    }
-
-    /// Whether the job at `position` in the plan belongs to this shard.
-    pub fn takes(self, position: usize) -> bool {
-        position % self.count == self.index - 1
     }
 }
 
