@@ -286,6 +286,7 @@ pub fn write_outputs(
             min_train_progress: s.min_train_progress,
             sweeps: sweeps_beside(&s.out),
             notes: std::fs::read_to_string(s.out.join("NOTES.md")).ok(),
+            timings: s.timings,
         };
         let judged = judgements(&table, &scored(&records, s.min_train_progress));
         write_atomic(p, &results_markdown(&ctx, &table, &judged))?;

@@ -198,6 +198,10 @@ pub struct ResultsContext<'a> {
     /// Hand-written notes (`NOTES.md` in the output directory: what was
     /// tried, evidence for the misses), included verbatim.
     pub notes: Option<String>,
+    /// Wall times (the total, the `wall s` column, seconds per run); off
+    /// (`--no-timings`) the document depends on the records' figures only,
+    /// so two runs of the same grid write it byte for byte.
+    pub timings: bool,
 }
 
 /// `RESULTS.md`: the table, the judgements on the measured grid, wall time
@@ -208,7 +212,9 @@ pub fn results_markdown(
     rows: &[TableRow],
     judgements: &[GridJudgement],
 ) -> String {
-    let o = RenderOptions { timings: true };
+    let o = RenderOptions {
+        timings: ctx.timings,
+    };
     let done = rows.iter().filter(|r| r.runs >= ctx.seeds).count();
     let runs: usize = rows.iter().map(|r| r.runs).sum();
     let wall: f64 = rows.iter().map(|r| r.wall_s).sum();
@@ -223,13 +229,20 @@ pub fn results_markdown(
         ctx.command,
         if ctx.commits.is_empty() { "none yet".to_string() } else { ctx.commits.join(", ") }
     ));
+    let total = if ctx.timings {
+        format!(
+            "; total wall time {:.0} s ({:.2} h) on this machine",
+            wall,
+            wall / 3600.0
+        )
+    } else {
+        String::new()
+    };
     s.push_str(&format!(
-        "Progress: {done}/{} rows complete with {} seeds; {runs}/{} runs finished; total wall time {:.0} s ({:.2} h) on this machine.\n\n",
+        "Progress: {done}/{} rows complete with {} seeds; {runs}/{} runs finished{total}.\n\n",
         rows.len(),
         ctx.seeds,
         rows.len() * ctx.seeds,
-        wall,
-        wall / 3600.0
     ));
     s.push_str("## Published against measured\n\n");
     s.push_str("Mean +- sample std over seeds; diff = measured - published; `within 0.10` compares the means. `wall s` is training plus analysis summed over the finished seeds of the row.\n\n");
@@ -247,7 +260,7 @@ pub fn results_markdown(
     for c in ctx.configs {
         let r = rows.iter().find(|r| r.row == c.row);
         let per_run = r
-            .filter(|r| r.runs > 0)
+            .filter(|r| r.runs > 0 && ctx.timings)
             .map_or("-".into(), |r| format!("{:.0}", r.wall_s / r.runs as f64));
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} | {:?}{} | {} x {} | {} ({}) | {} | {} |\n",
