@@ -99,7 +99,7 @@ pub enum Error {
     NoPartner { sample: usize, class: u8 },
     /// A stage of an analysis would need more memory than allowed: refused
     /// before allocating (see `crate::memory`).
-    #[error("{stage}: needs about {needed_bytes} bytes ({needed_gib:.2} GiB) of memory, over the memory limit of {limit_bytes} bytes (the memory available, or the cap given); {hint}")]
+    #[error("{stage}: needs about {needed_bytes} bytes ({needed_gib:.2} GiB) of memory, over the memory limit of {limit_bytes} bytes (the memory available, or the cap of SUPERLINEAR_MEMORY_LIMIT or --memory-limit-gib); {hint}")]
     MemoryLimit {
         stage: String,
         needed_bytes: u64,

@@ -6,5 +6,8 @@
 mod cli;
 
 fn main() {
+    // Before libtorch runs and before any other thread starts.
+    #[cfg(feature = "torch")]
+    superlinear::torch::dispatch::pin_cpu_dispatch();
     std::process::exit(cli::run());
 }

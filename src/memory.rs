@@ -6,6 +6,13 @@
 //! reads the process's own CPU time ([`process_cpu_seconds`]), which runs,
 //! records and benchmarks report beside wall time.
 //!
+//! The budget ([`MemoryBudget::from_system`]) is `MemAvailable` of
+//! `/proc/meminfo`, or the cap in the environment variable
+//! [`MEMORY_LIMIT_ENV`] (`SUPERLINEAR_MEMORY_LIMIT`: bytes with an optional
+//! K, M, G or T suffix in powers of 1024) when it is set; every command that
+//! allocates in proportion to its arguments (training, the layer analyses,
+//! the coupling nulls) checks its estimate against it first.
+//!
 //! Routes (the rules are the single source of truth; `crate::kron` follows
 //! them):
 //! - top-k eigenpairs of `H` ([`eig_route`]): dense tridiagonalisation when k
@@ -31,6 +38,31 @@
 
 use crate::error::{Error, Result};
 use crate::linalg::krylov_bytes;
+
+/// The environment variable that caps the bytes every command may allocate
+/// (module doc).
+pub const MEMORY_LIMIT_ENV: &str = "SUPERLINEAR_MEMORY_LIMIT";
+
+/// A size such as `1048576`, `512K`, `64M`, `2G`, `1T` or `1.5GiB` in bytes
+/// (suffixes in powers of 1024; a trailing `B` or `iB` is allowed); None
+/// when it is not one.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (num, shift) = match t.chars().last()? {
+        'K' | 'k' => (&t[..t.len() - 1], 10),
+        'M' | 'm' => (&t[..t.len() - 1], 20),
+        'G' | 'g' => (&t[..t.len() - 1], 30),
+        'T' | 't' => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let x: f64 = num.trim().parse().ok()?;
+    let bytes = x * (1u64 << shift) as f64;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
 
 /// The largest dense H the Krylov route builds (2 GiB: d up to 16,384).
 pub const DENSE_H_MAX_BYTES: u64 = 2 << 30;
@@ -112,8 +144,23 @@ impl MemoryBudget {
         }
     }
 
-    /// `MemAvailable` of `/proc/meminfo` (unlimited when it cannot be read).
-    pub fn from_system() -> Self {
+    /// The cap of [`MEMORY_LIMIT_ENV`] when it is set, else `MemAvailable`
+    /// of `/proc/meminfo` (unlimited when it cannot be read); a value of the
+    /// variable that is not a size is [`Error::InvalidParameter`] naming it.
+    pub fn from_system() -> Result<Self> {
+        if let Some(v) = std::env::var_os(MEMORY_LIMIT_ENV) {
+            let text = v.to_string_lossy();
+            return parse_size(&text)
+                .filter(|b| *b > 0)
+                .map(|limit_bytes| MemoryBudget { limit_bytes })
+                .ok_or_else(|| {
+                    Error::param(
+                        MEMORY_LIMIT_ENV,
+                        format!("{text:?}"),
+                        "must be a positive byte count with an optional K, M, G or T suffix (powers of 1024), e.g. 512M",
+                    )
+                });
+        }
         let limit = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|t| {
@@ -124,7 +171,7 @@ impl MemoryBudget {
             })
             .map(|kb| kb.saturating_mul(1024))
             .unwrap_or(u64::MAX);
-        MemoryBudget { limit_bytes: limit }
+        Ok(MemoryBudget { limit_bytes: limit })
     }
 
     /// [`Error::MemoryLimit`] when `bytes` exceeds the cap.

@@ -194,6 +194,7 @@ fn record(
             seed,
             threads: 1,
             data: "mnist".into(),
+            cpu_dispatch: None,
         },
         run_dir: PathBuf::from("/tmp/run"),
         curves: Curves {

@@ -42,6 +42,8 @@ mod synthetic_claims;
 #[cfg(feature = "torch")]
 mod torch;
 #[cfg(feature = "torch")]
+mod torch_kill;
+#[cfg(feature = "torch")]
 mod torch_netclaims;
 #[cfg(feature = "torch")]
 mod torch_netgrid;

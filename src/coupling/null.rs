@@ -79,7 +79,7 @@ pub fn simulate_null(mu: &[f64], d: usize, rotations: usize, seed: u64) -> Resul
     super::check_rotations(rotations, 1)?;
     let w = null_weights(mu, d)?;
     let threads = rayon::current_num_threads().min(rotations).max(1);
-    crate::memory::MemoryBudget::from_system().check(
+    crate::memory::MemoryBudget::from_system()?.check(
         "simulated null of rho_bar",
         null_bytes(d, w.len(), threads),
         &format!(

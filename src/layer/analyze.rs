@@ -205,9 +205,11 @@ pub fn plan_memory(shape: &AnalysisShape, settings: &LayerSettings) -> Result<Me
         bootstrap_replicates: settings.uncertainty.replicates,
         ..AnalysisOptions::default()
     };
-    let budget = settings.budget();
+    let budget = settings.budget()?;
     let plan = estimate_analysis(shape, &opts);
-    plan.check(&budget)?;
+    if let Err(e) = plan.check(&budget) {
+        return Err(with_fit_hint(e, shape, &opts, &budget));
+    }
     Ok(MemorySummary {
         estimated_peak_bytes: plan.peak(),
         limit_bytes: budget.limit_bytes,
@@ -215,11 +217,72 @@ pub fn plan_memory(shape: &AnalysisShape, settings: &LayerSettings) -> Result<Me
     })
 }
 
+/// A refusal of [`plan_memory`] with the sizes asked for and the largest
+/// sample count that fits the same budget (the estimate grows with N), so the
+/// message names the flag that would fit.
+fn with_fit_hint(
+    e: Error,
+    shape: &AnalysisShape,
+    opts: &AnalysisOptions,
+    budget: &MemoryBudget,
+) -> Error {
+    let Error::MemoryLimit {
+        stage,
+        needed_bytes,
+        needed_gib,
+        limit_bytes,
+        ..
+    } = e
+    else {
+        return e;
+    };
+    let fits = |n: usize| {
+        let s = AnalysisShape {
+            samples: n,
+            ..*shape
+        };
+        estimate_analysis(&s, opts).peak() <= budget.limit_bytes
+    };
+    let (mut lo, mut hi) = (0usize, shape.samples);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let sizes = format!(
+        "N = {} samples, layer {} x {} (d = {}), top-k {}",
+        shape.samples,
+        shape.out,
+        shape.inn,
+        shape.d(),
+        shape.top_k
+    );
+    let hint = if lo >= 1 {
+        format!(
+            "{sizes}: at most {lo} samples fit (--samples {lo}; analyze_samples in a run config)"
+        )
+    } else {
+        format!("{sizes}: no sample count fits; use a smaller --top-k, --eig matrix-free, or more memory")
+    };
+    Error::MemoryLimit {
+        stage,
+        needed_bytes,
+        needed_gib,
+        limit_bytes,
+        hint,
+    }
+}
+
 impl LayerSettings {
-    /// The memory cap: [`Self::memory_limit`] or the memory available now.
-    pub fn budget(&self) -> MemoryBudget {
+    /// The memory cap: [`Self::memory_limit`], else
+    /// [`MemoryBudget::from_system`] (`SUPERLINEAR_MEMORY_LIMIT` or the
+    /// memory available now).
+    pub fn budget(&self) -> Result<MemoryBudget> {
         match self.memory_limit {
-            Some(limit_bytes) => MemoryBudget { limit_bytes },
+            Some(limit_bytes) => Ok(MemoryBudget { limit_bytes }),
             None => MemoryBudget::from_system(),
         }
     }
@@ -329,7 +392,7 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
                     seed: settings.eig_seed,
                     ..KrylovSettings::default()
                 },
-                budget: settings.budget(),
+                budget: settings.budget()?,
             },
             par,
         )?;
@@ -367,7 +430,7 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         &mut stages,
     );
     let cp = proj.c_projected(batch_size, par);
-    let budget = settings.budget();
+    let budget = settings.budget()?;
     let coupling_c = engine
         .c_moments(batch_size, None, 0, &budget, par)
         .map_err(crate::error::Failure::from)

@@ -305,7 +305,7 @@ pub fn kspace_structure(
     crate::coupling::check_dimension(k)?;
     crate::coupling::check_rotations(rotations, 2)?;
     let threads = rayon::current_num_threads().min(rotations).max(1);
-    MemoryBudget::from_system().check(
+    MemoryBudget::from_system()?.check(
         "structure null (Haar rotations of C_k)",
         structure_bytes(k, threads),
         &format!("k = {k}, {threads} rotations at once: use a smaller top-k"),

@@ -80,12 +80,16 @@ pub struct Provenance {
     pub threads: i32,
     /// Data set as loaded (name, subset, normalisation).
     pub data: String,
+    /// The CPU code paths of libtorch, MKL and oneDNN in force
+    /// (`crate::torch::dispatch`; None in records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_dispatch: Option<String>,
 }
 
 impl Provenance {
     /// The provenance of a run made now by this binary: the working
     /// directory's git commit and dirty flag, the crate version, the seed,
-    /// the libtorch threads and the data as loaded.
+    /// the libtorch threads, the data as loaded and the CPU dispatch in force.
     pub fn now(seed: u64, threads: i32, data: &str) -> Self {
         let git = |args: &[&str]| -> Option<String> {
             let out = std::process::Command::new("git").args(args).output().ok()?;
@@ -101,8 +105,19 @@ impl Provenance {
             seed,
             threads,
             data: data.to_string(),
+            cpu_dispatch: dispatch(),
         }
     }
+}
+
+#[cfg(feature = "torch")]
+fn dispatch() -> Option<String> {
+    Some(crate::torch::dispatch::cpu_dispatch())
+}
+
+#[cfg(not(feature = "torch"))]
+fn dispatch() -> Option<String> {
+    None
 }
 
 /// Training outcome.

@@ -73,6 +73,8 @@ pub fn run_one(
     };
     let t1 = Instant::now();
     let cpu1 = process_cpu_seconds();
+    spec.validate()?;
+    crate::torch::train::check_train_memory(&spec, data.len(), data.chw, config.batch)?;
     let mut net = Net::new(&spec, seed, Kind::Float)?;
     let ts = TrainSettings {
         loss: config.row.loss,

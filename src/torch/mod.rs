@@ -19,10 +19,14 @@
 //!   logits and the weights W of a linear layer `z = W a`
 //!   ([`crate::layer::LayerFactors`]; `h_p = A_p (x) a_p a_p^T`, exact for
 //!   these networks).
+//! - [`dispatch`]: the CPU code paths of libtorch, MKL and oneDNN pinned to
+//!   AVX2 (when the CPU has it) so that training is bitwise the same for any
+//!   thread count and on any AVX2 machine.
 
 pub mod checkpoint;
 pub mod curvature;
 pub mod dataset;
+pub mod dispatch;
 pub mod model;
 pub mod train;
 

@@ -88,6 +88,10 @@ fn mlp_layer_widths(input: usize, hidden: &[usize]) -> impl Iterator<Item = usiz
     std::iter::once(input).chain(hidden.iter().copied())
 }
 
+/// Held while a net draws its initial weights from libtorch's global
+/// generator ([`Net::new`]).
+static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Architecture plus number of classes: everything needed to build a [`Net`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelSpec {
@@ -306,6 +310,9 @@ impl Net {
     /// Double), seeded by `tch::manual_seed(seed)`.
     pub fn new(spec: &ModelSpec, seed: u64, kind: Kind) -> Result<Self> {
         spec.validate()?;
+        // libtorch's generator is global: runs initialised in parallel
+        // (`--jobs`) would interleave their draws without this lock.
+        let _seeded = INIT_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         tch::manual_seed(seed as i64);
         let mut weights = Vec::new();
         for (name, shape) in spec.weight_shapes() {

@@ -22,6 +22,7 @@ use super::model::{batch_loss, Arch, ModelSpec, Net};
 use super::{Result, TchContext, TorchError};
 use crate::linalg::seeded_stream;
 use crate::loss::Loss;
+use crate::memory::MemoryBudget;
 use crate::spec::Model;
 
 /// Settings of one SGD run.
@@ -156,6 +157,8 @@ pub fn run_train(s: &RunTrainSettings) -> Result<TrainReport> {
         arch,
         classes: s.data.classes,
     };
+    spec.validate()?;
+    check_train_memory(&spec, data.len(), data.chw, s.train.batch_size)?;
     let mut net = Net::new(&spec, s.train.seed, Kind::Float)?;
     let mut report = train(&mut net, &data, &s.train)?;
     report.data_settings = Some(s.data.clone());
@@ -183,10 +186,107 @@ pub fn evaluate(net: &Net, x: &Tensor, y: &Tensor, loss: Loss) -> Result<(f64, f
     })
 }
 
+/// Floats per sample of every intermediate tensor of one forward pass of
+/// `spec` on `chw` images (convolution and ReLU outputs, pools, the linear
+/// layers): an upper bound on what the whole-set evaluation holds at once,
+/// and what autograd keeps per sample of a mini-batch.
+pub fn activation_floats(spec: &ModelSpec, chw: (usize, usize, usize)) -> u64 {
+    let k = spec.classes as u64;
+    match &spec.arch {
+        Arch::Mlp { hidden, .. } => 2 * hidden.iter().map(|h| *h as u64).sum::<u64>() + k,
+        Arch::Cnn {
+            channels,
+            pool_side,
+            hidden,
+            ..
+        } => {
+            let (mut h, mut w) = (chw.1 as u64, chw.2 as u64);
+            let mut total = 0u64;
+            for (i, c) in channels.iter().enumerate() {
+                let c = *c as u64;
+                total = total.saturating_add(2 * c * h * w);
+                if i + 1 < channels.len() {
+                    (h, w) = (h / 2, w / 2);
+                    total = total.saturating_add(c * h * w);
+                }
+            }
+            let last = channels.last().copied().unwrap_or(0) as u64;
+            total.saturating_add(last * (*pool_side as u64).pow(2) + 2 * *hidden as u64 + k)
+        }
+    }
+}
+
+/// Bytes [`train`] holds at its peak on `n` samples of `chw` images with
+/// mini-batches of `batch` (f32): the images as loaded, their copy and
+/// tensor, the labels and the shuffled order, the whole-set evaluation's
+/// activations, a mini-batch's forward and backward (three times its
+/// activations) and the weights with their gradients and update.
+pub fn train_bytes(spec: &ModelSpec, n: usize, chw: (usize, usize, usize), batch: usize) -> u64 {
+    let (n, b) = (n as u64, batch.min(n.max(1) as usize) as u64);
+    let pixels = (chw.0 * chw.1 * chw.2) as u64;
+    let act = activation_floats(spec, chw);
+    let weights: u64 = spec
+        .weight_shapes()
+        .iter()
+        .map(|(_, s)| s.iter().map(|x| *x as u64).product::<u64>())
+        .sum();
+    let floats = (3 * n)
+        .saturating_mul(pixels)
+        .saturating_add(n.saturating_mul(act))
+        .saturating_add((3 * b).saturating_mul(act + pixels))
+        .saturating_add(3 * weights);
+    floats
+        .saturating_mul(4)
+        .saturating_add(n.saturating_mul(16))
+}
+
+/// Refuses ([`crate::Error::MemoryLimit`]) a training run whose
+/// [`train_bytes`] exceed [`MemoryBudget::from_system`], naming the sizes and
+/// the largest number of samples per class that would fit.
+pub fn check_train_memory(
+    spec: &ModelSpec,
+    n: usize,
+    chw: (usize, usize, usize),
+    batch: usize,
+) -> Result<()> {
+    let budget = MemoryBudget::from_system()?;
+    let need = train_bytes(spec, n, chw, batch);
+    if need <= budget.limit_bytes {
+        return Ok(());
+    }
+    let (mut lo, mut hi) = (0usize, n);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if train_bytes(spec, mid, chw, batch) <= budget.limit_bytes {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let per_class = lo / spec.classes.max(1);
+    let sizes = format!(
+        "N = {n} samples of {}x{}x{} on {} weights",
+        chw.0,
+        chw.1,
+        chw.2,
+        spec.weight_shapes()
+            .iter()
+            .map(|(_, s)| s.iter().product::<i64>())
+            .sum::<i64>()
+    );
+    let hint = if per_class >= 1 {
+        format!("{sizes}: at most {per_class} samples per class fit (--per-class {per_class}; per_class in a run config)")
+    } else {
+        format!("{sizes}: not one sample per class fits; use a smaller model or more memory")
+    };
+    Ok(budget.check("training", need, &hint)?)
+}
+
 /// Trains `net` in place on `data`, returning per-epoch statistics.
 pub fn train(net: &mut Net, data: &TrainData, settings: &TrainSettings) -> Result<TrainReport> {
     settings.validate()?;
     data.validate(net.spec().classes)?;
+    check_train_memory(net.spec(), data.len(), data.chw, settings.batch_size)?;
     let start = Instant::now();
     let kind = net.kind();
     let x = net.input_view(&data.images_tensor(kind)?, data.chw)?;
