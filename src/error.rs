@@ -107,6 +107,9 @@ pub enum Error {
         limit_bytes: u64,
         hint: String,
     },
+    /// A figure that could not be drawn (the plotting backend's message).
+    #[error("figure {figure}: {message}")]
+    Render { figure: String, message: String },
     /// A claim id that the catalogue does not know.
     #[error("claim = {id:?}: unknown claim id (known: {known})")]
     UnknownClaim { id: String, known: String },

@@ -29,6 +29,7 @@ mod netclaims;
 mod netgrid;
 mod pairs;
 mod published;
+mod report;
 mod report_only;
 #[cfg(feature = "torch")]
 mod reproduce;

@@ -143,6 +143,14 @@ pub struct AnalyzeArgs {
     /// and labels.npy (N, float64), e.g. for scripts/export_layer.py.
     #[arg(long, value_name = "DIR")]
     pub save_inputs: Option<PathBuf>,
+    /// Also draw the figures into DIR (created): the central log-log figure,
+    /// gamma(k) and the coupling heatmap as SVG, and figures.json with the
+    /// plotted numbers and provenance (the figure record `report` reads).
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+    /// Side n of the top n x n block of V^T C V kept for the heatmap (--plot).
+    #[arg(long, default_value_t = superlinear::plot::record::DEFAULT_BLOCK)]
+    pub plot_block: usize,
 }
 
 impl AnalyzeArgs {
@@ -161,6 +169,17 @@ impl AnalyzeArgs {
             bail!("--null-rotations {}: must be in 1..={max}", u.rotations);
         }
         Ok(u)
+    }
+
+    /// The block kept for the heatmap: `--plot-block` with `--plot`, else none.
+    fn keep_block(&self) -> Result<usize> {
+        match &self.plot {
+            None => Ok(0),
+            Some(_) if self.plot_block == 0 => {
+                bail!("--plot-block 0: must be at least 1 (the heatmap's side)")
+            }
+            Some(_) => Ok(self.plot_block),
+        }
     }
 
     fn memory_limit(&self) -> Result<Option<u64>> {
@@ -241,6 +260,7 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
         eig: args.eig.into(),
         memory_limit: args.memory_limit()?,
         uncertainty: args.uncertainty()?,
+        keep_block: args.keep_block()?,
         ..LayerSettings::default()
     };
     let mut r = analyze_layer(&factors, &settings)?;
@@ -249,6 +269,9 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
         r.adjustments.insert(0, a);
     }
     let float32 = file.precision == FactorPrecision::F32;
+    if let Some(dir) = &args.plot {
+        write_plots(dir, &r, &path.display().to_string())?;
+    }
     if args.json {
         let report = FactorReport {
             factors: path,
@@ -290,6 +313,8 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
     tch::set_num_threads(args.threads);
     let memory_limit = args.memory_limit()?;
     let uncertainty = args.uncertainty()?;
+    let keep_block = args.keep_block()?;
+    let plot = args.plot.clone();
     let settings = AnalyzeSettings {
         checkpoint: args.checkpoint.unwrap_or_default(),
         layer: args.layer,
@@ -307,9 +332,17 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
         uncertainty,
         float64: args.float64,
         save_inputs: args.save_inputs,
+        keep_block,
         ..AnalyzeSettings::default()
     };
     let report = run_analyze(&settings)?;
+    if let Some(dir) = &plot {
+        write_plots(
+            dir,
+            &report.analysis,
+            &report.checkpoint.display().to_string(),
+        )?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -321,6 +354,35 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
     Ok(superlinear::claims::evidence::exit_code([
         superlinear::claims::c9::judge_layer_bounds(&report.analysis.bounds, report.analysis.loss),
     ]))
+}
+
+/// Writes the figure record `figures.json` and its SVGs into `dir`; the
+/// paths go to stderr.
+fn write_plots(dir: &Path, r: &LayerReport, source: &str) -> Result<()> {
+    use superlinear::plot::record::FigureRecord;
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("--plot {}: {e}", dir.display()))?;
+    let p = superlinear::claims::report::Provenance::current();
+    let rec = FigureRecord::from_layer(
+        r,
+        source,
+        &format!("{} {}", p.tool, p.version),
+        &p.git_commit,
+    );
+    let label = Path::new(source)
+        .file_name()
+        .map_or_else(|| source.to_string(), |n| n.to_string_lossy().into_owned());
+    let mut files = vec![(
+        "figures.json".to_string(),
+        format!("{}\n", serde_json::to_string_pretty(&rec)?),
+    )];
+    files.extend(rec.figures(&label)?);
+    for (name, text) in files {
+        let path = dir.join(name);
+        superlinear::data::atomic::write(&path, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("--plot {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn render(source: &str, r: &LayerReport) -> String {

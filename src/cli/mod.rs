@@ -12,6 +12,7 @@ mod coupling;
 #[cfg(feature = "torch")]
 mod netclaims;
 mod netgrid;
+mod report;
 mod reproduce;
 #[cfg(feature = "torch")]
 mod torch;
@@ -61,6 +62,10 @@ pub enum Command {
     /// learning-rate pilot; training needs feature `torch`, `--report-only`
     /// does not).
     NetGrid(netgrid::NetGridArgs),
+    /// The appendix as one HTML page with its figures (claims table, each
+    /// claim's figures, Tables 1 and 3, provenance), from the committed
+    /// records only.
+    Report(report::ReportArgs),
 }
 
 /// Parses the command line, runs the command, returns the exit code.
@@ -94,6 +99,7 @@ pub fn run() -> i32 {
         Command::NetClaims(args) => netclaims::run(args),
         Command::Reproduce(args) => reproduce::reproduce(args),
         Command::NetGrid(args) => netgrid::run(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(code) => code,

@@ -118,6 +118,11 @@ pub struct NetClaimsArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also draw gamma over the checkpoints with its bootstrap band (C15)
+    /// and Term I's exponent beside the real gradient difference's (C6) as
+    /// SVG into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
 }
 
 impl NetClaimsArgs {
@@ -175,6 +180,23 @@ pub fn run(args: NetClaimsArgs) -> Result<i32> {
     tch::set_num_threads(args.threads);
     let settings = args.settings()?;
     let report = run_net_claims(&settings)?;
+    if let Some(dir) = &args.plot {
+        let value = serde_json::to_value(&report)?;
+        let run = settings.run_dir.display().to_string();
+        let name = settings
+            .run_dir
+            .file_name()
+            .map_or_else(|| "run".to_string(), |n| n.to_string_lossy().into_owned());
+        let figures = superlinear::reproduce::report::sources::net_figures(
+            &name,
+            &[(name.clone(), &value)],
+            &format!("{} samples, top-k {}", settings.samples, settings.top_k),
+            &run,
+        )?;
+        for p in superlinear::reproduce::report::write_figures(&figures, dir)? {
+            eprintln!("wrote {}", p.display());
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

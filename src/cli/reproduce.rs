@@ -61,6 +61,10 @@ pub struct ReproduceArgs {
     /// stored run records.
     #[arg(long)]
     pub report_only: bool,
+    /// Also draw Table 1 published beside measured (gamma, gamma_awd; C14)
+    /// and every finite-fit exponent against [1, 2] (C9) as SVG into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
     /// No per-run progress lines.
     #[arg(long)]
     pub quiet: bool,
@@ -148,6 +152,23 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
     print!("{}", report.markdown);
     println!();
     print!("{}", judgements_markdown(&report.judgements));
+    if let Some(dir) = &args.plot {
+        let scored =
+            superlinear::reproduce::aggregate::scored(&report.records, settings.min_train_progress);
+        let (mut figures, mut missing) = (Vec::new(), Vec::new());
+        superlinear::reproduce::report::sources::table1_figures(
+            &report.rows,
+            &scored,
+            &mut figures,
+            &mut missing,
+        );
+        for p in superlinear::reproduce::report::write_figures(&figures, dir)? {
+            eprintln!("wrote {}", p.display());
+        }
+        for m in missing {
+            eprintln!("not drawn: {m}");
+        }
+    }
     println!(
         "\n{} runs trained now, {} reused; records and tables in {}, results in {}",
         report.ran,

@@ -137,6 +137,10 @@ pub struct LayerReport {
     pub term2: Option<std::result::Result<Term2Report, crate::error::Failure>>,
     /// How the top-k eigenpairs of H were found and how well.
     pub eigen: EigenSummary,
+    /// The top `n x n` block of `C' = V^T C V` as `(n, row-major values)`
+    /// (None: not kept, see [`LayerSettings::keep_block`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupling_block: Option<(usize, Vec<f64>)>,
     /// The memory plan the analysis was checked against before allocating.
     pub memory: MemorySummary,
 }
@@ -430,6 +434,10 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         &mut stages,
     );
     let cp = proj.c_projected(batch_size, par);
+    let coupling_block = (settings.keep_block > 0).then(|| {
+        let n = settings.keep_block.min(cp.nrows());
+        (n, (0..n * n).map(|t| cp[(t / n, t % n)]).collect())
+    });
     let budget = settings.budget()?;
     let coupling_c = engine
         .c_moments(batch_size, None, 0, &budget, par)
@@ -534,6 +542,7 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         term2,
         eigen,
         memory,
+        coupling_block,
     })
 }
 

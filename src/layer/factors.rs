@@ -62,6 +62,10 @@ pub struct LayerSettings {
     /// gamma's bootstrap over samples, gamma(k) and the form test
     /// ([`super::uncertainty`]).
     pub uncertainty: super::uncertainty::UncertaintySettings,
+    /// Keep the top `n x n` block of `C' = V^T C V` in the report
+    /// ([`super::LayerReport::coupling_block`], the heatmap of
+    /// `crate::plot::heatmap`); 0 keeps none.
+    pub keep_block: usize,
 }
 
 impl Default for LayerSettings {
@@ -79,6 +83,7 @@ impl Default for LayerSettings {
             eig_seed: 0,
             memory_limit: None,
             uncertainty: super::uncertainty::UncertaintySettings::default(),
+            keep_block: 0,
         }
     }
 }

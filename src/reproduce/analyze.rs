@@ -101,6 +101,10 @@ pub struct AnalyzeSettings {
     /// `labels.npy` (N, f64 integers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save_inputs: Option<PathBuf>,
+    /// Keep the top `n x n` block of `C' = V^T C V` for the heatmap
+    /// ([`LayerSettings::keep_block`]; 0: none).
+    #[serde(default)]
+    pub keep_block: usize,
 }
 
 impl Default for AnalyzeSettings {
@@ -124,6 +128,7 @@ impl Default for AnalyzeSettings {
             uncertainty: crate::layer::UncertaintySettings::default(),
             float64: false,
             save_inputs: None,
+            keep_block: 0,
         }
     }
 }
@@ -255,6 +260,7 @@ pub fn analyze(
         eig_seed: 0,
         memory_limit: settings.memory_limit,
         uncertainty: settings.uncertainty,
+        keep_block: settings.keep_block,
     };
     let t = Instant::now();
     let idx = balanced_indices(&data.labels, settings.samples);

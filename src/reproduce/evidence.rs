@@ -189,26 +189,7 @@ pub fn table1_lines(records: &Path, configs: &Path) -> Result<(Line, Line), Repr
         let why = format!("no Table 1 grid records under {}", runs.display());
         return Ok((Line::unchecked(why.clone()), Line::unchecked(why)));
     }
-    let settings = ReproduceSettings {
-        table: TableId::One,
-        scale: Scale::Reduced,
-        rows: RowFilter::parse("all")?,
-        seeds,
-        jobs: 1,
-        out,
-        results_md: None,
-        configs: ConfigSet::load(configs)?,
-        published: Published::builtin()?,
-        data_root: None,
-        threads: 1,
-        command: String::new(),
-        progress: false,
-        timings: false,
-        report_only: true,
-        min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
-        lr_override: None,
-        shard: Shard::ALL,
-    };
+    let settings = report_settings(out, configs, TableId::One, seeds)?;
     let p = plan(&settings)?;
     let rows = table_rows(
         &settings.published,
@@ -244,8 +225,39 @@ pub fn table1_lines(records: &Path, configs: &Path) -> Result<(Line, Line), Repr
     ))
 }
 
+/// The settings of `reproduce --report-only` for `table` over `seeds`
+/// seeds of the records under `out` (the grid's directory, e.g.
+/// `records/reduced`).
+pub fn report_settings(
+    out: PathBuf,
+    configs: &Path,
+    table: TableId,
+    seeds: usize,
+) -> Result<ReproduceSettings, ReproduceError> {
+    Ok(ReproduceSettings {
+        table,
+        scale: Scale::Reduced,
+        rows: RowFilter::parse("all")?,
+        seeds,
+        jobs: 1,
+        out,
+        results_md: None,
+        configs: ConfigSet::load(configs)?,
+        published: Published::builtin()?,
+        data_root: None,
+        threads: 1,
+        command: String::new(),
+        progress: false,
+        timings: false,
+        report_only: true,
+        min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
+        lr_override: None,
+        shard: Shard::ALL,
+    })
+}
+
 /// The largest `N` of the `*/seed-N.json` files under `runs`, if any.
-fn max_seed(runs: &Path) -> Option<u64> {
+pub fn max_seed(runs: &Path) -> Option<u64> {
     let rows = std::fs::read_dir(runs).ok()?;
     rows.filter_map(|e| e.ok())
         .filter_map(|row| std::fs::read_dir(row.path()).ok())

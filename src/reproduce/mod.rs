@@ -49,6 +49,7 @@ pub mod netclaims;
 pub mod netgrid;
 pub mod record;
 pub mod render;
+pub mod report;
 #[cfg(feature = "torch")]
 pub mod run;
 pub mod shard;

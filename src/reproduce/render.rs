@@ -103,6 +103,19 @@ fn cells(r: &TableRow, table: TableId, o: RenderOptions) -> Vec<String> {
     c
 }
 
+/// The side-by-side table's header and cells (the columns of
+/// [`table_markdown`], for other renderings of the same table).
+pub fn table_cells(
+    rows: &[TableRow],
+    table: TableId,
+    o: RenderOptions,
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    (
+        header(table, o),
+        rows.iter().map(|r| cells(r, table, o)).collect(),
+    )
+}
+
 /// The side-by-side table as markdown.
 pub fn table_markdown(rows: &[TableRow], table: TableId, o: RenderOptions) -> String {
     let h = header(table, o);
