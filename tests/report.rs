@@ -384,6 +384,17 @@ fn report_page_is_well_formed_complete_faithful_and_reproducible() {
             .unwrap_or_else(|| panic!("no row {label}"));
         assert!(line.contains(&cell), "{row}: {cell} not in {line}");
     }
+    // The README's copy of the central figure is the one the report draws.
+    let readme_copy = "experiments/results/figures/mnist-mlp-ce-seed0-central-loglog.svg";
+    assert_eq!(
+        std::fs::read_to_string(readme_copy).unwrap(),
+        std::fs::read_to_string(
+            a.path()
+                .join("figures/mnist-mlp-ce-seed0-central-loglog.svg")
+        )
+        .unwrap(),
+        "{readme_copy} is stale: copy it from `superlinear report --out DIR`"
+    );
     // The central figure's caption quotes the figure record's gamma.
     let rec: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string("experiments/results/figures/mnist-mlp-ce-seed0.json").unwrap(),

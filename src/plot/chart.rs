@@ -331,10 +331,13 @@ pub(crate) fn draw_on<DB: DrawingBackend>(
     let mut ctx = ChartBuilder::on(area)
         .caption(&chart.title, ("sans-serif", 16))
         .margin(12)
-        .x_label_area_size(if matches!(chart.x_ticks, Ticks::Categories(_)) {
-            90
-        } else {
-            44
+        .x_label_area_size(match &chart.x_ticks {
+            // Room for the longest name hanging below the axis.
+            Ticks::Categories(n) => {
+                let longest = n.iter().map(|s| s.len()).max().unwrap_or(0) as u32;
+                (longest * 6 + 20).min(200)
+            }
+            _ => 44,
         })
         .y_label_area_size(64)
         .build_cartesian_2d(x0..x1, y0..y1)
@@ -350,19 +353,24 @@ pub(crate) fn draw_on<DB: DrawingBackend>(
         .bold_line_style(RGBColor(215, 215, 215))
         .axis_desc_style(("sans-serif", 14))
         .label_style(("sans-serif", 12));
-    if let Ticks::Categories(n) = &chart.x_ticks {
-        mesh.x_labels(n.len().max(1) * 2 + 1)
-            .x_label_style(
-                TextStyle::from(
-                    ("sans-serif", 11)
-                        .into_font()
-                        .transform(FontTransform::Rotate270),
-                )
-                .pos(Pos::new(HPos::Right, VPos::Center)),
-            )
-            .disable_x_mesh();
+    if let Ticks::Categories(_) = &chart.x_ticks {
+        // The category names are drawn below, hanging from the axis.
+        mesh.x_labels(0).disable_x_mesh();
     }
     mesh.draw().map_err(err)?;
+    if let Ticks::Categories(names) = &chart.x_ticks {
+        let style = TextStyle::from(
+            ("sans-serif", 11)
+                .into_font()
+                .transform(FontTransform::Rotate270),
+        )
+        .pos(Pos::new(HPos::Right, VPos::Center));
+        for (i, name) in names.iter().enumerate() {
+            let (px, py) = ctx.backend_coord(&(i as f64, y0));
+            area.draw(&Text::new(name.as_str(), (px, py + 8), style.clone()))
+                .map_err(err)?;
+        }
+    }
 
     if let Some((lo, hi, label)) = &chart.hband {
         let fill = RGBColor(0, 158, 115).mix(0.12);

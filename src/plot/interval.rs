@@ -20,7 +20,7 @@ pub fn render(title: &str, rows: &[RowFits]) -> Result<String> {
     let mut chart = Chart::new(title, "", "exponent");
     chart.x_ticks = Ticks::Categories(rows.iter().map(|r| r.label.clone()).collect());
     chart.legend = Legend::UpperRight;
-    chart.size = (900, 480);
+    chart.size = (900, 560);
     chart.hband = Some((1.0, 2.0, "Theorem 5.1: [1, 2]".into()));
     let pts = |off: f64, f: fn(&RowFits) -> &Vec<f64>| -> Vec<Point> {
         rows.iter()

@@ -20,7 +20,7 @@ pub fn render(title: &str, y_label: &str, rows: &[Row]) -> Result<String> {
     let mut chart = Chart::new(title, "", y_label);
     chart.x_ticks = Ticks::Categories(rows.iter().map(|r| r.label.clone()).collect());
     chart.legend = Legend::UpperRight;
-    chart.size = (900, 480);
+    chart.size = (900, 560);
     let pts = |off: f64, f: fn(&Row) -> Option<(f64, f64)>| -> Vec<Point> {
         rows.iter()
             .enumerate()

@@ -1,9 +1,7 @@
 //! Term I against the real gradient difference (C6), per checkpoint and
 //! seed: gamma_I (the exponent of Term I `= h_p dw_p`) beside gamma_Dg (of
-//! the real `Dg = g_partner - g_p`), and the share of `Dg` Term I leaves
-//! unexplained up to a free factor, `min_a |Dg - a T1|^2 / |Dg|^2`, when
-//! recorded. The per-direction projections are not recorded, so this is
-//! drawn from the per-checkpoint figures.
+//! the real `Dg = g_partner - g_p`). The per-direction projections are not
+//! recorded, so this is drawn from the per-checkpoint exponents.
 
 use super::chart::{Chart, Legend, Mark, Point, Series, Ticks};
 use crate::error::Result;

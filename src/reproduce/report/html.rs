@@ -139,7 +139,7 @@ pub fn page(r: &Report) -> String {
             .map(|s| format!("<code>{}</code> ({})", escape(&s.commit), s.count))
             .collect();
         h.push_str(&row(
-            &format!("git commits recorded in the {what} (records each)"),
+            &format!("git commits recorded in the {what}, with record counts"),
             commits.join(", "),
         ));
     }

@@ -115,41 +115,6 @@ pub fn build(s: &ReportSettings) -> Result<Report, ReproduceError> {
     let mut figures = Vec::new();
     let mut sources = Vec::new();
 
-    // Table 1 and 3 grid.
-    let out = records.join("reduced");
-    let seeds = max_seed(&out.join("runs")).map_or(0, |s| s as usize + 1);
-    let (mut table1, mut table3, mut runs) = (Vec::new(), Vec::new(), Vec::<RunRecord>::new());
-    if seeds == 0 {
-        missing.push(format!(
-            "no Table 1 grid records under {}",
-            out.join("runs").display()
-        ));
-    } else {
-        for table in [TableId::One, TableId::Three] {
-            let settings = report_settings(out.clone(), &s.evidence.configs, table, seeds)?;
-            let p = plan(&settings)?;
-            let rows = table_rows(
-                &settings.published,
-                &p.rows,
-                &p.records,
-                table,
-                settings.min_train_progress,
-            );
-            if table == TableId::One {
-                table1 = rows;
-                runs = p.records;
-            } else {
-                table3 = rows;
-            }
-        }
-        sources.extend(commits(
-            "Table 1 grid (reduced/runs)",
-            runs.iter().map(|r| commit_of(&r.provenance)),
-        ));
-        let kept = scored(&runs, super::aggregate::DEFAULT_MIN_TRAIN_PROGRESS);
-        sources::table1_figures(&table1, &kept, &mut figures, &mut missing);
-    }
-
     // Figure records.
     let dir = records.join(FIGURES_SUBDIR);
     let mut recs: Vec<(String, FigureRecord)> = Vec::new();
@@ -183,6 +148,41 @@ pub fn build(s: &ReportSettings) -> Result<Report, ReproduceError> {
     }
     for (stem, rec) in &recs {
         sources::record_figures(stem, rec, &mut figures)?;
+    }
+
+    // Table 1 and 3 grid.
+    let out = records.join("reduced");
+    let seeds = max_seed(&out.join("runs")).map_or(0, |s| s as usize + 1);
+    let (mut table1, mut table3, mut runs) = (Vec::new(), Vec::new(), Vec::<RunRecord>::new());
+    if seeds == 0 {
+        missing.push(format!(
+            "no Table 1 grid records under {}",
+            out.join("runs").display()
+        ));
+    } else {
+        for table in [TableId::One, TableId::Three] {
+            let settings = report_settings(out.clone(), &s.evidence.configs, table, seeds)?;
+            let p = plan(&settings)?;
+            let rows = table_rows(
+                &settings.published,
+                &p.rows,
+                &p.records,
+                table,
+                settings.min_train_progress,
+            );
+            if table == TableId::One {
+                table1 = rows;
+                runs = p.records;
+            } else {
+                table3 = rows;
+            }
+        }
+        sources.extend(commits(
+            "Table 1 grid (reduced/runs)",
+            runs.iter().map(|r| commit_of(&r.provenance)),
+        ));
+        let kept = scored(&runs, super::aggregate::DEFAULT_MIN_TRAIN_PROGRESS);
+        sources::table1_figures(&table1, &kept, &mut figures, &mut missing);
     }
 
     // The net-claims grid.
