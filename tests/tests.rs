@@ -17,6 +17,7 @@ mod factors;
 mod fisher;
 mod fit;
 mod grid;
+mod json_output;
 mod kill;
 mod kron;
 mod layer;

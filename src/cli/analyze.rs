@@ -257,7 +257,7 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
             float32,
             analysis: &r,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::json::print(super::json::ANALYZE, &report)?;
     } else {
         let source = format!(
             "{} (model {}, data {})",
@@ -311,7 +311,7 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
     };
     let report = run_analyze(&settings)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::json::print(super::json::ANALYZE, &report)?;
     } else {
         print!(
             "{}",

@@ -176,7 +176,7 @@ pub fn run(args: NetClaimsArgs) -> Result<i32> {
     let settings = args.settings()?;
     let report = run_net_claims(&settings)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::json::print(super::json::NET_CLAIMS, &report)?;
     } else {
         print!("{}", render(&report));
     }
