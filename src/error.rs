@@ -4,6 +4,8 @@
 
 use thiserror::Error;
 
+pub mod or_error;
+
 /// Result alias used across the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -150,9 +152,10 @@ impl Error {
 /// A failure that a report or a record holds in place of a figure (a fit
 /// with too few points, a zero matrix, ...): the kind of error it was (the
 /// name of its [`Error`] variant, or a short name for failures found outside
-/// the core's errors) and its message. It serialises as its message, the
-/// form every committed record holds, and reads such a string back with the
-/// kind `recorded`.
+/// the core's errors) and its message. It serialises as its message and
+/// reads such a string back with the kind `recorded`; a field holding a
+/// figure or its failure is written through [`or_error`] (the figure, or
+/// `{"error": "<message>"}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     /// The kind of error, e.g. `InvalidParameter` or `ZeroMatrix`.

@@ -1,7 +1,7 @@
 //! The names of what a run trains: the data set and the model family, one
 //! type each for the command line, the training code, the reproduction grid
 //! and the reports. Serialized in kebab case (`"mnist"`, `"cifar10"`,
-//! `"mlp"`, `"cnn"`), the spelling of the committed configs and records.
+//! `"fashion-mnist"`, `"mlp"`, `"cnn"`), the spelling of the committed configs and records.
 //! The loss is [`crate::loss::Loss`].
 
 use serde::{Deserialize, Serialize};
@@ -16,17 +16,20 @@ pub enum Dataset {
     Mnist,
     /// CIFAR-10, 3 x 32 x 32.
     Cifar10,
+    /// Fashion-MNIST, 1 x 28 x 28 (MNIST's IDX format and sizes).
+    FashionMnist,
 }
 
 impl Dataset {
     /// Every data set, in order.
-    pub const ALL: [Dataset; 2] = [Dataset::Mnist, Dataset::Cifar10];
+    pub const ALL: [Dataset; 3] = [Dataset::Mnist, Dataset::Cifar10, Dataset::FashionMnist];
 
     /// The name used in `published.toml` and the results tables.
     pub fn published_name(self) -> &'static str {
         match self {
             Dataset::Mnist => "MNIST",
             Dataset::Cifar10 => "CIFAR-10",
+            Dataset::FashionMnist => "Fashion-MNIST",
         }
     }
     /// Short name: row keys, file names, row filters, the command line.
@@ -34,12 +37,13 @@ impl Dataset {
         match self {
             Dataset::Mnist => "mnist",
             Dataset::Cifar10 => "cifar10",
+            Dataset::FashionMnist => "fashion-mnist",
         }
     }
     /// (C, H, W).
     pub fn chw(self) -> (usize, usize, usize) {
         match self {
-            Dataset::Mnist => (1, 28, 28),
+            Dataset::Mnist | Dataset::FashionMnist => (1, 28, 28),
             Dataset::Cifar10 => (3, 32, 32),
         }
     }

@@ -69,7 +69,9 @@ fn assert_ok_json(out: &Output) -> serde_json::Value {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let v = serde_json::from_slice(&out.stdout).unwrap();
+    crate::json_output::assert_user_json(&v, "--json output");
+    v
 }
 
 #[test]

@@ -379,7 +379,8 @@ fn report_only_writes_results_from_hand_built_records() {
         String::from_utf8_lossy(&o.stderr)
     );
     let lines: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(lines["C6"]["status"], "counterexample");
+    assert_eq!(lines["schema_version"], 1);
+    assert_eq!(lines["lines"]["C6"]["status"], "counterexample");
     for (args, mention) in [
         (vec!["--report-only", "--shard", "3/2"], "shard"),
         (vec!["--report-only", "--stage", "later"], "stage"),

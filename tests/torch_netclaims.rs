@@ -286,6 +286,7 @@ fn cli_train_then_net_claims_on_mnist() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::json_output::assert_user_json(&v, "net-claims --json");
     assert_eq!(v["layer"], "fc3.weight");
     assert_eq!(v["checkpoints"].as_array().unwrap().len(), 2);
     assert_eq!(v["claims"].as_array().unwrap().len(), 7);
@@ -295,19 +296,10 @@ fn cli_train_then_net_claims_on_mnist() {
     let st = &cps[1]["structure"];
     assert_eq!(st["top_k"], 50);
     for key in ["rho_bar", "commutator", "decay_slope"] {
-        assert!(
-            st["kspace"][key]["Ok"]["p_below"].is_number(),
-            "{key}: {st}"
-        );
+        assert!(st["kspace"][key]["p_below"].is_number(), "{key}: {st}");
     }
     assert!(st["first_moment_share"].is_number());
-    assert_eq!(
-        st["batch_scaling"]["Ok"]["points"]
-            .as_array()
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(st["batch_scaling"]["points"].as_array().unwrap().len(), 3);
     assert!(st["entanglement_mean"].is_number() || st["entanglement_mean"].is_null());
     let ids: Vec<&str> = v["claims"]
         .as_array()

@@ -280,7 +280,7 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
             float32,
             analysis: &r,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::json::print(super::json::ANALYZE, &report)?;
     } else {
         let source = format!(
             "{} (model {}, data {})",
@@ -344,7 +344,7 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
         )?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::json::print(super::json::ANALYZE, &report)?;
     } else {
         print!(
             "{}",

@@ -9,6 +9,7 @@ use superlinear::exit;
 mod analyze;
 mod claims;
 mod coupling;
+mod json;
 #[cfg(feature = "torch")]
 mod netclaims;
 mod netgrid;

@@ -198,7 +198,7 @@ pub fn run(args: NetClaimsArgs) -> Result<i32> {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::json::print(super::json::NET_CLAIMS, &report)?;
     } else {
         print!("{}", render(&report));
     }

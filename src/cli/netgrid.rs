@@ -106,7 +106,26 @@ pub fn run(args: NetGridArgs) -> Result<i32> {
 
 fn print_report(r: &NetGridReport, args: &NetGridArgs) -> Result<()> {
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r.lines)?);
+        #[derive(serde::Serialize)]
+        struct Lines<'a> {
+            lines: &'a std::collections::BTreeMap<String, superlinear::claims::evidence::Line>,
+            trained: usize,
+            reused_runs: usize,
+            analysed: usize,
+            reused_records: usize,
+            skipped: &'a [String],
+        }
+        super::json::print(
+            super::json::NET_GRID,
+            &Lines {
+                lines: &r.lines,
+                trained: r.trained,
+                reused_runs: r.reused_runs,
+                analysed: r.analysed,
+                reused_records: r.reused_records,
+                skipped: &r.skipped,
+            },
+        )?;
     } else {
         for (claim, line) in &r.lines {
             println!("{claim:<4} {:<22} {}", line.status.as_str(), line.summary);

@@ -68,6 +68,10 @@ pub struct ReproduceArgs {
     /// No per-run progress lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Print the rows, the judgements and the run counts as JSON instead of
+    /// the tables (the files are written either way).
+    #[arg(long)]
+    pub json: bool,
     /// Runs below the training-accuracy floor 1/K + P (1 - 1/K) (P of the way
     /// from chance to full accuracy) are listed but not scored: they measure
     /// an untrained network.
@@ -137,7 +141,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
                 format!(" --out {}", out.display())
             }
         ),
-        progress: !args.quiet,
+        progress: !args.quiet && !args.json,
         timings: !args.no_timings,
         report_only: args.report_only,
         min_train_progress: args.min_train_progress,
@@ -149,6 +153,33 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
     } else {
         train_and_report(&settings)?
     };
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            table: u8,
+            scale: &'a str,
+            out: &'a std::path::Path,
+            results: &'a std::path::Path,
+            ran: usize,
+            reused: usize,
+            rows: &'a [superlinear::reproduce::aggregate::TableRow],
+            judgements: &'a [superlinear::claims::grid::GridJudgement],
+        }
+        super::json::print(
+            super::json::REPRODUCE,
+            &Out {
+                table: table.number(),
+                scale: scale.name(),
+                out: &out,
+                results: &results_md,
+                ran: report.ran,
+                reused: report.reused,
+                rows: &report.rows,
+                judgements: &report.judgements,
+            },
+        )?;
+        return Ok(exit_code(report.judgements.iter().map(|j| j.status)));
+    }
     print!("{}", report.markdown);
     println!();
     print!("{}", judgements_markdown(&report.judgements));

@@ -130,7 +130,7 @@ pub fn train(args: TrainArgs) -> Result<i32> {
     settings.train.validate()?;
     let report = run_train(&settings)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::json::print(super::json::TRAIN, &report)?;
     } else {
         if let Some(last) = report.epochs.last() {
             println!(

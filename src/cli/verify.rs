@@ -35,7 +35,7 @@ pub fn run(args: VerifyArgs) -> Result<i32> {
     let rows = run_all(&settings, args.claim.as_deref())?;
     if args.json {
         let value = to_json(&rows, &settings, &Provenance::current(), !args.no_timings);
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        super::json::print(super::json::VERIFY, &value)?;
     } else {
         print!("{}", render_table(&rows, &settings, args.details));
     }

@@ -313,10 +313,20 @@ pub fn run_grid(
     Ok(out)
 }
 
+/// Version of the [`GridResults`] layout.
+pub const GRID_SCHEMA_VERSION: u32 = 1;
+
+fn grid_schema() -> u32 {
+    GRID_SCHEMA_VERSION
+}
+
 /// A finished grid with its settings and the command that produced it: what
 /// `theory/coupling-null.json` holds.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct GridResults {
+    /// [`GRID_SCHEMA_VERSION`] (files written before the field: the same layout).
+    #[serde(default = "grid_schema")]
+    pub schema_version: u32,
     pub command: String,
     pub settings: GridSettingsRecord,
     pub points: Vec<GridPointRecord>,
@@ -363,6 +373,7 @@ impl GridResults {
     /// Packs a run made by `command` for writing.
     pub fn new(command: &str, s: &GridSettings, points: &[GridPoint]) -> Self {
         GridResults {
+            schema_version: GRID_SCHEMA_VERSION,
             command: command.to_string(),
             settings: GridSettingsRecord {
                 ds: s.ds.clone(),

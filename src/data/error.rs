@@ -151,6 +151,14 @@ pub enum DataError {
         key: String,
         reason: String,
     },
+    /// A Python pickle outside the subset the CIFAR-10 python batches use,
+    /// or holding something other than a batch.
+    #[error("{path}: not a CIFAR-10 python batch: {reason} (at byte {offset})")]
+    BadPickle {
+        path: String,
+        offset: usize,
+        reason: String,
+    },
     /// A class label outside `0..classes`.
     #[error("{path}: {field}[{index}] = {label} is outside 0..{classes} (one class per logit)")]
     LabelOutOfRange {

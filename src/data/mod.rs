@@ -7,9 +7,15 @@
 //!   layout (`mnist-10k/images-idx3-ubyte.gz`, `labels-idx1-ubyte.gz`), the
 //!   torchvision layout (`MNIST/raw/train-images-idx3-ubyte[.gz]`) or the
 //!   classic names (`train-images-idx3-ubyte[.gz]`, `train-images.idx3-ubyte`).
+//! - [`load_fashion_mnist`]: Fashion-MNIST, the same IDX files, in
+//!   `fashion-mnist/` (Debian's `dataset-fashion-mnist` installs
+//!   `/usr/share/datasets/fashion-mnist/`), torchvision's
+//!   `FashionMNIST/raw/` or directly in the directory.
 //! - [`load_cifar10`]: CIFAR-10 binary batches ([`cifar`]), plain or gzip, in
 //!   the shared layout (`cifar10-jpeg/*.bin.gz`), the torchvision layout
-//!   (`cifar-10-batches-bin/*.bin`) or directly in the directory.
+//!   (`cifar-10-batches-bin/*.bin`) or directly in the directory; failing
+//!   those, torchvision's python batches ([`pickle`]) in
+//!   `cifar-10-batches-py/` or directly in the directory.
 //! - [`atomic`]: crash-safe writes (temporary file, fsync, rename) for
 //!   every file the tool writes.
 //! - [`npy`]: `.npy` matrices and vectors; [`text`]: plain-text vectors.
@@ -41,6 +47,7 @@ pub mod factors;
 pub mod idx;
 pub mod io;
 pub mod npy;
+pub mod pickle;
 pub mod text;
 
 pub use error::DataError;
@@ -164,6 +171,36 @@ pub fn load_mnist(dir: &Path) -> Result<Dataset, DataError> {
     })
 }
 
+/// Sub-directories tried for Fashion-MNIST, in order: its own folder (also
+/// Debian's `/usr/share/datasets/fashion-mnist`), torchvision's, the
+/// directory itself.
+const FASHION_DIRS: [&str; 3] = ["fashion-mnist", "FashionMNIST/raw", ""];
+
+/// Loads Fashion-MNIST (the training images; the IDX files of MNIST's
+/// format, `train-images-idx3-ubyte[.gz]` and `train-labels-idx1-ubyte[.gz]`)
+/// from `dir`, from `dir/fashion-mnist/` or from torchvision's
+/// `dir/FashionMNIST/raw/`.
+pub fn load_fashion_mnist(dir: &Path) -> Result<Dataset, DataError> {
+    require_dir(dir, "Fashion-MNIST data directory")?;
+    let (img, lab) = MNIST_NAMES[1];
+    for sub in FASHION_DIRS {
+        let base = dir.join(sub);
+        if let Some(images) = find_file(&base, img) {
+            let labels = find_file(&base, lab).ok_or_else(|| DataError::Missing {
+                path: base.join(lab),
+                what: format!("labels (plain or .gz) for {}", images.display()),
+            })?;
+            return load_idx_pair(&images, &labels, "fashion-mnist");
+        }
+    }
+    Err(DataError::Missing {
+        path: dir.to_path_buf(),
+        what: "Fashion-MNIST IDX files: looked for train-images-idx3-ubyte (plain or .gz) \
+               in fashion-mnist/, FashionMNIST/raw/ and ."
+            .into(),
+    })
+}
+
 /// Loads an IDX image file and its IDX label file.
 pub fn load_idx_pair(images: &Path, labels: &Path, name: &str) -> Result<Dataset, DataError> {
     let img_label = images.display().to_string();
@@ -207,7 +244,11 @@ pub fn load_cifar10(dir: &Path, split: CifarSplit) -> Result<Dataset, DataError>
         CifarSplit::Train => (1..=5).map(|i| format!("data_batch_{i}.bin")).collect(),
         CifarSplit::Test => vec!["test_batch.bin".into()],
     };
-    let files = CIFAR_DIRS
+    let name = match split {
+        CifarSplit::Train => "cifar10-train",
+        CifarSplit::Test => "cifar10-test",
+    };
+    let binary = CIFAR_DIRS
         .iter()
         .map(|sub| {
             let base = dir.join(sub);
@@ -216,23 +257,65 @@ pub fn load_cifar10(dir: &Path, split: CifarSplit) -> Result<Dataset, DataError>
                 .filter_map(|s| find_file(&base, s))
                 .collect::<Vec<_>>()
         })
-        .find(|f| !f.is_empty())
-        .ok_or_else(|| DataError::Missing {
+        .find(|f| !f.is_empty());
+    if let Some(files) = binary {
+        return load_cifar_files(&files, name);
+    }
+    let python = CIFAR_PY_DIRS
+        .iter()
+        .map(|sub| {
+            let base = dir.join(sub);
+            stems
+                .iter()
+                .map(|s| base.join(s.trim_end_matches(".bin")))
+                .filter(|p| p.is_file())
+                .collect::<Vec<_>>()
+        })
+        .find(|f| !f.is_empty());
+    match python {
+        Some(files) => load_cifar_pickles(&files, name),
+        None => Err(DataError::Missing {
             path: dir.to_path_buf(),
             what: format!(
-                "CIFAR-10 {} files: looked for {}[.gz] in cifar10-jpeg/, cifar-10-batches-bin/ and .",
+                "CIFAR-10 {} files: looked for {}[.gz] in cifar10-jpeg/, cifar-10-batches-bin/ and ., \
+                 and for the python batches (without .bin) in cifar-10-batches-py/ and .",
                 match split {
                     CifarSplit::Train => "training",
                     CifarSplit::Test => "test",
                 },
                 stems.join(", ")
             ),
-        })?;
-    let name = match split {
-        CifarSplit::Train => "cifar10-train",
-        CifarSplit::Test => "cifar10-test",
-    };
-    load_cifar_files(&files, name)
+        }),
+    }
+}
+
+/// torchvision's python layout, then the directory itself.
+const CIFAR_PY_DIRS: [&str; 2] = ["cifar-10-batches-py", ""];
+
+/// Loads and concatenates CIFAR-10 python batches ([`pickle`]), in the order given.
+pub fn load_cifar_pickles(files: &[PathBuf], name: &str) -> Result<Dataset, DataError> {
+    let mut labels = Vec::new();
+    let mut pixels = Vec::new();
+    for f in files {
+        let bytes = io::read_capped(f, "CIFAR-10 python batch", io::DEFAULT_CAP)?;
+        let (l, p) = pickle::parse_cifar_pickle(&bytes, &f.display().to_string())?;
+        labels.extend_from_slice(&l);
+        pixels.extend_from_slice(&p);
+    }
+    if labels.is_empty() {
+        return Err(DataError::Empty {
+            what: name.into(),
+            reason: "no CIFAR-10 python batches given".into(),
+        });
+    }
+    Dataset::from_bytes(
+        pixels,
+        labels,
+        cifar::CHANNELS,
+        cifar::SIDE,
+        cifar::SIDE,
+        name,
+    )
 }
 
 /// Loads and concatenates CIFAR-10 binary files, in the order given.

@@ -111,13 +111,16 @@ pub struct LayerReport {
     pub first_moment_residual: f64,
     /// gamma: fit of `ln C_ii` on `ln H_ii` over the top-k (Eq. 2's C); the
     /// error text when the fit is impossible (e.g. fewer than 3 usable points).
+    #[serde(with = "crate::error::or_error")]
     pub gamma: std::result::Result<GammaFit, crate::error::Failure>,
     /// gamma_awd: the same with `C_awd,ii` (Eq. 15).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_awd: std::result::Result<GammaFit, crate::error::Failure>,
     /// The fit rule used (default floor `1e3 d eps`).
     pub fit_rule: FitRule,
     /// gamma(k), gamma's bootstrap interval over samples (basis fixed) and the
     /// form test ([`super::uncertainty`]); the error text when impossible.
+    #[serde(with = "crate::error::or_error")]
     pub gamma_uncertainty: std::result::Result<GammaUncertainty, crate::error::Failure>,
     /// Theorem 5.1 (C9) on `S_ii = v_i^T E[h_p^2] v_i` with `Lambda = max lambda_{p,k}`.
     pub bounds: BoundReport,
@@ -127,13 +130,16 @@ pub struct LayerReport {
     pub stages: Vec<Stage>,
     /// `rho_bar` of `C' = V^T C V` over the top-k (C3) with the paper's null;
     /// the error text when it cannot be computed.
+    #[serde(with = "crate::error::or_error")]
     pub coupling_c: std::result::Result<CouplingNull, crate::error::Failure>,
     /// The same for `C_awd' = V^T E[h^2] V` (None: not asked for, see
     /// [`LayerSettings::coupling_awd`]).
+    #[serde(with = "crate::error::or_error::option")]
     pub coupling_awd: Option<std::result::Result<CouplingNull, crate::error::Failure>>,
     /// Table 3's exponents with Term II kept (None: not asked for, see
     /// [`LayerSettings::term2`]); the error text when the matching or a fit
     /// is impossible.
+    #[serde(with = "crate::error::or_error::option")]
     pub term2: Option<std::result::Result<Term2Report, crate::error::Failure>>,
     /// How the top-k eigenpairs of H were found and how well.
     pub eigen: EigenSummary,
@@ -311,8 +317,10 @@ pub struct Term2Report {
     /// `sum_i E[(T2.v_i)^2] / sum_i E[(T1.v_i)^2]` over the top-k.
     pub term2_share: f64,
     /// gamma of `E_p[((T1 + T2) . v_i)^2]` with the real `dw_p`.
+    #[serde(with = "crate::error::or_error")]
     pub gamma_term12: std::result::Result<GammaFit, crate::error::Failure>,
     /// gamma of `sigma^2 v_i^T E[h^2] v_i + E_p[(T2 . v_i)^2]`.
+    #[serde(with = "crate::error::or_error")]
     pub gamma_iso_term2: std::result::Result<GammaFit, crate::error::Failure>,
 }
 

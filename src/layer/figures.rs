@@ -103,17 +103,23 @@ pub struct PairFigures {
     /// Distinct partners among the N samples.
     pub distinct_partners: usize,
     /// gamma of `C_I` (Term I with the real dw_p).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_term1: Fit,
     /// gamma of `C_I+II` (Eq. 58; Table 3's column, our reading).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_term12: Fit,
     /// gamma of `sigma^2 E[h^2] + C_II` (the other reading of Eq. 58:
     /// isotropic Term I plus the measured Term II, cross terms dropped).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_iso_term2: Fit,
     /// gamma of `C_Dg` (exact matched-pair gradient differences).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_delta: Fit,
     /// gamma of `C_diag` (local cross terms dropped).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_local_diag: Fit,
     /// gamma of `sigma^2 E[h^2]` on the same samples (= gamma_awd).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_iso: Fit,
     /// Top-k: `sum E[(T2.v)^2] / sum E[(T1.v)^2]`.
     pub term2_share: f64,
@@ -165,12 +171,15 @@ pub struct CheckpointFigures {
     /// Mean per-sample loss on the analysed samples.
     pub mean_loss: f64,
     /// gamma (C from Eq. 2).
+    #[serde(with = "crate::error::or_error")]
     pub gamma: Fit,
     /// gamma_awd (Eq. 15).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_awd: Fit,
     /// gamma(k), gamma's bootstrap interval over samples (basis fixed) and
     /// the form test ([`super::uncertainty`]; C15); the error text when
     /// impossible.
+    #[serde(with = "crate::error::or_error")]
     pub gamma_uncertainty: std::result::Result<GammaUncertainty, crate::error::Failure>,
     /// Matched-pair figures (C6, C7).
     pub pairs: PairFigures,
@@ -185,6 +194,7 @@ pub struct CheckpointFigures {
 #[derive(Debug, Clone, Serialize)]
 pub struct SuppressionFigures {
     /// gamma_awd before.
+    #[serde(with = "crate::error::or_error")]
     pub before: Fit,
     /// The homogenised run (Eq. 24-26 with the configured thresholds).
     pub homogenized: KronSuppression,

@@ -148,14 +148,18 @@ pub struct Decay {
 #[derive(Debug, Clone, Serialize)]
 pub struct KSpaceStructure {
     /// `rho_bar` against the simulated null.
+    #[serde(with = "crate::error::or_error")]
     pub rho_bar: std::result::Result<NullComparison, Failure>,
     /// `rho_bar` with the App. C mean and App. D SE for rotations in R^k.
+    #[serde(with = "crate::error::or_error")]
     pub rho_bar_paper: std::result::Result<CouplingNull, Failure>,
     /// The relative commutator against the simulated null.
+    #[serde(with = "crate::error::or_error")]
     pub commutator: std::result::Result<NullComparison, Failure>,
     /// The observed decay.
     pub decay: Decay,
     /// Its slope against the null's slopes.
+    #[serde(with = "crate::error::or_error")]
     pub decay_slope: std::result::Result<NullComparison, Failure>,
     /// `1 / (R + 1)`: no p-value is smaller.
     pub p_floor: f64,
@@ -175,6 +179,7 @@ pub struct StructureFigures {
     /// Full space: `|E g|^2 / E|g|^2` (C8).
     pub first_moment_share_full: f64,
     /// The `1/B` scaling of the mini-batch covariance on the top-k (C8).
+    #[serde(with = "crate::error::or_error")]
     pub batch_scaling: std::result::Result<BatchScaling, Failure>,
     /// Mean over the top-k of `corr(lambda_p1, (u_p1.v_i)^2)` (C13).
     pub entanglement_mean: f64,

@@ -148,6 +148,7 @@ pub struct KronSuppression {
     /// Mean principal eigenvalue of the stiff group.
     pub stiff_mean: f64,
     /// gamma_awd of the rebuilt H', E[h'^2] on H''s top-k (or the error text).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_awd: std::result::Result<GammaFit, crate::error::Failure>,
     /// `H'_ii` (top-k eigenvalues of H').
     pub h_diag: Vec<f64>,

@@ -248,8 +248,10 @@ pub struct GammaUncertainty {
     /// gamma(k) and local slopes.
     pub curve: Vec<GammaAtK>,
     /// The bootstrap (the error when a replicate cannot be fitted).
+    #[serde(with = "crate::error::or_error")]
     pub bootstrap: std::result::Result<BootstrapGamma, Failure>,
     /// The form test (the error when it cannot be computed).
+    #[serde(with = "crate::error::or_error")]
     pub form: std::result::Result<FormTest, Failure>,
     /// Warnings recorded with the figures.
     pub warnings: Vec<String>,

@@ -437,7 +437,7 @@ impl ConfigSet {
             Model::Mlp => {
                 let widths = match row.dataset {
                     // The paper gives 784-50-50-K for MNIST.
-                    Dataset::Mnist => vec![50, 50],
+                    Dataset::Mnist | Dataset::FashionMnist => vec![50, 50],
                     Dataset::Cifar10 => u.cifar_mlp_hidden.clone(),
                 };
                 let n = widths.len();

@@ -45,6 +45,7 @@ pub mod claim_docs;
 pub mod config;
 pub mod evidence;
 pub mod grid;
+pub mod migrate;
 pub mod netclaims;
 pub mod netgrid;
 pub mod record;

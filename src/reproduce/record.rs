@@ -3,8 +3,11 @@
 //! config, provenance, training outcome, analysis outcome, timings), and its
 //! path, loading and saving. A record ends in a `checksum` field (FNV-1a of
 //! the rest of the text); a record whose checksum does not match is torn or
-//! edited and is rerun, one without (the committed ones) is read as legacy. Pure Rust; the field names are the stored format
+//! edited and is rerun, one without is read as legacy. Pure Rust; the field names are the stored format
 //! of the committed records under `experiments/results/` and must not change.
+//! A fit that failed is stored as `{"error": "<message>"}`
+//! (`crate::error::or_error`); records of schema 1 held `{"Ok": ..}` /
+//! `{"Err": ..}` tags and read the same.
 
 use std::path::{Path, PathBuf};
 
@@ -60,8 +63,10 @@ pub struct Term2Summary {
     /// `sum_i E[(T2.v_i)^2] / sum_i E[(T1.v_i)^2]` over the top-k.
     pub term2_share: f64,
     /// gamma of `E_p[((T1 + T2).v_i)^2]` (real dw_p; our first reading of Eq. 58).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_term12: Result<FitSummary, crate::error::Failure>,
     /// gamma of `sigma^2 v_i^T E[h^2] v_i + E_p[(T2.v_i)^2]` (second reading).
+    #[serde(with = "crate::error::or_error")]
     pub gamma_iso_term2: Result<FitSummary, crate::error::Failure>,
 }
 
@@ -143,8 +148,10 @@ pub struct AnalyzeOutcome {
     /// Directions fitted (top-k).
     pub top_k: usize,
     /// gamma (Eq. 2), or why it could not be fitted.
+    #[serde(with = "crate::error::or_error")]
     pub gamma: Result<FitSummary, crate::error::Failure>,
     /// gamma_awd (Eq. 15), or why it could not be fitted.
+    #[serde(with = "crate::error::or_error")]
     pub gamma_awd: Result<FitSummary, crate::error::Failure>,
     /// Theorem 5.1 violations (left, right) over the top-k.
     pub bound_violations: (usize, usize),
@@ -184,9 +191,21 @@ pub struct Timings {
     pub analyze_cpu_s: Option<f64>,
 }
 
+/// Version of the run record layout: 2 stores a failed fit as
+/// `{"error": ..}` and a fitted one bare; 1 (no `schema_version` field)
+/// wrapped them in `Ok`/`Err` tags and still reads.
+pub const RUN_SCHEMA_VERSION: u32 = 2;
+
+fn schema_1() -> u32 {
+    1
+}
+
 /// One finished run: the per-run JSON file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
+    /// [`RUN_SCHEMA_VERSION`] when written; 1 for records without the field.
+    #[serde(default = "schema_1")]
+    pub schema_version: u32,
     /// Resolved config.
     pub config: RunConfig,
     /// Provenance (commit, seed, ...).

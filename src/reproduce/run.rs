@@ -109,6 +109,7 @@ pub fn run_one(
     let fit = FitSummary::of;
     let last = tr.epochs.last();
     Ok(RunRecord {
+        schema_version: crate::reproduce::record::RUN_SCHEMA_VERSION,
         config: config.clone(),
         provenance: Provenance::now(seed, threads, &data.name),
         train: TrainOutcome {

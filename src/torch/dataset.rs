@@ -152,6 +152,7 @@ pub fn load_data(s: &DataSettings) -> Result<TrainData> {
     let root = data::data_root(s.root.as_deref())?;
     let full = match s.dataset {
         Dataset::Mnist => data::load_mnist(&root)?,
+        Dataset::FashionMnist => data::load_fashion_mnist(&root)?,
         Dataset::Cifar10 => data::load_cifar10(&root, CifarSplit::Train)?,
     };
     let mut ds = full.first_classes(s.classes)?;

@@ -27,7 +27,7 @@ pub fn baseline(args: BaselineArgs) -> Result<i32> {
     let settings = BaselineSettings::new(args.d, spectrum, args.null.rotations, args.null.seed)?;
     print_report(
         &baseline_null(&settings, &load_spectrum_file)?,
-        args.null.json,
+        args.null.json.then_some(crate::cli::json::BASELINE),
         |r| render::Baseline(r).to_string(),
     )
 }

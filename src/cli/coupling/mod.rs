@@ -32,14 +32,15 @@ pub struct NullArgs {
     pub json: bool,
 }
 
-/// Prints a report as JSON or as the text `render` makes of it.
+/// Prints a report as JSON of layout `json` (its schema version) or as the
+/// text `render` makes of it.
 fn print_report<R: serde::Serialize>(
     report: &R,
-    json: bool,
+    json: Option<u32>,
     render: impl Fn(&R) -> String,
 ) -> Result<i32> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+    if let Some(version) = json {
+        super::json::print(version, report)?;
     } else {
         print!("{}", render(report));
     }

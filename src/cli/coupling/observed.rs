@@ -33,7 +33,7 @@ pub fn coupling(args: CouplingArgs) -> Result<i32> {
     let h = load_matrix(&args.hess, names.hess)?;
     print_report(
         &coupling_test(c.as_ref(), h.as_ref(), &names, &settings)?,
-        args.null.json,
+        args.null.json.then_some(crate::cli::json::COUPLING),
         |r| render::Coupling(r).to_string(),
     )
 }

@@ -6,7 +6,10 @@
 //! candidate rate's seed-0 outcome and the rate chosen by the rule of
 //! `crate::claims::premise`). Written crash-safely with the checksum of
 //! [`crate::reproduce::record`] (a record whose checksum fails is redone).
-//! Non-finite numbers are stored as `null` and read back as NaN.
+//! Non-finite numbers are stored as `null` and read back as NaN. A figure
+//! that could not be computed is stored as `{"error": "<message>"}`
+//! (`crate::error::or_error`); records of schema 1 held Rust's `{"Ok": ..}`
+//! / `{"Err": ..}` tags instead and read the same.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,8 +25,20 @@ use crate::reproduce::record::{checked_body, with_checksum, Checksum, Provenance
 use crate::reproduce::{write_atomic, ReproduceError};
 use crate::spec::{Dataset, Model};
 
-/// Version of the record layout.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the record layout: 2 stores a failed figure as
+/// `{"error": ..}` and a computed one bare; 1 wrapped them in `Ok`/`Err`
+/// tags (still read: the tags are stripped on reading).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest record layout still read.
+pub const OLDEST_SCHEMA_VERSION: u32 = 1;
+
+/// Reads a stored net-claims report with the tags of schema 1 stripped.
+fn untagged_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
+    let mut v = serde_json::Value::deserialize(d)?;
+    crate::error::or_error::strip_legacy_tags(&mut v);
+    Ok(v)
+}
 
 /// f64 fields stored with non-finite values as `null` (read back as NaN).
 pub mod nan_null {
@@ -231,6 +246,7 @@ pub struct NetRunRecord {
     /// Per claim, in order C6, C7, C13, C15.
     pub claims: Vec<ClaimSummary>,
     /// The whole net-claims report as serialised by `net-claims --json`.
+    #[serde(deserialize_with = "untagged_value")]
     pub net_claims: serde_json::Value,
     /// Timings.
     pub timings: NetTimings,
@@ -326,7 +342,8 @@ pub fn load_checked<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, Repro
 /// another config: to be redone).
 pub fn stored_run_record(path: &Path, config: &NetRunConfig) -> Option<NetRunRecord> {
     let rec: NetRunRecord = load_checked(path).ok()??;
-    (rec.schema_version == SCHEMA_VERSION && rec.config == *config).then_some(rec)
+    let readable = (OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&rec.schema_version);
+    (readable && rec.config == *config).then_some(rec)
 }
 
 /// Every readable run record and pilot record of the config's families under

@@ -68,11 +68,11 @@ fn uncertainty_cells(r: &NetRunRecord) -> (String, String) {
     let u = r.net_claims["checkpoints"]
         .as_array()
         .and_then(|c| c.last())
-        .map(|c| &c["gamma_uncertainty"]["Ok"]);
+        .map(|c| &c["gamma_uncertainty"]);
     let Some(u) = u else {
         return ("n/a".into(), "n/a".into());
     };
-    let ci = &u["bootstrap"]["Ok"]["gamma_ci"];
+    let ci = &u["bootstrap"]["gamma_ci"];
     let ci = match (ci[0].as_f64(), ci[1].as_f64()) {
         (Some(lo), Some(hi)) => format!("[{lo:.3}, {hi:.3}]"),
         _ => "n/a".into(),
