@@ -63,7 +63,13 @@ pub struct SymEig {
 
 /// The PSD tolerance `30 n eps ||A||_2` for an n x n matrix of spectral norm `norm2`.
 pub fn psd_tolerance(n: usize, norm2: f64) -> f64 {
-    30.0 * n.max(1) as f64 * f64::EPSILON * norm2
+    psd_tolerance_at(n, norm2, f64::EPSILON)
+}
+
+/// The PSD tolerance `30 n eps ||A||_2` at the unit roundoff `eps` of the
+/// values (f32's for a float32 input file).
+pub fn psd_tolerance_at(n: usize, norm2: f64, eps: f64) -> f64 {
+    30.0 * n.max(1) as f64 * eps * norm2
 }
 
 /// Whether a spectrum of an n x n symmetric matrix passes the PSD rule.
@@ -130,6 +136,44 @@ pub fn check_positive_slice(v: &[f64], input: &str) -> Result<()> {
 
 /// Checks squareness, finiteness and symmetry to `100 n eps max|A_ij|`.
 pub fn check_symmetric(a: MatRef<'_, f64>, input: &str) -> Result<()> {
+    check_symmetric_at(a, input, f64::EPSILON).map(|_| ())
+}
+
+/// The symmetry tolerance `100 n eps max|A_ij|` at the unit roundoff `eps`
+/// of the values.
+pub fn symmetry_tolerance(n: usize, max_abs: f64, eps: f64) -> f64 {
+    100.0 * n.max(1) as f64 * eps * max_abs
+}
+
+/// `max |A_ij - A_ji|` of a square matrix.
+pub fn max_asymmetry(a: MatRef<'_, f64>) -> f64 {
+    let mut max_asym = 0.0f64;
+    for j in 0..a.ncols().min(a.nrows()) {
+        for i in 0..j {
+            max_asym = max_asym.max((a[(i, j)] - a[(j, i)]).abs());
+        }
+    }
+    max_asym
+}
+
+/// Checks squareness, finiteness and symmetry to
+/// [`symmetry_tolerance`] at the unit roundoff `eps` of the values (f32's
+/// for a float32 file); returns `(max |A_ij - A_ji|, tolerance)`.
+pub fn check_symmetric_at(a: MatRef<'_, f64>, input: &str, eps: f64) -> Result<(f64, f64)> {
+    let (max_asym, tol) = asymmetry_at(a, input, eps)?;
+    if max_asym > tol {
+        return Err(Error::NotSymmetric {
+            input: input.to_string(),
+            max_asym,
+            tol,
+        });
+    }
+    Ok((max_asym, tol))
+}
+
+/// Checks squareness and finiteness; returns `(max |A_ij - A_ji|,
+/// tolerance)` with the tolerance at the unit roundoff `eps`.
+pub fn asymmetry_at(a: MatRef<'_, f64>, input: &str, eps: f64) -> Result<(f64, f64)> {
     let n = a.nrows();
     if a.ncols() != n {
         return Err(Error::shape(
@@ -139,22 +183,7 @@ pub fn check_symmetric(a: MatRef<'_, f64>, input: &str) -> Result<()> {
         ));
     }
     check_finite(a, input)?;
-    let scale = a.norm_max();
-    let tol = 100.0 * n.max(1) as f64 * f64::EPSILON * scale;
-    let mut max_asym = 0.0f64;
-    for j in 0..n {
-        for i in 0..j {
-            max_asym = max_asym.max((a[(i, j)] - a[(j, i)]).abs());
-        }
-    }
-    if max_asym > tol {
-        return Err(Error::NotSymmetric {
-            input: input.to_string(),
-            max_asym,
-            tol,
-        });
-    }
-    Ok(())
+    Ok((max_asymmetry(a), symmetry_tolerance(n, a.norm_max(), eps)))
 }
 
 /// `x 2^k`, exact unless the result over- or underflows (applied in steps

@@ -60,7 +60,7 @@ fn catalogue_and_registry_agree() {
 
 #[test]
 fn unknown_catalogue_keys_are_errors() {
-    let text = "[[claim]]\nid = \"C1\"\ntitle = \"t\"\npaper_ref = \"r\"\nstatement = \"s\"\nkind = \"identity\"\nderivation = \"unchecked\"\nnetworks = \"unchecked\"\ncolour = \"red\"\n";
+    let text = "[[claim]]\nid = \"C1\"\ntitle = \"t\"\npaper_ref = \"r\"\nstatement = \"s\"\nformula = \"f\"\nsymbols = [\"x: y\"]\nkind = \"identity\"\nderivation = \"unchecked\"\nnetworks = \"unchecked\"\ncolour = \"red\"\n";
     let err = Catalogue::parse(text, "x.toml").unwrap_err().to_string();
     assert!(err.contains("colour"), "{err}");
 }
@@ -225,7 +225,7 @@ fn statuses(pairs: &[(&str, Status, Status)]) -> BTreeMap<String, (Status, Statu
 
 #[test]
 fn catalogue_rewrite_touches_only_the_status_fields() {
-    let text = "# head\n[[claim]]\nid = \"C1\"\ntitle = \"t\"\npaper_ref = \"r\"\nstatement = \"s\"\nkind = \"identity\"\nderivation = \"unchecked\"\nnetworks = \"unchecked\"\nnotes = \"derivation = \\\"x\\\" in prose\"\n";
+    let text = "# head\n[[claim]]\nid = \"C1\"\ntitle = \"t\"\npaper_ref = \"r\"\nstatement = \"s\"\nformula = \"f\"\nsymbols = [\"x: y\"]\nkind = \"identity\"\nderivation = \"unchecked\"\nnetworks = \"unchecked\"\nnotes = \"derivation = \\\"x\\\" in prose\"\n";
     let out = rewrite_catalogue(
         text,
         &statuses(&[("C1", Status::Verified, Status::NotReproduced)]),

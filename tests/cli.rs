@@ -215,8 +215,14 @@ fn baseline_and_coupling_print_text_tables() {
     assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 6, "{text}");
+    assert_eq!(lines.len(), 9, "{text}");
     assert!(lines[0].starts_with("rho_bar = "), "{text}");
+    assert!(lines[6].starts_with("p to report: "), "{text}");
+    assert!(
+        lines[7].starts_with("input C: float64, eps 2.2e-16"),
+        "{text}"
+    );
+    assert!(lines[8].starts_with("input H: float64"), "{text}");
     assert!(lines[0].contains("(d = 5, C rank 5"), "{text}");
     assert!(lines[2].starts_with("paper (App. C, D)"), "{text}");
     assert!(lines[3].starts_with("corrected"), "{text}");

@@ -462,22 +462,46 @@ fn c9_layer_bounds_status_and_exit_code() {
     // The right inequality fails: S = 5 > Lambda H = 3.
     let fails = check_bounds(&[1.0], &[5.0], 3.0, &tol).unwrap();
     assert!(holds.holds() && !fails.holds());
-    let code = |b, l| exit_code([c9::judge_layer_bounds(b, l)]);
+    let spectra = |negative_mass: f64| superlinear::kron::SpectraSummary {
+        mean_top_share: 0.9,
+        median_top_share: 0.9,
+        negative_mass,
+        min_eigenvalue: if negative_mass > 0.0 { -0.5 } else { 0.0 },
+        max_eigenvalue: 3.0,
+        mean_rank: 2.0,
+    };
+    let psd = c9::layer_premise(&spectra(0.0), 10, 1.0, Loss::CrossEntropy);
+    // A negative eigenvalue mass of 0.297 (an MSE net at low accuracy).
+    let indefinite = c9::layer_premise(&spectra(0.297), 10, 0.4, Loss::SoftmaxMse);
+    assert!(psd.applicable && !indefinite.applicable);
+    let code = |b, p| exit_code([c9::judge_layer_bounds(b, p)]);
+    assert_eq!(c9::judge_layer_bounds(&holds, &psd), Status::Verified);
+    assert_eq!(code(&holds, &psd), exit::OK);
+    assert_eq!(c9::judge_layer_bounds(&fails, &psd), Status::Counterexample);
+    assert_eq!(code(&fails, &psd), exit::CLAIM_FAILED);
+    // Non-PSD per-sample Hessians: the theorem does not apply, whatever the
+    // bounds show, and the line names the figure and the accuracy premise.
     assert_eq!(
-        c9::judge_layer_bounds(&holds, Loss::CrossEntropy),
-        Status::Verified
-    );
-    assert_eq!(code(&holds, Loss::CrossEntropy), exit::OK);
-    assert_eq!(
-        c9::judge_layer_bounds(&fails, Loss::CrossEntropy),
-        Status::Counterexample
-    );
-    assert_eq!(code(&fails, Loss::CrossEntropy), exit::CLAIM_FAILED);
-    // Softmax-MSE per-sample Hessians can be indefinite: the premise is not
-    // met, the violation is reported, the run does not fail.
-    assert_eq!(
-        c9::judge_layer_bounds(&fails, Loss::SoftmaxMse),
+        c9::judge_layer_bounds(&fails, &indefinite),
         Status::NotReproduced
     );
-    assert_eq!(code(&fails, Loss::SoftmaxMse), exit::OK);
+    assert_eq!(code(&fails, &indefinite), exit::OK);
+    let line = indefinite.line();
+    assert!(
+        line.starts_with("Theorem 5.1: not applicable (premise: PSD per-sample Hessians; negative eigenvalue mass 0.297"),
+        "{line}"
+    );
+    assert!(line.contains("training accuracy 0.4000 of the analysed samples is below the convergence premise 0.95"), "{line}");
+    // Rounding-level negative mass still counts as PSD.
+    let rounding = c9::layer_premise(&spectra(1e-15), 10, 1.0, Loss::CrossEntropy);
+    assert!(rounding.applicable, "{}", rounding.line());
+}
+
+#[test]
+fn the_layer_premise_thresholds_are_the_grids() {
+    let cfg = superlinear::reproduce::netgrid::NetGridConfig::load(std::path::Path::new(
+        superlinear::reproduce::netgrid::NETGRID_TOML,
+    ))
+    .unwrap();
+    assert_eq!(cfg.premise, superlinear::claims::premise::Premise::GRID);
 }

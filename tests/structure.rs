@@ -254,9 +254,28 @@ fn measure_checkpoint_records_the_structure() {
             rotations: 9,
             ..UncertaintySettings::default()
         },
+        pairs: true,
     };
     let m = measure_checkpoint(&f, &settings, info()).unwrap();
     assert!(m.figures.structure.is_none());
+    // Without the matched pairs (no C6, C7 or C13): the same gamma and
+    // gamma_awd, the pair figures marked as not measured.
+    let lean = measure_checkpoint(
+        &f,
+        &FigureSettings {
+            pairs: false,
+            ..settings.clone()
+        },
+        info(),
+    )
+    .unwrap();
+    let g = |x: &superlinear::layer::figures::Fit| x.as_ref().unwrap().gamma;
+    assert_eq!(g(&lean.figures.gamma), g(&m.figures.gamma));
+    let (a, b) = (g(&lean.figures.gamma_awd), g(&m.figures.gamma_awd));
+    assert!((a - b).abs() <= 1e-10 * b.abs().max(1.0), "{a} vs {b}");
+    assert!(m.figures.pairs.gamma_term1.is_ok());
+    assert!(lean.figures.pairs.gamma_term1.is_err());
+    assert!(lean.figures.pairs.residual1.is_nan());
     settings.structure = Some(StructureSettings {
         rotations: 50,
         seed: 1,

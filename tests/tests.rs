@@ -52,4 +52,5 @@ mod torch_netclaims;
 #[cfg(feature = "torch")]
 mod torch_netgrid;
 mod uncertainty;
+mod user_output;
 mod util;

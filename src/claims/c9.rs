@@ -177,7 +177,7 @@ pub fn check(settings: &CheckSettings) -> Result<ClaimOutcome> {
         "minimal counterexample d=1, h=(1,-1): left holds = {min_l}, right holds = {min_r} (H=0, S=1, Lambda=1)"
     ))
     .detail(format!(
-        "exponent corollary is asymptotic (exact power law as H -> 0); a finite top-k OLS fit is only confined to the sharp interval of bounds::finite_fit_interval, which held on all {fits} fits ({interval_breaks} breaks)"
+        "exponent corollary is asymptotic (exact power law as H -> 0); a finite top-k OLS fit is only confined to the sharp finite-fit interval of theory/c9-finite-fit.md, which held on all {fits} fits ({interval_breaks} breaks)"
     ));
     if let Some((n, d, g)) = smallest_outside {
         out = out.detail(format!(
@@ -226,22 +226,99 @@ pub fn judge_grid_fits(fits: &[NetFit]) -> crate::claims::grid::GridJudgement {
 // ---------------------------------------------------------------------------
 // Theorem 5.1 on one trained layer (`superlinear analyze`).
 
-/// The status of Theorem 5.1's check on a trained layer's top-k: verified
-/// when both bounds hold; a counterexample when a bound is violated under
-/// cross-entropy (its per-sample Hessians `A_p (x) a_p a_p^T` are PSD, so the
-/// theorem applies); `not reproduced` when a bound is violated under
-/// softmax-MSE, whose per-sample Hessians can be indefinite (part 2 above:
-/// the right inequality then fails legitimately, the premise is not met).
-/// `analyze` exits by the one rule of `crate::exit` on this status.
+/// Theorem 5.1's premise on one trained layer: every per-sample Hessian
+/// PSD, read from the per-sample spectra (`h_p = A_p (x) a_p a_p^T` is PSD
+/// exactly when `A_p` is). The negative eigenvalue mass
+/// `sum |min(lambda_pk, 0)| / sum |lambda_pk|` must be rounding:
+/// at most [`psd_mass_tolerance`]. The training accuracy of the analysed
+/// samples is set beside the convergence premise of the net-claims grid
+/// ([`crate::claims::premise::Premise::GRID`]); it does not decide
+/// applicability (the theorem needs PSD-ness, not accuracy) but explains it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LayerPremise {
+    /// Whether the theorem applies (its PSD premise holds).
+    pub applicable: bool,
+    /// The premise in words.
+    pub premise: String,
+    /// Negative eigenvalue mass of the per-sample Hessians.
+    pub negative_mass: f64,
+    /// The largest mass that counts as rounding.
+    pub tolerance: f64,
+    /// Most negative per-sample eigenvalue.
+    pub min_eigenvalue: f64,
+    /// Training accuracy of the analysed samples.
+    pub accuracy: f64,
+    /// The convergence premise's accuracy for this loss.
+    pub min_accuracy: f64,
+}
+
+/// The negative eigenvalue mass that counts as rounding for per-sample
+/// Hessians from K x K problems: `1e3 K eps`.
+pub fn psd_mass_tolerance(classes: usize) -> f64 {
+    1e3 * classes.max(1) as f64 * f64::EPSILON
+}
+
+/// Theorem 5.1's premise on a layer from its per-sample spectra.
+pub fn layer_premise(
+    spectra: &crate::kron::SpectraSummary,
+    classes: usize,
+    accuracy: f64,
+    loss: crate::loss::Loss,
+) -> LayerPremise {
+    let tolerance = psd_mass_tolerance(classes);
+    LayerPremise {
+        applicable: spectra.negative_mass <= tolerance,
+        premise: "PSD per-sample Hessians".into(),
+        negative_mass: spectra.negative_mass,
+        tolerance,
+        min_eigenvalue: spectra.min_eigenvalue,
+        accuracy,
+        min_accuracy: crate::claims::premise::Premise::GRID.min_accuracy(loss),
+    }
+}
+
+impl LayerPremise {
+    /// One line: "Theorem 5.1: applies (...)" or "Theorem 5.1: not
+    /// applicable (premise: ...; negative eigenvalue mass ...)", with the
+    /// accuracy when it is below the convergence premise.
+    pub fn line(&self) -> String {
+        let acc = if self.accuracy < self.min_accuracy {
+            format!(
+                "; training accuracy {:.4} of the analysed samples is below the convergence premise {}",
+                self.accuracy, self.min_accuracy
+            )
+        } else {
+            String::new()
+        };
+        if self.applicable {
+            format!(
+                "Theorem 5.1: applies (premise: {}; negative eigenvalue mass {:.3e} <= {:.1e}){acc}",
+                self.premise, self.negative_mass, self.tolerance
+            )
+        } else {
+            format!(
+                "Theorem 5.1: not applicable (premise: {}; negative eigenvalue mass {:.3}, most negative eigenvalue {:.3e}){acc}",
+                self.premise, self.negative_mass, self.min_eigenvalue
+            )
+        }
+    }
+}
+
+/// The status of Theorem 5.1's check on a trained layer's top-k: `not
+/// reproduced` when its premise fails (per-sample Hessians not PSD: the
+/// right inequality can then fail legitimately, part 2 above), whatever the
+/// bounds show; else verified when both bounds hold and a counterexample
+/// when one is violated. `analyze` exits by the one rule of `crate::exit` on
+/// this status.
 pub fn judge_layer_bounds(
     bounds: &crate::bounds::BoundReport,
-    loss: crate::loss::Loss,
+    premise: &LayerPremise,
 ) -> crate::claims::Status {
     use crate::claims::Status;
-    if bounds.holds() {
-        Status::Verified
-    } else if loss == crate::loss::Loss::SoftmaxMse {
+    if !premise.applicable {
         Status::NotReproduced
+    } else if bounds.holds() {
+        Status::Verified
     } else {
         Status::Counterexample
     }

@@ -33,7 +33,12 @@ pub struct ClaimEntry {
     pub id: String,
     pub title: String,
     pub paper_ref: String,
+    /// The claim in words.
     pub statement: String,
+    /// The claim as a formula in symbols.
+    pub formula: String,
+    /// Every symbol of `formula`, defined, and the basis it is read in.
+    pub symbols: Vec<String>,
     pub kind: ClaimKind,
     /// Name of the check function (`claims::cN::check`), empty when none.
     #[serde(default)]

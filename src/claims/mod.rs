@@ -180,10 +180,62 @@ pub struct ClaimRow {
     pub paper_ref: String,
     /// identity, inequality, asymptotic or empirical.
     pub kind: ClaimKind,
+    /// What the check tests: the claim in symbols, in words, and its symbols.
+    pub tests: ClaimStatement,
     /// The outcome (verdict `unchecked` when no check exists).
     pub outcome: ClaimOutcome,
     /// Wall time of the check in seconds.
     pub seconds: f64,
+}
+
+/// What a claim says, from the catalogue (`theory/claims.toml`, the one
+/// source of the formulas): the title, the formula in symbols, the same in
+/// words, and a definition of every symbol with the basis it is read in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimStatement {
+    /// Short name of the claim.
+    pub title: String,
+    /// The claim in symbols.
+    pub formula: String,
+    /// The claim in words.
+    pub statement: String,
+    /// `symbol: definition` lines, the basis last.
+    pub symbols: Vec<String>,
+}
+
+impl ClaimStatement {
+    /// The statement of a catalogue entry.
+    pub fn of(entry: &ClaimEntry) -> Self {
+        ClaimStatement {
+            title: entry.title.clone(),
+            formula: entry.formula.clone(),
+            statement: entry.statement.clone(),
+            symbols: entry.symbols.clone(),
+        }
+    }
+
+    /// The statement as indented text lines (`tests:`, `in words:`,
+    /// `where:`), each line starting with `indent`.
+    pub fn render(&self, indent: &str) -> String {
+        let mut s = format!(
+            "{indent}tests:    {}
+",
+            self.formula
+        );
+        s.push_str(&format!(
+            "{indent}in words: {}
+",
+            self.statement
+        ));
+        for (i, sym) in self.symbols.iter().enumerate() {
+            let head = if i == 0 { "where:   " } else { "         " };
+            s.push_str(&format!(
+                "{indent}{head} {sym}
+"
+            ));
+        }
+        s
+    }
 }
 
 /// Runs every check (or only `only`, a claim id) and returns one row per claim
@@ -215,6 +267,7 @@ pub fn run_all(settings: &CheckSettings, only: Option<&str>) -> Result<Vec<Claim
             id: entry.id.clone(),
             paper_ref: entry.paper_ref.clone(),
             kind: entry.kind,
+            tests: ClaimStatement::of(entry),
             outcome,
             seconds: start.elapsed().as_secs_f64(),
         });

@@ -45,6 +45,21 @@ pub fn key_figure(claim: &str) -> &'static str {
     }
 }
 
+/// The key figure of [`key_figure`] in symbols and words, as the summaries
+/// print it.
+pub fn key_figure_label(claim: &str) -> &'static str {
+    match claim {
+        "C3" => "z of rho_bar against its Haar null",
+        "C6" => "Term I's misfit min_a |Dg - a T1|^2 / |Dg|^2",
+        "C7-R3.5" => "the commutator |[C,H]|",
+        "C8" => "the first-moment share of C",
+        "C7" => "median C_I / (sigma^2 E[h^2]) - 1",
+        "C13" => "gamma_awd after suppression",
+        "C15" => "gamma at the last checkpoint",
+        _ => "",
+    }
+}
+
 /// One claim's outcome on one seed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedClaim {
@@ -147,7 +162,7 @@ pub fn family_line(claim: &str, family: &str, runs: &[&SeedEvidence]) -> (Status
         status.as_str(),
         scored.len(),
         words.join(", "),
-        key_figure(claim),
+        key_figure_label(claim),
         spread_text(&keys)
     );
     if !unscored.is_empty() {
@@ -216,7 +231,7 @@ fn claim_line(claim: &str, runs: &[SeedEvidence], families: &[String], source: &
         "{claim} on trained networks: {scored} of {} families scored, {seeds_counted} seeds counted; {}; {} over the scored seeds {}",
         families.len(),
         tally.join(", "),
-        key_figure(claim),
+        key_figure_label(claim),
         spread_text(&keys)
     );
     Line {

@@ -41,6 +41,25 @@ pub struct Premise {
     pub mse_plateau_max_accuracy_change: f64,
 }
 
+impl Premise {
+    /// The thresholds of `experiments/netgrid.toml` (a test keeps the two
+    /// equal), for commands that judge one layer without the grid's config.
+    pub const GRID: Premise = Premise {
+        ce_min_accuracy: 0.99,
+        mse_min_accuracy: 0.95,
+        mse_plateau_epochs: 20,
+        mse_plateau_max_accuracy_change: 0.005,
+    };
+
+    /// The smallest final training accuracy for `loss`.
+    pub fn min_accuracy(&self, loss: Loss) -> f64 {
+        match loss {
+            Loss::SoftmaxMse => self.mse_min_accuracy,
+            _ => self.ce_min_accuracy,
+        }
+    }
+}
+
 /// Whether a run meets the premise; `Err` holds the measured reason.
 ///
 /// `accuracy` and `loss` are the per-epoch curves (index 0: initialisation,

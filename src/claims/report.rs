@@ -78,6 +78,10 @@ pub fn to_json(
                 "id": r.id,
                 "paper_ref": r.paper_ref,
                 "kind": r.kind,
+                "title": r.tests.title,
+                "formula": r.tests.formula,
+                "statement": r.tests.statement,
+                "symbols": r.tests.symbols,
                 "status": r.outcome.status,
                 "figure": r.outcome.figure,
                 "figures": figures,
@@ -141,6 +145,7 @@ pub fn render_table(rows: &[ClaimRow], settings: &CheckSettings, details: bool) 
             r.outcome.figure
         ));
         if details {
+            out.push_str(&r.tests.render("       "));
             for d in &r.outcome.details {
                 out.push_str(&format!("       - {d}\n"));
             }

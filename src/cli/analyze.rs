@@ -12,10 +12,12 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use superlinear::adjust::Adjustment;
+use superlinear::claims::c9::{judge_layer_bounds, layer_premise, LayerPremise};
+use superlinear::claims::Status;
 use superlinear::data::factors::{read_factors, FactorPrecision};
 use superlinear::layer::{
     analyze_layer, balanced_indices, CouplingNull, GammaUncertainty, LayerFactors, LayerReport,
-    LayerSettings, UncertaintySettings,
+    LayerSettings, UncertaintySettings, DEFAULT_SAMPLES, DEFAULT_TOP_K,
 };
 use superlinear::loss::Loss;
 use superlinear::memory::EigMethod;
@@ -77,12 +79,13 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub layer: Option<String>,
     /// Samples used for H and C, class-balanced (0 or more than the file or
-    /// data set holds: all of them, stated in the report).
-    #[arg(long, default_value_t = 2000, allow_negative_numbers = true)]
+    /// data set holds: all of them, stated in the report). Default rule, the
+    /// same in net-claims: 2000 samples and top-k 500, a quarter of them.
+    #[arg(long, default_value_t = DEFAULT_SAMPLES, allow_negative_numbers = true)]
     pub samples: usize,
     /// Top-k eigen-directions in the gamma fit (0 or more than d: all d,
-    /// stated in the report).
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    /// stated in the report). Default: a quarter of the default samples.
+    #[arg(long, default_value_t = DEFAULT_TOP_K, allow_negative_numbers = true)]
     pub top_k: usize,
     /// Loss of a checkpoint (default: from run.json beside it; a factor file
     /// names its own).
@@ -108,10 +111,14 @@ pub struct AnalyzeArgs {
     /// Also measure V^T E[h^2] V and rho_bar of C_awd (about doubles the time).
     #[arg(long)]
     pub coupling_awd: bool,
-    /// Also the corrected null mean of rho_bar (needs C's whole spectrum,
-    /// through the smaller of the N x N and d x d sides; with --coupling-awd
-    /// also E[h^2]'s, d x d).
+    /// Leave out the corrected null mean of rho_bar, the null the report
+    /// compares with by default (it needs C's whole spectrum, through the
+    /// smaller of the N x N and d x d sides; with --coupling-awd also
+    /// E[h^2]'s, d x d); only the paper's App. C/D formula is printed then.
     #[arg(long)]
+    pub paper_null_only: bool,
+    /// The corrected null is the default; accepted for older scripts.
+    #[arg(long, hide = true)]
     pub coupling_null: bool,
     /// Also Table 3's exponents with Term II kept (C6): matched pairs, the real
     /// dw_p, gamma of Term I + II and of sigma^2 E[h^2] + Term II.
@@ -204,6 +211,27 @@ struct FactorReport<'a> {
     float32: bool,
     #[serde(flatten)]
     analysis: &'a LayerReport,
+    /// Theorem 5.1 (C9): its premise on this layer and the status.
+    theorem_5_1: Theorem51,
+}
+
+/// Theorem 5.1 (C9) on the analysed layer: the status `analyze` exits on,
+/// and the premise with the figure that decides it.
+#[derive(Debug, Serialize)]
+struct Theorem51 {
+    status: Status,
+    #[serde(flatten)]
+    premise: LayerPremise,
+}
+
+impl Theorem51 {
+    fn of(r: &LayerReport) -> Self {
+        let premise = layer_premise(&r.spectra, r.classes, r.accuracy, r.loss);
+        Theorem51 {
+            status: judge_layer_bounds(&r.bounds, &premise),
+            premise,
+        }
+    }
 }
 
 /// The most dense linear-algebra threads `--linalg-threads` takes (faer
@@ -253,7 +281,7 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
         top_k: args.top_k,
         batch_size,
         coupling_awd: args.coupling_awd,
-        coupling_null: args.coupling_null,
+        coupling_null: !args.paper_null_only,
         term2: args.term2,
         pair_seed: args.pair_seed,
         linalg_threads: args.linalg_threads,
@@ -272,6 +300,8 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
     if let Some(dir) = &args.plot {
         write_plots(dir, &r, &path.display().to_string())?;
     }
+    let theorem = Theorem51::of(&r);
+    let status = theorem.status;
     if args.json {
         let report = FactorReport {
             factors: path,
@@ -279,6 +309,7 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
             data: &file.meta.data,
             float32,
             analysis: &r,
+            theorem_5_1: theorem,
         };
         super::json::print(super::json::ANALYZE, &report)?;
     } else {
@@ -293,9 +324,7 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
             println!("  note: the file holds float32 tensors (about 7 digits); the analysis runs in f64 on the widened values");
         }
     }
-    Ok(superlinear::claims::evidence::exit_code([
-        superlinear::claims::c9::judge_layer_bounds(&r.bounds, r.loss),
-    ]))
+    Ok(superlinear::claims::evidence::exit_code([status]))
 }
 
 #[cfg(not(feature = "torch"))]
@@ -324,7 +353,7 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
         batch_size: args.batch_size,
         linalg_threads: args.linalg_threads,
         coupling_awd: args.coupling_awd,
-        coupling_null: args.coupling_null,
+        coupling_null: !args.paper_null_only,
         term2: args.term2,
         pair_seed: args.pair_seed,
         eig: args.eig.into(),
@@ -343,17 +372,27 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
             &report.checkpoint.display().to_string(),
         )?;
     }
+    let theorem = Theorem51::of(&report.analysis);
+    let status = theorem.status;
     if args.json {
-        super::json::print(super::json::ANALYZE, &report)?;
+        #[derive(Serialize)]
+        struct Json<'a> {
+            #[serde(flatten)]
+            report: &'a superlinear::reproduce::analyze::AnalyzeReport,
+            theorem_5_1: Theorem51,
+        }
+        let json = Json {
+            report: &report,
+            theorem_5_1: theorem,
+        };
+        super::json::print(super::json::ANALYZE, &json)?;
     } else {
         print!(
             "{}",
             render(&report.checkpoint.display().to_string(), &report.analysis)
         );
     }
-    Ok(superlinear::claims::evidence::exit_code([
-        superlinear::claims::c9::judge_layer_bounds(&report.analysis.bounds, report.analysis.loss),
-    ]))
+    Ok(superlinear::claims::evidence::exit_code([status]))
 }
 
 /// Writes the figure record `figures.json` and its SVGs into `dir`; the
@@ -424,10 +463,26 @@ fn render(source: &str, r: &LayerReport) -> String {
         fit(&r.gamma_awd)
     ));
     s.push_str(&render_uncertainty(&r.gamma, &r.gamma_uncertainty));
-    s.push_str(&format!(
-        "C9 Theorem 5.1: left {} violations, right {} violations over {} directions (Lambda = {:.3e})\n",
-        r.bounds.left.violations, r.bounds.right.violations, r.bounds.directions, r.bounds.lambda_max
-    ));
+    let theorem = Theorem51::of(r);
+    s.push_str(&format!("C9 {}\n", theorem.premise.line()));
+    let counts = format!(
+        "left {} violations, right {} violations over {} directions (Lambda = {:.3e})",
+        r.bounds.left.violations,
+        r.bounds.right.violations,
+        r.bounds.directions,
+        r.bounds.lambda_max
+    );
+    if theorem.premise.applicable {
+        s.push_str(&format!(
+            "C9 Theorem 5.1 bounds H_ii^2 <= S_ii <= Lambda H_ii: {}, {counts}\n",
+            theorem.status
+        ));
+    } else {
+        s.push_str(&format!(
+            "C9 Theorem 5.1 bounds not judged ({}: premise not met); measured anyway: {counts}\n",
+            theorem.status
+        ));
+    }
     s.push_str(&format!(
         "per-sample spectra: top-eigenvalue share mean {:.3}, negative mass {:.3}\n",
         r.spectra.mean_top_share, r.spectra.negative_mass
@@ -435,18 +490,22 @@ fn render(source: &str, r: &LayerReport) -> String {
     let coupling = |c: &std::result::Result<CouplingNull, superlinear::error::Failure>| {
         match c {
         Ok(c) => format!(
-            "{:.4} over {} directions; paper null mean {:.4} (k_eff {:.1}), SE {:.2e}, z {:.1}, p {:.2e}; {}",
+            "{:.4} over {} directions; {}; beside it the {}: mean {:.4} (k_eff {:.1}), SE {:.2e}, z {:.1}, p {:.2e}",
             c.coupling.rho_bar,
             c.coupling.n_used,
+            match (c.corrected_mean, c.k_rho) {
+                (Some(m), Some(k)) => format!(
+                    "null mean {m:.4} (corrected, k_rho {k:.1}; rho_bar / null {:.3})",
+                    c.coupling.rho_bar / m
+                ),
+                _ => "corrected null not computed (--paper-null-only)".into(),
+            },
+            superlinear::layer::coupling_null::PAPER_NULL_LABEL,
             c.paper_mean,
             c.k_eff,
             c.paper_se,
             c.z,
             c.p,
-            match (c.corrected_mean, c.k_rho) {
-                (Some(m), Some(k)) => format!("corrected null mean {m:.4} (k_rho {k:.1})"),
-                _ => "corrected null mean: --coupling-null".into(),
-            }
         ),
         Err(e) => format!("not computed: {e}"),
     }

@@ -96,6 +96,15 @@ fn render(r: &EvidenceReport, details: bool) -> String {
     );
     for c in &r.claims {
         s.push_str(&format!("{}  {} ({})\n", c.id, c.title, c.paper_ref));
+        if details {
+            let tests = superlinear::claims::ClaimStatement {
+                title: c.title.clone(),
+                formula: c.formula.clone(),
+                statement: c.statement.clone(),
+                symbols: c.symbols.clone(),
+            };
+            s.push_str(&tests.render("    "));
+        }
         for (name, line) in [("derivation", &c.derivation), ("networks", &c.networks)] {
             s.push_str(&render_line(name, line, details));
         }

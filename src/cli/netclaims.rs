@@ -32,12 +32,13 @@ pub struct NetClaimsArgs {
     )]
     pub claims: Vec<String>,
     /// Class-balanced training samples used (at least 4; more than the run's
-    /// data holds: all of them, stated in the report).
-    #[arg(long, default_value_t = 1000)]
+    /// data holds: all of them, stated in the report). Default rule, the
+    /// same in analyze: 2000 samples and top-k 500, a quarter of them.
+    #[arg(long, default_value_t = NetClaimsSettings::default().samples)]
     pub samples: usize,
     /// Top-k eigen-directions of H (0 or more than d: all d, stated in the
-    /// report; else at least 3).
-    #[arg(long, default_value_t = 1000)]
+    /// report; else at least 3). Default: a quarter of the default samples.
+    #[arg(long, default_value_t = NetClaimsSettings::default().top_k)]
     pub top_k: usize,
     /// Layer (default: the paper's choice for the model).
     #[arg(long)]
@@ -205,8 +206,34 @@ pub fn run(args: NetClaimsArgs) -> Result<i32> {
     Ok(report.exit_code())
 }
 
+/// What each column of the per-checkpoint table means, printed under it.
+/// Every exponent is the least-squares slope of `ln X_ii` on `ln H_ii` over
+/// H's top-k eigen-directions `v_i` (H's eigenbasis); the pair columns use
+/// matched same-class pairs (p, p') and the real AWD weight change `dw_p`.
+const COLUMNS_LEGEND: &str = "\
+columns (every exponent is the slope of ln X_ii on ln H_ii over H's top-k eigen-directions v_i):
+  acc      training accuracy of the checkpoint
+  gamma    exponent of the SGD noise covariance C (Eq. 2); 95% CI: bootstrap over samples, basis fixed
+  g_awd    exponent of the AWD covariance C_awd = sigma^2 E_p[h_p^2] (Eq. 13)
+  g_I      exponent of C_I = E_p[T1 T1^T], Term I T1 = h_p dw_p of matched pairs (C6)
+  g_I+II   exponent of the covariance of T1 + T2, Term II T2 kept (Eq. 58; Table 3's column)
+  g_Dg     exponent of the covariance of the real gradient differences Dg = g_p' - g_p of matched pairs
+  TermII/I share of Term II: sum_i E[(T2 . v_i)^2] / sum_i E[(T1 . v_i)^2]
+  |Dg-T1|^2/|Dg|^2  Term I's misfit: sum_i E[((Dg - T1) . v_i)^2] / sum_i E[(Dg . v_i)^2] (0: Term I is exact)
+  secs     wall time of the checkpoint's analysis
+  (the pair columns read n/a when no requested claim needs the matched pairs: only C6, C7 and C13 do)
+";
+
 fn render(r: &NetClaimsReport) -> String {
     let g = gamma_text;
+    // NaN: the matched pairs were not measured (no claim asked for them).
+    let share = |x: f64| {
+        if x.is_nan() {
+            "n/a".to_string()
+        } else {
+            format!("{x:.3}")
+        }
+    };
     let mut s = format!(
         "{} layer {} ({} x {}), loss {:?}, B = {}, {} samples, top-k {}\n",
         r.settings.run_dir.display(),
@@ -224,7 +251,7 @@ fn render(r: &NetClaimsReport) -> String {
     );
     for c in &r.checkpoints {
         s.push_str(&format!(
-            "{:>5}  {:<6}  {:<5}  {:<13}  {:<5}  {:<5}  {:<5}  {:<5}  {:<8.3} {:<17.3} {:.1}\n",
+            "{:>5}  {:<6}  {:<5}  {:<13}  {:<5}  {:<5}  {:<5}  {:<5}  {:<8} {:<17} {:.1}\n",
             c.epoch,
             c.train_accuracy.map_or("n/a".into(), |a| format!("{a:.4}")),
             g(&c.gamma),
@@ -236,11 +263,12 @@ fn render(r: &NetClaimsReport) -> String {
             g(&c.pairs.gamma_term1),
             g(&c.pairs.gamma_term12),
             g(&c.pairs.gamma_delta),
-            c.pairs.term2_share,
-            c.pairs.residual1,
+            share(c.pairs.term2_share),
+            share(c.pairs.residual1),
             c.seconds
         ));
     }
+    s.push_str(COLUMNS_LEGEND);
     for c in &r.claims {
         s.push_str(&format!(
             "{:<4} {:<21} {}\n",

@@ -132,21 +132,83 @@ pub fn train(args: TrainArgs) -> Result<i32> {
     if args.json {
         super::json::print(super::json::TRAIN, &report)?;
     } else {
-        if let Some(last) = report.epochs.last() {
-            println!(
-                "trained {} on {} ({} samples): epoch {} loss {:.4} accuracy {:.4} in {:.1} s",
-                serde_json::to_string(&report.spec)?,
-                report.data,
-                report.samples,
-                last.epoch,
-                last.loss,
-                last.accuracy,
-                report.seconds
-            );
-        }
-        for c in &report.checkpoints {
-            println!("checkpoint {}", c.display());
-        }
+        print!("{}", summary(&report));
     }
     Ok(exit::OK)
+}
+
+/// The architecture in words, e.g. "MLP 784-50-50-10 (bias-free, ReLU)".
+fn arch_words(spec: &superlinear::torch::model::ModelSpec) -> String {
+    match &spec.arch {
+        Arch::Mlp { input, hidden } => {
+            let widths: Vec<String> = std::iter::once(*input)
+                .chain(hidden.iter().copied())
+                .chain(std::iter::once(spec.classes))
+                .map(|w| w.to_string())
+                .collect();
+            format!("MLP {} (bias-free, ReLU)", widths.join("-"))
+        }
+        Arch::Cnn {
+            in_channels,
+            channels,
+            pool_side,
+            hidden,
+        } => format!(
+            "CNN: {in_channels} input channel(s), convolutions with {} channels, average pool to {pool_side}x{pool_side}, hidden layer {hidden}, {} outputs (bias-free, ReLU)",
+            channels
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            spec.classes
+        ),
+    }
+}
+
+/// What `train` prints for people: the network, the data, the final
+/// training and held-out figures, the time and where the files went.
+fn summary(report: &superlinear::torch::train::TrainReport) -> String {
+    let s = &report.settings;
+    let mut out = format!("trained {}\n", arch_words(&report.spec));
+    out.push_str(&format!(
+        "  data       {} ({} training samples, {} classes)\n",
+        report.data, report.samples, report.spec.classes
+    ));
+    out.push_str(&format!(
+        "  SGD        loss {}, learning rate {}, batch size {}, {} epochs, seed {}\n",
+        s.loss.short(),
+        s.lr,
+        s.batch_size,
+        s.epochs,
+        s.seed
+    ));
+    if let Some(last) = report.epochs.last() {
+        out.push_str(&format!(
+            "  final      training loss {:.4}, training accuracy {:.4} (epoch {})\n",
+            last.loss, last.accuracy, last.epoch
+        ));
+    }
+    match &report.heldout {
+        Some(h) => out.push_str(&format!(
+            "  held-out   test accuracy {:.4}, loss {:.4} on {}\n",
+            h.accuracy, h.loss, h.data
+        )),
+        None => out.push_str(
+            "  held-out   none: the data has no test split and the subset uses every sample\n",
+        ),
+    }
+    out.push_str(&format!("  wall time  {:.1} s\n", report.seconds));
+    if let Some(dir) = &s.out_dir {
+        out.push_str(&format!(
+            "  written    {} (run record), {} checkpoint(s): {}\n",
+            dir.join("run.json").display(),
+            report.checkpoints.len(),
+            report
+                .checkpoints
+                .last()
+                .map(|c| c.display().to_string())
+                .unwrap_or_default()
+        ));
+    }
+    out
 }

@@ -2,6 +2,19 @@
 //! of a user's C in the eigenbasis of their H, the simulated null for C's
 //! spectrum, the paper's z and p (App. C mean, App. D SE), the corrected z
 //! and p, and the exact Monte Carlo p-value `(1 + #{null <= obs}) / (1 + R)`.
+//!
+//! The p-value to report is the Monte Carlo one (`p_report`): the paper's
+//! z rests on the App. C mean and App. D SE, which C3 and C4 find biased, and
+//! the corrected z on a normal approximation. It cannot be smaller than
+//! `1/(R+1)`, the floor of R rotations; `p_at_floor` says when it sits there
+//! (the true p is then at most the floor, and more rotations resolve it).
+//!
+//! Inputs are checked at the precision they carry: symmetry to
+//! `100 d eps max|A_ij|` and C's PSD-ness to `30 d eps ||C||_2`, with `eps`
+//! the unit roundoff of the file's dtype (f32's for float32). Within that
+//! tolerance the matrix is used as `(A + A^T)/2`, and a float32 C's negative
+//! eigenvalues (rounding) are set to 0; beyond it the input is refused
+//! unless `symmetrize` asks for `(A + A^T)/2`, which the report states.
 
 use faer::MatRef;
 use serde::Serialize;
@@ -10,24 +23,71 @@ use super::baseline::{SimulatedNull, DEFAULT_QUANTILES};
 use super::formulas::{corrected_mean, paper_mean, paper_se, z_and_p, SpectrumMoments};
 use super::null::{empirical_p, simulate_null};
 use super::row_law::corrected_se_row_law;
-use super::statistic::coupling_dense;
+use super::statistic::coupling_of_projected;
 use crate::error::{Error, Result};
-use crate::linalg::{self, check_symmetric};
+use crate::linalg;
 use crate::stats::summarize;
 
-/// Settings of a coupling test: the simulated null.
+/// Settings of a coupling test: the simulated null and how the inputs are read.
 #[derive(Debug, Clone, Serialize)]
 pub struct CouplingSettings {
     pub rotations: usize,
     pub seed: u64,
+    /// Unit roundoff of C's values (f32's for a float32 file).
+    pub cov_eps: f64,
+    /// Unit roundoff of H's values.
+    pub hess_eps: f64,
+    /// Use `(A + A^T)/2` of an input asymmetric beyond its tolerance
+    /// instead of refusing it.
+    pub symmetrize: bool,
 }
 
 impl CouplingSettings {
-    /// Validates `2 <= rotations <= MAX_ROTATIONS`.
+    /// Validates `2 <= rotations <= MAX_ROTATIONS`; inputs in float64, not
+    /// symmetrized.
     pub fn new(rotations: usize, seed: u64) -> Result<Self> {
         super::check_rotations(rotations, 2)?;
-        Ok(CouplingSettings { rotations, seed })
+        Ok(CouplingSettings {
+            rotations,
+            seed,
+            cov_eps: f64::EPSILON,
+            hess_eps: f64::EPSILON,
+            symmetrize: false,
+        })
     }
+
+    /// The same settings for inputs of unit roundoff `cov_eps` (C) and
+    /// `hess_eps` (H), symmetrized when `symmetrize`.
+    pub fn with_inputs(mut self, cov_eps: f64, hess_eps: f64, symmetrize: bool) -> Self {
+        self.cov_eps = cov_eps;
+        self.hess_eps = hess_eps;
+        self.symmetrize = symmetrize;
+        self
+    }
+}
+
+/// How one input matrix was checked and what was used of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputCheck {
+    /// The unit roundoff the tolerances were scaled with.
+    pub eps: f64,
+    /// `max |A_ij - A_ji|` as read.
+    pub max_asymmetry: f64,
+    /// The symmetry tolerance `100 d eps max|A_ij|`.
+    pub tolerance: f64,
+    /// Whether `(A + A^T)/2` replaced an input asymmetric beyond tolerance
+    /// (the `symmetrize` setting).
+    pub symmetrized: bool,
+    /// C only: the most negative eigenvalue set to 0 (within the PSD
+    /// tolerance of a lower-precision input), if any.
+    pub clipped_min_eigenvalue: Option<f64>,
+}
+
+/// Both inputs' checks.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputChecks {
+    pub cov: InputCheck,
+    pub hess: InputCheck,
 }
 
 /// z-score and one-sided p-value against one null mean and SE.
@@ -66,6 +126,43 @@ pub struct CouplingReport {
     pub simulated_z: f64,
     /// Exact Monte Carlo p-value `(1 + #{null <= rho_bar}) / (1 + R)`.
     pub empirical_p: f64,
+    /// The p-value to report: the Monte Carlo one (`empirical_p`).
+    pub p_report: f64,
+    /// Which p `p_report` is: "simulated Monte Carlo".
+    pub p_report_source: String,
+    /// `1/(R+1)`, the smallest Monte Carlo p that R rotations can give.
+    pub p_floor: f64,
+    /// Whether `p_report` is at the floor (then p <= `p_floor`).
+    pub p_at_floor: bool,
+    /// How the inputs were checked (tolerances at their precision).
+    pub inputs: InputChecks,
+}
+
+/// Validates one input at unit roundoff `eps` and returns `(A + A^T)/2`
+/// with its check; refuses asymmetry beyond tolerance unless `symmetrize`.
+fn symmetric_input(
+    a: MatRef<'_, f64>,
+    input: &str,
+    eps: f64,
+    symmetrize: bool,
+) -> Result<(faer::Mat<f64>, InputCheck)> {
+    let (max_asym, tol) = linalg::asymmetry_at(a, input, eps)?;
+    if max_asym > tol && !symmetrize {
+        return Err(Error::NotSymmetric {
+            input: input.to_string(),
+            max_asym,
+            tol,
+        });
+    }
+    let sym = faer::Mat::from_fn(a.nrows(), a.ncols(), |i, j| 0.5 * (a[(i, j)] + a[(j, i)]));
+    let check = InputCheck {
+        eps,
+        max_asymmetry: max_asym,
+        tolerance: tol,
+        symmetrized: symmetrize && max_asym > tol,
+        clipped_min_eigenvalue: None,
+    };
+    Ok((sym, check))
 }
 
 /// How errors name the covariance and the Hessian (e.g. after the files
@@ -96,8 +193,9 @@ pub fn coupling_test(
     names: &MatrixNames<'_>,
     settings: &CouplingSettings,
 ) -> Result<CouplingReport> {
-    check_symmetric(c, names.cov)?;
-    check_symmetric(h, names.hess)?;
+    let (mut c, mut cov_check) =
+        symmetric_input(c, names.cov, settings.cov_eps, settings.symmetrize)?;
+    let (h, hess_check) = symmetric_input(h, names.hess, settings.hess_eps, settings.symmetrize)?;
     if c.nrows() != h.nrows() {
         return Err(Error::shape(
             names.hess,
@@ -109,21 +207,37 @@ pub fn coupling_test(
     if d < 2 {
         return Err(Error::param("d", d, "the coupling needs d >= 2"));
     }
-    let mu = linalg::sym_eigenvalues(c, names.cov)?;
-    if !linalg::spectrum_is_psd(&mu, d) {
-        let norm = mu.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let eig_c = linalg::sym_eig(c.as_ref(), names.cov)?;
+    let mut mu = eig_c.values.clone();
+    let norm = mu.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let min = mu.iter().cloned().fold(f64::INFINITY, f64::min);
+    let psd_tol = linalg::psd_tolerance_at(d, norm, settings.cov_eps);
+    if min < -psd_tol {
         return Err(Error::NotPsd {
             input: names.cov.into(),
-            min_eig: mu.iter().cloned().fold(f64::INFINITY, f64::min),
-            tol: linalg::psd_tolerance(d, norm),
+            min_eig: min,
+            tol: psd_tol,
         });
     }
-    let v = linalg::sym_eig(h, names.hess)?.vectors;
-    let obs = coupling_dense(c, v.as_ref())?;
+    if min < -linalg::psd_tolerance(d, norm) {
+        // Negative within the input's own rounding: C = U max(mu, 0) U^T.
+        mu.iter_mut().for_each(|m| *m = m.max(0.0));
+        let u = &eig_c.vectors;
+        c = faer::Mat::from_fn(d, d, |i, j| {
+            (0..d).map(|k| u[(i, k)] * mu[k] * u[(j, k)]).sum()
+        });
+        cov_check.clipped_min_eigenvalue = Some(min);
+    }
+    let v = linalg::sym_eig(h.as_ref(), names.hess)?.vectors;
+    let cp = v.transpose() * c.as_ref() * v.as_ref();
+    let cp = faer::Mat::from_fn(d, d, |i, j| 0.5 * (cp[(i, j)] + cp[(j, i)]));
+    let obs = coupling_of_projected(cp.as_ref(), "C' = V^T C V")?;
     let m = SpectrumMoments::of(&mu, d)?;
     let null = simulate_null(&mu, d, settings.rotations, settings.seed)?;
     let s = summarize(&null.rho_bar, &DEFAULT_QUANTILES)?;
     let pm = paper_mean(&m);
+    let empirical = empirical_p(obs.rho_bar, &null.rho_bar);
+    let p_floor = 1.0 / (settings.rotations as f64 + 1.0);
     Ok(CouplingReport {
         d,
         rho_bar: obs.rho_bar,
@@ -137,7 +251,15 @@ pub fn coupling_test(
             corrected_se_row_law(&mu, d)?,
         ),
         simulated_z: (obs.rho_bar - s.mean) / s.std,
-        empirical_p: empirical_p(obs.rho_bar, &null.rho_bar),
+        empirical_p: empirical,
+        p_report: empirical,
+        p_report_source: "simulated Monte Carlo".into(),
+        p_floor,
+        p_at_floor: empirical <= p_floor * (1.0 + 1e-12),
+        inputs: InputChecks {
+            cov: cov_check,
+            hess: hess_check,
+        },
         simulated: SimulatedNull::from_summary(&s, settings.seed),
     })
 }

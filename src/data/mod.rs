@@ -201,6 +201,24 @@ pub fn load_fashion_mnist(dir: &Path) -> Result<Dataset, DataError> {
     })
 }
 
+/// The MNIST test split (`t10k-images-idx3-ubyte` and its labels, plain or
+/// .gz) in the layouts [`load_mnist`] reads, when present.
+pub fn load_mnist_test(dir: &Path) -> Result<Option<Dataset>, DataError> {
+    require_dir(dir, "MNIST data directory")?;
+    for sub in MNIST_DIRS {
+        let base = dir.join(sub);
+        for (img, lab) in [
+            ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+            ("t10k-images.idx3-ubyte", "t10k-labels.idx1-ubyte"),
+        ] {
+            if let (Some(images), Some(labels)) = (find_file(&base, img), find_file(&base, lab)) {
+                return load_idx_pair(&images, &labels, "mnist-test").map(Some);
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Loads an IDX image file and its IDX label file.
 pub fn load_idx_pair(images: &Path, labels: &Path, name: &str) -> Result<Dataset, DataError> {
     let img_label = images.display().to_string();
@@ -544,6 +562,19 @@ impl Dataset {
             .collect();
         chosen.sort_unstable();
         self.select(&chosen, format!("{}-first{per_class}", self.name))
+    }
+
+    /// The samples [`Self::take_balanced_prefix`] leaves out: every class's
+    /// samples after its first `per_class`, in file order (a held-out set
+    /// drawn from the same file).
+    pub fn rest_after_balanced_prefix(&self, per_class: usize) -> Result<Dataset, DataError> {
+        let by_class = self.class_indices(per_class)?;
+        let mut rest: Vec<usize> = by_class
+            .iter()
+            .flat_map(|m| m[per_class..].iter().copied())
+            .collect();
+        rest.sort_unstable();
+        self.select(&rest, format!("{}-after{per_class}", self.name))
     }
 
     /// Per-channel population mean and standard deviation over all samples and

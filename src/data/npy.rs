@@ -58,6 +58,32 @@ impl Elem {
         }
     }
 
+    /// The unit roundoff of values stored in this dtype: `f32::EPSILON` for
+    /// `f4` (a float32 file carries about 7 digits), `f64::EPSILON` for `f8`
+    /// and the integers (read exactly, or rounded once to f64).
+    pub fn epsilon(self) -> f64 {
+        match self {
+            Elem::F4 => f64::from(f32::EPSILON),
+            _ => f64::EPSILON,
+        }
+    }
+
+    /// The NumPy name of the dtype (`float32`, `int64`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Elem::F8 => "float64",
+            Elem::F4 => "float32",
+            Elem::I1 => "int8",
+            Elem::I2 => "int16",
+            Elem::I4 => "int32",
+            Elem::I8 => "int64",
+            Elem::U1 => "uint8",
+            Elem::U2 => "uint16",
+            Elem::U4 => "uint32",
+            Elem::U8 => "uint64",
+        }
+    }
+
     fn from_descr(descr: &str) -> Option<Elem> {
         let body = descr.strip_prefix(['<', '>', '|', '=']).unwrap_or(descr);
         Some(match body {
@@ -300,6 +326,15 @@ pub fn parse_vector(bytes: &[u8], path: &str) -> Result<Vec<f64>, DataError> {
 pub fn read_matrix(path: &Path) -> Result<Array2<f64>, DataError> {
     let bytes = read_capped(path, ".npy matrix", DEFAULT_CAP)?;
     parse_matrix(&bytes, &path.display().to_string())
+}
+
+/// Reads a two-dimensional `.npy` file with its dtype (the precision its
+/// values carry, [`Elem::epsilon`]).
+pub fn read_matrix_typed(path: &Path) -> Result<(Array2<f64>, Elem), DataError> {
+    let bytes = read_capped(path, ".npy matrix", DEFAULT_CAP)?;
+    let shown = path.display().to_string();
+    let elem = parse_header(&bytes, &shown, DEFAULT_CAP)?.elem;
+    Ok((parse_matrix(&bytes, &shown)?, elem))
 }
 
 /// Reads a vector `.npy` file (optionally gzip-compressed).

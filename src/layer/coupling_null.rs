@@ -13,6 +13,10 @@
 //! corrected SE does not: it assumes all d directions (its first-order term
 //! vanishes only for the sum over all rows of a Haar frame), so it is not
 //! reported.
+//!
+//! The null to compare with is the corrected mean when it was computed
+//! (`reported_null`): the App. C mean and App. D SE are the paper's formula,
+//! known biased (C3, C4), and are kept beside it under that label.
 
 use faer::Mat;
 use serde::Serialize;
@@ -44,7 +48,14 @@ pub struct CouplingNull {
     pub k_rho: Option<f64>,
     /// Corrected null mean (None: not computed).
     pub corrected_mean: Option<f64>,
+    /// Which null to compare with: "corrected mean" when computed, else the
+    /// paper's formula; `paper_mean`, `paper_se`, `z` and `p` are always
+    /// the paper's App. C/D formula (known biased, C3, C4).
+    pub reported_null: String,
 }
+
+/// The label of the paper's App. C/D null wherever it is reported.
+pub const PAPER_NULL_LABEL: &str = "paper's App. C/D formula (known biased, see C3/C4)";
 
 impl CouplingNull {
     /// The statistic of the projected matrix `cp` (k x k) with the null of
@@ -78,6 +89,7 @@ impl CouplingNull {
             p,
             k_rho: None,
             corrected_mean: None,
+            reported_null: PAPER_NULL_LABEL.to_string(),
         })
     }
 
@@ -92,6 +104,7 @@ impl CouplingNull {
         let m = SpectrumMoments::of(&mu, d).map_err(crate::error::Failure::from)?;
         self.k_rho = Some(m.k_rho);
         self.corrected_mean = Some(corrected_mean(&m, d));
+        self.reported_null = "corrected mean".to_string();
         Ok(self)
     }
 }

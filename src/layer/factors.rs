@@ -2,6 +2,14 @@
 //! layer `z = W a` on N samples ([`LayerFactors`]), the settings of
 //! [`super::analyze_layer`] ([`LayerSettings`]), and the class-balanced
 //! choice of those samples ([`balanced_indices`]).
+//!
+//! The default size of an analysis, the same for `analyze` and `net-claims`
+//! ([`DEFAULT_SAMPLES`], [`DEFAULT_TOP_K`]): 2000 class-balanced samples and
+//! the top 500 eigen-directions of H, a quarter of the samples (at a fixed
+//! top-k above about N/4 the fitted gamma falls as N grows, so a larger k
+//! measures the sample size more than the layer). `reproduce` follows the
+//! paper's protocol instead: each run config's `analyze_samples` and Table
+//! 2's k for the row.
 
 use faer::Mat;
 
@@ -24,6 +32,13 @@ impl LayerFactors {
         self.samples.logits.ncols()
     }
 }
+
+/// Class-balanced samples an analysis uses unless told otherwise (module doc).
+pub const DEFAULT_SAMPLES: usize = 2000;
+
+/// Top-k eigen-directions of H an analysis fits unless told otherwise:
+/// a quarter of [`DEFAULT_SAMPLES`] (module doc).
+pub const DEFAULT_TOP_K: usize = DEFAULT_SAMPLES / 4;
 
 /// Settings of [`super::analyze_layer`]; the samples are already chosen.
 #[derive(Debug, Clone, PartialEq)]

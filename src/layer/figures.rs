@@ -157,6 +157,47 @@ pub struct PairFigures {
     pub isotropy: Isotropy,
 }
 
+impl PairFigures {
+    /// The figures of a checkpoint whose pairs were not measured (no claim
+    /// asked for them): every fit an error saying so, every number NaN.
+    pub fn not_measured() -> Self {
+        let no = || -> Fit {
+            Err(crate::error::Failure::new(
+                "NotMeasured",
+                "matched pairs not measured (only C6, C7 and C13 need them)",
+            ))
+        };
+        PairFigures {
+            used: 0,
+            zero_activity: 0,
+            ratio: None,
+            distinct_partners: 0,
+            gamma_term1: no(),
+            gamma_term12: no(),
+            gamma_iso_term2: no(),
+            gamma_delta: no(),
+            gamma_local_diag: no(),
+            gamma_iso: no(),
+            term2_share: f64::NAN,
+            residual1: f64::NAN,
+            term1_over_delta: f64::NAN,
+            residual12: f64::NAN,
+            term2_share_full: f64::NAN,
+            residual1_full: f64::NAN,
+            residual12_full: f64::NAN,
+            grad_norm2: f64::NAN,
+            rel_term1_vs_iso_median: f64::NAN,
+            rel_term1_vs_iso_max_abs: f64::NAN,
+            rel_term1_vs_diag_median: f64::NAN,
+            rel_diag_vs_iso_median: f64::NAN,
+            batch_cross_ratio_median: f64::NAN,
+            entanglement_mean: f64::NAN,
+            entanglement_top10: f64::NAN,
+            isotropy: Isotropy::not_measured(),
+        }
+    }
+}
+
 /// Everything measured on one checkpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckpointFigures {
@@ -257,6 +298,10 @@ pub struct FigureSettings {
     pub structure: Option<StructureSettings>,
     /// gamma's bootstrap, gamma(k) and form test.
     pub uncertainty: UncertaintySettings,
+    /// Measure the matched pairs and the terms of Eq. 57 (C6, C7, C13);
+    /// without them [`PairFigures`] holds [`PairFigures::not_measured`] and
+    /// gamma_awd comes from the second moments alone.
+    pub pairs: bool,
 }
 
 /// What [`measure_checkpoint`] returns.
@@ -307,69 +352,74 @@ pub fn measure_checkpoint(
         par,
     );
     drop(proj);
-    let pairs = match_halves(
-        samples.acts.as_ref(),
-        labels,
-        settings.seed,
-        settings.one_to_one,
-    )?;
-    let layer_in = PairedLayer {
-        engine: &engine,
-        acts: samples.acts.as_ref(),
-        weights: factors.weights.as_ref(),
-        partner: &pairs.partner,
-    };
-    let m = measure(&layer_in, v, settings.chunk)?;
-    let dm = &m.directions;
-    let sigma2 = m.isotropy.sigma2;
-    let iso: Vec<f64> = dm.second.iter().map(|s| s * sigma2).collect();
-    let rel_iso = relative_differences(&dm.c_term1, &iso);
-    let batch_cross: Vec<f64> = dm
-        .mean_term1
-        .iter()
-        .zip(&dm.c_term1)
-        .filter(|(_, c)| **c > 0.0)
-        .map(|(mu, c)| (batch_size.saturating_sub(1)) as f64 * mu * mu / c)
-        .collect();
-    let ent: Vec<f64> = dm
-        .entanglement
-        .iter()
-        .map(|c| c.unwrap_or(f64::NAN))
-        .collect();
-    let pf = PairFigures {
-        used: m.used,
-        zero_activity: m.zero_activity,
-        ratio: pairs.ratio.clone(),
-        distinct_partners: pairs.distinct_partners,
-        gamma_term1: fit(&h_diag, &dm.c_term1, &rule),
-        gamma_term12: fit(&h_diag, &dm.c_term12, &rule),
-        gamma_iso_term2: fit(
-            &h_diag,
-            &iso.iter()
-                .zip(&dm.c_term2)
-                .map(|(a, b)| a + b)
-                .collect::<Vec<_>>(),
-            &rule,
-        ),
-        gamma_delta: fit(&h_diag, &dm.c_delta, &rule),
-        gamma_local_diag: fit(&h_diag, &dm.c_local_diag, &rule),
-        gamma_iso: fit(&h_diag, &dm.second, &rule),
-        term2_share: share(&dm.c_term2, &dm.c_term1),
-        residual1: share(&dm.c_resid1, &dm.c_delta),
-        term1_over_delta: share(&dm.c_term1, &dm.c_delta),
-        residual12: share(&dm.c_resid12, &dm.c_delta),
-        term2_share_full: ratio(m.full.term2, m.full.term1),
-        residual1_full: ratio(m.full.resid1, m.full.delta),
-        residual12_full: ratio(m.full.resid12, m.full.delta),
-        grad_norm2: m.full.grad,
-        rel_term1_vs_iso_median: median(&rel_iso),
-        rel_term1_vs_iso_max_abs: rel_iso.iter().fold(0.0f64, |a, x| a.max(x.abs())),
-        rel_term1_vs_diag_median: median(&relative_differences(&dm.c_term1, &dm.c_local_diag)),
-        rel_diag_vs_iso_median: median(&relative_differences(&dm.c_local_diag, &iso)),
-        batch_cross_ratio_median: median(&batch_cross),
-        entanglement_mean: mean_finite(&ent),
-        entanglement_top10: mean_finite(&ent[..ent.len().min(10)]),
-        isotropy: m.isotropy.clone(),
+    let (pf, second) = if settings.pairs {
+        let pairs = match_halves(
+            samples.acts.as_ref(),
+            labels,
+            settings.seed,
+            settings.one_to_one,
+        )?;
+        let layer_in = PairedLayer {
+            engine: &engine,
+            acts: samples.acts.as_ref(),
+            weights: factors.weights.as_ref(),
+            partner: &pairs.partner,
+        };
+        let m = measure(&layer_in, v, settings.chunk)?;
+        let dm = &m.directions;
+        let sigma2 = m.isotropy.sigma2;
+        let iso: Vec<f64> = dm.second.iter().map(|s| s * sigma2).collect();
+        let rel_iso = relative_differences(&dm.c_term1, &iso);
+        let batch_cross: Vec<f64> = dm
+            .mean_term1
+            .iter()
+            .zip(&dm.c_term1)
+            .filter(|(_, c)| **c > 0.0)
+            .map(|(mu, c)| (batch_size.saturating_sub(1)) as f64 * mu * mu / c)
+            .collect();
+        let ent: Vec<f64> = dm
+            .entanglement
+            .iter()
+            .map(|c| c.unwrap_or(f64::NAN))
+            .collect();
+        let pf = PairFigures {
+            used: m.used,
+            zero_activity: m.zero_activity,
+            ratio: pairs.ratio.clone(),
+            distinct_partners: pairs.distinct_partners,
+            gamma_term1: fit(&h_diag, &dm.c_term1, &rule),
+            gamma_term12: fit(&h_diag, &dm.c_term12, &rule),
+            gamma_iso_term2: fit(
+                &h_diag,
+                &iso.iter()
+                    .zip(&dm.c_term2)
+                    .map(|(a, b)| a + b)
+                    .collect::<Vec<_>>(),
+                &rule,
+            ),
+            gamma_delta: fit(&h_diag, &dm.c_delta, &rule),
+            gamma_local_diag: fit(&h_diag, &dm.c_local_diag, &rule),
+            gamma_iso: fit(&h_diag, &dm.second, &rule),
+            term2_share: share(&dm.c_term2, &dm.c_term1),
+            residual1: share(&dm.c_resid1, &dm.c_delta),
+            term1_over_delta: share(&dm.c_term1, &dm.c_delta),
+            residual12: share(&dm.c_resid12, &dm.c_delta),
+            term2_share_full: ratio(m.full.term2, m.full.term1),
+            residual1_full: ratio(m.full.resid1, m.full.delta),
+            residual12_full: ratio(m.full.resid12, m.full.delta),
+            grad_norm2: m.full.grad,
+            rel_term1_vs_iso_median: median(&rel_iso),
+            rel_term1_vs_iso_max_abs: rel_iso.iter().fold(0.0f64, |a, x| a.max(x.abs())),
+            rel_term1_vs_diag_median: median(&relative_differences(&dm.c_term1, &dm.c_local_diag)),
+            rel_diag_vs_iso_median: median(&relative_differences(&dm.c_local_diag, &iso)),
+            batch_cross_ratio_median: median(&batch_cross),
+            entanglement_mean: mean_finite(&ent),
+            entanglement_top10: mean_finite(&ent[..ent.len().min(10)]),
+            isotropy: m.isotropy.clone(),
+        };
+        (pf, dm.second.clone())
+    } else {
+        (PairFigures::not_measured(), engine.c_awd_diag(v)?)
     };
     let structure = match &settings.structure {
         Some(ss) => Some(measure_structure(
@@ -384,7 +434,7 @@ pub fn measure_checkpoint(
     };
     let suppression = match &settings.suppression {
         Some(ss) => Some(suppression_runs(
-            &engine, factors, ss, k, &h_diag, &dm.second, &rule,
+            &engine, factors, ss, k, &h_diag, &second, &rule,
         )?),
         None => None,
     };
@@ -396,7 +446,7 @@ pub fn measure_checkpoint(
             train_accuracy: info.train_accuracy,
             mean_loss: engine.mean_loss(),
             gamma: fit(&h_diag, &c_diag, &rule),
-            gamma_awd: fit(&h_diag, &dm.second, &rule),
+            gamma_awd: fit(&h_diag, &second, &rule),
             gamma_uncertainty: uncertainty,
             pairs: pf,
             structure,

@@ -59,6 +59,26 @@ pub struct Isotropy {
     pub dw_mean_abs_cos_random: f64,
 }
 
+impl Isotropy {
+    /// The figures of a checkpoint whose pairs were not measured: NaN.
+    pub fn not_measured() -> Self {
+        Isotropy {
+            sigma2: f64::NAN,
+            mode_variance: Vec::new(),
+            mode_anisotropy: f64::NAN,
+            principal_vs_tail: f64::NAN,
+            mode_cross_corr: f64::NAN,
+            sample_cv: f64::NAN,
+            sigma_lambda1_corr: None,
+            captured_share: f64::NAN,
+            captured_share_isotropic: f64::NAN,
+            dw_mean_share: f64::NAN,
+            dw_mean_abs_cos: f64::NAN,
+            dw_mean_abs_cos_random: f64::NAN,
+        }
+    }
+}
+
 pub(super) fn isotropy(
     layer: &PairedLayer<'_>,
     used: &[usize],

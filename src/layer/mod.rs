@@ -53,7 +53,7 @@ pub use analyze::{
     Term2Report,
 };
 pub use coupling_null::CouplingNull;
-pub use factors::{balanced_indices, LayerFactors, LayerSettings};
+pub use factors::{balanced_indices, LayerFactors, LayerSettings, DEFAULT_SAMPLES, DEFAULT_TOP_K};
 pub use figures::{
     measure_checkpoint, CheckpointFigures, CheckpointInfo, CheckpointMeasurement, FigureSettings,
     Fit, NetFigures, PairFigures, SuppressionFigures, SuppressionSettings,

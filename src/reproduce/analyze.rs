@@ -112,8 +112,8 @@ impl Default for AnalyzeSettings {
         AnalyzeSettings {
             checkpoint: PathBuf::new(),
             layer: None,
-            samples: 2000,
-            top_k: 0,
+            samples: crate::layer::DEFAULT_SAMPLES,
+            top_k: crate::layer::DEFAULT_TOP_K,
             loss: None,
             batch_size: None,
             chunk: 256,

@@ -86,6 +86,12 @@ pub struct ClaimEvidence {
     pub paper_ref: String,
     /// identity, inequality, asymptotic or empirical.
     pub kind: ClaimKind,
+    /// The claim in symbols (the catalogue's `formula`).
+    pub formula: String,
+    /// The claim in words.
+    pub statement: String,
+    /// Every symbol defined, the basis last.
+    pub symbols: Vec<String>,
     /// The synthetic check's line.
     pub derivation: Line,
     /// The trained-network line.
@@ -143,6 +149,9 @@ pub fn claims_evidence(s: &EvidenceSettings) -> Result<EvidenceReport, Reproduce
             title: entry.title.clone(),
             paper_ref: r.paper_ref.clone(),
             kind: r.kind,
+            formula: r.tests.formula.clone(),
+            statement: r.tests.statement.clone(),
+            symbols: r.tests.symbols.clone(),
             derivation,
             networks,
         });

@@ -140,6 +140,55 @@ impl DataSettings {
     }
 }
 
+/// Held-out samples of the first K classes for a test accuracy, standardised
+/// with the training subset's statistics: the data set's test split when its
+/// files are there (CIFAR-10 `test_batch`, MNIST `t10k-*`), else the samples
+/// of the training file the subset leaves out (`per_class` > 0); None when
+/// there are none. The name says which.
+pub fn load_heldout(s: &DataSettings) -> Result<Option<TrainData>> {
+    let root = data::data_root(s.root.as_deref())?;
+    let (full, train) = match s.dataset {
+        Dataset::Mnist => (data::load_mnist_test(&root)?, data::load_mnist(&root)?),
+        Dataset::Cifar10 => {
+            let test = match data::load_cifar10(&root, CifarSplit::Test) {
+                Ok(t) => Some(t),
+                Err(crate::data::DataError::Missing { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            (test, data::load_cifar10(&root, CifarSplit::Train)?)
+        }
+    };
+    let train_k = train.first_classes(s.classes)?;
+    let subset = if s.per_class > 0 {
+        train_k.take_balanced_prefix(s.per_class)?
+    } else {
+        train_k.clone()
+    };
+    let (held, what) = match full {
+        Some(test) => (test.first_classes(s.classes)?, "test split"),
+        None if s.per_class > 0 => (
+            train_k.rest_after_balanced_prefix(s.per_class)?,
+            "training file beyond the subset",
+        ),
+        None => return Ok(None),
+    };
+    if held.is_empty() {
+        return Ok(None);
+    }
+    let held = if s.normalize {
+        let (mean, std) = subset.channel_stats();
+        held.normalized(&mean, &std)?
+    } else {
+        held
+    };
+    Ok(Some(TrainData {
+        chw: (held.channels, held.height, held.width),
+        name: format!("{} ({what}, {} samples)", held.name, held.len()),
+        images: held.images,
+        labels: held.labels,
+    }))
+}
+
 /// Loads the subset described by `s`.
 pub fn load_data(s: &DataSettings) -> Result<TrainData> {
     if !(2..=10).contains(&s.classes) {

@@ -17,7 +17,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-use super::dataset::{load_data, DataSettings, TrainData};
+use super::dataset::{load_data, load_heldout, DataSettings, TrainData};
 use super::model::{batch_loss, Arch, ModelSpec, Net};
 use super::{Result, TchContext, TorchError};
 use crate::linalg::seeded_stream;
@@ -115,6 +115,23 @@ pub struct TrainReport {
     /// The data subset, when the run loaded it itself ([`run_train`]).
     #[serde(default)]
     pub data_settings: Option<DataSettings>,
+    /// The final network on held-out samples ([`load_heldout`]), when the
+    /// data has any.
+    #[serde(default)]
+    pub heldout: Option<HeldOutStats>,
+}
+
+/// Loss and accuracy of the final network on held-out samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldOutStats {
+    /// Which samples: the data set's test split or the rest of its training file.
+    pub data: String,
+    /// Number of samples.
+    pub samples: usize,
+    /// Mean loss.
+    pub loss: f64,
+    /// Accuracy in [0, 1].
+    pub accuracy: f64,
 }
 
 /// Everything `superlinear train` needs.
@@ -159,9 +176,22 @@ pub fn run_train(s: &RunTrainSettings) -> Result<TrainReport> {
     };
     spec.validate()?;
     check_train_memory(&spec, data.len(), data.chw, s.train.batch_size)?;
+    // Loaded before training, so that a broken test file stops the run
+    // before it spends time.
+    let heldout = load_heldout(&s.data)?;
     let mut net = Net::new(&spec, s.train.seed, Kind::Float)?;
     let mut report = train(&mut net, &data, &s.train)?;
     report.data_settings = Some(s.data.clone());
+    if let Some(h) = heldout {
+        let x = net.input_view(&h.images_tensor(net.kind())?, h.chw)?;
+        let (loss, accuracy) = evaluate(&net, &x, &h.labels_tensor()?, s.train.loss)?;
+        report.heldout = Some(HeldOutStats {
+            data: h.name.clone(),
+            samples: h.len(),
+            loss,
+            accuracy,
+        });
+    }
     if let Some(dir) = &s.train.out_dir {
         write_json(&dir.join("run.json"), &report)?;
     }
@@ -376,6 +406,7 @@ pub fn train(net: &mut Net, data: &TrainData, settings: &TrainSettings) -> Resul
         checkpoints,
         seconds: start.elapsed().as_secs_f64(),
         data_settings: None,
+        heldout: None,
     };
     if let Some(dir) = &settings.out_dir {
         write_json(&dir.join("run.json"), &report)?;

@@ -24,9 +24,10 @@ pub fn load_spectrum_file(path: &Path) -> Result<Vec<f64>> {
     read.map_err(|e| data_error("--spectrum file", e))
 }
 
-/// Reads a square matrix saved from NumPy (`.npy`); `role` names it in errors.
-pub fn load_matrix(path: &Path, role: &str) -> Result<Mat<f64>> {
-    let a = data::npy::read_matrix(path).map_err(|e| data_error(role, e))?;
+/// Reads a square matrix saved from NumPy (`.npy`) with the unit roundoff
+/// of its dtype (f32's for float32); `role` names it in errors.
+pub fn load_matrix(path: &Path, role: &str) -> Result<(Mat<f64>, data::npy::Elem)> {
+    let (a, elem) = data::npy::read_matrix_typed(path).map_err(|e| data_error(role, e))?;
     if a.nrows() != a.ncols() {
         return Err(Error::shape(
             &format!("{role} ({})", path.display()),
@@ -34,7 +35,7 @@ pub fn load_matrix(path: &Path, role: &str) -> Result<Mat<f64>> {
             format!("{} x {}", a.nrows(), a.ncols()),
         ));
     }
-    Ok(superlinear::linalg::mat_from_ndarray(a.view()))
+    Ok((superlinear::linalg::mat_from_ndarray(a.view()), elem))
 }
 
 /// Reads a grid record (the `--json` output of `baseline-grid`, e.g.

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 
 use superlinear::coupling::observed::{coupling_test, CouplingSettings, MatrixNames};
+use superlinear::error::Error;
 
 use super::load::load_matrix;
 use super::{print_report, render, NullArgs};
@@ -19,6 +20,11 @@ pub struct CouplingArgs {
     /// Hessian H, a d x d .npy matrix (symmetric).
     #[arg(long)]
     pub hess: PathBuf,
+    /// Use (A + A^T)/2 of an input that is asymmetric beyond its precision's
+    /// tolerance (100 d eps max|A_ij|, eps of the file's dtype) instead of
+    /// refusing it; stated in the output and the JSON.
+    #[arg(long)]
+    pub symmetrize: bool,
     #[command(flatten)]
     pub null: NullArgs,
 }
@@ -29,11 +35,17 @@ pub fn coupling(args: CouplingArgs) -> Result<i32> {
         cov: "C (--cov)",
         hess: "H (--hess)",
     };
-    let c = load_matrix(&args.cov, names.cov)?;
-    let h = load_matrix(&args.hess, names.hess)?;
-    print_report(
-        &coupling_test(c.as_ref(), h.as_ref(), &names, &settings)?,
-        args.null.json.then_some(crate::cli::json::COUPLING),
-        |r| render::Coupling(r).to_string(),
-    )
+    let (c, c_type) = load_matrix(&args.cov, names.cov)?;
+    let (h, h_type) = load_matrix(&args.hess, names.hess)?;
+    let settings = settings.with_inputs(c_type.epsilon(), h_type.epsilon(), args.symmetrize);
+    let report = match coupling_test(c.as_ref(), h.as_ref(), &names, &settings) {
+        Err(e @ Error::NotSymmetric { .. }) => bail!(
+            "{e} (tolerance 100 d eps max|A_ij| at the file's precision; --symmetrize uses (A + A^T)/2)"
+        ),
+        other => other?,
+    };
+    let dtypes = [c_type.name(), h_type.name()];
+    print_report(&report, args.null.json.then_some(crate::cli::json::COUPLING), |r| {
+        render::Coupling(r, dtypes).to_string()
+    })
 }

@@ -62,8 +62,8 @@ impl fmt::Display for Baseline<'_> {
     }
 }
 
-/// The text table of a coupling report.
-pub struct Coupling<'a>(pub &'a CouplingReport);
+/// The text table of a coupling report; the dtypes of C's and H's files.
+pub struct Coupling<'a>(pub &'a CouplingReport, pub [&'a str; 2]);
 
 impl fmt::Display for Coupling<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -108,7 +108,43 @@ impl fmt::Display for Coupling<'_> {
             self.0.empirical_p
         )?;
         write!(f, "simulated quantiles:")?;
-        fmt_quantiles(f, &self.0.simulated.quantiles)
+        fmt_quantiles(f, &self.0.simulated.quantiles)?;
+        let r = self.0;
+        if r.p_at_floor {
+            writeln!(
+                f,
+                "p to report: p <= 1/(R+1) = {:.3e}, the floor of R = {} rotations (simulated Monte Carlo p; more --rotations resolve it)",
+                r.p_floor, r.simulated.rotations
+            )?;
+        } else {
+            writeln!(
+                f,
+                "p to report: {:.3e} (simulated Monte Carlo p, R = {} rotations, floor 1/(R+1) = {:.3e}); the paper's z and p use the App. C/D formulas, known biased (C3, C4)",
+                r.p_report, r.simulated.rotations, r.p_floor
+            )?;
+        }
+        for (name, dtype, c) in [
+            ("C", self.1[0], &r.inputs.cov),
+            ("H", self.1[1], &r.inputs.hess),
+        ] {
+            let how = if c.symmetrized {
+                format!(
+                    "asymmetric beyond tolerance ({:.1e} > {:.1e}): replaced by (A + A^T)/2 (--symmetrize)",
+                    c.max_asymmetry, c.tolerance
+                )
+            } else {
+                format!(
+                    "symmetric to {:.1e} (tolerance {:.1e})",
+                    c.max_asymmetry, c.tolerance
+                )
+            };
+            write!(f, "input {name}: {dtype}, eps {:.1e}, {how}", c.eps)?;
+            if let Some(m) = c.clipped_min_eigenvalue {
+                write!(f, "; eigenvalues down to {m:.1e} (rounding) set to 0")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
     }
 }
 

@@ -160,8 +160,8 @@ impl Default for NetClaimsSettings {
         NetClaimsSettings {
             run_dir: PathBuf::new(),
             claims: NetClaim::ALL.to_vec(),
-            samples: 1000,
-            top_k: 1000,
+            samples: crate::layer::DEFAULT_SAMPLES,
+            top_k: crate::layer::DEFAULT_TOP_K,
             layer: None,
             seed: 0,
             one_to_one: false,

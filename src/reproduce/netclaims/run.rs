@@ -108,6 +108,9 @@ pub fn net_claims_on(
                     seed: settings.seed,
                     ..crate::layer::UncertaintySettings::default()
                 },
+                pairs: settings.wants(NetClaim::C6)
+                    || settings.wants(NetClaim::C7)
+                    || settings.wants(NetClaim::C13),
             },
             CheckpointInfo {
                 epoch: ck.epoch,

@@ -103,6 +103,8 @@ struct LenientRun {
     seconds: Option<f64>,
     #[serde(default)]
     data_settings: Option<DataSettings>,
+    #[serde(default)]
+    heldout: Option<crate::torch::train::HeldOutStats>,
 }
 
 /// Reads a run's `run.json` (a non-finite loss, stored as `null`, reads as NaN).
@@ -128,6 +130,7 @@ pub fn read_run(dir: &Path) -> Result<TrainReport, String> {
         checkpoints: r.checkpoints,
         seconds: r.seconds.unwrap_or(f64::NAN),
         data_settings: r.data_settings,
+        heldout: r.heldout,
     })
 }
 
