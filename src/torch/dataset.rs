@@ -142,13 +142,15 @@ impl DataSettings {
 
 /// Held-out samples of the first K classes for a test accuracy, standardised
 /// with the training subset's statistics: the data set's test split when its
-/// files are there (CIFAR-10 `test_batch`, MNIST `t10k-*`), else the samples
+/// files are there (CIFAR-10 `test_batch`, MNIST `t10k-*`; Fashion-MNIST's
+/// test files are not read), else the samples
 /// of the training file the subset leaves out (`per_class` > 0); None when
 /// there are none. The name says which.
 pub fn load_heldout(s: &DataSettings) -> Result<Option<TrainData>> {
     let root = data::data_root(s.root.as_deref())?;
     let (full, train) = match s.dataset {
         Dataset::Mnist => (data::load_mnist_test(&root)?, data::load_mnist(&root)?),
+        Dataset::FashionMnist => (None, data::load_fashion_mnist(&root)?),
         Dataset::Cifar10 => {
             let test = match data::load_cifar10(&root, CifarSplit::Test) {
                 Ok(t) => Some(t),
