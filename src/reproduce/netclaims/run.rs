@@ -97,13 +97,23 @@ pub fn net_claims_on(
                         tails_factor: settings.tails_factor,
                     },
                 ),
-                structure: (is_last || settings.structure_every_checkpoint).then_some(
-                    StructureSettings {
+                // The structure figures serve C3, C7-R3.5, C8 and C13's
+                // entanglement; C6 and C15 alone do not need them.
+                structure: ((is_last
+                    && [
+                        NetClaim::C3,
+                        NetClaim::C7Remark35,
+                        NetClaim::C8,
+                        NetClaim::C13,
+                    ]
+                    .iter()
+                    .any(|c| settings.wants(*c)))
+                    || settings.structure_every_checkpoint)
+                    .then_some(StructureSettings {
                         rotations: settings.structure_rotations,
                         seed: settings.seed,
                         batch_draws: settings.batch_draws,
-                    },
-                ),
+                    }),
                 uncertainty: crate::layer::UncertaintySettings {
                     seed: settings.seed,
                     ..crate::layer::UncertaintySettings::default()
