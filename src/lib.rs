@@ -35,6 +35,7 @@ pub mod loss;
 pub mod mlp;
 pub mod moments;
 pub mod pairs;
+pub mod progress;
 pub mod plot;
 pub mod published;
 pub mod reproduce;

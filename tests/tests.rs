@@ -31,6 +31,7 @@ mod net_judge_structure;
 mod netclaims;
 mod netgrid;
 mod pairs;
+mod progress;
 mod published;
 mod report;
 mod report_only;

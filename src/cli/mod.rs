@@ -13,6 +13,7 @@ mod json;
 #[cfg(feature = "torch")]
 mod netclaims;
 mod netgrid;
+mod progress;
 mod report;
 mod reproduce;
 #[cfg(feature = "torch")]

@@ -64,19 +64,15 @@ pub fn baseline_grid(args: BaselineGridArgs) -> Result<i32> {
         None => {
             let settings = GridSettings::new(args.d.as_deref(), args.rotations, args.seed)
                 .map_err(flag_named)?;
-            let t = std::time::Instant::now();
+            let progress = crate::cli::progress::reporter(args.json);
+            progress.stage("baseline-grid", 0);
             let points = run_grid(&settings, &|_, _| false, &mut |p| {
-                eprintln!(
-                    "{:>5} {:<22} sim mean {:.4} std {:.2e}  SE ratio paper {:.2} row-law {:.2}  [{:.0} s]",
-                    p.d,
-                    p.spectrum,
-                    p.simulated_mean,
-                    p.simulated_std,
-                    p.paper_se_ratio,
-                    p.row_law_se_ratio,
-                    t.elapsed().as_secs_f64()
-                )
+                progress.step(&format!(
+                    "d {} {}: sim mean {:.4}, SE ratio paper {:.2} row-law {:.2}",
+                    p.d, p.spectrum, p.simulated_mean, p.paper_se_ratio, p.row_law_se_ratio,
+                ))
             })?;
+            progress.done();
             GridOutput {
                 record: GridResults::new(&command_line(&settings), &settings, &points),
                 points,
