@@ -45,7 +45,9 @@ pub fn coupling(args: CouplingArgs) -> Result<i32> {
         other => other?,
     };
     let dtypes = [c_type.name(), h_type.name()];
-    print_report(&report, args.null.json.then_some(crate::cli::json::COUPLING), |r| {
-        render::Coupling(r, dtypes).to_string()
-    })
+    print_report(
+        &report,
+        args.null.json.then_some(crate::cli::json::COUPLING),
+        |r| render::Coupling(r, dtypes).to_string(),
+    )
 }
