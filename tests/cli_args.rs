@@ -1,15 +1,22 @@
-//! Random argument vectors for every subcommand of the default build, built
-//! from each subcommand's real flags with hostile values (0, negative, huge,
-//! NaN, inf, garbage, empty) and paths to broken files (empty, truncated and
-//! garbage .npy, text, safetensors, toml). The property: the exit code is 0, 1
-//! or 2, nothing panics, and every exit 2 prints exactly one non-empty line
-//! on stderr that names the input (a flag, a value or a path).
+//! Random argument vectors for every subcommand (verify, claims, baseline,
+//! baseline-grid, coupling, analyze, reproduce, net-grid; with the feature
+//! `torch` also train, analyze --checkpoint, net-claims and the training
+//! paths of reproduce and net-grid, as the `torch_*` tests), built from each
+//! subcommand's real flags with hostile values (0, negative, huge, NaN, inf,
+//! garbage, empty) and paths to broken files (empty, truncated and garbage
+//! .npy, text, safetensors, toml). The property: the exit code is 0, 1 or 2,
+//! nothing panics, every exit 2 prints exactly one non-empty line on stderr
+//! that names the input (a flag, a value or a path), and every invocation
+//! ends within [`TIMEOUT`].
 //!
 //! 24 cases per subcommand by default; `PROPTEST_CASES` raises it. Sizes stay
-//! small or out of range so a valid run ends in well under a second.
+//! small or out of range so a valid run ends in well under a second; flags
+//! whose large values only mean a long valid run (epochs, seeds, rotations)
+//! draw no large numbers ([`SLOW`]).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use ndarray::Array2;
 use proptest::prelude::*;
@@ -57,6 +64,50 @@ impl Files {
             1,
         );
         std::fs::write(p.join("layer.safetensors"), layer.to_bytes().unwrap()).unwrap();
+        std::fs::create_dir(p.join("tiny-configs")).unwrap();
+        std::fs::write(
+            p.join("tiny-configs/mnist-cnn-ce.toml"),
+            TINY_FAMILY
+                .replace("DATASET", "mnist")
+                .replace("MODEL", "cnn"),
+        )
+        .unwrap();
+        std::fs::write(p.join("tiny-grid.toml"), TINY_GRID).unwrap();
+        #[cfg(feature = "torch")]
+        if let Some(data) = crate::util::shared_data() {
+            // A trained run (MLP 784-6-5-3, 5 per class, 2 epochs) for
+            // analyze --checkpoint and net-claims.
+            let out = Command::new(env!("CARGO_BIN_EXE_superlinear"))
+                .args([
+                    "train",
+                    "--classes",
+                    "3",
+                    "--per-class",
+                    "5",
+                    "--epochs",
+                    "2",
+                ])
+                .args([
+                    "--widths",
+                    "6,5",
+                    "--batch-size",
+                    "5",
+                    "--checkpoint-every",
+                    "1",
+                ])
+                .arg("--json")
+                .arg("--out")
+                .arg(p.join("run"))
+                .arg("--data")
+                .arg(data)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         Files { dir }
     }
 
@@ -87,6 +138,48 @@ impl Files {
         .collect()
     }
 }
+
+/// The family file of the training fuzz: MNIST CNN, K = 3, 30 per class,
+/// 3 epochs, a 4 x 4 layer (shared with the kill tests).
+const TINY_FAMILY: &str = crate::util::TINY_FAMILY;
+
+/// A net-grid config of one family, one rate, one seed, one epoch.
+const TINY_GRID: &str = r#"
+classes = 3
+seeds = [0]
+per_class = 5
+epochs = 1
+checkpoint_every = 1
+lr_candidates = [0.1]
+analyze_samples = 15
+top_k = 5
+
+[premise]
+ce_min_accuracy = 0.99
+mse_min_accuracy = 0.95
+mse_plateau_epochs = 1
+mse_plateau_max_accuracy_change = 0.005
+
+[[family]]
+dataset = "mnist"
+model = "mlp"
+loss = "ce"
+batch = 5
+widths = [6, 5]
+"#;
+
+/// Longest an invocation may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Flags whose large values are valid and only mean a long run: they draw
+/// no large numbers.
+const SLOW: &[(&str, &str)] = &[
+    ("train", "--epochs"),
+    ("train", "--per-class"),
+    ("reproduce", "--seeds"),
+    ("net-claims", "--structure-rotations"),
+    ("net-claims", "--batch-draws"),
+];
 
 /// Numbers and non-numbers every value slot draws from.
 fn hostile() -> Vec<String> {
@@ -238,10 +331,15 @@ fn flags(sub: &str, files: &Files) -> Vec<Flag> {
                 files.path("configs"),
                 files.path("out/x/y.md"),
             ];
-            let repo_configs = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("experiments/runs")
-                .display()
-                .to_string();
+            // With training compiled in, only the tiny configs may train.
+            let repo_configs = if cfg!(feature = "torch") {
+                files.path("tiny-configs")
+            } else {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("experiments/runs")
+                    .display()
+                    .to_string()
+            };
             let configs = [
                 repo_configs,
                 files.path("configs"),
@@ -279,7 +377,7 @@ fn flags(sub: &str, files: &Files) -> Vec<Flag> {
                     valid: s(&results),
                     switch: false,
                 },
-                flag("--data", &["/nonexistent", "/work/shared/data"]),
+                flag("--data", &["/nonexistent", &shared_data_path()]),
                 flag("--threads", &["1", "2"]),
                 switch("--no-timings"),
                 switch("--report-only"),
@@ -297,7 +395,14 @@ fn flags(sub: &str, files: &Files) -> Vec<Flag> {
                     &files.path("bad.safetensors"),
                 ],
             ),
-            flag("--checkpoint", &[&files.path("bad.safetensors")]),
+            flag(
+                "--checkpoint",
+                &[
+                    &files.path("bad.safetensors"),
+                    &files.path("run/final.safetensors"),
+                    &files.path("run/epoch-0001.safetensors"),
+                ],
+            ),
             flag("--layer", &["fc.weight"]),
             flag("--samples", &["0", "10", "24", "25", "99999999"]),
             flag("--top-k", &["0", "3", "12", "13", "99999"]),
@@ -318,6 +423,73 @@ fn flags(sub: &str, files: &Files) -> Vec<Flag> {
             switch("--float64"),
             flag("--save-inputs", &[&files.path("out")]),
         ],
+        "analyze-checkpoint" => flags("analyze", files)
+            .into_iter()
+            .filter(|f| f.name != "--factors")
+            .collect(),
+        "net-grid" => vec![
+            flag(
+                "--config",
+                &[
+                    &files.path("tiny-grid.toml"),
+                    &files.path("bad.toml"),
+                    &files.path("missing.npy"),
+                ],
+            ),
+            flag("--out", &[&files.path("out/net")]),
+            flag("--work", &[&files.path("out/work")]),
+            flag("--data", &["/nonexistent", &shared_data_path()]),
+            flag("--jobs", &["1", "2"]),
+            flag("--threads", &["1", "2"]),
+            flag("--shard", &["0/1", "1/2", "2/2", "x"]),
+            flag("--stage", &["all", "pilot", "train", "analyze", "bogus"]),
+            switch("--reanalyze"),
+            switch("--report-only"),
+            switch("--json"),
+            switch("--quiet"),
+        ],
+        "train" => vec![
+            flag("--dataset", &["mnist", "cifar10", "imagenet"]),
+            flag("--data", &["/nonexistent", &shared_data_path()]),
+            flag("--classes", &["2", "3", "1", "11"]),
+            flag("--per-class", &["1", "3", "5"]),
+            flag("--model", &["mlp", "cnn", "rnn"]),
+            flag("--loss", &["ce", "mse", "hinge"]),
+            flag("--lr", &["0.1", "0.01", "1e6"]),
+            flag("--batch-size", &["1", "5", "100"]),
+            flag("--epochs", &["1", "2"]),
+            flag("--seed", &["0", "7"]),
+            flag("--checkpoint-every", &["0", "1"]),
+            flag("--widths", &["4", "4,3", "2,2", "0,3", ""]),
+            flag("--cnn-pool-side", &["1", "2", "0"]),
+            flag("--cnn-hidden", &["3", "0"]),
+            flag("--out", &[&files.path("out/train")]),
+            flag("--threads", &["1", "2"]),
+            switch("--json"),
+        ],
+        "net-claims" => vec![
+            flag(
+                "--run",
+                &[
+                    &files.path("run"),
+                    &files.path("configs"),
+                    &files.path("missing.npy"),
+                ],
+            ),
+            flag("--claims", &["C3", "C6,C7", "C8", "C13", "C15", "C99", ""]),
+            flag("--samples", &["5", "15", "0"]),
+            flag("--top-k", &["3", "5", "30", "0"]),
+            flag("--layer", &["fc2.weight", "fc1.weight", "conv1.weight"]),
+            flag("--seed", &["0", "1"]),
+            switch("--one-to-one"),
+            flag("--stride", &["1", "2", "0"]),
+            flag("--q", &["0.5", "0.1"]),
+            flag("--structure-rotations", &["2", "5"]),
+            flag("--batch-draws", &["2", "3"]),
+            switch("--structure-every-checkpoint"),
+            flag("--threads", &["1"]),
+            switch("--json"),
+        ],
         _ => unreachable!("unknown subcommand {sub}"),
     }
 }
@@ -328,10 +500,24 @@ const ALWAYS: &[(&str, &str)] = &[
     ("claims", "--claim"),
     ("baseline-grid", "--d"),
     ("analyze", "--factors"),
+    ("analyze-checkpoint", "--checkpoint"),
+    ("net-grid", "--config"),
+    ("reproduce", "--configs"),
+    ("train", "--per-class"),
+    ("train", "--epochs"),
+    ("train", "--out"),
+    ("net-claims", "--run"),
 ];
 
 /// Flags whose value a run writes to: only paths inside the case's tempdir.
-const WRITES: &[&str] = &["--out", "--results", "--save-inputs"];
+const WRITES: &[&str] = &["--out", "--results", "--save-inputs", "--work"];
+
+/// The shared data directory, or a path that does not exist.
+fn shared_data_path() -> String {
+    crate::util::shared_data()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "/nonexistent-data".into())
+}
 
 /// An argument vector for `sub`: a random subset of its flags, each with a
 /// valid, hostile or path value (write targets always valid), sometimes a
@@ -339,6 +525,13 @@ const WRITES: &[&str] = &["--out", "--results", "--save-inputs"];
 fn argv(sub: &'static str, files: &Files) -> impl Strategy<Value = Vec<String>> {
     let table = flags(sub, files);
     let hostile = hostile();
+    // No count outside 1..=100 (0 means "all samples" for --per-class).
+    let small = |v: &String| {
+        v.trim()
+            .parse::<f64>()
+            .map_or(true, |x| (1.0..=100.0).contains(&x))
+    };
+    let hostile_small: Vec<String> = hostile.iter().filter(|v| small(v)).cloned().collect();
     let paths = files.all();
     let n = table.len();
     let per_flag: Vec<BoxedStrategy<Option<Vec<String>>>> = table
@@ -351,6 +544,12 @@ fn argv(sub: &'static str, files: &Files) -> impl Strategy<Value = Vec<String>> 
                 let valid = f.valid.clone();
                 let value: BoxedStrategy<String> = if WRITES.contains(&f.name) {
                     proptest::sample::select(valid).boxed()
+                } else if SLOW.contains(&(sub, f.name)) {
+                    prop_oneof![
+                        3 => proptest::sample::select(valid),
+                        2 => proptest::sample::select(hostile_small.clone()),
+                    ]
+                    .boxed()
                 } else {
                     prop_oneof![
                         3 => proptest::sample::select(valid),
@@ -394,7 +593,7 @@ fn argv(sub: &'static str, files: &Files) -> impl Strategy<Value = Vec<String>> 
             let k = (order % pairs.len() as u64) as usize;
             pairs.rotate_left(k);
         }
-        let mut v = vec![sub.to_string()];
+        let mut v = vec![command_of(sub).to_string()];
         v.extend(pairs.into_iter().flatten());
         if let Some(s) = stray {
             v.push(s);
@@ -404,20 +603,45 @@ fn argv(sub: &'static str, files: &Files) -> impl Strategy<Value = Vec<String>> 
     })
 }
 
-fn run_in(dir: &Path, args: &[String]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_superlinear"))
+/// The subcommand a flag table is for (`analyze-checkpoint`: `analyze`
+/// on a checkpoint of the torch tier).
+fn command_of(sub: &str) -> &str {
+    sub.strip_suffix("-checkpoint").unwrap_or(sub)
+}
+
+/// Exit code and stderr of one invocation, or `Err` when it outlives
+/// [`TIMEOUT`] (then killed).
+fn run_in(dir: &Path, args: &[String]) -> Result<(Option<i32>, String), String> {
+    let out = tempfile::NamedTempFile::new_in(dir).unwrap();
+    let err = tempfile::NamedTempFile::new_in(dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_superlinear"))
         .args(args)
         .current_dir(dir)
         .env_remove("SUPERLINEAR_DATA")
-        .output()
-        .unwrap()
+        .stdin(Stdio::null())
+        .stdout(out.reopen().unwrap())
+        .stderr(err.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("args {args:?}: still running after {TIMEOUT:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stderr = std::fs::read_to_string(err.path()).unwrap_or_default();
+    Ok((status.code(), stderr))
 }
 
 /// The property for one argument vector; `Err` says what broke.
 fn check(dir: &Path, args: &[String], flag_names: &[&str]) -> Result<(), String> {
-    let out = run_in(dir, args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    let code = out.status.code();
+    let (code, err) = run_in(dir, args)?;
     let show = || format!("args {args:?}: exit {code:?}, stderr:\n{err}");
     if err.contains("panicked") || code == Some(101) {
         return Err(format!("panic: {}", show()));
@@ -517,9 +741,48 @@ fn fuzz_analyze_args() {
     fuzz("analyze");
 }
 
+// With the feature `torch` the training paths run as `torch_fuzz_*`.
+#[cfg(not(feature = "torch"))]
 #[test]
 fn fuzz_reproduce_args() {
     fuzz("reproduce");
+}
+
+// With the feature `torch` the training paths run as `torch_fuzz_*`.
+#[cfg(not(feature = "torch"))]
+#[test]
+fn fuzz_net_grid_args() {
+    fuzz("net-grid");
+}
+
+#[cfg(feature = "torch")]
+#[test]
+fn torch_fuzz_train_args() {
+    fuzz("train");
+}
+
+#[cfg(feature = "torch")]
+#[test]
+fn torch_fuzz_net_claims_args() {
+    fuzz("net-claims");
+}
+
+#[cfg(feature = "torch")]
+#[test]
+fn torch_fuzz_analyze_checkpoint_args() {
+    fuzz("analyze-checkpoint");
+}
+
+#[cfg(feature = "torch")]
+#[test]
+fn torch_fuzz_reproduce_training_args() {
+    fuzz("reproduce");
+}
+
+#[cfg(feature = "torch")]
+#[test]
+fn torch_fuzz_net_grid_training_args() {
+    fuzz("net-grid");
 }
 
 /// Runs one fixed vector through the property (for the shrunk failures below).

@@ -25,6 +25,7 @@ mod kron;
 mod layer;
 mod layer_terms;
 mod linalg;
+mod memory_refusals;
 mod moments;
 mod net_judge;
 mod net_judge_structure;

@@ -33,40 +33,9 @@ use superlinear::torch::checkpoint::load_net;
 
 use crate::util::shared_data;
 
-/// Two family files, one MLP and one CNN, with the same unknowns: the
-/// CIFAR-10 MLP 3072-8-8-3 (its analysed layer 8 x 8) and the MNIST CNN
-/// with channels [2, 4], pool side 1 and hidden width 4 (4 x 4); K = 3,
-/// 30 samples per class, 3 epochs, top-k 8.
-const FAMILY: &str = r#"
-dataset = "DATASET"
-model = "MODEL"
-loss = "ce"
-classes = [3]
-
-[paper]
-analyze_samples = 0
-
-[paper.unknowns]
-lr = 0.1
-cifar_mlp_hidden = [50, 50, 50]
-cnn_channels = [32, 64, 128]
-cnn_pool_side = 1
-cnn_hidden = 50
-
-[reduced]
-per_class = 30
-batch = 10
-epochs = 3
-analyze_samples = 0
-top_k = { k3 = 8, k6 = 8, k10 = 8 }
-
-[reduced.unknowns]
-lr = 0.1
-cifar_mlp_hidden = [8, 8]
-cnn_channels = [2, 4]
-cnn_pool_side = 1
-cnn_hidden = 4
-"#;
+/// Two family files, one MLP and one CNN, with the same unknowns
+/// ([`crate::util::TINY_FAMILY`]).
+const FAMILY: &str = crate::util::TINY_FAMILY;
 
 /// The rows of [`FAMILY`] (dataset, model).
 const ROWS: [(&str, &str); 2] = [("cifar10", "mlp"), ("mnist", "cnn")];

@@ -14,7 +14,7 @@ use superlinear::reproduce::netgrid::{NetGridConfig, NetGridSettings};
 
 use crate::util::shared_data;
 
-const TINY: &str = r#"
+pub(crate) const TINY: &str = r#"
 classes = 10
 seeds = [0, 1]
 per_class = 20

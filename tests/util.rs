@@ -82,3 +82,38 @@ pub fn shared_data() -> Option<std::path::PathBuf> {
         .map(|r| root.join(r))
         .find(|p| p.join("README.md").is_file())
 }
+
+/// A family file template (replace DATASET and MODEL) for tiny training
+/// runs, the same unknowns for every family: the CIFAR-10 MLP 3072-8-8-3 (its analysed layer 8 x 8) and the MNIST CNN
+/// with channels [2, 4], pool side 1 and hidden width 4 (4 x 4); K = 3,
+/// 30 samples per class, 3 epochs, top-k 8.
+pub const TINY_FAMILY: &str = r#"
+dataset = "DATASET"
+model = "MODEL"
+loss = "ce"
+classes = [3]
+
+[paper]
+analyze_samples = 0
+
+[paper.unknowns]
+lr = 0.1
+cifar_mlp_hidden = [50, 50, 50]
+cnn_channels = [32, 64, 128]
+cnn_pool_side = 1
+cnn_hidden = 50
+
+[reduced]
+per_class = 30
+batch = 10
+epochs = 3
+analyze_samples = 0
+top_k = { k3 = 8, k6 = 8, k10 = 8 }
+
+[reduced.unknowns]
+lr = 0.1
+cifar_mlp_hidden = [8, 8]
+cnn_channels = [2, 4]
+cnn_pool_side = 1
+cnn_hidden = 4
+"#;

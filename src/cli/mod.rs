@@ -112,10 +112,11 @@ pub fn run() -> i32 {
     }
 }
 
-/// An error message as one line. A clap usage error keeps its message and
+/// An error message as one line (public for the argument fuzz target, which
+/// compiles this module on its own). A clap usage error keeps its message and
 /// the arguments it lists, not the tip, usage block and `--help` hint after
 /// the first blank line (`usage`); otherwise every line break becomes a space.
-fn one_line(message: &str, usage: bool) -> String {
+pub fn one_line(message: &str, usage: bool) -> String {
     let lines = message.lines().map(str::trim);
     let kept: Vec<&str> = if usage {
         lines.take_while(|l| !l.is_empty()).collect()

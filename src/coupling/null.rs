@@ -79,12 +79,28 @@ pub fn simulate_null(mu: &[f64], d: usize, rotations: usize, seed: u64) -> Resul
     super::check_rotations(rotations, 1)?;
     let w = null_weights(mu, d)?;
     let threads = rayon::current_num_threads().min(rotations).max(1);
-    crate::memory::MemoryBudget::from_system()?.check(
+    let budget = crate::memory::MemoryBudget::from_system()?;
+    let r = w.len();
+    // The largest d whose frames (same rank, same threads) fit.
+    let (mut lo, mut hi) = (0usize, d);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if null_bytes(mid, r.min(mid), threads) <= budget.limit_bytes {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    budget.check(
         "simulated null of rho_bar",
-        null_bytes(d, w.len(), threads),
+        null_bytes(d, r, threads),
         &format!(
-            "a Haar frame of d = {d} by r = {} per rotation, {threads} rotations at once: use a smaller d or a spectrum of lower rank",
-            w.len()
+            "a Haar frame of d = {d} by r = {r} per rotation, {threads} rotations at once: {}",
+            if lo >= 2 {
+                format!("at most d = {lo} fits (--d {lo}), or use a spectrum of lower rank")
+            } else {
+                "no d fits; use a spectrum of lower rank or more memory".to_string()
+            }
         ),
     )?;
     let draws: Vec<Coupling> = (0..rotations as u64)

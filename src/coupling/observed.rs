@@ -183,6 +183,30 @@ impl Default for MatrixNames<'_> {
     }
 }
 
+/// Bytes [`coupling_test`] allocates on top of its two inputs: C's
+/// eigenvalues (a copy and the solver's scratch, `2 d^2`), H's
+/// eigenvectors (the vectors, a copy and scratch, `3 d^2`) and `V^T C V`
+/// with its intermediate product (`2 d^2`), f64.
+pub fn coupling_bytes(d: usize) -> u64 {
+    56u64.saturating_mul(d as u64).saturating_mul(d as u64)
+}
+
+/// Refuses ([`Error::MemoryLimit`]) a coupling whose [`coupling_bytes`]
+/// exceed [`crate::memory::MemoryBudget::from_system`], naming d, the
+/// matrices and the largest d that fits.
+fn check_coupling_memory(d: usize, names: &MatrixNames<'_>) -> Result<()> {
+    let budget = crate::memory::MemoryBudget::from_system()?;
+    let fit = ((budget.limit_bytes / 56) as f64).sqrt().floor() as u64;
+    budget.check(
+        "coupling (eigendecompositions of C and H)",
+        coupling_bytes(d),
+        &format!(
+            "d = {d} ({} and {} are {d} x {d}): at most d = {fit} fits",
+            names.cov, names.hess
+        ),
+    )
+}
+
 /// Tests the coupling of a covariance `c` to a Hessian `h` (both d x d):
 /// validates (square, same shape, finite, symmetric, C PSD; errors name the
 /// matrices by `names`), projects C on H's eigenbasis, and compares
@@ -207,6 +231,7 @@ pub fn coupling_test(
     if d < 2 {
         return Err(Error::param("d", d, "the coupling needs d >= 2"));
     }
+    check_coupling_memory(d, names)?;
     let eig_c = linalg::sym_eig(c.as_ref(), names.cov)?;
     let mut mu = eig_c.values.clone();
     let norm = mu.iter().fold(0.0f64, |m, v| m.max(v.abs()));

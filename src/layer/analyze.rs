@@ -246,22 +246,29 @@ fn with_fit_hint(
     else {
         return e;
     };
-    let fits = |n: usize| {
+    let fits = |samples: usize, top_k: usize| {
         let s = AnalysisShape {
-            samples: n,
+            samples,
+            top_k,
             ..*shape
         };
         estimate_analysis(&s, opts).peak() <= budget.limit_bytes
     };
-    let (mut lo, mut hi) = (0usize, shape.samples);
-    while lo < hi {
-        let mid = lo + (hi - lo).div_ceil(2);
-        if fits(mid) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
+    // The largest value in 0..=max that fits (the estimate grows with both).
+    let largest = |max: usize, fits: &dyn Fn(usize) -> bool| {
+        let (mut lo, mut hi) = (0usize, max);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if fits(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
         }
-    }
+        lo
+    };
+    let lo = largest(shape.samples, &|n| fits(n, shape.top_k));
+    let k = largest(shape.top_k, &|k| fits(shape.samples, k));
     let sizes = format!(
         "N = {} samples, layer {} x {} (d = {}), top-k {}",
         shape.samples,
@@ -274,8 +281,10 @@ fn with_fit_hint(
         format!(
             "{sizes}: at most {lo} samples fit (--samples {lo}; analyze_samples in a run config)"
         )
+    } else if k >= 1 {
+        format!("{sizes}: no sample count fits at this top-k; at most top-k {k} fits (--top-k {k})")
     } else {
-        format!("{sizes}: no sample count fits; use a smaller --top-k, --eig matrix-free, or more memory")
+        format!("{sizes}: neither fewer samples nor a smaller top-k fits; use --eig matrix-free or more memory")
     };
     Error::MemoryLimit {
         stage,

@@ -310,10 +310,22 @@ pub fn kspace_structure(
     crate::coupling::check_dimension(k)?;
     crate::coupling::check_rotations(rotations, 2)?;
     let threads = rayon::current_num_threads().min(rotations).max(1);
-    MemoryBudget::from_system()?.check(
+    let budget = MemoryBudget::from_system()?;
+    let fit = (1..=k)
+        .rev()
+        .find(|&j| structure_bytes(j, threads) <= budget.limit_bytes)
+        .unwrap_or(0);
+    budget.check(
         "structure null (Haar rotations of C_k)",
         structure_bytes(k, threads),
-        &format!("k = {k}, {threads} rotations at once: use a smaller top-k"),
+        &format!(
+            "k = {k}, {threads} rotations at once: {}",
+            if fit >= 3 {
+                format!("at most top-k {fit} fits (--top-k {fit})")
+            } else {
+                "no top-k fits; use more memory".to_string()
+            }
+        ),
     )?;
     let observed = coupling_of_projected(c, "C_k = V^T C V");
     let eig = sym_eig(c, "C_k = V^T C V")?;

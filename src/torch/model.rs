@@ -88,6 +88,10 @@ fn mlp_layer_widths(input: usize, hidden: &[usize]) -> impl Iterator<Item = usiz
     std::iter::once(input).chain(hidden.iter().copied())
 }
 
+/// The largest width, channel count, pool side or number of classes a
+/// model may have (2^24; shapes stay far inside i64).
+pub const MAX_WIDTH: usize = 1 << 24;
+
 /// Held while a net draws its initial weights from libtorch's global
 /// generator ([`Net::new`]).
 static INIT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -146,6 +150,13 @@ impl ModelSpec {
                 "width",
                 w,
                 "every width must be positive",
+            ));
+        }
+        if let Some(w) = widths.iter().find(|w| **w > MAX_WIDTH) {
+            return Err(TorchError::setting(
+                "width",
+                w,
+                format!("every width must be at most {MAX_WIDTH}"),
             ));
         }
         Ok(())
