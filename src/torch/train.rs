@@ -222,7 +222,7 @@ pub fn activation_floats(spec: &ModelSpec, chw: (usize, usize, usize)) -> u64 {
 /// activations, a mini-batch's forward and backward (three times its
 /// activations) and the weights with their gradients and update.
 pub fn train_bytes(spec: &ModelSpec, n: usize, chw: (usize, usize, usize), batch: usize) -> u64 {
-    let (n, b) = (n as u64, batch.min(n.max(1) as usize) as u64);
+    let (n, b) = (n as u64, batch.min(n.max(1)) as u64);
     let pixels = (chw.0 * chw.1 * chw.2) as u64;
     let act = activation_floats(spec, chw);
     let weights: u64 = spec
