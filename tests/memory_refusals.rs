@@ -7,7 +7,6 @@
 //! tier's commands (train, analyze --checkpoint, net-claims, reproduce,
 //! net-grid) are the `torch_*` tests.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use ndarray::Array2;
@@ -296,7 +295,7 @@ mod torch_tier {
         refused(&r, "needs about", limit);
     }
 
-    fn tiny_family(dir: &Path) -> std::path::PathBuf {
+    fn tiny_family(dir: &std::path::Path) -> std::path::PathBuf {
         let c = dir.join("configs");
         std::fs::create_dir_all(&c).unwrap();
         let text = crate::util::TINY_FAMILY
