@@ -303,7 +303,7 @@ fn row_gamma(row: &str) -> (f64, f64) {
     for e in std::fs::read_dir(&dir).unwrap() {
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
-        g.push(v["analyze"]["gamma"]["Ok"]["gamma"].as_f64().unwrap());
+        g.push(v["analyze"]["gamma"]["gamma"].as_f64().unwrap());
     }
     let n = g.len() as f64;
     let m = g.iter().sum::<f64>() / n;

@@ -415,7 +415,7 @@ fn is_mlp(p: &Path) -> bool {
 
 /// The gamma of a record.
 fn gamma(p: &Path) -> f64 {
-    comparable(p)["analyze"]["gamma"]["Ok"]["gamma"]
+    comparable(p)["analyze"]["gamma"]["gamma"]
         .as_f64()
         .unwrap_or(f64::NAN)
 }

@@ -383,8 +383,8 @@ fn analyze_reports_the_corrected_null_and_labels_the_papers() {
     no_rust_identifiers("analyze", &text, &rust_function_names());
     let o = run(&["analyze", "--factors", path, "--top-k", "12", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(json["coupling_c"]["Ok"]["reported_null"], "corrected mean");
-    assert!(json["coupling_c"]["Ok"]["corrected_mean"].is_number());
+    assert_eq!(json["coupling_c"]["reported_null"], "corrected mean");
+    assert!(json["coupling_c"]["corrected_mean"].is_number());
     assert_eq!(json["theorem_5_1"]["applicable"], true);
     assert_eq!(json["theorem_5_1"]["status"], "verified");
     // --paper-null-only leaves the corrected null out and says so.

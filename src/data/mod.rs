@@ -312,44 +312,39 @@ const CIFAR_PY_DIRS: [&str; 2] = ["cifar-10-batches-py", ""];
 
 /// Loads and concatenates CIFAR-10 python batches ([`pickle`]), in the order given.
 pub fn load_cifar_pickles(files: &[PathBuf], name: &str) -> Result<Dataset, DataError> {
-    let mut labels = Vec::new();
-    let mut pixels = Vec::new();
-    for f in files {
-        let bytes = io::read_capped(f, "CIFAR-10 python batch", io::DEFAULT_CAP)?;
-        let (l, p) = pickle::parse_cifar_pickle(&bytes, &f.display().to_string())?;
-        labels.extend_from_slice(&l);
-        pixels.extend_from_slice(&p);
-    }
-    if labels.is_empty() {
-        return Err(DataError::Empty {
-            what: name.into(),
-            reason: "no CIFAR-10 python batches given".into(),
-        });
-    }
-    Dataset::from_bytes(
-        pixels,
-        labels,
-        cifar::CHANNELS,
-        cifar::SIDE,
-        cifar::SIDE,
+    load_cifar_batches(
+        files,
         name,
+        "CIFAR-10 python batch",
+        pickle::parse_cifar_pickle,
     )
 }
 
 /// Loads and concatenates CIFAR-10 binary files, in the order given.
 pub fn load_cifar_files(files: &[PathBuf], name: &str) -> Result<Dataset, DataError> {
+    load_cifar_batches(files, name, "CIFAR-10 batch", cifar::parse_cifar_records)
+}
+
+/// Reads each of `files` (a `what`, size-capped), parses it into labels and
+/// pixels with `parse`, and concatenates them into one 3 x 32 x 32 data set.
+fn load_cifar_batches(
+    files: &[PathBuf],
+    name: &str,
+    what: &str,
+    parse: fn(&[u8], &str) -> Result<(Vec<u8>, Vec<u8>), DataError>,
+) -> Result<Dataset, DataError> {
     let mut labels = Vec::new();
     let mut pixels = Vec::new();
     for f in files {
-        let bytes = io::read_capped(f, "CIFAR-10 batch", io::DEFAULT_CAP)?;
-        let (l, p) = cifar::parse_cifar_records(&bytes, &f.display().to_string())?;
+        let bytes = io::read_capped(f, what, io::DEFAULT_CAP)?;
+        let (l, p) = parse(&bytes, &f.display().to_string())?;
         labels.extend_from_slice(&l);
         pixels.extend_from_slice(&p);
     }
     if labels.is_empty() {
         return Err(DataError::Empty {
             what: name.into(),
-            reason: "no CIFAR-10 files given".into(),
+            reason: format!("no {what} files given"),
         });
     }
     Dataset::from_bytes(

@@ -117,7 +117,7 @@ impl FigureRecord {
             layer: r.layer.clone(),
             layer_shape: r.layer_shape,
             samples: r.samples,
-            loss: format!("{:?}", r.loss),
+            loss: r.loss.short().to_string(),
             batch_size: r.batch_size,
             accuracy: r.accuracy,
             h_diag: r.h_diag.clone(),

@@ -21,6 +21,7 @@ use super::record::{checked_body, with_checksum, Checksum, RunRecord, RUN_SCHEMA
 use super::{write_atomic, ReproduceError};
 use crate::coupling::grid::{GridResults, GRID_SCHEMA_VERSION};
 use crate::error::or_error::strip_legacy_tags;
+use crate::plot::record::{FigureRecord, SCHEMA_VERSION as FIGURE_SCHEMA_VERSION};
 
 /// The kinds of record this module rewrites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub enum RecordKind {
     Pilot,
     /// The coupling-null grid.
     Grid,
+    /// A figure record (`analyze --plot`).
+    Figure,
 }
 
 /// What a rewrite did.
@@ -63,6 +66,8 @@ fn kind_of(v: &Value) -> Option<RecordKind> {
         Some(RecordKind::Run)
     } else if has("points") && has("settings") {
         Some(RecordKind::Grid)
+    } else if has("h_diag") && has("c_diag") {
+        Some(RecordKind::Figure)
     } else {
         None
     }
@@ -151,6 +156,7 @@ pub fn migrate_record(path: &Path, write: bool) -> Result<Migration, ReproduceEr
         RecordKind::Run => RUN_SCHEMA_VERSION,
         RecordKind::NetRun | RecordKind::Pilot => SCHEMA_VERSION,
         RecordKind::Grid => GRID_SCHEMA_VERSION,
+        RecordKind::Figure => FIGURE_SCHEMA_VERSION,
     };
     let new_body = match kind {
         RecordKind::Run => through(path, &body, version, |r: &mut RunRecord| {
@@ -165,6 +171,9 @@ pub fn migrate_record(path: &Path, write: bool) -> Result<Migration, ReproduceEr
         RecordKind::Grid => through(path, &body, version, |r: &mut GridResults| {
             &mut r.schema_version
         })?,
+        RecordKind::Figure => through(path, &body, version, |r: &mut FigureRecord| {
+            &mut r.schema_version
+        })?,
     };
     if let Value::Object(map) = &mut expected {
         map.insert("schema_version".into(), Value::from(version));
@@ -174,8 +183,9 @@ pub fn migrate_record(path: &Path, write: bool) -> Result<Migration, ReproduceEr
     if let Some(d) = difference {
         return Err(bad(path, format!("the rewrite would change {d}")));
     }
-    // The grid file carries no checksum; every run record written now does.
-    let new_text = if kind == RecordKind::Grid && !checksummed {
+    // The grid and figure files carry no checksum; every run record written
+    // now does.
+    let new_text = if matches!(kind, RecordKind::Grid | RecordKind::Figure) && !checksummed {
         format!("{new_body}\n")
     } else {
         with_checksum(&new_body)

@@ -176,18 +176,18 @@ pub fn net_figures(
             let Some(epoch) = num(c, "/epoch") else {
                 continue;
             };
-            let b = "/gamma_uncertainty/Ok/bootstrap/Ok/gamma_ci";
+            let b = "/gamma_uncertainty/bootstrap/gamma_ci";
             let ci = num(c, &format!("{b}/0")).zip(num(c, &format!("{b}/1")));
             points.push(training::Checkpoint {
                 epoch,
-                gamma: num(c, "/gamma/Ok/gamma"),
+                gamma: num(c, "/gamma/gamma"),
                 ci,
-                gamma_awd: num(c, "/gamma_awd/Ok/gamma"),
+                gamma_awd: num(c, "/gamma_awd/gamma"),
             });
             t.push(terms::TermsAt {
                 epoch,
-                gamma_term1: num(c, "/pairs/gamma_term1/Ok/gamma"),
-                gamma_dg: num(c, "/pairs/gamma_delta/Ok/gamma"),
+                gamma_term1: num(c, "/pairs/gamma_term1/gamma"),
+                gamma_dg: num(c, "/pairs/gamma_delta/gamma"),
             });
         }
         curves.push(training::SeedCurve {
