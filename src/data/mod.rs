@@ -325,13 +325,17 @@ pub fn load_cifar_files(files: &[PathBuf], name: &str) -> Result<Dataset, DataEr
     load_cifar_batches(files, name, "CIFAR-10 batch", cifar::parse_cifar_records)
 }
 
+/// A parser of one CIFAR-10 batch file's bytes (named by the path) into its
+/// labels and pixels.
+type ParseBatch = fn(&[u8], &str) -> Result<(Vec<u8>, Vec<u8>), DataError>;
+
 /// Reads each of `files` (a `what`, size-capped), parses it into labels and
 /// pixels with `parse`, and concatenates them into one 3 x 32 x 32 data set.
 fn load_cifar_batches(
     files: &[PathBuf],
     name: &str,
     what: &str,
-    parse: fn(&[u8], &str) -> Result<(Vec<u8>, Vec<u8>), DataError>,
+    parse: ParseBatch,
 ) -> Result<Dataset, DataError> {
     let mut labels = Vec::new();
     let mut pixels = Vec::new();
