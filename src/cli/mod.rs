@@ -125,3 +125,18 @@ pub fn one_line(message: &str, usage: bool) -> String {
     };
     kept.join(" ")
 }
+
+/// Refuses a missing input path by the flag that sets it, so a run outside
+/// the repository root (where the defaults point) names `--flag`, not only a
+/// relative path the user never typed.
+pub fn existing(flag: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    Err(superlinear::reproduce::ReproduceError::setting(
+        flag,
+        path.display(),
+        format!("not found (the default is relative to the repository root; pass --{flag} PATH)"),
+    )
+    .into())
+}

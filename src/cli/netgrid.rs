@@ -64,6 +64,7 @@ fn default_work() -> PathBuf {
 }
 
 pub fn run(args: NetGridArgs) -> Result<i32> {
+    super::existing("config", &args.config)?;
     let config = NetGridConfig::load(&args.config)?;
     let stage = Stage::parse(&args.stage)?;
     let shard = args

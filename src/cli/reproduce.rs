@@ -101,6 +101,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         .unwrap_or(Shard::ALL);
     let scale = Scale::parse(&args.scale)?;
     let rows = RowFilter::parse(&args.rows)?;
+    super::existing("configs", &args.configs)?;
     let configs = ConfigSet::load(&args.configs)?;
     let default_out = args.out.is_none();
     let out = args
