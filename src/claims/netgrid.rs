@@ -23,6 +23,18 @@
 //! The summary names the seeds counted and the families scored; the details
 //! hold one line per family with its seeds' verdicts and the seed spread
 //! (mean +- sample std) of the claim's key figure ([`key_figure`]).
+//!
+//! C13 adds a comparison across losses (Sec. 5.3: CE's top per-sample
+//! eigenvalue is entangled with its alignment to H's top directions, MSE's
+//! is not; rule in `theory/net-claims.md`). For each (data, model) whose CE
+//! and MSE families both have at least 2 scored seeds, with the seed means
+//! `m`, standard deviations `s` and counts `n` of the entanglement
+//! correlation `corr(lambda_p1, (u_p1 . v_i)^2)` (mean over the top-k):
+//! `d = m_CE - m_MSE`, `se = sqrt(s_CE^2 / n_CE + s_MSE^2 / n_MSE)`;
+//! verified when `d > 2 se`, counterexample when `d < -2 se`, insufficient
+//! evidence otherwise; a pair short of scored seeds is not reproduced. A
+//! counterexample pair makes C13's line a counterexample; an undecided pair
+//! keeps it from verified.
 
 use std::collections::BTreeMap;
 
@@ -80,6 +92,9 @@ pub struct SeedEvidence {
     pub premise: Result<(), String>,
     /// Outcomes by claim id.
     pub claims: BTreeMap<String, SeedClaim>,
+    /// C13's entanglement correlation at the last checkpoint (mean over the
+    /// top-k), when measured and finite.
+    pub entanglement: Option<f64>,
 }
 
 /// `mean +- std (n = ..)` of the finite values, or "n/a".
@@ -206,7 +221,7 @@ fn claim_line(claim: &str, runs: &[SeedEvidence], families: &[String], source: &
     }
     let count = |s: Status| by_status.get(&s).map_or(0, Vec::len);
     let scored = families.len() - count(Status::NotReproduced);
-    let status = if count(Status::Counterexample) > 0 {
+    let mut status = if count(Status::Counterexample) > 0 {
         Status::Counterexample
     } else if scored == 0 {
         Status::NotReproduced
@@ -215,6 +230,29 @@ fn claim_line(claim: &str, runs: &[SeedEvidence], families: &[String], source: &
     } else {
         Status::InsufficientEvidence
     };
+    let mut across = String::new();
+    if claim == "C13" {
+        let pairs = across_losses(runs, families);
+        let judged: Vec<&(Status, String)> = pairs
+            .iter()
+            .filter(|(s, _)| *s != Status::NotReproduced)
+            .collect();
+        if judged.iter().any(|(s, _)| *s == Status::Counterexample) {
+            status = Status::Counterexample;
+        } else if status == Status::Verified && judged.iter().any(|(s, _)| *s != Status::Verified) {
+            status = Status::InsufficientEvidence;
+        }
+        let words: Vec<&str> = pairs.iter().map(|(s, _)| s.as_str()).collect();
+        if !pairs.is_empty() {
+            across = format!(
+                "; CE vs MSE entanglement: {} of {} (data, model) pairs judged ({})",
+                judged.len(),
+                pairs.len(),
+                words.join(", ")
+            );
+        }
+        details.extend(pairs.into_iter().map(|(_, l)| l));
+    }
     let tally: Vec<String> = Status::ALL
         .iter()
         .filter(|s| count(**s) > 0)
@@ -228,7 +266,7 @@ fn claim_line(claim: &str, runs: &[SeedEvidence], families: &[String], source: &
         })
         .collect();
     let summary = format!(
-        "{claim} on trained networks: {scored} of {} families scored, {seeds_counted} seeds counted; {}; {} over the scored seeds {}",
+        "{claim} on trained networks: {scored} of {} families scored, {seeds_counted} seeds counted; {}; {} over the scored seeds {}{across}",
         families.len(),
         tally.join(", "),
         key_figure_label(claim),
@@ -240,6 +278,76 @@ fn claim_line(claim: &str, runs: &[SeedEvidence], families: &[String], source: &
         details,
         source: source.to_string(),
     }
+}
+
+/// C13's comparison across losses (module doc): one `(status, detail)` per
+/// (data, model) of `families` that has both a CE and an MSE family.
+pub fn across_losses(runs: &[SeedEvidence], families: &[String]) -> Vec<(Status, String)> {
+    let mut out = Vec::new();
+    for ce in families.iter().filter(|f| f.ends_with("-ce")) {
+        let base = &ce[..ce.len() - 3];
+        let mse = format!("{base}-mse");
+        if !families.contains(&mse) {
+            continue;
+        }
+        let seeds = |fam: &str| -> (Vec<f64>, Vec<String>) {
+            let mut values = Vec::new();
+            let mut reasons = Vec::new();
+            let mut fr: Vec<&SeedEvidence> = runs.iter().filter(|r| r.family == fam).collect();
+            fr.sort_by_key(|r| r.seed);
+            for r in fr {
+                match (&r.premise, r.entanglement.filter(|v| v.is_finite())) {
+                    (Ok(()), Some(v)) => values.push(v),
+                    (Ok(()), None) => reasons.push(format!("{fam} seed {}: not measured", r.seed)),
+                    (Err(e), _) => reasons.push(format!("{fam} seed {}: {e}", r.seed)),
+                }
+            }
+            (values, reasons)
+        };
+        let (vc, rc) = seeds(ce);
+        let (vm, rm) = seeds(&mse);
+        if vc.len() < 2 || vm.len() < 2 {
+            let mut why: Vec<String> = rc.into_iter().chain(rm).collect();
+            if why.is_empty() {
+                why.push("no analysed seed".into());
+            }
+            out.push((
+                Status::NotReproduced,
+                format!(
+                    "{base} CE vs MSE entanglement: not reproduced ({} CE and {} MSE seeds scored, 2 each needed: {})",
+                    vc.len(),
+                    vm.len(),
+                    why.join("; ")
+                ),
+            ));
+            continue;
+        }
+        let (Some((mc, sc)), Some((mm, sm))) =
+            (crate::stats::mean_std(&vc), crate::stats::mean_std(&vm))
+        else {
+            continue;
+        };
+        let d = mc - mm;
+        let se = (sc * sc / vc.len() as f64 + sm * sm / vm.len() as f64).sqrt();
+        let status = if d > 2.0 * se {
+            Status::Verified
+        } else if d < -2.0 * se {
+            Status::Counterexample
+        } else {
+            Status::InsufficientEvidence
+        };
+        out.push((
+            status,
+            format!(
+                "{base} CE vs MSE entanglement: {} (CE {}, MSE {}; difference {d:.4}, 2 se {:.4})",
+                status.as_str(),
+                spread_text(&vc),
+                spread_text(&vm),
+                2.0 * se
+            ),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -264,6 +372,7 @@ mod tests {
             )]
             .into_iter()
             .collect(),
+            entanglement: None,
         }
     }
 
@@ -370,5 +479,100 @@ mod tests {
         let mut with_unscored = pass4.clone();
         with_unscored.push((6, Status::Counterexample, false));
         assert_eq!(grid(&with_unscored), Status::Verified);
+    }
+
+    fn entangled(family: &str, seed: u64, premise: bool, e: f64) -> SeedEvidence {
+        SeedEvidence {
+            entanglement: Some(e),
+            ..run(family, seed, premise, Status::Verified)
+        }
+    }
+
+    #[test]
+    fn across_losses_orders_ce_above_mse_by_two_standard_errors() {
+        let families: Vec<String> = ["m-mlp-ce", "m-mlp-mse", "c-cnn-ce"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let judge = |ce: &[f64], mse: &[f64]| -> Status {
+            let mut runs: Vec<SeedEvidence> = ce
+                .iter()
+                .enumerate()
+                .map(|(i, &e)| entangled("m-mlp-ce", i as u64, true, e))
+                .collect();
+            runs.extend(
+                mse.iter()
+                    .enumerate()
+                    .map(|(i, &e)| entangled("m-mlp-mse", i as u64, true, e)),
+            );
+            let pairs = across_losses(&runs, &families);
+            assert_eq!(pairs.len(), 1, "only m-mlp has both losses");
+            pairs[0].0
+        };
+        assert_eq!(judge(&[0.30, 0.32], &[0.01, 0.02]), Status::Verified);
+        assert_eq!(judge(&[0.01, 0.02], &[0.30, 0.32]), Status::Counterexample);
+        // A difference inside two standard errors decides nothing.
+        assert_eq!(
+            judge(&[0.0, 0.4], &[0.1, 0.12]),
+            Status::InsufficientEvidence
+        );
+        assert_eq!(judge(&[0.3], &[0.0, 0.01]), Status::NotReproduced);
+        // Unscored seeds do not count.
+        let runs = vec![
+            entangled("m-mlp-ce", 0, true, 0.3),
+            entangled("m-mlp-ce", 1, false, 0.3),
+            entangled("m-mlp-mse", 0, true, 0.0),
+            entangled("m-mlp-mse", 1, true, 0.0),
+        ];
+        let pairs = across_losses(&runs, &families);
+        assert_eq!(pairs[0].0, Status::NotReproduced);
+        assert!(
+            pairs[0]
+                .1
+                .contains("m-mlp-ce seed 1: final training accuracy"),
+            "{}",
+            pairs[0].1
+        );
+    }
+
+    #[test]
+    fn a_counterexample_across_losses_makes_c13_a_counterexample() {
+        let families: Vec<String> = ["m-mlp-ce", "m-mlp-mse"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut runs = Vec::new();
+        for (fam, e) in [("m-mlp-ce", 0.0), ("m-mlp-mse", 0.3)] {
+            for seed in 0..2 {
+                let mut r = entangled(fam, seed, true, e + seed as f64 * 0.01);
+                r.claims = [(
+                    "C13".to_string(),
+                    SeedClaim {
+                        status: Status::Verified,
+                        key: Some(1.0),
+                    },
+                )]
+                .into_iter()
+                .collect();
+                runs.push(r);
+            }
+        }
+        let line = &net_grid_lines(&runs, &families, "test")["C13"];
+        assert_eq!(line.status, Status::Counterexample, "{line:?}");
+        assert!(
+            line.summary.contains("CE vs MSE entanglement"),
+            "{}",
+            line.summary
+        );
+        assert!(line
+            .details
+            .iter()
+            .any(|d| d.contains("m-mlp CE vs MSE entanglement: counterexample")));
+        // Without the comparison's counterexample the families alone verify.
+        for r in &mut runs {
+            r.entanglement = Some(0.1);
+        }
+        let line = &net_grid_lines(&runs, &families, "test")["C13"];
+        assert_eq!(line.status, Status::InsufficientEvidence, "{line:?}");
     }
 }

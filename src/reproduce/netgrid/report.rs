@@ -42,6 +42,14 @@ pub fn evidence(r: &NetRunRecord) -> SeedEvidence {
                 )
             })
             .collect(),
+        entanglement: r
+            .net_claims
+            .pointer("/checkpoints")
+            .and_then(|c| c.as_array())
+            .and_then(|c| c.last())
+            .and_then(|c| c.pointer("/structure/entanglement_mean"))
+            .and_then(serde_json::Value::as_f64)
+            .filter(|v| v.is_finite()),
     }
 }
 
