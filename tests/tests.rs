@@ -45,6 +45,7 @@ mod stress;
 mod structure;
 mod suppression;
 mod synthetic_claims;
+mod table1_v2;
 #[cfg(feature = "torch")]
 mod torch;
 #[cfg(feature = "torch")]
