@@ -315,6 +315,36 @@ impl NetRunRecord {
     pub fn claim(&self, id: &str) -> Option<&ClaimSummary> {
         self.claims.iter().find(|c| c.claim == id)
     }
+
+    /// The last checkpoint's bootstrap interval of gamma (over samples, basis
+    /// fixed) and its k-sensitivity (gamma at the smallest and the largest k of
+    /// the gamma(k) curve), read from the stored net-claims report.
+    pub fn uncertainty_cells(&self) -> (String, String) {
+        let r = self;
+        let u = r.net_claims["checkpoints"]
+            .as_array()
+            .and_then(|c| c.last())
+            .map(|c| &c["gamma_uncertainty"]);
+        let Some(u) = u else {
+            return ("n/a".into(), "n/a".into());
+        };
+        let ci = &u["bootstrap"]["gamma_ci"];
+        let ci = match (ci[0].as_f64(), ci[1].as_f64()) {
+            (Some(lo), Some(hi)) => format!("[{lo:.3}, {hi:.3}]"),
+            _ => "n/a".into(),
+        };
+        let curve = u["curve"].as_array().filter(|c| !c.is_empty());
+        let point = |p: &serde_json::Value| {
+            p["k"]
+                .as_u64()
+                .zip(p["gamma"].as_f64())
+                .map(|(k, g)| format!("{g:.3} (k {k})"))
+        };
+        let curve = curve
+            .and_then(|c| Some(format!("{} to {}", point(c.first()?)?, point(c.last()?)?)))
+            .unwrap_or_else(|| "n/a".into());
+        (ci, curve)
+    }
 }
 
 /// One candidate rate of the pilot.

@@ -64,35 +64,6 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
         .map_or("n/a".into(), |x| format!("{x:.digits$}"))
 }
 
-/// The last checkpoint's bootstrap interval of gamma (over samples, basis
-/// fixed) and its k-sensitivity (gamma at the smallest and the largest k of
-/// the gamma(k) curve), read from the stored net-claims report.
-pub fn uncertainty_cells(r: &NetRunRecord) -> (String, String) {
-    let u = r.net_claims["checkpoints"]
-        .as_array()
-        .and_then(|c| c.last())
-        .map(|c| &c["gamma_uncertainty"]);
-    let Some(u) = u else {
-        return ("n/a".into(), "n/a".into());
-    };
-    let ci = &u["bootstrap"]["gamma_ci"];
-    let ci = match (ci[0].as_f64(), ci[1].as_f64()) {
-        (Some(lo), Some(hi)) => format!("[{lo:.3}, {hi:.3}]"),
-        _ => "n/a".into(),
-    };
-    let curve = u["curve"].as_array().filter(|c| !c.is_empty());
-    let point = |p: &serde_json::Value| {
-        p["k"]
-            .as_u64()
-            .zip(p["gamma"].as_f64())
-            .map(|(k, g)| format!("{g:.3} (k {k})"))
-    };
-    let curve = curve
-        .and_then(|c| Some(format!("{} to {}", point(c.first()?)?, point(c.last()?)?)))
-        .unwrap_or_else(|| "n/a".into());
-    (ci, curve)
-}
-
 /// The results document.
 pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> String {
     let families = config.family_ids();
@@ -193,7 +164,7 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
         let _ = writeln!(s);
         for r in &runs {
             let last = r.last_checkpoint();
-            let (ci, curve) = uncertainty_cells(r);
+            let (ci, curve) = r.uncertainty_cells();
             let _ = write!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",

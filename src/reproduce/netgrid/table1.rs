@@ -24,7 +24,6 @@ use std::fmt::Write as _;
 
 use super::config::NetGridConfig;
 use super::record::{NetRunRecord, StoredRecords};
-use super::report::uncertainty_cells;
 use crate::claims::c14::{judge_seeded, seeded_line, RowStanding, SeededRow};
 use crate::claims::evidence::Line;
 use crate::loss::Loss;
@@ -208,7 +207,7 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
         let (cis, curves): (Vec<String>, Vec<String>) = met
             .iter()
             .map(|r| {
-                let (ci, curve) = uncertainty_cells(r);
+                let (ci, curve) = r.uncertainty_cells();
                 (
                     format!("{}: {ci}", r.seed()),
                     format!("{}: {curve}", r.seed()),
