@@ -653,10 +653,13 @@ pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
         if stage == Stage::Pilot {
             // Round after round while this call trains something: a pilot
             // job trains its rate on the family's current round.
+            // A decided family's run is counted (reused) on the first pass only.
+            let mut first = true;
             loop {
                 let before = lock(&tally).trained;
                 run_jobs(s, jobs.clone(), &tally, &|job| match job {
                     Job::Pilot { family, lr } => match pilot_state(s, family) {
+                        PilotState::Decided(_) if !first => Ok("pilot decided".into()),
                         PilotState::Decided(rec) => ensure_trained(
                             s,
                             family,
@@ -695,6 +698,7 @@ pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
                 if lock(&tally).trained == before {
                     break;
                 }
+                first = false;
             }
             // pilot.json of every family whose pilot is decided.
             for fi in 0..c.family.len() {
