@@ -40,6 +40,7 @@ fn main() -> anyhow::Result<()> {
             seed: 0,
             checkpoint_every: 0,
             out_dir: Some(out.clone()),
+            init: Default::default(),
             progress: true,
         },
     };

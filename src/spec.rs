@@ -79,6 +79,50 @@ impl Model {
     }
 }
 
+/// How a network's weights are drawn before training (the torch tier
+/// applies it; which one a run uses is decided by its caller).
+///
+/// - `FanIn` (the default): `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`;
+/// - `HeUniform`: `U(-sqrt(6/fan_in), sqrt(6/fan_in))`, the ReLU gain, so
+///   that a deep bias-free ReLU network's output is not vanishingly small at
+///   initialisation (the rule of `theory/table1-v2-preregistration.md` for
+///   softmax-MSE CNNs stuck at chance).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, PartialOrd, Ord, Hash,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Init {
+    /// `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`.
+    #[default]
+    FanIn,
+    /// `U(-sqrt(6/fan_in), sqrt(6/fan_in))`.
+    HeUniform,
+}
+
+impl Init {
+    /// Whether this is the default draw (records omit the field then).
+    pub fn is_default(&self) -> bool {
+        *self == Init::FanIn
+    }
+
+    /// The bound `b` of `U(-b, b)` for a weight with `fan_in` inputs.
+    pub fn bound(self, fan_in: usize) -> f64 {
+        let f = fan_in.max(1) as f64;
+        match self {
+            Init::FanIn => 1.0 / f.sqrt(),
+            Init::HeUniform => (6.0 / f).sqrt(),
+        }
+    }
+
+    /// Short name (`fan-in`, `he-uniform`).
+    pub fn short(self) -> &'static str {
+        match self {
+            Init::FanIn => "fan-in",
+            Init::HeUniform => "he-uniform",
+        }
+    }
+}
+
 /// `FromStr` and `Display` by the short names.
 macro_rules! short_names {
     ($t:ty, $what:literal) => {

@@ -100,6 +100,7 @@ fn checkpoint(epoch: usize, gamma: Fit, pairs: PairFigures) -> CheckpointFigures
         gamma_uncertainty: Ok(uncertainty((1.0, 1.1), 0.99, 0.2, (-0.01, 0.02))),
         pairs,
         structure: None,
+        gamma_second_k: None,
         seconds: 1.0,
     }
 }

@@ -160,6 +160,7 @@ fn checkpoint(s: Option<StructureFigures>) -> Vec<CheckpointFigures> {
             "not measured",
         )),
         structure: s,
+        gamma_second_k: None,
         seconds: 1.0,
     }]
 }

@@ -36,7 +36,7 @@ fn committed_config_parses_with_its_fixed_values() {
     assert_eq!(c.family.len(), 8);
     assert_eq!((c.per_class, c.epochs, c.checkpoint_every), (250, 100, 10));
     assert_eq!(c.lr_candidates, vec![0.01, 0.03, 0.1, 0.3]);
-    assert_eq!((c.analyze_samples, c.top_k), (2000, 500));
+    assert_eq!((c.analyze_samples, c.top_k), (2000, Some(500)));
     assert_eq!(c.family_ids()[6], "cifar10-cnn-ce");
     assert_eq!(
         c.checkpoint_epochs(),
@@ -74,7 +74,7 @@ fn bad_configs_are_rejected_naming_the_key() {
         "lr_candidates",
     );
     rejects(
-        |t| t.replace("analyze_samples = 2000", "analyze_samples = 99999"),
+        |t| t.replace("analyze_samples = 2000", "analyze_samples = 3"),
         "analyze_samples",
     );
     rejects(|t| t.replace("top_k = 500", "top_k = 2"), "top_k");
@@ -211,6 +211,7 @@ fn record(
             train_loss: Some(0.01),
             gamma: Some(1.3 + key),
             gamma_awd: None,
+            second_k: None,
         }],
         claims,
         net_claims: serde_json::json!({"checkpoints": [{"epoch": 100, "gamma": null}]}),
@@ -400,4 +401,61 @@ fn report_only_writes_results_from_hand_built_records() {
         assert_eq!(o.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&o.stderr).contains("--features torch"));
     }
+}
+
+/// The committed net-claims grid reads and reports exactly as before the
+/// config learnt several K: every record re-serialises to its own bytes and
+/// `--report-only` rewrites the committed RESULTS.md unchanged.
+#[test]
+fn committed_records_and_results_stay_byte_identical() {
+    let c = committed();
+    let src = Path::new(REPO).join("experiments/results/net");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("net");
+    let mut n = 0;
+    for id in c.family_ids() {
+        std::fs::create_dir_all(out.join(&id)).unwrap();
+        for name in std::fs::read_dir(src.join(&id)).unwrap() {
+            let name = name.unwrap().file_name();
+            let from = src.join(&id).join(&name);
+            let to = out.join(&id).join(&name);
+            let text = std::fs::read_to_string(&from).unwrap();
+            if name.to_string_lossy() == "pilot.json" {
+                let p: PilotRecord = load_checked(&from).unwrap().unwrap();
+                save_checked(&to, &p).unwrap();
+            } else {
+                let r: NetRunRecord = load_checked(&from).unwrap().unwrap();
+                assert_eq!(r.config.classes, 10);
+                save_checked(&to, &r).unwrap();
+            }
+            assert_eq!(
+                std::fs::read_to_string(&to).unwrap(),
+                text,
+                "{} re-serialises differently",
+                from.display()
+            );
+            n += 1;
+        }
+    }
+    assert_eq!(n, 8 * 4);
+    let settings = NetGridSettings {
+        config: c.clone(),
+        out: out.clone(),
+        work: dir.path().join("work"),
+        data_root: None,
+        jobs: 1,
+        threads: 1,
+        shard: Shard::ALL,
+        stage: Stage::All,
+        reanalyze: false,
+        progress: false,
+        command: "superlinear net-grid --config experiments/netgrid.toml".into(),
+    };
+    let r = report_only(&settings).unwrap();
+    let committed_doc = std::fs::read_to_string(src.join("RESULTS.md")).unwrap();
+    assert!(
+        r.markdown == committed_doc,
+        "RESULTS.md differs from the committed one"
+    );
+    assert_eq!(c.default_out(), Path::new("experiments/results/net"));
 }

@@ -255,6 +255,7 @@ fn measure_checkpoint_records_the_structure() {
             ..UncertaintySettings::default()
         },
         pairs: true,
+        second_top_k: None,
     };
     let m = measure_checkpoint(&f, &settings, info()).unwrap();
     assert!(m.figures.structure.is_none());

@@ -45,6 +45,7 @@ mod stress;
 mod structure;
 mod suppression;
 mod synthetic_claims;
+mod table1_v2;
 #[cfg(feature = "torch")]
 mod torch;
 #[cfg(feature = "torch")]
@@ -53,6 +54,8 @@ mod torch_kill;
 mod torch_netclaims;
 #[cfg(feature = "torch")]
 mod torch_netgrid;
+#[cfg(feature = "torch")]
+mod torch_table1_v2;
 mod uncertainty;
 mod user_output;
 mod util;

@@ -404,6 +404,7 @@ fn train_then_analyze_tiny() {
         seed: 3,
         checkpoint_every: 20,
         out_dir: Some(dir.clone()),
+        init: Default::default(),
         progress: false,
     };
     let report = train(&mut net, &data, &settings).unwrap();

@@ -66,6 +66,7 @@ fn train_then_net_claims_tiny() {
             seed: 1,
             checkpoint_every: 1,
             out_dir: Some(dir.clone()),
+            init: Default::default(),
             progress: false,
         };
         let run = train(&mut net, &data, &ts).unwrap();
@@ -144,6 +145,7 @@ fn net_claims_states_the_counts_it_resolved() {
         seed: 2,
         checkpoint_every: 1,
         out_dir: Some(dir.clone()),
+        init: Default::default(),
         progress: false,
     };
     let run = train(&mut net, &data, &ts).unwrap();

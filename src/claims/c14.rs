@@ -24,7 +24,22 @@
 //!
 //! Pure: the rows are plain figures; training and measuring them is the job
 //! of `superlinear reproduce`.
+//!
+//! # Table 1 at the paper's premise (`experiments/table1-v2.toml`)
+//! [`judge_seeded`] judges the grid of `theory/table1-v2-preregistration.md`
+//! from per-seed figures ([`SeededRow`]): a row is scored when at least
+//! [`MIN_PREMISE_SEEDS`] of its seeds met the premise (trained to
+//! convergence), and its figures are the means over those seeds (the
+//! primary top-k column); fewer is *not reproduced*, no run at all *not
+//! run*. On the scored rows the four statements above and a fifth, C9's
+//! empirical reading `1 <= mean gamma <= 2` ([`gamma_in_one_two`]), each
+//! listed with the seed spread (mean +- sample std, n) of the rows it
+//! checked. [`seeded_line`] folds them: `counterexample` when a statement is
+//! broken, `verified` when all five were checked and held, `not reproduced`
+//! when rows ran but none was scored, `insufficient evidence` otherwise
+//! (nothing run, or a statement with no scored row).
 
+use crate::claims::evidence::{Line, Status};
 use crate::claims::grid::GridJudgement;
 use crate::loss::Loss;
 
@@ -138,4 +153,314 @@ pub fn awd_close_to_gamma(rows: &[GridRow]) -> GridJudgement {
         n,
         f,
     )
+}
+
+/// 1 <= mean gamma <= 2 in every row (C9's empirical reading on Table 1).
+pub fn gamma_in_one_two(rows: &[GridRow]) -> GridJudgement {
+    let (mut n, mut f) = (0, Vec::new());
+    for r in rows {
+        if let Some(g) = r.gamma {
+            n += 1;
+            if !(1.0..=2.0).contains(&g) {
+                f.push(format!("{} gamma {g:.3}", r.label));
+            }
+        }
+    }
+    GridJudgement::decide("C14", "1 <= gamma <= 2", "rows", n, f)
+}
+
+/// Seeds of a row that must meet the premise for the row to be scored.
+pub const MIN_PREMISE_SEEDS: usize = 2;
+
+/// One row of the seeded Table 1 grid (module doc).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeededRow {
+    /// The row, e.g. `MNIST MLP K=3 CE`.
+    pub label: String,
+    /// Its (data, model, K) setting.
+    pub setting: String,
+    /// Loss.
+    pub loss: Loss,
+    /// Seeds that ran and were analysed.
+    pub runs: usize,
+    /// gamma of each seed that met the premise (primary column; a seed whose
+    /// fit failed is absent).
+    pub gamma: Vec<f64>,
+    /// gamma_awd of the same seeds.
+    pub gamma_awd: Vec<f64>,
+    /// Seeds that met the premise.
+    pub premise_seeds: usize,
+}
+
+/// Where a row of the seeded grid stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowStanding {
+    /// No analysed run.
+    NotRun,
+    /// Fewer than [`MIN_PREMISE_SEEDS`] seeds met the premise.
+    NotReproduced,
+    /// Scored.
+    Scored,
+}
+
+impl SeededRow {
+    /// The row's standing (module doc).
+    pub fn standing(&self) -> RowStanding {
+        if self.runs == 0 {
+            RowStanding::NotRun
+        } else if self.premise_seeds < MIN_PREMISE_SEEDS {
+            RowStanding::NotReproduced
+        } else {
+            RowStanding::Scored
+        }
+    }
+
+    fn grid_row(&self) -> GridRow {
+        let mean = |v: &[f64]| crate::stats::mean_std(v).map(|m| m.0);
+        GridRow {
+            label: self.label.clone(),
+            setting: self.setting.clone(),
+            loss: self.loss,
+            gamma: mean(&self.gamma),
+            gamma_awd: mean(&self.gamma_awd),
+        }
+    }
+}
+
+fn spread(v: &[f64]) -> String {
+    match crate::stats::mean_std(v) {
+        Some((m, s)) => format!("{m:.3} +- {s:.3} (n = {})", v.len()),
+        None => "n/a".into(),
+    }
+}
+
+/// One statement of [`judge_seeded`] with the seed spread of the rows it checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeededJudgement {
+    /// The judgement on the row means.
+    pub judgement: GridJudgement,
+    /// `<row>: gamma m +- s (n = ..)` for each row checked.
+    pub spread: Vec<String>,
+}
+
+/// The five statements on the scored rows (module doc).
+pub fn judge_seeded(rows: &[SeededRow]) -> Vec<SeededJudgement> {
+    let scored: Vec<&SeededRow> = rows
+        .iter()
+        .filter(|r| r.standing() == RowStanding::Scored)
+        .collect();
+    let grid: Vec<GridRow> = scored.iter().map(|r| r.grid_row()).collect();
+    let of = |loss: Option<Loss>, awd: bool| -> Vec<String> {
+        scored
+            .iter()
+            .filter(|r| loss.is_none_or(|l| r.loss == l))
+            .filter(|r| !r.gamma.is_empty())
+            .map(|r| {
+                if awd {
+                    format!(
+                        "{}: gamma {}, gamma_awd {}",
+                        r.label,
+                        spread(&r.gamma),
+                        spread(&r.gamma_awd)
+                    )
+                } else {
+                    format!("{}: gamma {}", r.label, spread(&r.gamma))
+                }
+            })
+            .collect()
+    };
+    let pairs: Vec<String> = scored
+        .iter()
+        .filter(|r| r.loss == Loss::CrossEntropy && !r.gamma.is_empty())
+        .filter_map(|ce| {
+            let mse = scored.iter().find(|m| {
+                m.loss == Loss::SoftmaxMse && m.setting == ce.setting && !m.gamma.is_empty()
+            })?;
+            Some(format!(
+                "{}: CE {}, MSE {}",
+                ce.setting,
+                spread(&ce.gamma),
+                spread(&mse.gamma)
+            ))
+        })
+        .collect();
+    vec![
+        SeededJudgement {
+            judgement: ce_above_one(&grid),
+            spread: of(Some(Loss::CrossEntropy), false),
+        },
+        SeededJudgement {
+            judgement: mse_close_to_one(&grid),
+            spread: of(Some(Loss::SoftmaxMse), false),
+        },
+        SeededJudgement {
+            judgement: ce_above_mse(&grid),
+            spread: pairs,
+        },
+        SeededJudgement {
+            judgement: awd_close_to_gamma(&grid),
+            spread: of(None, true),
+        },
+        SeededJudgement {
+            judgement: gamma_in_one_two(&grid),
+            spread: of(None, false),
+        },
+    ]
+}
+
+/// C14's line over the seeded grid (module doc); `source` names the records.
+pub fn seeded_line(judgements: &[SeededJudgement], rows: &[SeededRow], source: &str) -> Line {
+    let count = |st: RowStanding| rows.iter().filter(|r| r.standing() == st).count();
+    let (scored, not_rep, not_run) = (
+        count(RowStanding::Scored),
+        count(RowStanding::NotReproduced),
+        count(RowStanding::NotRun),
+    );
+    let broken: Vec<&SeededJudgement> = judgements
+        .iter()
+        .filter(|j| j.judgement.status == Status::Counterexample)
+        .collect();
+    let status = if !broken.is_empty() {
+        Status::Counterexample
+    } else if scored > 0
+        && judgements
+            .iter()
+            .all(|j| j.judgement.status == Status::Verified)
+    {
+        Status::Verified
+    } else if scored == 0 && not_rep > 0 {
+        Status::NotReproduced
+    } else {
+        Status::InsufficientEvidence
+    };
+    let held: Vec<String> = judgements
+        .iter()
+        .map(|j| {
+            let word = match j.judgement.status {
+                Status::Unchecked => "no scored row".to_string(),
+                _ => format!("{}/{}", j.judgement.held(), j.judgement.checked),
+            };
+            format!("{} {word}", j.judgement.statement)
+        })
+        .collect();
+    let mut line = Line::new(
+        status,
+        format!(
+            "C14 at the premise: {scored} of {} rows scored, {not_rep} not reproduced, {not_run} not run; {}",
+            rows.len(),
+            held.join("; ")
+        ),
+        source,
+    );
+    for j in judgements {
+        line.details.push(format!(
+            "{}: {}{}",
+            j.judgement.statement,
+            match j.judgement.status {
+                Status::Unchecked => "insufficient evidence (no scored row)",
+                other => other.as_str(),
+            },
+            if j.judgement.failures.is_empty() {
+                String::new()
+            } else {
+                format!(" (broken by {})", j.judgement.failures.join("; "))
+            }
+        ));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        label: &str,
+        setting: &str,
+        loss: Loss,
+        runs: usize,
+        g: &[f64],
+        ga: &[f64],
+    ) -> SeededRow {
+        SeededRow {
+            label: label.into(),
+            setting: setting.into(),
+            loss,
+            runs,
+            gamma: g.to_vec(),
+            gamma_awd: ga.to_vec(),
+            premise_seeds: g.len(),
+        }
+    }
+
+    #[test]
+    fn rows_below_two_premise_seeds_are_not_scored() {
+        let rows = vec![
+            row(
+                "A CE",
+                "A",
+                Loss::CrossEntropy,
+                4,
+                &[1.3, 1.32],
+                &[1.31, 1.3],
+            ),
+            // One premise seed at gamma 0.5 would break CE > 1: not scored.
+            row("B CE", "B", Loss::CrossEntropy, 4, &[0.5], &[0.5]),
+            row(
+                "A MSE",
+                "A",
+                Loss::SoftmaxMse,
+                4,
+                &[1.02, 1.04],
+                &[1.05, 1.06],
+            ),
+        ];
+        assert_eq!(rows[1].standing(), RowStanding::NotReproduced);
+        let j = judge_seeded(&rows);
+        assert_eq!(j.len(), 5);
+        assert!(
+            j.iter().all(|x| x.judgement.status == Status::Verified),
+            "{j:?}"
+        );
+        assert_eq!(j[0].judgement.checked, 1);
+        assert!(
+            j[0].spread[0].contains("1.310 +- 0.014 (n = 2)"),
+            "{:?}",
+            j[0].spread
+        );
+        let line = seeded_line(&j, &rows, "x");
+        assert_eq!(line.status, Status::Verified);
+        assert!(line
+            .summary
+            .contains("2 of 3 rows scored, 1 not reproduced"));
+    }
+
+    #[test]
+    fn a_broken_statement_is_a_counterexample_and_nothing_run_is_insufficient() {
+        let rows = vec![
+            row(
+                "A CE",
+                "A",
+                Loss::CrossEntropy,
+                4,
+                &[1.0, 1.04],
+                &[1.3, 1.3],
+            ),
+            row("A MSE", "A", Loss::SoftmaxMse, 4, &[1.2, 1.2], &[1.2, 1.2]),
+        ];
+        let j = judge_seeded(&rows);
+        assert_eq!(j[2].judgement.status, Status::Counterexample);
+        assert_eq!(j[1].judgement.status, Status::Counterexample);
+        assert_eq!(j[3].judgement.status, Status::Counterexample);
+        assert_eq!(seeded_line(&j, &rows, "x").status, Status::Counterexample);
+        let empty = vec![row("A CE", "A", Loss::CrossEntropy, 0, &[], &[])];
+        let j = judge_seeded(&empty);
+        assert!(j.iter().all(|x| x.judgement.status == Status::Unchecked));
+        let l = seeded_line(&j, &empty, "x");
+        assert_eq!(l.status, Status::InsufficientEvidence);
+        assert!(l.details[0].contains("insufficient evidence"));
+        let failed = vec![row("A CE", "A", Loss::CrossEntropy, 4, &[1.2], &[1.2])];
+        let l = seeded_line(&judge_seeded(&failed), &failed, "x");
+        assert_eq!(l.status, Status::NotReproduced);
+    }
 }

@@ -23,6 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::loss::Loss;
+use crate::spec::Init;
 
 /// Final accuracies this close count as a tie in the learning-rate rule.
 pub const ACCURACY_TIE: f64 = 0.002;
@@ -193,6 +194,109 @@ pub fn choose_lr(pilot: &[PilotOutcome]) -> Result<LrChoice, String> {
     })
 }
 
+/// The network a pilot round trains: how often the layers before the
+/// analysed one were doubled in width, and the initial draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PilotVariant {
+    /// Doublings of the widths before the analysed layer (0: as configured).
+    pub widen: u32,
+    /// The initial draw of the weights.
+    pub init: Init,
+}
+
+impl PilotVariant {
+    /// The configured network (no widening, default initialisation).
+    pub fn is_default(&self) -> bool {
+        *self == PilotVariant::default()
+    }
+
+    /// `""` for the default, else `-wide<n>` and/or `-he` (directory names).
+    pub fn suffix(&self) -> String {
+        let mut s = String::new();
+        if self.widen > 0 {
+            s.push_str(&format!("-wide{}", self.widen));
+        }
+        if self.init == Init::HeUniform {
+            s.push_str("-he");
+        }
+        s
+    }
+}
+
+/// The rules that repeat a pilot (`theory/table1-v2-preregistration.md`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PilotRules {
+    /// Most widenings (0: none).
+    pub widen_max: u32,
+    /// Whether the family may switch to He-uniform initialisation (the
+    /// softmax-MSE CNN families when the config sets a margin).
+    pub he_init_applies: bool,
+    /// "At chance": every final accuracy within this of `1/K`.
+    pub chance_margin: f64,
+    /// Classes K of the pilot.
+    pub classes: usize,
+}
+
+/// Whether a finished pilot round is repeated, and on which network.
+///
+/// A round in which some rate meets the premise decides (`None`). Otherwise,
+/// in this order: (1) when the He-uniform rule applies to the family, the
+/// round ran with the default draw and every rate's final training accuracy
+/// is within `chance_margin` of `1/K` (a NaN accuracy counts as at chance:
+/// the run learnt nothing), the pilot is repeated once with He-uniform
+/// initialisation at the same width; (2) when fewer than `widen_max`
+/// widenings were made, it is repeated with the widths before the analysed
+/// layer doubled (keeping the draw). Else the round decides by the
+/// fallback of [`choose_lr`]. `Some` holds the next network and the reason,
+/// with the accuracies that caused it.
+pub fn repeat_pilot(
+    round: &[PilotOutcome],
+    current: PilotVariant,
+    rules: &PilotRules,
+) -> Option<(PilotVariant, String)> {
+    if round.is_empty() || round.iter().any(|o| o.premise_met) {
+        return None;
+    }
+    let accs: Vec<String> = round
+        .iter()
+        .map(|o| format!("lr {}: {:.4}", o.lr, o.accuracy))
+        .collect();
+    let chance = 1.0 / rules.classes.max(1) as f64;
+    let at_chance = round.iter().all(|o| {
+        let d = (o.accuracy - chance).abs();
+        d.is_nan() || d <= rules.chance_margin
+    });
+    if rules.he_init_applies && current.init == Init::FanIn && at_chance {
+        return Some((
+            PilotVariant {
+                init: Init::HeUniform,
+                ..current
+            },
+            format!(
+                "every rate ended within {} of chance ({chance:.3}) with the default initialisation ({}): repeated with He-uniform initialisation",
+                rules.chance_margin,
+                accs.join(", ")
+            ),
+        ));
+    }
+    if current.widen < rules.widen_max {
+        return Some((
+            PilotVariant {
+                widen: current.widen + 1,
+                ..current
+            },
+            format!(
+                "no rate met the premise ({}): repeated with the widths before the analysed layer doubled (widening {} of at most {})",
+                accs.join(", "),
+                current.widen + 1,
+                rules.widen_max
+            ),
+        ));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +391,55 @@ mod tests {
         let c = choose_lr(&[o(0.03, 0.5, 0.3, false), o(0.1, 0.99, f64::INFINITY, false)]).unwrap();
         assert_eq!(c.lr, 0.03);
         assert!(choose_lr(&[o(0.1, 0.99, f64::NAN, true)]).is_err());
+    }
+
+    fn rules(widen_max: u32, he: bool) -> PilotRules {
+        PilotRules {
+            widen_max,
+            he_init_applies: he,
+            chance_margin: 0.05,
+            classes: 10,
+        }
+    }
+
+    #[test]
+    fn a_round_meeting_the_premise_is_not_repeated() {
+        let round = [o(0.1, 0.99, 0.1, true), o(0.3, 0.1, 2.3, false)];
+        assert_eq!(
+            repeat_pilot(&round, PilotVariant::default(), &rules(2, true)),
+            None
+        );
+    }
+
+    #[test]
+    fn at_chance_switches_the_init_once_then_widens_at_most_widen_max_times() {
+        let chance = [o(0.01, 0.10, 0.09, false), o(0.1, 0.14, 0.09, false)];
+        let v0 = PilotVariant::default();
+        let (v1, why) = repeat_pilot(&chance, v0, &rules(2, true)).unwrap();
+        assert_eq!((v1.widen, v1.init), (0, Init::HeUniform));
+        assert!(why.contains("lr 0.1: 0.1400"), "{why}");
+        // Still at chance with He: no second switch, widen instead.
+        let (v2, why) = repeat_pilot(&chance, v1, &rules(2, true)).unwrap();
+        assert_eq!((v2.widen, v2.init), (1, Init::HeUniform));
+        assert!(why.contains("widening 1 of at most 2"), "{why}");
+        let (v3, _) = repeat_pilot(&chance, v2, &rules(2, true)).unwrap();
+        assert_eq!(v3.widen, 2);
+        assert_eq!(repeat_pilot(&chance, v3, &rules(2, true)), None);
+        assert_eq!(v3.suffix(), "-wide2-he");
+        assert_eq!(v0.suffix(), "");
+    }
+
+    #[test]
+    fn above_chance_or_without_the_rule_only_widens() {
+        let above = [o(0.01, 0.16, 0.09, false), o(0.1, 0.7, 0.05, false)];
+        let (v, _) = repeat_pilot(&above, PilotVariant::default(), &rules(1, true)).unwrap();
+        assert_eq!((v.widen, v.init), (1, Init::FanIn));
+        let chance = [o(0.01, 0.1, 0.09, false)];
+        let (v, _) = repeat_pilot(&chance, PilotVariant::default(), &rules(1, false)).unwrap();
+        assert_eq!((v.widen, v.init), (1, Init::FanIn));
+        assert_eq!(
+            repeat_pilot(&above, PilotVariant::default(), &rules(0, false)),
+            None
+        );
     }
 }

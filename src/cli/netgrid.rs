@@ -21,9 +21,10 @@ pub struct NetGridArgs {
     /// The grid's config.
     #[arg(long, default_value = NETGRID_TOML)]
     pub config: PathBuf,
-    /// Records and RESULTS.md.
-    #[arg(long, default_value = "experiments/results/net")]
-    pub out: PathBuf,
+    /// Records and RESULTS.md (default: the config's `out`, else
+    /// experiments/results/net).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Training runs root (default: $HOME/.cache/superlinear/netgrid/train).
     #[arg(long)]
     pub work: Option<PathBuf>,
@@ -79,13 +80,15 @@ pub fn run(args: NetGridArgs) -> Result<i32> {
     if args.threads < 1 {
         return Err(ReproduceError::setting("threads", args.threads, "must be at least 1").into());
     }
+    let default_out = config.default_out();
+    let out = args.out.clone().unwrap_or_else(|| default_out.clone());
     let mut command = format!("superlinear net-grid --config {}", args.config.display());
-    if args.out != Path::new("experiments/results/net") {
-        command.push_str(&format!(" --out {}", args.out.display()));
+    if out != default_out {
+        command.push_str(&format!(" --out {}", out.display()));
     }
     let settings = NetGridSettings {
         config,
-        out: args.out.clone(),
+        out: out.clone(),
         work: args.work.clone().unwrap_or_else(default_work),
         data_root: args.data.clone(),
         jobs: args.jobs,
@@ -101,11 +104,11 @@ pub fn run(args: NetGridArgs) -> Result<i32> {
     } else {
         train_and_analyse(&settings, &args)?
     };
-    print_report(&report, &args)?;
+    print_report(&report, &out, &args)?;
     Ok(exit::OK)
 }
 
-fn print_report(r: &NetGridReport, args: &NetGridArgs) -> Result<()> {
+fn print_report(r: &NetGridReport, out: &Path, args: &NetGridArgs) -> Result<()> {
     if args.json {
         #[derive(serde::Serialize)]
         struct Lines<'a> {
@@ -141,7 +144,7 @@ fn print_report(r: &NetGridReport, args: &NetGridArgs) -> Result<()> {
         r.reused_runs,
         r.analysed,
         r.reused_records,
-        args.out.join("RESULTS.md").display()
+        out.join("RESULTS.md").display()
     );
     Ok(())
 }

@@ -124,6 +124,7 @@ pub fn train(args: TrainArgs) -> Result<i32> {
             seed: args.seed,
             checkpoint_every: args.checkpoint_every,
             out_dir: Some(args.out),
+            init: Default::default(),
             progress: !args.json,
         },
     };

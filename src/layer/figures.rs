@@ -227,6 +227,9 @@ pub struct CheckpointFigures {
     /// The structure of C in H's top-k eigenbasis (C3, C7's Remark 3.5, C8,
     /// C13's entanglement; None: not measured at this checkpoint).
     pub structure: Option<StructureFigures>,
+    /// gamma and gamma_awd at a second top-k (None: not asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gamma_second_k: Option<GammaAtSecondK>,
     /// Seconds spent on this checkpoint.
     pub seconds: f64,
 }
@@ -302,6 +305,24 @@ pub struct FigureSettings {
     /// without them [`PairFigures`] holds [`PairFigures::not_measured`] and
     /// gamma_awd comes from the second moments alone.
     pub pairs: bool,
+    /// A second top-k at which gamma and gamma_awd are also fitted, in the
+    /// same eigenbasis of H ([`GammaAtSecondK`]; None: not measured).
+    pub second_top_k: Option<usize>,
+}
+
+/// gamma and gamma_awd fitted over a second top-k of the same H (a second
+/// column of Table 1: the first `k` eigen-directions, `C_ii` of Eq. 2 and
+/// `C_awd,ii / sigma^2` of Eq. 15 on them, the analysis' fit rule at that k).
+#[derive(Debug, Clone, Serialize)]
+pub struct GammaAtSecondK {
+    /// k (at most d).
+    pub k: usize,
+    /// gamma over the first k.
+    #[serde(with = "crate::error::or_error")]
+    pub gamma: Fit,
+    /// gamma_awd over the first k.
+    #[serde(with = "crate::error::or_error")]
+    pub gamma_awd: Fit,
 }
 
 /// What [`measure_checkpoint`] returns.
@@ -438,6 +459,22 @@ pub fn measure_checkpoint(
         )?),
         None => None,
     };
+    let gamma_second_k = match settings.second_top_k {
+        None => None,
+        Some(k2) => {
+            let k2 = if k2 == 0 { d } else { k2.min(d) };
+            let v2 = eig.vectors.subcols(0, k2);
+            let h2 = eig.values[..k2].to_vec();
+            let rule2 = FitRule::default_for(k2, d);
+            let c2 = engine.c_diag(v2, batch_size)?;
+            let s2 = engine.c_awd_diag(v2)?;
+            Some(GammaAtSecondK {
+                k: k2,
+                gamma: fit(&h2, &c2, &rule2),
+                gamma_awd: fit(&h2, &s2, &rule2),
+            })
+        }
+    };
     Ok(CheckpointMeasurement {
         figures: CheckpointFigures {
             epoch: info.epoch,
@@ -450,6 +487,7 @@ pub fn measure_checkpoint(
             gamma_uncertainty: uncertainty,
             pairs: pf,
             structure,
+            gamma_second_k,
             seconds: 0.0,
         },
         suppression,

@@ -56,7 +56,7 @@ pub use coupling_null::CouplingNull;
 pub use factors::{balanced_indices, LayerFactors, LayerSettings, DEFAULT_SAMPLES, DEFAULT_TOP_K};
 pub use figures::{
     measure_checkpoint, CheckpointFigures, CheckpointInfo, CheckpointMeasurement, FigureSettings,
-    Fit, NetFigures, PairFigures, SuppressionFigures, SuppressionSettings,
+    Fit, GammaAtSecondK, NetFigures, PairFigures, SuppressionFigures, SuppressionSettings,
 };
 pub use structure::{measure_structure, StructureFigures, StructureSettings};
 pub use suppress::median;

@@ -84,6 +84,7 @@ pub fn run_one(
         seed,
         checkpoint_every: 0,
         out_dir: None,
+        init: Default::default(),
         progress: false,
     };
     let tr = train(&mut net, &data, &ts)?;

@@ -320,6 +320,17 @@ impl Net {
     /// Fresh weights `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` in `kind` (Float or
     /// Double), seeded by `tch::manual_seed(seed)`.
     pub fn new(spec: &ModelSpec, seed: u64, kind: Kind) -> Result<Self> {
+        Self::new_with_init(spec, seed, kind, crate::spec::Init::FanIn)
+    }
+
+    /// Fresh weights `U(-b, b)` with `b = init.bound(fan_in)`
+    /// ([`crate::spec::Init`]), in `kind`, seeded by `tch::manual_seed(seed)`.
+    pub fn new_with_init(
+        spec: &ModelSpec,
+        seed: u64,
+        kind: Kind,
+        init: crate::spec::Init,
+    ) -> Result<Self> {
         spec.validate()?;
         // libtorch's generator is global: runs initialised in parallel
         // (`--jobs`) would interleave their draws without this lock.
@@ -328,7 +339,7 @@ impl Net {
         let mut weights = Vec::new();
         for (name, shape) in spec.weight_shapes() {
             let fan_in: i64 = shape[1..].iter().product();
-            let bound = 1.0 / (fan_in as f64).sqrt();
+            let bound = init.bound(fan_in.max(1) as usize);
             let mut w = Tensor::f_empty(&shape, (kind, tch::Device::Cpu)).ctx(&name)?;
             let _ = w.f_uniform_(-bound, bound).ctx(&name)?;
             let w = w.f_set_requires_grad(true).ctx(&name)?;

@@ -45,6 +45,10 @@ pub struct TrainSettings {
     pub out_dir: Option<PathBuf>,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// The initial draw of the weights (omitted from `run.json` when it is
+    /// the default).
+    #[serde(default, skip_serializing_if = "crate::spec::Init::is_default")]
+    pub init: crate::spec::Init,
 }
 
 impl Default for TrainSettings {
@@ -58,6 +62,7 @@ impl Default for TrainSettings {
             checkpoint_every: 0,
             out_dir: None,
             progress: true,
+            init: crate::spec::Init::FanIn,
         }
     }
 }
@@ -179,7 +184,7 @@ pub fn run_train(s: &RunTrainSettings) -> Result<TrainReport> {
     // Loaded before training, so that a broken test file stops the run
     // before it spends time.
     let heldout = load_heldout(&s.data)?;
-    let mut net = Net::new(&spec, s.train.seed, Kind::Float)?;
+    let mut net = Net::new_with_init(&spec, s.train.seed, Kind::Float, s.train.init)?;
     let mut report = train(&mut net, &data, &s.train)?;
     report.data_settings = Some(s.data.clone());
     if let Some(h) = heldout {

@@ -150,6 +150,10 @@ pub struct NetClaimsSettings {
     pub structure_every_checkpoint: bool,
     /// Verdict thresholds.
     pub thresholds: NetThresholds,
+    /// A second top-k at which gamma and gamma_awd are also fitted at every
+    /// checkpoint (None: only `top_k`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_top_k: Option<usize>,
     /// Data override (None: the subset recorded in `run.json`).
     #[cfg(feature = "torch")]
     pub data: Option<DataSettings>,
@@ -173,6 +177,7 @@ impl Default for NetClaimsSettings {
             batch_draws: StructureSettings::default().batch_draws,
             structure_every_checkpoint: false,
             thresholds: NetThresholds::default(),
+            second_top_k: None,
             #[cfg(feature = "torch")]
             data: None,
         }

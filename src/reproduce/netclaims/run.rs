@@ -121,6 +121,7 @@ pub fn net_claims_on(
                 pairs: settings.wants(NetClaim::C6)
                     || settings.wants(NetClaim::C7)
                     || settings.wants(NetClaim::C13),
+                second_top_k: settings.second_top_k,
             },
             CheckpointInfo {
                 epoch: ck.epoch,

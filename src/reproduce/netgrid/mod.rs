@@ -22,6 +22,13 @@
 //! the records ([`report`]), with the cross-seed and cross-family verdict
 //! lines of `crate::claims::netgrid`. Config, plan, records and report are
 //! pure; training and analysis (`run`) need feature `torch`.
+//!
+//! The same machinery runs Table 1 at the paper's premise
+//! (`experiments/table1-v2.toml`): several K per family (rows
+//! `<family>-k<K>`), per-family data and epochs, a pilot at the largest K
+//! that is repeated on a widened or He-initialised network where
+//! `crate::claims::premise::repeat_pilot` says so, two top-k columns, and
+//! its own report ([`table1`]: Tables 1 and 3, C14's line).
 
 pub mod config;
 pub mod plan;
@@ -29,11 +36,12 @@ pub mod record;
 pub mod report;
 #[cfg(feature = "torch")]
 pub mod run;
+pub mod table1;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-pub use config::{Family, NetGridConfig, NETGRID_TOML};
+pub use config::{Family, NetGridConfig, NETGRID_TOML, TABLE1_V2_TOML};
 pub use plan::{Job, Shard, Stage};
 pub use report::net_grid_lines;
 

@@ -1,9 +1,12 @@
 //! The grid's plan: every job in one deterministic order, the stages and the
 //! shards. Order: the pilot (every family at every candidate rate with the
-//! pilot seed), then the further seeds of every family (at the rate the pilot
-//! chose), then the analysis of every family and seed. A shard `I/N` takes
-//! the jobs whose index in that order is `I - 1` modulo `N`, so the shards
-//! partition the plan.
+//! pilot seed, at the pilot's K), then the further runs of every row (family
+//! x K, at the rate the pilot chose; the pilot's own run is seed 0 of the
+//! pilot-K row), then the analysis of every row and seed. A shard `I/N`
+//! takes the jobs whose index in that order is `I - 1` modulo `N`, so the
+//! shards partition the plan. A pilot job trains its rate on the network of
+//! the family's current pilot round (a repeated round, widened or
+//! re-initialised, reuses the same jobs; `crate::claims::premise::repeat_pilot`).
 
 use super::config::NetGridConfig;
 pub use crate::reproduce::shard::Shard;
@@ -60,17 +63,21 @@ pub enum Job {
         /// Rate.
         lr: f64,
     },
-    /// Train family `family` with `seed` at the chosen rate.
+    /// Train family `family` at K = `classes` with `seed` at the chosen rate.
     Train {
         /// Family index.
         family: usize,
+        /// Classes K of the row.
+        classes: usize,
         /// Seed.
         seed: u64,
     },
-    /// Analyse family `family`'s run with `seed` at the chosen rate.
+    /// Analyse family `family`'s run at K = `classes` with `seed`.
     Analyze {
         /// Family index.
         family: usize,
+        /// Classes K of the row.
+        classes: usize,
         /// Seed.
         seed: u64,
     },
@@ -85,11 +92,19 @@ impl Job {
                 config.family[family].id(),
                 config.pilot_seed()
             ),
-            Job::Train { family, seed } => {
-                format!("train {} seed {seed}", config.family[family].id())
+            Job::Train {
+                family,
+                classes,
+                seed,
+            } => {
+                format!("train {} seed {seed}", config.row_id(family, classes))
             }
-            Job::Analyze { family, seed } => {
-                format!("analyze {} seed {seed}", config.family[family].id())
+            Job::Analyze {
+                family,
+                classes,
+                seed,
+            } => {
+                format!("analyze {} seed {seed}", config.row_id(family, classes))
             }
         }
     }
@@ -104,16 +119,21 @@ pub fn plan(config: &NetGridConfig) -> Vec<Job> {
             .iter()
             .map(move |&lr| Job::Pilot { family, lr })
     });
-    let train = (0..nf).flat_map(|family| {
-        config.seeds[1..]
-            .iter()
-            .map(move |&seed| Job::Train { family, seed })
+    let pilot_k = config.pilot_classes();
+    let train = config.rows().into_iter().flat_map(move |r| {
+        let from = usize::from(r.classes == pilot_k);
+        config.seeds[from..].iter().map(move |&seed| Job::Train {
+            family: r.family,
+            classes: r.classes,
+            seed,
+        })
     });
-    let analyze = (0..nf).flat_map(|family| {
-        config
-            .seeds
-            .iter()
-            .map(move |&seed| Job::Analyze { family, seed })
+    let analyze = config.rows().into_iter().flat_map(move |r| {
+        config.seeds.iter().map(move |&seed| Job::Analyze {
+            family: r.family,
+            classes: r.classes,
+            seed,
+        })
     });
     pilot.chain(train).chain(analyze).collect()
 }

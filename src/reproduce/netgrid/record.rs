@@ -1,10 +1,13 @@
 //! The records of the net-claims grid: one JSON file per analysed run,
-//! `<out>/<family>/seed-<s>.json` ([`NetRunRecord`]: resolved config,
+//! `<out>/<row>/seed-<s>.json` (the row: the family id, or `<family>-k<K>`
+//! when the grid lists several K) ([`NetRunRecord`]: resolved config,
 //! provenance, training curves, premise outcome, the full net-claims report
 //! of C6, C7, C13, C15 and its per-checkpoint gamma and gamma_awd, timings),
 //! and one per family, `<out>/<family>/pilot.json` ([`PilotRecord`]: every
 //! candidate rate's seed-0 outcome and the rate chosen by the rule of
-//! `crate::claims::premise`). Written crash-safely with the checksum of
+//! `crate::claims::premise`; when the pilot was repeated on a widened or
+//! re-initialised network, every earlier round with the accuracies that
+//! caused the repetition, and the network of the deciding round). Written crash-safely with the checksum of
 //! [`crate::reproduce::record`] (a record whose checksum fails is redone).
 //! Non-finite numbers are stored as `null` and read back as NaN. A figure
 //! that could not be computed is stored as `{"error": "<message>"}`
@@ -18,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::config::{ArchNumbers, Family, NetGridConfig};
-use crate::claims::premise::{LrChoice, Premise};
+use crate::claims::premise::{LrChoice, PilotVariant, Premise};
 use crate::claims::Status;
 use crate::loss::Loss;
 use crate::reproduce::record::{checked_body, with_checksum, Checksum, Provenance};
@@ -116,28 +119,59 @@ pub struct NetRunConfig {
     pub checkpoint_epochs: Vec<usize>,
     /// Premise thresholds.
     pub premise: Premise,
+    /// The second top-k column (Table 2's absolute k; None: one column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_top_k: Option<usize>,
+    /// The network the pilot settled on (omitted: as configured).
+    #[serde(default, skip_serializing_if = "PilotVariant::is_default")]
+    pub variant: PilotVariant,
+    /// The analysed claims (omitted: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Vec<String>>,
 }
 
 impl NetRunConfig {
-    /// The config of `family` at `lr` under `config`.
+    /// The config of `family` at `lr` under `config`, at the pilot's K on
+    /// the configured network.
     pub fn new(config: &NetGridConfig, family: &Family, choice: &LrChoice) -> Self {
+        Self::for_row(
+            config,
+            family,
+            config.pilot_classes(),
+            choice,
+            PilotVariant::default(),
+        )
+    }
+
+    /// The config of `family` at K = `classes` on the pilot's `variant`.
+    pub fn for_row(
+        config: &NetGridConfig,
+        family: &Family,
+        classes: usize,
+        choice: &LrChoice,
+        variant: PilotVariant,
+    ) -> Self {
+        let (top_k, second_top_k) = config.top_ks(family, classes).unwrap_or((0, None));
         NetRunConfig {
             family: family.id(),
             dataset: family.dataset,
             model: family.model,
             loss: family.loss,
-            classes: config.classes,
+            classes,
             lr: choice.lr,
             lr_rule: choice.reason.clone(),
-            per_class: config.per_class,
-            epochs: config.epochs,
+            per_class: config.per_class(family),
+            epochs: config.epochs(family),
             batch: family.batch,
-            checkpoint_every: config.checkpoint_every,
-            arch: family.arch(),
-            samples: config.analyze_samples,
-            top_k: config.top_k,
-            checkpoint_epochs: config.checkpoint_epochs(),
+            checkpoint_every: config.checkpoint_every(family),
+            arch: family.arch_widened(variant.widen),
+            samples: config.samples(family, classes),
+            top_k,
+            checkpoint_epochs: config.checkpoint_epochs_of(family),
             premise: config.premise,
+            second_top_k,
+            variant,
+            claims: config.claims.clone(),
         }
     }
 }
@@ -197,6 +231,20 @@ pub struct CheckpointSummary {
     /// gamma (Eq. 2), when fitted.
     pub gamma: Option<f64>,
     /// gamma_awd (Eq. 15), when fitted.
+    pub gamma_awd: Option<f64>,
+    /// gamma and gamma_awd at the second top-k (omitted: one column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_k: Option<SecondK>,
+}
+
+/// gamma and gamma_awd of a checkpoint at the second top-k.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecondK {
+    /// k.
+    pub k: usize,
+    /// gamma, when fitted.
+    pub gamma: Option<f64>,
+    /// gamma_awd, when fitted.
     pub gamma_awd: Option<f64>,
 }
 
@@ -267,6 +315,36 @@ impl NetRunRecord {
     pub fn claim(&self, id: &str) -> Option<&ClaimSummary> {
         self.claims.iter().find(|c| c.claim == id)
     }
+
+    /// The last checkpoint's bootstrap interval of gamma (over samples, basis
+    /// fixed) and its k-sensitivity (gamma at the smallest and the largest k of
+    /// the gamma(k) curve), read from the stored net-claims report.
+    pub fn uncertainty_cells(&self) -> (String, String) {
+        let r = self;
+        let u = r.net_claims["checkpoints"]
+            .as_array()
+            .and_then(|c| c.last())
+            .map(|c| &c["gamma_uncertainty"]);
+        let Some(u) = u else {
+            return ("n/a".into(), "n/a".into());
+        };
+        let ci = &u["bootstrap"]["gamma_ci"];
+        let ci = match (ci[0].as_f64(), ci[1].as_f64()) {
+            (Some(lo), Some(hi)) => format!("[{lo:.3}, {hi:.3}]"),
+            _ => "n/a".into(),
+        };
+        let curve = u["curve"].as_array().filter(|c| !c.is_empty());
+        let point = |p: &serde_json::Value| {
+            p["k"]
+                .as_u64()
+                .zip(p["gamma"].as_f64())
+                .map(|(k, g)| format!("{g:.3} (k {k})"))
+        };
+        let curve = curve
+            .and_then(|c| Some(format!("{} to {}", point(c.first()?)?, point(c.last()?)?)))
+            .unwrap_or_else(|| "n/a".into());
+        (ci, curve)
+    }
 }
 
 /// One candidate rate of the pilot.
@@ -302,6 +380,25 @@ pub struct PilotRecord {
     /// Why no rate was chosen.
     #[serde(default)]
     pub no_choice: Option<String>,
+    /// Earlier rounds of a repeated pilot, in order (omitted: one round).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<PilotRound>,
+    /// The network of the deciding round (omitted: as configured).
+    #[serde(default, skip_serializing_if = "PilotVariant::is_default")]
+    pub variant: PilotVariant,
+}
+
+/// One earlier round of a repeated pilot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PilotRound {
+    /// The network of the round.
+    pub variant: PilotVariant,
+    /// Every candidate's outcome.
+    pub candidates: Vec<PilotCandidate>,
+    /// Why the pilot was repeated (the rule, with the pilot accuracies).
+    pub repeated_because: String,
+    /// The network of the next round.
+    pub next: PilotVariant,
 }
 
 /// `<out>/<family>/seed-<s>.json`.
@@ -357,28 +454,37 @@ pub struct StoredRecords {
     pub skipped: Vec<String>,
 }
 
-/// Reads the records of `config`'s families and seeds under `out`.
+/// Reads the records of `config`'s rows and seeds under `out` (pilots per
+/// family, then the rows of the family).
 pub fn load_all(out: &Path, config: &NetGridConfig) -> StoredRecords {
     let mut s = StoredRecords {
         runs: Vec::new(),
         pilots: Vec::new(),
         skipped: Vec::new(),
     };
-    for id in config.family_ids() {
+    for (fi, id) in config.family_ids().into_iter().enumerate() {
         match load_checked::<PilotRecord>(&pilot_record_path(out, &id)) {
             Ok(Some(p)) => s.pilots.push(p),
             Ok(None) => {}
             Err(e) => s.skipped.push(e.to_string()),
         }
-        for &seed in &config.seeds {
-            match load_checked::<NetRunRecord>(&run_record_path(out, &id, seed)) {
-                Ok(Some(r)) if r.config.family == id && r.seed() == seed => s.runs.push(r),
-                Ok(Some(_)) => s.skipped.push(format!(
-                    "{}: family or seed differ from its path",
-                    run_record_path(out, &id, seed).display()
-                )),
-                Ok(None) => {}
-                Err(e) => s.skipped.push(e.to_string()),
+        for k in config.class_list() {
+            let row = config.row_id(fi, k);
+            for &seed in &config.seeds {
+                let path = run_record_path(out, &row, seed);
+                match load_checked::<NetRunRecord>(&path) {
+                    Ok(Some(r))
+                        if r.config.family == id && r.config.classes == k && r.seed() == seed =>
+                    {
+                        s.runs.push(r)
+                    }
+                    Ok(Some(_)) => s.skipped.push(format!(
+                        "{}: family, K or seed differ from its path",
+                        path.display()
+                    )),
+                    Ok(None) => {}
+                    Err(e) => s.skipped.push(e.to_string()),
+                }
             }
         }
     }
@@ -415,6 +521,15 @@ impl PilotRecord {
             candidates,
             choice,
             no_choice,
+            rounds: Vec::new(),
+            variant: PilotVariant::default(),
         }
+    }
+
+    /// The same record after the earlier `rounds`, decided on `variant`.
+    pub fn after_rounds(mut self, rounds: Vec<PilotRound>, variant: PilotVariant) -> Self {
+        self.rounds = rounds;
+        self.variant = variant;
+        self
     }
 }

@@ -3,6 +3,9 @@
 //! C15 (decided by `crate::claims::netgrid`). Pure Rust: `--report-only`
 //! needs no torch.
 //!
+//! A grid over several K (Table 1 at the premise) is reported by
+//! [`super::table1`] instead.
+//!
 //! Per family: the pilot table and the chosen rate, the premise per seed,
 //! per claim and seed the verdict word and key figure, the seed spread
 //! (mean +- sample std) of gamma and gamma_awd at the last checkpoint and
@@ -12,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::config::NetGridConfig;
+use super::config::{Classes, NetGridConfig};
 use super::record::{load_all, NetRunRecord, StoredRecords};
 use crate::claims::evidence::Line;
 use crate::claims::netgrid::{key_figure, spread_text, SeedClaim, SeedEvidence, NET_GRID_CLAIMS};
@@ -69,35 +72,6 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
         .map_or("n/a".into(), |x| format!("{x:.digits$}"))
 }
 
-/// The last checkpoint's bootstrap interval of gamma (over samples, basis
-/// fixed) and its k-sensitivity (gamma at the smallest and the largest k of
-/// the gamma(k) curve), read from the stored net-claims report.
-fn uncertainty_cells(r: &NetRunRecord) -> (String, String) {
-    let u = r.net_claims["checkpoints"]
-        .as_array()
-        .and_then(|c| c.last())
-        .map(|c| &c["gamma_uncertainty"]);
-    let Some(u) = u else {
-        return ("n/a".into(), "n/a".into());
-    };
-    let ci = &u["bootstrap"]["gamma_ci"];
-    let ci = match (ci[0].as_f64(), ci[1].as_f64()) {
-        (Some(lo), Some(hi)) => format!("[{lo:.3}, {hi:.3}]"),
-        _ => "n/a".into(),
-    };
-    let curve = u["curve"].as_array().filter(|c| !c.is_empty());
-    let point = |p: &serde_json::Value| {
-        p["k"]
-            .as_u64()
-            .zip(p["gamma"].as_f64())
-            .map(|(k, g)| format!("{g:.3} (k {k})"))
-    };
-    let curve = curve
-        .and_then(|c| Some(format!("{} to {}", point(c.first()?)?, point(c.last()?)?)))
-        .unwrap_or_else(|| "n/a".into());
-    (ci, curve)
-}
-
 /// The results document.
 pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> String {
     let families = config.family_ids();
@@ -112,7 +86,7 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
          Settings (`experiments/netgrid.toml`): K = {}, {} images per class, {} epochs, \
          a checkpoint every {}, learning rates {:?} (pilot on seed {}), seeds {:?}, \
          analysis on {} samples with top-k {} at every checkpoint.\n",
-        config.classes,
+        config.pilot_classes(),
         config.per_class,
         config.epochs,
         config.checkpoint_every,
@@ -120,7 +94,7 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
         config.pilot_seed(),
         config.seeds,
         config.analyze_samples,
-        config.top_k
+        config.top_k.unwrap_or(0)
     );
     let lines = net_grid_lines(&stored.runs, &families);
     let _ = writeln!(s, "## Verdicts over the grid\n");
@@ -198,7 +172,7 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
         let _ = writeln!(s);
         for r in &runs {
             let last = r.last_checkpoint();
-            let (ci, curve) = uncertainty_cells(r);
+            let (ci, curve) = r.uncertainty_cells();
             let _ = write!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -302,8 +276,16 @@ pub fn write_report(
     command: &str,
 ) -> Result<(String, BTreeMap<String, Line>, StoredRecords), ReproduceError> {
     let stored = load_all(out, config);
-    let doc = render(config, &stored, command);
+    let (doc, lines) = match config.classes {
+        Classes::One(_) => (
+            render(config, &stored, command),
+            net_grid_lines(&stored.runs, &config.family_ids()),
+        ),
+        Classes::List(_) => (
+            super::table1::render(config, &stored, command),
+            BTreeMap::from([("C14".to_string(), super::table1::c14_line(config, &stored))]),
+        ),
+    };
     write_atomic(&out.join("RESULTS.md"), &doc)?;
-    let lines = net_grid_lines(&stored.runs, &config.family_ids());
     Ok((doc, lines, stored))
 }

@@ -4,6 +4,15 @@
 //! `crate::torch::train::run_train` into a temporary sibling and renamed),
 //! each analysis by `crate::reproduce::netclaims::net_claims_on`, then
 //! `RESULTS.md` rewritten from the records.
+//!
+//! The pilot of a family proceeds in rounds: a round trains every candidate
+//! rate on one network (`PilotVariant`: widenings, initialisation); when it
+//! is complete, `crate::claims::premise::repeat_pilot` decides whether it is
+//! repeated on another network (the runs of every round stay on disk, in
+//! `<work>/<row><suffix>/`), and `pilot.json` records every round. A call of
+//! the pilot stage trains the missing rates of each family's current round
+//! and goes on to the next round while it trained something; with shards,
+//! the pilot stage is called again until every family is decided.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -16,11 +25,13 @@ use super::plan::{select, Job, Stage};
 use super::record::{
     load_checked, pilot_record_path, run_record_path, save_checked, stored_run_record,
     CheckpointSummary, ClaimSummary, Curves, NetRunConfig, NetRunRecord, NetTimings,
-    PilotCandidate, PilotRecord, PremiseOutcome, SCHEMA_VERSION,
+    PilotCandidate, PilotRecord, PilotRound, PremiseOutcome, SecondK, SCHEMA_VERSION,
 };
 use super::report::write_report;
 use super::{NetGridReport, NetGridSettings};
-use crate::claims::premise::{premise_met, LrChoice};
+use crate::claims::premise::{
+    premise_met, repeat_pilot, LrChoice, PilotOutcome, PilotRules, PilotVariant,
+};
 use crate::memory::process_cpu_seconds;
 use crate::reproduce::netclaims::{net_claims_on, NetClaim, NetClaimsSettings};
 use crate::reproduce::record::Provenance;
@@ -34,7 +45,12 @@ type Result<T, E = ReproduceError> = std::result::Result<T, E>;
 
 /// The architecture of a family.
 pub fn arch_of(f: &Family) -> Arch {
-    let a = f.arch();
+    arch_of_variant(f, PilotVariant::default())
+}
+
+/// The architecture of a family on a pilot variant (widened).
+pub fn arch_of_variant(f: &Family, v: PilotVariant) -> Arch {
+    let a = f.arch_widened(v.widen);
     match a.model {
         Model::Mlp => Arch::Mlp {
             input: a.input,
@@ -49,7 +65,29 @@ pub fn arch_of(f: &Family) -> Arch {
     }
 }
 
-/// The `superlinear train` settings of a planned run.
+/// One planned training run: a row (family at K) on a pilot variant.
+#[derive(Debug, Clone, Copy)]
+pub struct Planned<'a> {
+    /// The family.
+    pub family: &'a Family,
+    /// Classes K.
+    pub classes: usize,
+    /// The network.
+    pub variant: PilotVariant,
+    /// Learning rate.
+    pub lr: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// The run directory of a planned run: `<work>/<row><suffix>/lr-<lr>/seed-<s>`.
+pub fn planned_dir(work: &Path, config: &NetGridConfig, fi: usize, p: &Planned) -> PathBuf {
+    let row = format!("{}{}", config.row_id(fi, p.classes), p.variant.suffix());
+    run_dir(work, &row, p.lr, p.seed)
+}
+
+/// The `superlinear train` settings of a planned run at the pilot's K on
+/// the configured network.
 pub fn train_settings(
     config: &NetGridConfig,
     f: &Family,
@@ -58,25 +96,53 @@ pub fn train_settings(
     data_root: Option<&Path>,
     out_dir: Option<PathBuf>,
 ) -> RunTrainSettings {
+    planned_settings(
+        config,
+        &Planned {
+            family: f,
+            classes: config.pilot_classes(),
+            variant: PilotVariant::default(),
+            lr,
+            seed,
+        },
+        data_root,
+        out_dir,
+    )
+}
+
+/// The `superlinear train` settings of a planned run (the family's
+/// `data_dir` joined to the data root).
+pub fn planned_settings(
+    config: &NetGridConfig,
+    p: &Planned,
+    data_root: Option<&Path>,
+    out_dir: Option<PathBuf>,
+) -> RunTrainSettings {
+    let f = p.family;
+    let root = match &f.data_dir {
+        None => data_root.map(Path::to_path_buf),
+        Some(d) => crate::data::data_root(data_root).ok().map(|r| r.join(d)),
+    };
     RunTrainSettings {
         data: DataSettings {
             dataset: f.dataset,
-            root: data_root.map(Path::to_path_buf),
-            classes: config.classes,
-            per_class: config.per_class,
+            root,
+            classes: p.classes,
+            per_class: config.per_class(f),
             normalize: true,
         },
         model: f.model,
-        arch: Some(arch_of(f)),
+        arch: Some(arch_of_variant(f, p.variant)),
         train: TrainSettings {
             loss: f.loss,
-            lr,
+            lr: p.lr,
             batch_size: f.batch,
-            epochs: config.epochs,
-            seed,
-            checkpoint_every: config.checkpoint_every,
+            epochs: config.epochs(f),
+            seed: p.seed,
+            checkpoint_every: config.checkpoint_every(f),
             out_dir,
             progress: false,
+            init: p.variant.init,
         },
     }
 }
@@ -164,6 +230,7 @@ pub fn reusable_run(
         a.epochs,
         a.seed,
         a.checkpoint_every,
+        a.init,
     ) != (
         b.loss,
         b.lr,
@@ -171,6 +238,7 @@ pub fn reusable_run(
         b.epochs,
         b.seed,
         b.checkpoint_every,
+        b.init,
     ) {
         return Err(format!(
             "training settings {a:?} differ from the plan's {b:?}"
@@ -196,13 +264,13 @@ enum Trained {
     Reused(TrainReport),
 }
 
-/// The run of `family` at `lr` with `seed`: reused, or trained into a
-/// temporary sibling directory and renamed (a directory that exists but does
-/// not match the plan is an error: it is never overwritten).
-fn ensure_trained(s: &NetGridSettings, f: &Family, lr: f64, seed: u64) -> Result<Trained> {
-    let dir = run_dir(&s.work, &f.id(), lr, seed);
-    let planned = train_settings(&s.config, f, lr, seed, s.data_root.as_deref(), None);
-    let classes = s.config.classes;
+/// The planned run `p` of family `fi`: reused, or trained into a temporary
+/// sibling directory and renamed (a directory that exists but does not
+/// match the plan is an error: it is never overwritten).
+fn ensure_trained(s: &NetGridSettings, fi: usize, p: &Planned) -> Result<Trained> {
+    let dir = planned_dir(&s.work, &s.config, fi, p);
+    let planned = planned_settings(&s.config, p, s.data_root.as_deref(), None);
+    let classes = p.classes;
     if dir.exists() {
         return reusable_run(&dir, &planned, classes)
             .map(Trained::Reused)
@@ -241,27 +309,121 @@ fn curves(run: &TrainReport) -> Curves {
     }
 }
 
-/// The pilot record of family `fi` when every candidate's run is present
-/// and reusable; written to `<out>/<family>/pilot.json`. `Err`: why not.
-fn pilot_choice(s: &NetGridSettings, fi: usize) -> Result<PilotRecord, String> {
+/// Where a family's pilot stands.
+enum PilotState {
+    /// Every round complete: the record of the pilot.
+    Decided(PilotRecord),
+    /// The round on `variant` lacks the rates in `missing`.
+    Pending {
+        /// The network of the current round.
+        variant: PilotVariant,
+        /// The rates not trained yet, with the reason.
+        missing: Vec<(f64, String)>,
+    },
+}
+
+/// The repetition rules of family `fi` under the config.
+fn pilot_rules(c: &NetGridConfig, f: &Family) -> PilotRules {
+    PilotRules {
+        widen_max: c.widen_max,
+        he_init_applies: c.he_init_chance_margin.is_some()
+            && f.model == Model::Cnn
+            && f.loss == crate::loss::Loss::SoftmaxMse,
+        chance_margin: c.he_init_chance_margin.unwrap_or(0.0),
+        classes: c.pilot_classes(),
+    }
+}
+
+/// Walks the pilot rounds of family `fi` over the runs on disk.
+fn pilot_state(s: &NetGridSettings, fi: usize) -> PilotState {
     let c = &s.config;
     let f = &c.family[fi];
     let seed = c.pilot_seed();
-    let mut cands = Vec::new();
-    for &lr in &c.lr_candidates {
-        let dir = run_dir(&s.work, &f.id(), lr, seed);
-        let planned = train_settings(c, f, lr, seed, None, None);
-        let run = reusable_run(&dir, &planned, c.classes)
-            .map_err(|why| format!("pilot run lr {lr} not ready ({}: {why})", dir.display()))?;
-        let cv = curves(&run);
-        cands.push(PilotCandidate {
-            lr,
-            accuracy: cv.accuracy.last().copied().unwrap_or(f64::NAN),
-            loss: cv.loss.last().copied().unwrap_or(f64::NAN),
-            premise: PremiseOutcome::of(&premise_met(f.loss, &cv.accuracy, &cv.loss, &c.premise)),
-        });
+    let rules = pilot_rules(c, f);
+    let mut variant = PilotVariant::default();
+    let mut rounds: Vec<PilotRound> = Vec::new();
+    loop {
+        let mut cands = Vec::new();
+        let mut missing = Vec::new();
+        for &lr in &c.lr_candidates {
+            let p = Planned {
+                family: f,
+                classes: c.pilot_classes(),
+                variant,
+                lr,
+                seed,
+            };
+            let dir = planned_dir(&s.work, c, fi, &p);
+            let planned = planned_settings(c, &p, None, None);
+            match reusable_run(&dir, &planned, p.classes) {
+                Ok(run) => {
+                    let cv = curves(&run);
+                    cands.push(PilotCandidate {
+                        lr,
+                        accuracy: cv.accuracy.last().copied().unwrap_or(f64::NAN),
+                        loss: cv.loss.last().copied().unwrap_or(f64::NAN),
+                        premise: PremiseOutcome::of(&premise_met(
+                            f.loss,
+                            &cv.accuracy,
+                            &cv.loss,
+                            &c.premise,
+                        )),
+                    })
+                }
+                Err(why) => missing.push((lr, format!("{}: {why}", dir.display()))),
+            }
+        }
+        if !missing.is_empty() {
+            return PilotState::Pending { variant, missing };
+        }
+        let outcomes: Vec<PilotOutcome> = cands
+            .iter()
+            .map(|c| PilotOutcome {
+                lr: c.lr,
+                accuracy: c.accuracy,
+                loss: c.loss,
+                premise_met: c.premise.met,
+            })
+            .collect();
+        match repeat_pilot(&outcomes, variant, &rules) {
+            Some((next, why)) => {
+                rounds.push(PilotRound {
+                    variant,
+                    candidates: cands,
+                    repeated_because: why,
+                    next,
+                });
+                variant = next;
+            }
+            None => {
+                return PilotState::Decided(
+                    PilotRecord::decide(&f.id(), seed, c.premise, cands)
+                        .after_rounds(rounds, variant),
+                )
+            }
+        }
     }
-    let rec = PilotRecord::decide(&f.id(), seed, c.premise, cands);
+}
+
+/// The pilot record of family `fi` when every round is complete; written
+/// to `<out>/<family>/pilot.json`. `Err`: why not.
+fn pilot_choice(s: &NetGridSettings, fi: usize) -> Result<PilotRecord, String> {
+    let rec = match pilot_state(s, fi) {
+        PilotState::Decided(r) => r,
+        PilotState::Pending { variant, missing } => {
+            let (lr, why) = &missing[0];
+            return Err(format!(
+                "pilot round on {} not complete: {} rate(s) missing, first lr {lr} ({why})",
+                if variant.is_default() {
+                    "the configured network".to_string()
+                } else {
+                    format!("network{}", variant.suffix())
+                },
+                missing.len()
+            ));
+        }
+    };
+    let f = &s.config.family[fi];
     let path = pilot_record_path(&s.out, &f.id());
     let stored: Option<PilotRecord> = load_checked(&path).ok().flatten();
     if stored.as_ref() != Some(&rec) {
@@ -270,30 +432,49 @@ fn pilot_choice(s: &NetGridSettings, fi: usize) -> Result<PilotRecord, String> {
     Ok(rec)
 }
 
-/// Analyses one chosen-rate run into its record.
+/// The net-claims claims a config analyses.
+fn analysed_claims(c: &NetGridConfig) -> Result<Vec<NetClaim>> {
+    match &c.claims {
+        None => Ok(NetClaim::ALL.to_vec()),
+        Some(list) => list.iter().map(|x| NetClaim::parse(x)).collect(),
+    }
+}
+
+/// Analyses one chosen-rate run of family `fi` at K = `classes` into its record.
 fn analyse(
     s: &NetGridSettings,
-    f: &Family,
+    fi: usize,
+    classes: usize,
     choice: &LrChoice,
+    variant: PilotVariant,
     seed: u64,
     threads: i32,
 ) -> Result<NetRunRecord> {
     let c = &s.config;
-    let dir = run_dir(&s.work, &f.id(), choice.lr, seed);
-    let planned = train_settings(c, f, choice.lr, seed, s.data_root.as_deref(), None);
-    let run =
-        reusable_run(&dir, &planned, c.classes).map_err(|why| ReproduceError::Checkpoint {
-            path: dir.display().to_string(),
-            reason: why,
-        })?;
+    let f = &c.family[fi];
+    let p = Planned {
+        family: f,
+        classes,
+        variant,
+        lr: choice.lr,
+        seed,
+    };
+    let dir = planned_dir(&s.work, c, fi, &p);
+    let planned = planned_settings(c, &p, s.data_root.as_deref(), None);
+    let run = reusable_run(&dir, &planned, classes).map_err(|why| ReproduceError::Checkpoint {
+        path: dir.display().to_string(),
+        reason: why,
+    })?;
     let t0 = Instant::now();
     let cpu0 = process_cpu_seconds();
     let data = load_data(&planned.data)?;
+    let run_config = NetRunConfig::for_row(c, f, classes, choice, variant);
     let settings = NetClaimsSettings {
         run_dir: dir.clone(),
-        claims: NetClaim::ALL.to_vec(),
-        samples: c.analyze_samples,
-        top_k: c.top_k,
+        claims: analysed_claims(c)?,
+        samples: run_config.samples,
+        top_k: run_config.top_k,
+        second_top_k: run_config.second_top_k,
         seed,
         stride: 1,
         ..NetClaimsSettings::default()
@@ -317,6 +498,11 @@ fn analyse(
                     train_loss: k.train_loss,
                     gamma: fit(&k.gamma),
                     gamma_awd: fit(&k.gamma_awd),
+                    second_k: k.gamma_second_k.as_ref().map(|g| SecondK {
+                        k: g.k,
+                        gamma: fit(&g.gamma),
+                        gamma_awd: fit(&g.gamma_awd),
+                    }),
                 })
                 .collect(),
             report
@@ -339,7 +525,8 @@ fn analyse(
         ),
         Err(e) => (
             Vec::new(),
-            NetClaim::ALL
+            settings
+                .claims
                 .iter()
                 .map(|c| ClaimSummary {
                     claim: c.id().to_string(),
@@ -354,7 +541,7 @@ fn analyse(
     };
     Ok(NetRunRecord {
         schema_version: SCHEMA_VERSION,
-        config: NetRunConfig::new(c, f, choice),
+        config: run_config,
         provenance: Provenance::now(seed, threads, &data.name),
         run_dir: dir,
         curves: cv,
@@ -464,16 +651,56 @@ pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
     for stage in stages {
         let jobs = select(c, stage, s.shard);
         if stage == Stage::Pilot {
-            run_jobs(s, jobs, &tally, &|job| match job {
-                Job::Pilot { family, lr } => {
-                    ensure_trained(s, &c.family[family], lr, c.pilot_seed()).map(train_msg)
+            // Round after round while this call trains something: a pilot
+            // job trains its rate on the family's current round.
+            // A decided family's run is counted (reused) on the first pass only.
+            let mut first = true;
+            loop {
+                let before = lock(&tally).trained;
+                run_jobs(s, jobs.clone(), &tally, &|job| match job {
+                    Job::Pilot { family, lr } => match pilot_state(s, family) {
+                        PilotState::Decided(_) if !first => Ok("pilot decided".into()),
+                        PilotState::Decided(rec) => ensure_trained(
+                            s,
+                            family,
+                            &Planned {
+                                family: &c.family[family],
+                                classes: c.pilot_classes(),
+                                variant: rec.variant,
+                                lr,
+                                seed: c.pilot_seed(),
+                            },
+                        )
+                        .map(train_msg),
+                        PilotState::Pending { variant, missing } => {
+                            if !missing.iter().any(|(m, _)| *m == lr) {
+                                return Ok("trained; round waits for other rates".into());
+                            }
+                            ensure_trained(
+                                s,
+                                family,
+                                &Planned {
+                                    family: &c.family[family],
+                                    classes: c.pilot_classes(),
+                                    variant,
+                                    lr,
+                                    seed: c.pilot_seed(),
+                                },
+                            )
+                            .map(train_msg)
+                        }
+                    },
+                    _ => Ok("not a pilot job".into()),
+                });
+                if let Some(e) = lock(&tally).error.take() {
+                    return Err(e);
                 }
-                _ => Ok("not a pilot job".into()),
-            });
-            if let Some(e) = lock(&tally).error.take() {
-                return Err(e);
+                if lock(&tally).trained == before {
+                    break;
+                }
+                first = false;
             }
-            // pilot.json of every family whose pilot is complete.
+            // pilot.json of every family whose pilot is decided.
             for fi in 0..c.family.len() {
                 if let Err(why) = pilot_choice(s, fi) {
                     if s.stage == Stage::Pilot {
@@ -485,12 +712,12 @@ pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
             }
             continue;
         }
-        // The choice of every family (pilot.json written where the pilot is complete).
+        // The choice of every family (pilot.json written where the pilot is decided).
         let choices: Vec<Result<PilotRecord, String>> =
             (0..c.family.len()).map(|fi| pilot_choice(s, fi)).collect();
-        let chosen = |fi: usize| -> std::result::Result<LrChoice, String> {
+        let chosen = |fi: usize| -> std::result::Result<(LrChoice, PilotVariant), String> {
             match &choices[fi] {
-                Ok(p) => p.choice.clone().ok_or_else(|| {
+                Ok(p) => p.choice.clone().map(|ch| (ch, p.variant)).ok_or_else(|| {
                     format!("no rate chosen: {}", p.no_choice.as_deref().unwrap_or("?"))
                 }),
                 Err(why) => Err(why.clone()),
@@ -511,17 +738,34 @@ pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
             }
         }
         run_jobs(s, ready, &tally, &|job| {
-            let (fi, seed) = match job {
-                Job::Train { family, seed } | Job::Analyze { family, seed } => (family, seed),
+            let (fi, classes, seed) = match job {
+                Job::Train {
+                    family,
+                    classes,
+                    seed,
+                }
+                | Job::Analyze {
+                    family,
+                    classes,
+                    seed,
+                } => (family, classes, seed),
                 Job::Pilot { .. } => return Ok("pilot job in a later stage".into()),
             };
             let f = &c.family[fi];
-            let choice = chosen(fi).map_err(|why| ReproduceError::setting("lr", "?", why))?;
+            let (choice, variant) =
+                chosen(fi).map_err(|why| ReproduceError::setting("lr", "?", why))?;
+            let planned_run = Planned {
+                family: f,
+                classes,
+                variant,
+                lr: choice.lr,
+                seed,
+            };
             match job {
-                Job::Train { .. } => ensure_trained(s, f, choice.lr, seed).map(train_msg),
+                Job::Train { .. } => ensure_trained(s, fi, &planned_run).map(train_msg),
                 _ => {
-                    let path = run_record_path(&s.out, &f.id(), seed);
-                    let planned = NetRunConfig::new(c, f, &choice);
+                    let path = run_record_path(&s.out, &c.row_id(fi, classes), seed);
+                    let planned = NetRunConfig::for_row(c, f, classes, &choice, variant);
                     if !s.reanalyze {
                         if let Some(rec) = stored_run_record(&path, &planned) {
                             lock(&tally).reused_records += 1;
@@ -531,7 +775,7 @@ pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
                             ));
                         }
                     }
-                    let dir = run_dir(&s.work, &f.id(), choice.lr, seed);
+                    let dir = planned_dir(&s.work, c, fi, &planned_run);
                     if !dir.join("run.json").is_file() {
                         lock(&tally).skipped.push(format!(
                             "{}: no training run in {}",
@@ -540,7 +784,7 @@ pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
                         ));
                         return Ok("skipped: not trained yet".into());
                     }
-                    let rec = analyse(s, f, &choice, seed, s.threads)?;
+                    let rec = analyse(s, fi, classes, &choice, variant, seed, s.threads)?;
                     save_checked(&path, &rec)?;
                     lock(&tally).analysed += 1;
                     let last = rec.last_checkpoint();

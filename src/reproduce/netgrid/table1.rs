@@ -1,0 +1,354 @@
+//! The report of a grid over several K (`experiments/table1-v2.toml`):
+//! Table 1 at the paper's premise beside the published values, C14's five
+//! statements on the rows that meet the premise (decided by
+//! `crate::claims::c14::judge_seeded`), and Table 3 (Eq. 58) on its MSE rows
+//! with both readings. Written from the records (never by hand), pure Rust.
+//!
+//! Per row (family x K): the seeds analysed and those meeting the premise
+//! with their final training accuracies; over the premise seeds, the mean
+//! +- sample std of gamma and gamma_awd at the last checkpoint in both
+//! top-k columns (primary: the paper's ratio `k_paper / N_paper` applied to
+//! the row's N; second: the paper's absolute k), per seed the bootstrap
+//! interval of gamma (over samples, basis fixed) and its k-sensitivity
+//! (gamma at the smallest and the largest k of the gamma(k) curve). A row
+//! with fewer than two premise seeds is *not reproduced*, listed with the
+//! measured reason of each seed; a row without records is *not run*.
+//!
+//! Table 3: for the scored MSE rows, the mean +- std over the premise seeds
+//! of the exponent of `C_I+II` (Term I + II, the first reading of Eq. 58)
+//! and of `sigma^2 E[h^2] + C_II` (the second reading), read from the
+//! matched-pair figures of the last checkpoint (analysed with C6), beside
+//! the published MSE exponent with Term II.
+
+use std::fmt::Write as _;
+
+use super::config::NetGridConfig;
+use super::record::{NetRunRecord, StoredRecords};
+use crate::claims::c14::{judge_seeded, seeded_line, RowStanding, SeededRow};
+use crate::claims::evidence::Line;
+use crate::loss::Loss;
+use crate::published::Published;
+use crate::stats::mean_std;
+
+/// Where C14's line over this grid reads from.
+pub const SOURCE: &str = "experiments/results/table1-v2/<row>/seed-<s>.json";
+
+/// One row's records and figures.
+struct RowView<'a> {
+    fi: usize,
+    classes: usize,
+    runs: Vec<&'a NetRunRecord>,
+    seeded: SeededRow,
+}
+
+fn ms(v: &[f64]) -> String {
+    match mean_std(v) {
+        Some((m, s)) => format!("{m:.3} +- {s:.3}"),
+        None => "n/a".into(),
+    }
+}
+
+fn loss_name(l: Loss) -> &'static str {
+    match l {
+        Loss::CrossEntropy => "CE",
+        _ => "MSE",
+    }
+}
+
+/// Exponent `name` of the last checkpoint's matched-pair figures.
+fn pair_gamma(r: &NetRunRecord, name: &str) -> Option<f64> {
+    r.net_claims["checkpoints"]
+        .as_array()?
+        .last()?
+        .get("pairs")?
+        .get(name)?
+        .get("gamma")?
+        .as_f64()
+}
+
+fn rows<'a>(config: &NetGridConfig, stored: &'a StoredRecords) -> Vec<RowView<'a>> {
+    config
+        .rows()
+        .into_iter()
+        .map(|row| {
+            let f = &config.family[row.family];
+            let runs: Vec<&NetRunRecord> = stored
+                .runs
+                .iter()
+                .filter(|r| r.config.family == f.id() && r.config.classes == row.classes)
+                .collect();
+            let met: Vec<&&NetRunRecord> = runs.iter().filter(|r| r.premise.met).collect();
+            let last = |g: fn(&super::record::CheckpointSummary) -> Option<f64>| -> Vec<f64> {
+                met.iter()
+                    .filter_map(|r| r.last_checkpoint().and_then(g))
+                    .filter(|x| x.is_finite())
+                    .collect()
+            };
+            let setting = format!(
+                "{} {} K={}",
+                f.dataset.published_name(),
+                f.model.published_name(),
+                row.classes
+            );
+            RowView {
+                fi: row.family,
+                classes: row.classes,
+                seeded: SeededRow {
+                    label: format!("{setting} {}", loss_name(f.loss)),
+                    setting,
+                    loss: f.loss,
+                    runs: runs.len(),
+                    gamma: last(|c| c.gamma),
+                    gamma_awd: last(|c| c.gamma_awd),
+                    premise_seeds: met.len(),
+                },
+                runs,
+            }
+        })
+        .collect()
+}
+
+/// C14's line over the grid's records.
+pub fn c14_line(config: &NetGridConfig, stored: &StoredRecords) -> Line {
+    let seeded: Vec<SeededRow> = rows(config, stored).into_iter().map(|r| r.seeded).collect();
+    seeded_line(&judge_seeded(&seeded), &seeded, SOURCE)
+}
+
+/// The results document of a grid over several K.
+pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> String {
+    let published = Published::builtin().ok();
+    let views = rows(config, stored);
+    let seeded: Vec<SeededRow> = views.iter().map(|v| v.seeded.clone()).collect();
+    let judgements = judge_seeded(&seeded);
+    let line = seeded_line(&judgements, &seeded, SOURCE);
+    let mut s = String::new();
+    let _ = writeln!(s, "# Tables 1 and 3 at the paper's premise\n");
+    let _ = writeln!(
+        s,
+        "Written by `{command}` from the records beside this file; do not edit. \
+         Rules: `theory/table1-v2-preregistration.md` (fixed before the run). \
+         K = {:?}, seeds {:?} (pilot on seed {} at K = {}), learning rates {:?}, \
+         analysis on min({}, K x per class) class-balanced samples at the last checkpoint; \
+         top-k {}.\n",
+        config.class_list(),
+        config.seeds,
+        config.pilot_seed(),
+        config.pilot_classes(),
+        config.lr_candidates,
+        config.analyze_samples,
+        if config.top_k_paper {
+            "in two columns: the paper's ratio k_paper / N_paper applied to the row's N \
+             (primary, judged) and the paper's absolute k (Table 2)"
+                .to_string()
+        } else {
+            config.top_k.unwrap_or(0).to_string()
+        }
+    );
+    let _ = writeln!(s, "## C14 at the premise\n");
+    let _ = writeln!(s, "**{}**: {}\n", line.status.as_str(), line.summary);
+    for (j, d) in judgements.iter().zip(&line.details) {
+        let _ = writeln!(s, "- {d}");
+        for sp in &j.spread {
+            let _ = writeln!(s, "  - {sp}");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nA row is scored when at least {} of its seeds meet the premise; its figures are the means over those seeds.\n",
+        crate::claims::c14::MIN_PREMISE_SEEDS
+    );
+    let _ = writeln!(s, "## Table 1\n");
+    let _ = writeln!(
+        s,
+        "| row | layer | N | premise met (final accuracies) | k (ratio) | gamma | gamma_awd | k (paper) | gamma | gamma_awd | published gamma | published gamma_awd | gamma 95% CI per seed | gamma(k) per seed | standing |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let mut not_scored = Vec::new();
+    for v in &views {
+        let f = &config.family[v.fi];
+        let id = config.row_id(v.fi, v.classes);
+        let (k1, k2) = config.top_ks(f, v.classes).unwrap_or((0, None));
+        let met: Vec<&&NetRunRecord> = v.runs.iter().filter(|r| r.premise.met).collect();
+        let accs: Vec<String> = v
+            .runs
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}{}",
+                    r.curves
+                        .accuracy
+                        .last()
+                        .filter(|a| a.is_finite())
+                        .map_or("n/a".into(), |a| format!("{a:.3}")),
+                    if r.premise.met { "" } else { " (not met)" }
+                )
+            })
+            .collect();
+        let second = |g: fn(&super::record::SecondK) -> Option<f64>| -> Vec<f64> {
+            met.iter()
+                .filter_map(|r| r.last_checkpoint()?.second_k.as_ref().and_then(g))
+                .filter(|x| x.is_finite())
+                .collect()
+        };
+        let publ = published.as_ref().and_then(|p| {
+            p.table1.iter().find(|t| {
+                t.dataset == f.dataset.published_name()
+                    && t.model == f.model.published_name()
+                    && t.classes == v.classes
+            })
+        });
+        let (pg, pga) = match (publ, f.loss) {
+            (Some(p), Loss::CrossEntropy) => (Some(p.ce_gamma), Some(p.ce_gamma_awd)),
+            (Some(p), Loss::SoftmaxMse) => (Some(p.mse_gamma), Some(p.mse_gamma_awd)),
+            _ => (None, None),
+        };
+        let pub_text = |m: Option<crate::published::MeanStd>| {
+            m.map_or("n/a".into(), |m| format!("{:.2} +- {:.2}", m.mean, m.std))
+        };
+        let (cis, curves): (Vec<String>, Vec<String>) = met
+            .iter()
+            .map(|r| {
+                let (ci, curve) = r.uncertainty_cells();
+                (
+                    format!("{}: {ci}", r.seed()),
+                    format!("{}: {curve}", r.seed()),
+                )
+            })
+            .unzip();
+        let layer = v
+            .runs
+            .first()
+            .map(|r| {
+                let a = &r.config.arch;
+                format!("{:?} {:?}{}", a.model, a.widths, r.config.variant.suffix())
+            })
+            .unwrap_or_else(|| "n/a".into());
+        let standing = match v.seeded.standing() {
+            RowStanding::Scored => "scored".to_string(),
+            RowStanding::NotRun => {
+                not_scored.push(format!("{id}: not run (no analysis record)"));
+                "not run".into()
+            }
+            RowStanding::NotReproduced => {
+                let reasons: Vec<String> = v
+                    .runs
+                    .iter()
+                    .filter_map(|r| {
+                        r.premise
+                            .reason
+                            .as_ref()
+                            .map(|why| format!("seed {}: {why}", r.seed()))
+                    })
+                    .collect();
+                not_scored.push(format!(
+                    "{id}: not reproduced ({} of {} seeds met the premise, {} needed; {})",
+                    met.len(),
+                    v.runs.len(),
+                    crate::claims::c14::MIN_PREMISE_SEEDS,
+                    reasons.join("; ")
+                ));
+                "not reproduced".into()
+            }
+        };
+        let _ = writeln!(
+            s,
+            "| {id} | {layer} | {} | {}/{} ({}) | {k1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {standing} |",
+            config.samples(f, v.classes),
+            met.len(),
+            config.seeds.len(),
+            if accs.is_empty() { "none".into() } else { accs.join(", ") },
+            ms(&v.seeded.gamma),
+            ms(&v.seeded.gamma_awd),
+            k2.map_or("n/a".into(), |k| k.to_string()),
+            ms(&second(|x| x.gamma)),
+            ms(&second(|x| x.gamma_awd)),
+            pub_text(pg),
+            pub_text(pga),
+            if cis.is_empty() { "n/a".into() } else { cis.join("; ") },
+            if curves.is_empty() { "n/a".into() } else { curves.join("; ") },
+        );
+    }
+    let _ = writeln!(s, "\n## Table 3 (Eq. 58) on the MSE rows\n");
+    let _ = writeln!(
+        s,
+        "Exponent of `C_I+II` (Term I + II, first reading) and of `sigma^2 E[h^2] + C_II` (second reading) at the last checkpoint, mean +- std over the premise seeds of the scored rows.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| row | Term I + II | sigma^2 E[h^2] + Term II | published (Term II kept) |\n|---|---|---|---|"
+    );
+    for v in views.iter().filter(|v| v.seeded.loss == Loss::SoftmaxMse) {
+        let f = &config.family[v.fi];
+        let id = config.row_id(v.fi, v.classes);
+        let publ = published.as_ref().and_then(|p| {
+            p.table1.iter().find(|t| {
+                t.dataset == f.dataset.published_name()
+                    && t.model == f.model.published_name()
+                    && t.classes == v.classes
+            })
+        });
+        let (a, b) = if v.seeded.standing() == RowStanding::Scored {
+            let of = |name: &str| -> Vec<f64> {
+                v.runs
+                    .iter()
+                    .filter(|r| r.premise.met)
+                    .filter_map(|r| pair_gamma(r, name))
+                    .collect()
+            };
+            (ms(&of("gamma_term12")), ms(&of("gamma_iso_term2")))
+        } else {
+            ("not scored".into(), "not scored".into())
+        };
+        let _ = writeln!(
+            s,
+            "| {id} | {a} | {b} | {} |",
+            publ.map_or("n/a".into(), |p| format!("{:.2}", p.table3_mse_gamma_term2))
+        );
+    }
+    let _ = writeln!(s, "\n## Pilots\n");
+    for f in &config.family {
+        match stored.pilots.iter().find(|p| p.family == f.id()) {
+            None => {
+                let _ = writeln!(s, "- {}: no pilot record yet", f.id());
+            }
+            Some(p) => {
+                let chosen = match (&p.choice, &p.no_choice) {
+                    (Some(c), _) => format!("lr {} ({})", c.lr, c.reason),
+                    (None, why) => format!("no rate chosen ({})", why.as_deref().unwrap_or("?")),
+                };
+                let cands: Vec<String> = p
+                    .candidates
+                    .iter()
+                    .map(|c| format!("lr {}: acc {:.4}", c.lr, c.accuracy))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "- {}: {chosen}; network {}; final round {}",
+                    f.id(),
+                    if p.variant.is_default() {
+                        "as configured".to_string()
+                    } else {
+                        format!("{:?} (deviation from the configured network)", p.variant)
+                    },
+                    cands.join(", ")
+                );
+                for r in &p.rounds {
+                    let _ = writeln!(s, "  - round on {:?}: {}", r.variant, r.repeated_because);
+                }
+            }
+        }
+    }
+    let _ = writeln!(s, "\n## Rows not scored\n");
+    not_scored.extend(
+        stored
+            .skipped
+            .iter()
+            .map(|e| format!("unreadable record: {e}")),
+    );
+    if not_scored.is_empty() {
+        let _ = writeln!(s, "None.");
+    }
+    for n in &not_scored {
+        let _ = writeln!(s, "- {n}");
+    }
+    s
+}
