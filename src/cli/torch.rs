@@ -124,11 +124,11 @@ pub fn train(args: TrainArgs) -> Result<i32> {
             seed: args.seed,
             checkpoint_every: args.checkpoint_every,
             out_dir: Some(args.out),
-            progress: !args.json,
         },
     };
     settings.train.validate()?;
-    let report = run_train(&settings)?;
+    let progress = super::progress::reporter(args.json);
+    let report = run_train(&settings, progress.as_ref())?;
     if args.json {
         super::json::print(super::json::TRAIN, &report)?;
     } else {

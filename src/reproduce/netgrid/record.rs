@@ -21,6 +21,7 @@ use super::config::{ArchNumbers, Family, NetGridConfig};
 use crate::claims::premise::{LrChoice, Premise};
 use crate::claims::Status;
 use crate::loss::Loss;
+use crate::progress::{Progress, StageGuard};
 use crate::reproduce::record::{checked_body, with_checksum, Checksum, Provenance};
 use crate::reproduce::{write_atomic, ReproduceError};
 use crate::spec::{Dataset, Model};
@@ -357,14 +358,18 @@ pub struct StoredRecords {
     pub skipped: Vec<String>,
 }
 
-/// Reads the records of `config`'s families and seeds under `out`.
-pub fn load_all(out: &Path, config: &NetGridConfig) -> StoredRecords {
+/// Reads the records of `config`'s families and seeds under `out`;
+/// progress: a stage `stored records` with a step per family (its pilot and
+/// every seed's record).
+pub fn load_all(out: &Path, config: &NetGridConfig, progress: &dyn Progress) -> StoredRecords {
     let mut s = StoredRecords {
         runs: Vec::new(),
         pilots: Vec::new(),
         skipped: Vec::new(),
     };
-    for id in config.family_ids() {
+    let ids = config.family_ids();
+    let stage = StageGuard::begin(progress, "stored records", ids.len() as u64);
+    for id in ids {
         match load_checked::<PilotRecord>(&pilot_record_path(out, &id)) {
             Ok(Some(p)) => s.pilots.push(p),
             Ok(None) => {}
@@ -381,6 +386,7 @@ pub fn load_all(out: &Path, config: &NetGridConfig) -> StoredRecords {
                 Err(e) => s.skipped.push(e.to_string()),
             }
         }
+        stage.step(&id);
     }
     s
 }
