@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 
 use superlinear::loss::Loss;
+use superlinear::progress::Silent;
 use superlinear::reproduce::analyze::{run_analyze, AnalyzeSettings};
 use superlinear::spec::Model;
 use superlinear::torch::dataset::DataSettings;
@@ -41,10 +42,9 @@ fn main() -> anyhow::Result<()> {
             checkpoint_every: 0,
             out_dir: Some(out.clone()),
             init: Default::default(),
-            progress: true,
         },
     };
-    let report = run_train(&settings)?;
+    let report = run_train(&settings, &Silent)?;
     let last = report
         .epochs
         .last()
@@ -53,12 +53,15 @@ fn main() -> anyhow::Result<()> {
         "train: {} samples, {} epochs, loss {:.4}, accuracy {:.4}, {:.1} s",
         report.samples, epochs, last.loss, last.accuracy, report.seconds
     );
-    let a = run_analyze(&AnalyzeSettings {
-        checkpoint: out.join("final.safetensors"),
-        samples,
-        top_k: 1000,
-        ..AnalyzeSettings::default()
-    })?
+    let a = run_analyze(
+        &AnalyzeSettings {
+            checkpoint: out.join("final.safetensors"),
+            samples,
+            top_k: 1000,
+            ..AnalyzeSettings::default()
+        },
+        &Silent,
+    )?
     .analysis;
     println!(
         "analyze {} ({}x{}) on {} samples, top-k {}: accuracy {:.4}",

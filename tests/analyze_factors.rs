@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use superlinear::data::factors::{FactorFile, FactorLoss, FactorMeta, FactorPrecision};
 use superlinear::layer::{analyze_layer, LayerFactors, LayerSettings};
+use superlinear::progress::Silent;
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_superlinear"))
@@ -97,6 +98,7 @@ fn factors_json_equals_the_library_analysis() {
                 batch_size: 4,
                 ..LayerSettings::default()
             },
+            &Silent,
         )
         .unwrap();
         assert_eq!(json["factors"], path.to_str().unwrap());

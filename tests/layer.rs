@@ -13,6 +13,7 @@ use superlinear::kron::LayerSamples;
 use superlinear::layer::{analyze_layer, balanced_indices, LayerFactors, LayerSettings};
 use superlinear::linalg::{seeded_rng, sym_eig};
 use superlinear::loss::Loss;
+use superlinear::progress::Silent;
 
 fn random_factors(
     n: usize,
@@ -122,7 +123,7 @@ fn check_against_dense(loss: Loss, seed: u64) {
         linalg_threads: 1,
         ..LayerSettings::default()
     };
-    let r = analyze_layer(&f, &settings).unwrap();
+    let r = analyze_layer(&f, &settings, &Silent).unwrap();
     let dn = dense(&f, batch);
     let d = out * inn;
     assert_eq!(r.layer, "synthetic");
@@ -229,7 +230,7 @@ fn analyze_layer_matches_dense_softmax_mse() {
 #[test]
 fn analyze_layer_defaults_and_bad_input() {
     let f = random_factors(12, 2, 3, 3, Loss::CrossEntropy, 9);
-    let r = analyze_layer(&f, &LayerSettings::default()).unwrap();
+    let r = analyze_layer(&f, &LayerSettings::default(), &Silent).unwrap();
     // top-k 0: every direction; the optional parts are off.
     assert_eq!(r.h_diag.len(), 6);
     assert!(r.coupling_awd.is_none() && r.term2.is_none());
@@ -241,12 +242,13 @@ fn analyze_layer_defaults_and_bad_input() {
             batch_size: 0,
             ..LayerSettings::default()
         },
+        &Silent,
     )
     .unwrap_err();
     assert!(err.to_string().contains("batch size"), "{err}");
     let mut bad = f.clone();
     bad.weights = Mat::zeros(3, 3);
-    assert!(analyze_layer(&bad, &LayerSettings::default()).is_err());
+    assert!(analyze_layer(&bad, &LayerSettings::default(), &Silent).is_err());
 }
 
 #[test]
@@ -274,7 +276,7 @@ fn krylov_route_matches_the_dense_route() {
             linalg_threads: 1,
             ..LayerSettings::default()
         };
-        let dense = analyze_layer(&f, &base).unwrap();
+        let dense = analyze_layer(&f, &base, &Silent).unwrap();
         assert_eq!(dense.eigen.method, EigMethod::Dense);
         for method in [EigMethod::KrylovDense, EigMethod::KrylovMatrixFree] {
             let kr = analyze_layer(
@@ -284,6 +286,7 @@ fn krylov_route_matches_the_dense_route() {
                     eig_seed: 5,
                     ..base.clone()
                 },
+                &Silent,
             )
             .unwrap();
             assert_eq!(kr.eigen.method, method);
@@ -315,7 +318,7 @@ fn memory_cap_is_refused_with_the_estimate() {
         memory_limit: Some(1024),
         ..LayerSettings::default()
     };
-    let err = analyze_layer(&f, &settings).unwrap_err();
+    let err = analyze_layer(&f, &settings, &Silent).unwrap_err();
     assert!(
         matches!(err, superlinear::Error::MemoryLimit { .. }),
         "{err}"
@@ -325,7 +328,7 @@ fn memory_cap_is_refused_with_the_estimate() {
         text.contains("1024") || text.contains("KiB") || text.contains("bytes"),
         "{text}"
     );
-    let ok = analyze_layer(&f, &LayerSettings::default()).unwrap();
+    let ok = analyze_layer(&f, &LayerSettings::default(), &Silent).unwrap();
     assert!(ok.memory.estimated_peak_bytes > 1024);
     assert!(ok.memory.dense_factors);
 }

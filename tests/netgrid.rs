@@ -11,6 +11,7 @@ use std::process::Command;
 
 use superlinear::claims::evidence::Status;
 use superlinear::claims::premise::LrChoice;
+use superlinear::progress::Silent;
 use superlinear::reproduce::netgrid::plan::{plan, select, Job, Shard, Stage};
 use superlinear::reproduce::netgrid::record::{
     load_checked, pilot_record_path, run_record_path, save_checked, stored_run_record,
@@ -325,10 +326,9 @@ fn report_only_writes_results_from_hand_built_records() {
         shard: Shard::ALL,
         stage: Stage::All,
         reanalyze: false,
-        progress: false,
         command: "superlinear net-grid --report-only".into(),
     };
-    let r = report_only(&settings).unwrap();
+    let r = report_only(&settings, &Silent).unwrap();
     // Family 1 fails on 3 scored seeds: a counterexample, named.
     let c6 = &r.lines["C6"];
     assert_eq!(c6.status, Status::Counterexample, "{c6:?}");
@@ -448,10 +448,9 @@ fn committed_records_and_results_stay_byte_identical() {
         shard: Shard::ALL,
         stage: Stage::All,
         reanalyze: false,
-        progress: false,
         command: "superlinear net-grid --config experiments/netgrid.toml".into(),
     };
-    let r = report_only(&settings).unwrap();
+    let r = report_only(&settings, &Silent).unwrap();
     let committed_doc = std::fs::read_to_string(src.join("RESULTS.md")).unwrap();
     assert!(
         r.markdown == committed_doc,

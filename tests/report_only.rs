@@ -112,6 +112,7 @@ fn reproduce_without_torch_refuses_to_train() {
 /// not depend on which records are already stored.
 #[test]
 fn reproduce_shards_partition_the_runs() {
+    use superlinear::progress::Silent;
     use superlinear::published::Published;
     use superlinear::reproduce::aggregate::{TableId, DEFAULT_MIN_TRAIN_PROGRESS};
     use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
@@ -132,7 +133,6 @@ fn reproduce_shards_partition_the_runs() {
         data_root: None,
         threads: 1,
         command: String::new(),
-        progress: false,
         timings: false,
         report_only: false,
         min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
@@ -145,7 +145,7 @@ fn reproduce_shards_partition_the_runs() {
             .map(|(c, s)| format!("{}/{s}", c.row.id()))
             .collect()
     };
-    let all = key(&plan(&settings(Shard::ALL)).unwrap());
+    let all = key(&plan(&settings(Shard::ALL), &Silent).unwrap());
     assert_eq!(
         all.len(),
         8 * 3,
@@ -154,7 +154,7 @@ fn reproduce_shards_partition_the_runs() {
     for n in [2, 3, 5] {
         let mut union = Vec::new();
         for i in 1..=n {
-            let part = key(&plan(&settings(Shard { index: i, count: n })).unwrap());
+            let part = key(&plan(&settings(Shard { index: i, count: n }), &Silent).unwrap());
             assert!(!part.is_empty(), "shard {i}/{n} is empty");
             union.extend(part);
         }

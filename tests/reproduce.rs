@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use superlinear::progress::Silent;
 use superlinear::published::Published;
 use superlinear::reproduce::aggregate::{table_rows, TableId, DEFAULT_MIN_TRAIN_PROGRESS};
 use superlinear::reproduce::config::{ConfigSet, FamilyConfig, RowFilter, Scale};
@@ -53,7 +54,6 @@ fn settings(out: &Path, root: PathBuf) -> ReproduceSettings {
         data_root: Some(root),
         threads: 1,
         command: "tests/reproduce.rs".into(),
-        progress: false,
         timings: false,
         report_only: false,
         min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
@@ -73,8 +73,13 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
     tch::set_num_threads(1);
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path(), root);
-    let first = reproduce(&s).unwrap();
+    let progress = crate::progress::Recorder::default();
+    let first = reproduce(&s, &progress).unwrap();
     assert_eq!((first.ran, first.reused), (2, 0));
+    // Two steps (trained, analysed) per run.
+    assert_eq!(progress.names(), ["stored records", "train and analyse"]);
+    let totals: Vec<u64> = progress.whole().iter().map(|r| r.total).collect();
+    assert_eq!(totals, [2, 4]);
     assert_eq!(first.records.len(), 2);
     for r in &first.records {
         assert_eq!(r.config.top_k, 300);
@@ -82,7 +87,7 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
         assert_eq!(r.analyze.bound_violations.0, 0, "Theorem 5.1 left bound");
     }
     // Resumable: the second call trains nothing and renders the same table.
-    let second = reproduce(&s).unwrap();
+    let second = reproduce(&s, &Silent).unwrap();
     assert_eq!((second.ran, second.reused), (0, 2));
     assert_eq!(first.markdown, second.markdown);
     assert!(dir
@@ -94,11 +99,14 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
     assert!(results.contains("## Verdicts on the measured grid"));
     // Report only: nothing trained, same table, hand-written notes included.
     std::fs::write(dir.path().join("NOTES.md"), "tried: nothing else\n").unwrap();
-    let third = reproduce(&ReproduceSettings {
-        report_only: true,
-        seeds: 2,
-        ..s.clone()
-    })
+    let third = reproduce(
+        &ReproduceSettings {
+            report_only: true,
+            seeds: 2,
+            ..s.clone()
+        },
+        &Silent,
+    )
     .unwrap();
     assert_eq!((third.ran, third.reused), (0, 2));
     let results = std::fs::read_to_string(dir.path().join("RESULTS.md")).unwrap();
@@ -106,12 +114,15 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
     assert!(results.contains("mnist-mlp-k3-ce (1/2)"), "{results}");
     // Another learning rate is another config: its report reuses none of
     // these records (a side run needs its own --out).
-    let other_lr = reproduce(&ReproduceSettings {
-        report_only: true,
-        results_md: None,
-        lr_override: Some(0.5),
-        ..s.clone()
-    })
+    let other_lr = reproduce(
+        &ReproduceSettings {
+            report_only: true,
+            results_md: None,
+            lr_override: Some(0.5),
+            ..s.clone()
+        },
+        &Silent,
+    )
     .unwrap();
     assert_eq!((other_lr.ran, other_lr.reused), (0, 0));
     // Table 3's two readings come with every MSE record (and none with CE).
@@ -126,12 +137,15 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
             );
         }
     }
-    let t3 = reproduce(&ReproduceSettings {
-        table: TableId::Three,
-        report_only: true,
-        results_md: None,
-        ..s.clone()
-    })
+    let t3 = reproduce(
+        &ReproduceSettings {
+            table: TableId::Three,
+            report_only: true,
+            results_md: None,
+            ..s.clone()
+        },
+        &Silent,
+    )
     .unwrap();
     assert_eq!((t3.ran, t3.reused), (0, 1));
     assert!(t3.rows[0].table3_term12.is_some() && t3.rows[0].table3.is_some());

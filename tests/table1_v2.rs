@@ -11,6 +11,7 @@ use std::process::Command;
 
 use superlinear::claims::evidence::Status;
 use superlinear::claims::premise::{LrChoice, PilotVariant};
+use superlinear::progress::Silent;
 use superlinear::reproduce::netgrid::config::{Classes, TABLE1_V2_TOML};
 use superlinear::reproduce::netgrid::plan::{plan, select, Job, Shard, Stage};
 use superlinear::reproduce::netgrid::record::{
@@ -238,7 +239,6 @@ fn settings(c: &NetGridConfig, out: &Path) -> NetGridSettings {
         shard: Shard::ALL,
         stage: Stage::All,
         reanalyze: false,
-        progress: false,
         command: "superlinear net-grid --config table1-v2.toml --report-only".into(),
     }
 }
@@ -265,7 +265,7 @@ fn table1_v2_report_scores_premise_seeds_only_and_lists_rows_not_reproduced() {
     save(0, 10, 0, true, 0.7, 0.8);
     save(0, 10, 1, false, 0.6, 0.6);
     // MSE K=10: no record: not run.
-    let r = report_only(&settings(&c, &out)).unwrap();
+    let r = report_only(&settings(&c, &out), &Silent).unwrap();
     let line = &r.lines["C14"];
     assert_eq!(line.status, Status::Verified, "{line:?}");
     assert!(
@@ -321,7 +321,7 @@ fn table1_v2_report_scores_premise_seeds_only_and_lists_rows_not_reproduced() {
     // A scored MSE row far from 1 is a counterexample.
     save(1, 3, 2, true, 1.5, 1.5);
     save(1, 3, 3, true, 1.5, 1.5);
-    let r = report_only(&settings(&c, &out)).unwrap();
+    let r = report_only(&settings(&c, &out), &Silent).unwrap();
     assert_eq!(r.lines["C14"].status, Status::Counterexample);
     assert!(r.markdown.contains("MSE gamma close to 1 (|gamma - 1| <= 0.10): counterexample (broken by MNIST MLP K=3 MSE gamma 1.260)"), "{}", r.markdown);
 }
@@ -331,7 +331,7 @@ fn table1_v2_report_without_records_says_not_run_and_gives_no_verdict() {
     let c = v2();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("v2");
-    let r = report_only(&settings(&c, &out)).unwrap();
+    let r = report_only(&settings(&c, &out), &Silent).unwrap();
     let line = &r.lines["C14"];
     assert_eq!(line.status, Status::InsufficientEvidence);
     assert!(line

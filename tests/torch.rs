@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use faer::Mat;
 use superlinear::kron::KronCurvature;
 use superlinear::loss::Loss;
+use superlinear::progress::Silent;
 use superlinear::reproduce::analyze::{analyze, run_analyze_on, AnalyzeSettings};
 use superlinear::torch::curvature::{layer_samples, tensor_to_f64};
 use superlinear::torch::dataset::TrainData;
@@ -244,7 +245,12 @@ fn safetensors_header(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&bytes[8..8 + len]).unwrap()
 }
 
-fn synthetic_data(n: usize, chw: (usize, usize, usize), classes: usize, seed: u64) -> TrainData {
+pub(crate) fn synthetic_data(
+    n: usize,
+    chw: (usize, usize, usize),
+    classes: usize,
+    seed: u64,
+) -> TrainData {
     use rand::Rng as _;
     let mut rng = superlinear::linalg::seeded_rng(seed);
     let dim = chw.0 * chw.1 * chw.2;
@@ -405,9 +411,8 @@ fn train_then_analyze_tiny() {
         checkpoint_every: 20,
         out_dir: Some(dir.clone()),
         init: Default::default(),
-        progress: false,
     };
-    let report = train(&mut net, &data, &settings).unwrap();
+    let report = train(&mut net, &data, &settings, &Silent).unwrap();
     assert_eq!(report.epochs.len(), 61);
     let last = report.epochs.last().unwrap();
     assert!(last.loss < report.epochs[0].loss, "{:?}", report.epochs);
@@ -421,8 +426,8 @@ fn train_then_analyze_tiny() {
     };
     let mut once = Net::new(&spec, 3, Kind::Float).unwrap();
     let mut again = Net::new(&spec, 3, Kind::Float).unwrap();
-    let r1 = train(&mut once, &data, &short).unwrap();
-    let r2 = train(&mut again, &data, &short).unwrap();
+    let r1 = train(&mut once, &data, &short, &Silent).unwrap();
+    let r2 = train(&mut again, &data, &short, &Silent).unwrap();
     assert_eq!(
         r1.epochs.last().unwrap().loss,
         r2.epochs.last().unwrap().loss
@@ -437,6 +442,7 @@ fn train_then_analyze_tiny() {
             ..AnalyzeSettings::default()
         },
         &data,
+        &Silent,
     )
     .unwrap()
     .analysis;
@@ -475,6 +481,7 @@ fn train_then_analyze_tiny() {
             ..AnalyzeSettings::default()
         },
         None,
+        &Silent,
     )
     .unwrap()
     .analysis;
@@ -505,6 +512,7 @@ fn train_then_analyze_tiny() {
             ..AnalyzeSettings::default()
         },
         &data,
+        &Silent,
     )
     .unwrap_err();
     assert!(err.to_string().contains("loss"), "{err}");

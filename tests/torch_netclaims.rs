@@ -9,6 +9,7 @@ use std::process::Command;
 use rand::Rng as _;
 use superlinear::linalg::seeded_rng;
 use superlinear::loss::Loss;
+use superlinear::progress::Silent;
 use superlinear::reproduce::netclaims::{net_claims_on, NetClaimsReport, NetClaimsSettings};
 use superlinear::torch::dataset::TrainData;
 use superlinear::torch::model::{Arch, ModelSpec, Net};
@@ -67,16 +68,15 @@ fn train_then_net_claims_tiny() {
             checkpoint_every: 1,
             out_dir: Some(dir.clone()),
             init: Default::default(),
-            progress: false,
         };
-        let run = train(&mut net, &data, &ts).unwrap();
+        let run = train(&mut net, &data, &ts, &Silent).unwrap();
         let settings = NetClaimsSettings {
             run_dir: dir.clone(),
             samples: 60,
             top_k: 30,
             ..NetClaimsSettings::default()
         };
-        let r = net_claims_on(&settings, &run, &data).unwrap();
+        let r = net_claims_on(&settings, &run, &data, &Silent).unwrap();
         assert_eq!(r.layer, "fc2.weight");
         assert_eq!(r.layer_shape, (6, 7));
         assert_eq!(
@@ -102,7 +102,7 @@ fn train_then_net_claims_tiny() {
             }
         }
         // Same seed, same report.
-        let again = net_claims_on(&settings, &run, &data).unwrap();
+        let again = net_claims_on(&settings, &run, &data, &Silent).unwrap();
         for (a, b) in again.checkpoints.iter().zip(&r.checkpoints) {
             assert_eq!(
                 serde_json::to_string(&a.pairs).unwrap(),
@@ -146,9 +146,8 @@ fn net_claims_states_the_counts_it_resolved() {
         checkpoint_every: 1,
         out_dir: Some(dir.clone()),
         init: Default::default(),
-        progress: false,
     };
-    let run = train(&mut net, &data, &ts).unwrap();
+    let run = train(&mut net, &data, &ts, &Silent).unwrap();
     let base = NetClaimsSettings {
         run_dir: dir.clone(),
         claims: vec![NetClaim::C6],
@@ -156,7 +155,7 @@ fn net_claims_states_the_counts_it_resolved() {
         top_k: 12,
         ..NetClaimsSettings::default()
     };
-    let r = net_claims_on(&base, &run, &data).unwrap();
+    let r = net_claims_on(&base, &run, &data, &Silent).unwrap();
     assert_eq!(r.layer_shape, (4, 5));
     assert!(r.adjustments.is_empty(), "{:?}", r.adjustments);
     let asked = NetClaimsSettings {
@@ -165,7 +164,7 @@ fn net_claims_states_the_counts_it_resolved() {
         stride: 99,
         ..base
     };
-    let r = net_claims_on(&asked, &run, &data).unwrap();
+    let r = net_claims_on(&asked, &run, &data, &Silent).unwrap();
     let json = serde_json::to_value(&r).unwrap();
     let got: Vec<(String, u64, u64)> = json["adjustments"]
         .as_array()

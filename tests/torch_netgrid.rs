@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use superlinear::progress::Silent;
 use superlinear::reproduce::netgrid::plan::{Shard, Stage};
 use superlinear::reproduce::netgrid::record::{
     load_checked, pilot_record_path, run_record_path, NetRunRecord, PilotRecord,
@@ -56,7 +57,6 @@ fn settings(root: &Path, data: &Path) -> NetGridSettings {
         shard: Shard::ALL,
         stage: Stage::All,
         reanalyze: false,
-        progress: false,
         command: "superlinear net-grid --config tiny.toml".into(),
     }
 }
@@ -69,10 +69,18 @@ fn torch_net_grid_trains_analyses_and_resumes() {
     };
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path(), &data);
-    let r = net_grid(&s).unwrap();
+    // Two workers report the steps of each stage.
+    let progress = crate::progress::Recorder::default();
+    let r = net_grid(&s, &progress).unwrap();
     // 2 families x 2 rates pilot + 2 further seeds.
     assert_eq!((r.trained, r.reused_runs), (6, 0), "{:?}", r.skipped);
     assert_eq!((r.analysed, r.reused_records), (4, 0), "{:?}", r.skipped);
+    assert_eq!(
+        progress.names(),
+        ["pilot", "train", "analyze", "stored records", "report"]
+    );
+    let totals: Vec<u64> = progress.whole().iter().map(|r| r.total).collect();
+    assert_eq!(totals, [4, 2, 4, 2, 1]);
     for fam in ["mnist-mlp-ce", "mnist-mlp-mse"] {
         let pilot: PilotRecord = load_checked(&pilot_record_path(&s.out, fam))
             .unwrap()
@@ -114,7 +122,7 @@ fn torch_net_grid_trains_analyses_and_resumes() {
     );
 
     // Second call: everything reused, nothing trained or analysed.
-    let again = net_grid(&s).unwrap();
+    let again = net_grid(&s, &Silent).unwrap();
     assert_eq!((again.trained, again.analysed), (0, 0));
     assert_eq!((again.reused_runs, again.reused_records), (6, 4));
     assert_eq!(again.lines, r.lines);

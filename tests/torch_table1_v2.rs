@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use superlinear::claims::premise::PilotVariant;
+use superlinear::progress::Silent;
 use superlinear::reproduce::netgrid::plan::{Shard, Stage};
 use superlinear::reproduce::netgrid::record::{
     load_checked, pilot_record_path, run_record_path, NetRunRecord, PilotRecord,
@@ -65,7 +66,6 @@ fn settings(root: &Path, data: &Path) -> NetGridSettings {
         shard: Shard::ALL,
         stage: Stage::All,
         reanalyze: false,
-        progress: false,
         command: "superlinear net-grid --config tiny-v2.toml".into(),
     }
 }
@@ -78,7 +78,7 @@ fn torch_table1_v2_pilot_widens_trains_analyses_reports_and_resumes() {
     };
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path(), &data);
-    let r = net_grid(&s).unwrap();
+    let r = net_grid(&s, &Silent).unwrap();
     let mut pilot_runs = 0;
     for fam in ["mnist-mlp-ce", "mnist-mlp-mse"] {
         let pilot: PilotRecord = load_checked(&pilot_record_path(&s.out, fam))
@@ -155,7 +155,7 @@ fn torch_table1_v2_pilot_widens_trains_analyses_reports_and_resumes() {
     assert!(r.lines.contains_key("C14"));
 
     // Second call: nothing trained or analysed again.
-    let again = net_grid(&s).unwrap();
+    let again = net_grid(&s, &Silent).unwrap();
     assert_eq!(
         (again.trained, again.analysed),
         (0, 0),

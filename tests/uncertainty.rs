@@ -20,6 +20,7 @@ use superlinear::layer::{
 };
 use superlinear::linalg::{seeded_rng, sym_eig};
 use superlinear::loss::Loss;
+use superlinear::progress::Silent;
 
 fn random_factors(n: usize, out: usize, inn: usize, k: usize, seed: u64) -> LayerFactors {
     let mut rng = seeded_rng(seed);
@@ -67,7 +68,7 @@ fn per_sample_route_reproduces_the_analysis() {
         uncertainty: small(),
         ..LayerSettings::default()
     };
-    let r = analyze_layer(&f, &settings).unwrap();
+    let r = analyze_layer(&f, &settings, &Silent).unwrap();
     let engine = KronCurvature::new(&f.samples, "synthetic").unwrap();
     let eig = sym_eig(engine.hessian().as_ref(), "H").unwrap();
     let v = eig.vectors.subcols(0, top);
@@ -180,6 +181,7 @@ fn bootstrap_covers_the_true_exponent_at_about_the_nominal_rate() {
                 ..small()
             },
             faer::Par::Seq,
+            &Silent,
         )
         .unwrap();
         let b = u.bootstrap.unwrap();
@@ -209,6 +211,7 @@ fn form_of(curved: bool, seed: u64) -> (bool, superlinear::layer::GammaUncertain
         k,
         &small(),
         faer::Par::Seq,
+        &Silent,
     )
     .unwrap();
     let f = u.form.as_ref().unwrap();
@@ -253,6 +256,7 @@ fn form_test_rejects_a_structureless_c() {
         k,
         &small(),
         faer::Par::Seq,
+        &Silent,
     )
     .unwrap();
     let f = u.form.as_ref().unwrap();
@@ -284,6 +288,7 @@ fn top_k_above_a_quarter_of_the_samples_is_warned() {
             ..small()
         },
         faer::Par::Seq,
+        &Silent,
     )
     .unwrap();
     assert_eq!(u.warnings.len(), 1);

@@ -21,6 +21,7 @@ use superlinear::layer::{
 };
 use superlinear::loss::Loss;
 use superlinear::memory::EigMethod;
+use superlinear::progress::StageGuard;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LossArg {
@@ -273,7 +274,11 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
             dir.display()
         );
     }
-    let file = read_factors(path)?;
+    let progress = super::progress::reporter(args.json);
+    let file = {
+        let _stage = StageGuard::begin(progress.as_ref(), "read factor file", 0);
+        read_factors(path)?
+    };
     let idx = balanced_indices(&file.labels, args.samples);
     let factors = LayerFactors::from_factor_file(&file, &idx);
     let batch_size = args.batch_size.or(file.meta.batch_size).unwrap_or(1);
@@ -291,7 +296,8 @@ fn run_factors(path: &Path, args: &AnalyzeArgs) -> Result<i32> {
         keep_block: args.keep_block()?,
         ..LayerSettings::default()
     };
-    let mut r = analyze_layer(&factors, &settings)?;
+    let mut r = analyze_layer(&factors, &settings, progress.as_ref())?;
+    drop(progress);
     let source = format!("the factor file {}", path.display());
     if let Some(a) = Adjustment::samples(args.samples, file.n, &source) {
         r.adjustments.insert(0, a);
@@ -364,7 +370,9 @@ fn run_checkpoint(args: AnalyzeArgs) -> Result<i32> {
         keep_block,
         ..AnalyzeSettings::default()
     };
-    let report = run_analyze(&settings)?;
+    let progress = super::progress::reporter(args.json);
+    let report = run_analyze(&settings, progress.as_ref())?;
+    drop(progress);
     if let Some(dir) = &plot {
         write_plots(
             dir,

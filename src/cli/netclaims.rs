@@ -180,7 +180,9 @@ pub fn run(args: NetClaimsArgs) -> Result<i32> {
     }
     tch::set_num_threads(args.threads);
     let settings = args.settings()?;
-    let report = run_net_claims(&settings)?;
+    let progress = super::progress::reporter(args.json);
+    let report = run_net_claims(&settings, progress.as_ref())?;
+    drop(progress);
     if let Some(dir) = &args.plot {
         let value = serde_json::to_value(&report)?;
         let run = settings.run_dir.display().to_string();

@@ -11,6 +11,7 @@ use anyhow::Result;
 use clap::Args;
 
 use superlinear::exit;
+use superlinear::progress::Progress;
 use superlinear::reproduce::netgrid::{
     report_only, NetGridConfig, NetGridReport, NetGridSettings, Shard, Stage, NETGRID_TOML,
 };
@@ -52,7 +53,7 @@ pub struct NetGridArgs {
     /// Print the verdict lines as JSON instead of the report.
     #[arg(long)]
     pub json: bool,
-    /// No progress lines.
+    /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
 }
@@ -96,14 +97,15 @@ pub fn run(args: NetGridArgs) -> Result<i32> {
         shard,
         stage,
         reanalyze: args.reanalyze,
-        progress: !args.quiet,
         command,
     };
+    let progress = super::progress::reporter(args.quiet || args.json);
     let report = if args.report_only {
-        report_only(&settings)?
+        report_only(&settings, progress.as_ref())?
     } else {
-        train_and_analyse(&settings, &args)?
+        train_and_analyse(&settings, &args, progress.as_ref())?
     };
+    drop(progress);
     print_report(&report, &out, &args)?;
     Ok(exit::OK)
 }
@@ -150,13 +152,21 @@ fn print_report(r: &NetGridReport, out: &Path, args: &NetGridArgs) -> Result<()>
 }
 
 #[cfg(feature = "torch")]
-fn train_and_analyse(s: &NetGridSettings, _args: &NetGridArgs) -> Result<NetGridReport> {
+fn train_and_analyse(
+    s: &NetGridSettings,
+    _args: &NetGridArgs,
+    progress: &dyn Progress,
+) -> Result<NetGridReport> {
     tch::set_num_threads(s.threads);
-    Ok(superlinear::reproduce::netgrid::run::net_grid(s)?)
+    Ok(superlinear::reproduce::netgrid::run::net_grid(s, progress)?)
 }
 
 #[cfg(not(feature = "torch"))]
-fn train_and_analyse(_s: &NetGridSettings, args: &NetGridArgs) -> Result<NetGridReport> {
+fn train_and_analyse(
+    _s: &NetGridSettings,
+    args: &NetGridArgs,
+    _progress: &dyn Progress,
+) -> Result<NetGridReport> {
     let _ = args;
     Err(ReproduceError::setting(
         "report-only",

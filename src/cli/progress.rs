@@ -1,14 +1,20 @@
 //! The one renderer of progress: a bar (or a spinner when the step count is
 //! unknown) on stderr through indicatif, for every command whose library
 //! call reports to `superlinear::progress::Progress`. Silent under `--json`
-//! and when stderr is not a terminal, so that piped and captured runs see
-//! only the command's normal output.
+//! and `--quiet` and when stderr is not a terminal, so that piped and
+//! captured runs see only the command's normal output. Steps may come from
+//! several worker threads (`--jobs`): the bar sits behind a mutex.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use superlinear::progress::{Progress, Silent};
+
+/// How often a bar redraws on its own, so that the elapsed time moves during
+/// a long step.
+const TICK: Duration = Duration::from_millis(250);
 
 /// A bar per stage on stderr.
 #[derive(Default)]
@@ -24,14 +30,15 @@ impl Progress for Bar {
             ProgressBar::new_spinner()
         };
         let template = if total > 0 {
-            "{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} {wide_msg}"
+            "{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} (eta {eta}) {wide_msg}"
         } else {
-            "{prefix} {spinner} {pos} {elapsed_precise} {wide_msg}"
+            "{prefix} {spinner} {elapsed_precise} {wide_msg}"
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_prefix(name.to_string());
+        bar.enable_steady_tick(TICK);
         if let Ok(mut current) = self.current.lock() {
             if let Some(old) = current.replace(bar) {
                 old.finish_and_clear();
@@ -57,10 +64,18 @@ impl Progress for Bar {
     }
 }
 
+impl Drop for Bar {
+    /// A command that ends on an error leaves no bar behind its message.
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
 /// The progress receiver of a command: a bar on an interactive stderr,
-/// silence under `--json` or when stderr is redirected.
-pub fn reporter(json: bool) -> Box<dyn Progress> {
-    if json || !std::io::stderr().is_terminal() {
+/// silence when `quiet` (the command's `--json` or `--quiet`) or when stderr
+/// is redirected.
+pub fn reporter(quiet: bool) -> Box<dyn Progress> {
+    if quiet || !std::io::stderr().is_terminal() {
         Box::new(Silent)
     } else {
         Box::new(Bar::default())

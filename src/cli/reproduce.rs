@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::Args;
 
 use superlinear::claims::evidence::exit_code;
+use superlinear::progress::Progress;
 use superlinear::published::Published;
 use superlinear::reproduce::aggregate::{TableId, DEFAULT_MIN_TRAIN_PROGRESS};
 use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
@@ -65,7 +66,7 @@ pub struct ReproduceArgs {
     /// and every finite-fit exponent against [1, 2] (C9) as SVG into DIR.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
-    /// No per-run progress lines.
+    /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
     /// Print the rows, the judgements and the run counts as JSON instead of
@@ -142,18 +143,19 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
                 format!(" --out {}", out.display())
             }
         ),
-        progress: !args.quiet && !args.json,
         timings: !args.no_timings,
         report_only: args.report_only,
         min_train_progress: args.min_train_progress,
         lr_override: args.lr,
         shard,
     };
+    let progress = super::progress::reporter(args.quiet || args.json);
     let report = if settings.report_only {
-        report_only(&settings)?
+        report_only(&settings, progress.as_ref())?
     } else {
-        train_and_report(&settings)?
+        train_and_report(&settings, progress.as_ref())?
     };
+    drop(progress);
     if args.json {
         #[derive(serde::Serialize)]
         struct Out<'a> {
@@ -214,14 +216,16 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
 #[cfg(feature = "torch")]
 fn train_and_report(
     settings: &ReproduceSettings,
+    progress: &dyn Progress,
 ) -> Result<superlinear::reproduce::grid::ReproduceReport, ReproduceError> {
     tch::set_num_threads(settings.threads);
-    run_reproduce(settings)
+    run_reproduce(settings, progress)
 }
 
 #[cfg(not(feature = "torch"))]
 fn train_and_report(
     settings: &ReproduceSettings,
+    _progress: &dyn Progress,
 ) -> Result<superlinear::reproduce::grid::ReproduceReport, ReproduceError> {
     settings.validate()?;
     Err(ReproduceError::setting(

@@ -125,11 +125,11 @@ pub fn train(args: TrainArgs) -> Result<i32> {
             checkpoint_every: args.checkpoint_every,
             out_dir: Some(args.out),
             init: Default::default(),
-            progress: !args.json,
         },
     };
     settings.train.validate()?;
-    let report = run_train(&settings)?;
+    let progress = super::progress::reporter(args.json);
+    let report = run_train(&settings, progress.as_ref())?;
     if args.json {
         super::json::print(super::json::TRAIN, &report)?;
     } else {

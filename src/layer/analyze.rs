@@ -68,6 +68,7 @@ use crate::kron::{EigSettings, KronCurvature, SpectraSummary};
 use crate::linalg::KrylovSettings;
 use crate::loss::Loss;
 use crate::memory::{estimate_analysis, AnalysisOptions, AnalysisShape, EigMethod, MemoryBudget};
+use crate::progress::Progress;
 
 /// Wall-clock seconds of one stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -347,21 +348,75 @@ fn accuracy(f: &LayerFactors) -> f64 {
         / s.labels.len() as f64
 }
 
-/// Analyses the layer of `factors` (module doc).
-pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result<LayerReport> {
+/// The stages of one analysis: each timed into the report's
+/// [`LayerReport::stages`] and shown as a progress stage while it runs.
+struct Stages<'a> {
+    progress: &'a dyn Progress,
+    done: Vec<Stage>,
+    timer: Instant,
+    /// Whether a progress stage of ours is open.
+    open: bool,
+}
+
+impl<'a> Stages<'a> {
+    /// The first stage begins now, shown as `label`.
+    fn new(progress: &'a dyn Progress, label: &str) -> Self {
+        progress.stage(label, 0);
+        Stages {
+            progress,
+            done: Vec::new(),
+            timer: Instant::now(),
+            open: true,
+        }
+    }
+
+    /// A stage begins, shown as `label` (its count of steps not known in
+    /// advance); `None`: its parts report their own stages.
+    fn begin(&mut self, label: Option<&str>) {
+        self.timer = Instant::now();
+        if let Some(label) = label {
+            self.progress.stage(label, 0);
+            self.open = true;
+        }
+    }
+
+    /// The running stage is over; it is timed as `name`.
+    fn end(&mut self, name: &str) {
+        self.done.push(Stage {
+            name: name.into(),
+            seconds: self.timer.elapsed().as_secs_f64(),
+        });
+        self.close();
+    }
+
+    fn close(&mut self) {
+        if std::mem::take(&mut self.open) {
+            self.progress.done();
+        }
+    }
+}
+
+impl Drop for Stages<'_> {
+    /// An analysis that stops on an error closes its progress stage too.
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Analyses the layer of `factors` (module doc). Progress: each stage of
+/// the analysis as it runs (factoring, H, its eigendecomposition, the
+/// projections and diagonals, rho_bar, the bounds and fits, gamma(k), the
+/// bootstrap and the form test, Term II), steps counted where known.
+pub fn analyze_layer(
+    factors: &LayerFactors,
+    settings: &LayerSettings,
+    progress: &dyn Progress,
+) -> Result<LayerReport> {
     if settings.batch_size == 0 {
         return Err(Error::param("batch size", 0, "must be at least 1"));
     }
     let batch_size = settings.batch_size;
-    let mut stages = Vec::new();
-    let mut timer = Instant::now();
-    let mut lap = |name: &str, stages: &mut Vec<Stage>| {
-        stages.push(Stage {
-            name: name.into(),
-            seconds: timer.elapsed().as_secs_f64(),
-        });
-        timer = Instant::now();
-    };
+    let mut stages = Stages::new(progress, "factor A_p");
 
     let shape = analysis_shape(factors, settings.top_k);
     let memory = plan_memory(&shape, settings)?;
@@ -379,7 +434,7 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         ));
     }
     let accuracy = accuracy(factors);
-    lap("factor A_p", &mut stages);
+    stages.end("factor A_p");
 
     let par = match settings.linalg_threads {
         0 => faer::get_global_parallelism(),
@@ -394,10 +449,12 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
     };
     let route = crate::memory::eig_route(engine.n(), d, k, settings.eig);
     let (eig_values, eig_vectors, eigen) = if route == EigMethod::Dense {
+        stages.begin(Some("build H = E[A_p (x) a a^T]"));
         let h = engine.hessian_with(par);
-        lap("H = E[A_p (x) a a^T]", &mut stages);
+        stages.end("H = E[A_p (x) a a^T]");
+        stages.begin(Some("eigendecomposition of H (top-k)"));
         let eig = crate::linalg::sym_eig_top(h, k, par, "H")?;
-        lap("top-k eig(H)", &mut stages);
+        stages.end("top-k eig(H)");
         let summary = EigenSummary {
             method: EigMethod::Dense,
             products: 0,
@@ -405,6 +462,7 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         };
         (eig.values, eig.vectors, summary)
     } else {
+        stages.begin(Some("top-k eigenpairs of H (block Krylov)"));
         let eig = engine.hessian_top_eig_scaled(
             k,
             &EigSettings {
@@ -417,7 +475,7 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
             },
             par,
         )?;
-        lap("top-k eig(H), block Krylov", &mut stages);
+        stages.end("top-k eig(H), block Krylov");
         let top = eig.values.first().map_or(0.0, |x| x.abs());
         let summary = EigenSummary {
             method: eig.method,
@@ -434,6 +492,7 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         (eig.values, eig.vectors, summary)
     };
     let (v, h_diag) = (eig_vectors, eig_values);
+    stages.begin(Some("projections: C_ii, C_awd,ii"));
     let proj = engine.projections_per_sample(
         v.as_ref(),
         settings.chunk.min(64),
@@ -442,14 +501,12 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
     )?;
     let c_diag = proj.c_diag(batch_size);
     let (first, c_awd_diag) = (proj.first.clone(), proj.second.clone());
-    lap(
-        if settings.coupling_awd {
-            "C_ii, C_awd,ii, V^T E[h^2] V"
-        } else {
-            "C_ii, C_awd,ii (Eq. 2, 15)"
-        },
-        &mut stages,
-    );
+    stages.end(if settings.coupling_awd {
+        "C_ii, C_awd,ii, V^T E[h^2] V"
+    } else {
+        "C_ii, C_awd,ii (Eq. 2, 15)"
+    });
+    stages.begin(Some("rho_bar(C) and its null"));
     let cp = proj.c_projected(batch_size, par);
     let coupling_block = (settings.keep_block > 0).then(|| {
         let n = settings.keep_block.min(cp.nrows());
@@ -471,8 +528,9 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
             }
         });
     drop(cp);
-    lap("rho_bar(C)", &mut stages);
+    stages.end("rho_bar(C)");
     let coupling_awd = proj.awd_projected.as_ref().map(|ap| {
+        stages.begin(Some("rho_bar(C_awd) and its null"));
         let s = engine.second_moment_with(par);
         let trace = (0..d).map(|i| s[(i, i)]).sum::<f64>();
         let frob = s.squared_norm_l2();
@@ -486,9 +544,10 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         }
     });
     if coupling_awd.is_some() {
-        lap("rho_bar(C_awd)", &mut stages);
+        stages.end("rho_bar(C_awd)");
     }
 
+    stages.begin(Some("Theorem 5.1 bounds, gamma fits"));
     let scale = h_diag.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     let first_moment_residual = if scale > 0.0 {
         h_diag
@@ -510,7 +569,9 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
     let fit_rule = FitRule::default_for(k, d);
     let gamma = fit_gamma(&h_diag, &c_diag, &fit_rule).map_err(crate::error::Failure::from);
     let gamma_awd = fit_gamma(&h_diag, &c_awd_diag, &fit_rule).map_err(crate::error::Failure::from);
-    lap("checks", &mut stages);
+    stages.end("checks");
+    // gamma(k), the bootstrap and the form test report their own stages.
+    stages.begin(None);
     let gamma_uncertainty = gamma_uncertainty_of(
         &proj,
         batch_size,
@@ -520,12 +581,14 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         settings.top_k,
         &settings.uncertainty,
         par,
+        progress,
     );
     drop(proj);
-    lap("gamma uncertainty", &mut stages);
+    stages.end("gamma uncertainty");
     let term2 = if settings.term2 {
+        stages.begin(Some("Term I + II (Table 3)"));
         let t = term2_report(factors, &engine, v.as_ref(), &h_diag, &fit_rule, settings);
-        lap("Term I + II (Table 3)", &mut stages);
+        stages.end("Term I + II (Table 3)");
         Some(t)
     } else {
         None
@@ -553,7 +616,7 @@ pub fn analyze_layer(factors: &LayerFactors, settings: &LayerSettings) -> Result
         gamma_uncertainty,
         bounds,
         spectra,
-        stages,
+        stages: std::mem::take(&mut stages.done),
         coupling_c,
         coupling_awd,
         term2,

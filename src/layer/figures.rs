@@ -371,6 +371,8 @@ pub fn measure_checkpoint(
         settings.top_k,
         &settings.uncertainty,
         par,
+        // Runs inside a checkpoint's step of the caller's progress.
+        &crate::progress::Silent,
     );
     drop(proj);
     let (pf, second) = if settings.pairs {

@@ -64,6 +64,10 @@
 //! `24 N k` of the per-sample projections (T threads), counted in
 //! [`crate::memory::estimate_analysis`]. Flops: `8 R N k` for the bootstrap,
 //! about `(10/3) k^3` per rotation of the null.
+//!
+//! # Progress
+//! Three stages on the [`Progress`] given: gamma(k), the bootstrap (a step
+//! per replicate) and the form test's null (a step per rotation).
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
@@ -74,6 +78,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Failure, Result};
 use crate::fit::{fit_gamma, fit_power_law, FitRule};
 use crate::linalg::{haar_orthogonal, seeded_stream};
+use crate::progress::{Progress, StageGuard};
 use crate::stats::{mean_std, median_sorted, quantile_sorted};
 
 /// Salt separating the null's streams from the bootstrap's.
@@ -403,15 +408,18 @@ fn percentile_ci(mut v: Vec<f64>, level: f64) -> ((f64, f64), f64) {
     ((quantile_sorted(&v, a), quantile_sorted(&v, 1.0 - a)), std)
 }
 
-/// The bootstrap of the module doc at the primary top-k `k`.
+/// The bootstrap of the module doc at the primary top-k `k`; progress: a
+/// stage of R steps, one per replicate.
 pub fn bootstrap_gamma(
     proj: &SampleProjections<'_>,
     k: usize,
     rule: &FitRule,
     s: &UncertaintySettings,
     par: Par,
+    progress: &dyn Progress,
 ) -> Result<BootstrapGamma> {
     s.validate()?;
+    let stage = StageGuard::begin(progress, "bootstrap of gamma", s.replicates as u64);
     let (n, kk) = (proj.grad.nrows(), proj.grad.ncols().min(k));
     if n == 0 || kk == 0 {
         return Err(Error::empty(
@@ -475,6 +483,7 @@ pub fn bootstrap_gamma(
                 }
                 None => None,
             };
+            stage.step(&format!("replicate {}", rep + 1));
             Ok((g, curv, ga))
         })
         .collect();
@@ -505,7 +514,8 @@ pub fn bootstrap_gamma(
 }
 
 /// The form test of the module doc on the directions `used` (indices into
-/// the columns of `proj.grad`), against `h_diag`.
+/// the columns of `proj.grad`), against `h_diag`; progress: a stage of R
+/// steps, one per rotation of the null.
 pub fn form_test(
     proj: &SampleProjections<'_>,
     h_diag: &[f64],
@@ -513,8 +523,10 @@ pub fn form_test(
     used: &[usize],
     s: &UncertaintySettings,
     par: Par,
+    progress: &dyn Progress,
 ) -> Result<FormTest> {
     s.validate()?;
+    let stage = StageGuard::begin(progress, "form test: Haar-rotated null", s.rotations as u64);
     let x: Vec<f64> = used.iter().map(|&i| h_diag[i]).collect();
     let y: Vec<f64> = used.iter().map(|&i| c_diag[i]).collect();
     let obs = fit_power_law(&x, &y)?;
@@ -557,6 +569,7 @@ pub fn form_test(
             let d: Vec<f64> = (0..m)
                 .map(|j| (0..m).map(|i| q[(i, j)] * cq[(i, j)]).sum())
                 .collect();
+            stage.step(&format!("rotation {}", rot + 1));
             fit_power_law(&x, &d).map(|f| f.r_squared)
         })
         .collect();
@@ -593,6 +606,7 @@ pub fn gamma_uncertainty_of(
     requested_k: usize,
     s: &UncertaintySettings,
     par: Par,
+    progress: &dyn Progress,
 ) -> std::result::Result<GammaUncertainty, Failure> {
     let Some(ps) = proj.per_sample.as_ref() else {
         return Err(Failure::new(
@@ -613,6 +627,7 @@ pub fn gamma_uncertainty_of(
         requested_k,
         s,
         par,
+        progress,
     )
     .map_err(Failure::from)
 }
@@ -621,7 +636,8 @@ pub fn gamma_uncertainty_of(
 /// `h_diag` the eigenvalues of the full-sample H (descending) and `c_diag`
 /// the `C_ii` on the same k columns as `proj`; `rule` the analysis' fit rule
 /// (its `top_k` is the primary top-k); `requested_k` the top-k asked for
-/// (0: all), named in the rule text.
+/// (0: all), named in the rule text; progress as in the module doc.
+#[allow(clippy::too_many_arguments)]
 pub fn gamma_uncertainty(
     proj: &SampleProjections<'_>,
     h_diag: &[f64],
@@ -630,6 +646,7 @@ pub fn gamma_uncertainty(
     requested_k: usize,
     s: &UncertaintySettings,
     par: Par,
+    progress: &dyn Progress,
 ) -> Result<GammaUncertainty> {
     s.validate()?;
     let (n, k) = (proj.grad.nrows(), proj.grad.ncols());
@@ -671,8 +688,11 @@ pub fn gamma_uncertainty(
             n / 4
         ));
     }
-    let curve = gamma_curve(h_diag, c_diag, rule, s);
-    let bootstrap = bootstrap_gamma(proj, primary_k, rule, s, par).map_err(Failure::from);
+    let curve = {
+        let _stage = StageGuard::begin(progress, "gamma(k) and local slopes", 0);
+        gamma_curve(h_diag, c_diag, rule, s)
+    };
+    let bootstrap = bootstrap_gamma(proj, primary_k, rule, s, par, progress).map_err(Failure::from);
     let form = if used.len() < 4 {
         Err(Failure::from(Error::DegenerateFit {
             input: "H_ii, C_ii".into(),
@@ -682,7 +702,7 @@ pub fn gamma_uncertainty(
             ),
         }))
     } else {
-        form_test(proj, h_diag, c_diag, &used, s, par).map_err(Failure::from)
+        form_test(proj, h_diag, c_diag, &used, s, par, progress).map_err(Failure::from)
     };
     Ok(GammaUncertainty {
         primary_k,

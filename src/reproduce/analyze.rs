@@ -8,6 +8,8 @@
 //! ([`crate::layer::balanced_indices`]); forward and `D_p` by autograd
 //! ([`crate::torch::curvature::gather_layer`]); then everything of
 //! [`crate::layer::analyze_layer`] (its module doc has the formulas).
+//! Each stage is also reported, as it runs, to the
+//! [`crate::progress::Progress`] the call is given.
 //!
 //! The checkpoint's weights are f32, so by default the factors are gathered
 //! in f32 and widened (about 7 digits). With [`AnalyzeSettings::float64`]
@@ -31,6 +33,7 @@ use crate::layer::{
 };
 use crate::loss::Loss;
 use crate::memory::{AnalysisShape, EigMethod};
+use crate::progress::{Progress, StageGuard};
 use crate::torch::checkpoint::{load_net, run_metadata};
 use crate::torch::curvature::gather_layer;
 use crate::torch::dataset::{load_data, DataSettings, TrainData};
@@ -155,9 +158,10 @@ impl AnalyzeReport {
 /// training subset recorded in `run.json`), and analyses it. The checkpoint
 /// is read first, so a missing or corrupt one is reported as such rather
 /// than as missing data settings.
-pub fn run_analyze(settings: &AnalyzeSettings) -> Result<AnalyzeReport> {
-    let (net, meta, load) = load_checkpoint(settings)?;
+pub fn run_analyze(settings: &AnalyzeSettings, progress: &dyn Progress) -> Result<AnalyzeReport> {
+    let (net, meta, load) = load_checkpoint(settings, progress)?;
     let t = Instant::now();
+    let stage = StageGuard::begin(progress, "load data", 0);
     let ds = settings
         .data
         .clone()
@@ -170,34 +174,51 @@ pub fn run_analyze(settings: &AnalyzeSettings) -> Result<AnalyzeReport> {
             )
         })?;
     let data = load_data(&ds)?;
+    drop(stage);
     let load_data_s = t.elapsed().as_secs_f64();
-    finish_report(&net, &data, settings, meta, load, Some(load_data_s))
+    finish_report(
+        &net,
+        &data,
+        settings,
+        meta,
+        (load, Some(load_data_s)),
+        progress,
+    )
 }
 
 /// Loads the checkpoint of `settings` and analyses it on `data`.
-pub fn run_analyze_on(settings: &AnalyzeSettings, data: &TrainData) -> Result<AnalyzeReport> {
-    let (net, meta, load) = load_checkpoint(settings)?;
-    finish_report(&net, data, settings, meta, load, None)
+pub fn run_analyze_on(
+    settings: &AnalyzeSettings,
+    data: &TrainData,
+    progress: &dyn Progress,
+) -> Result<AnalyzeReport> {
+    let (net, meta, load) = load_checkpoint(settings, progress)?;
+    finish_report(&net, data, settings, meta, (load, None), progress)
 }
 
 /// The net, its `run.json` if any, and the seconds it took.
-fn load_checkpoint(settings: &AnalyzeSettings) -> Result<(Net, Option<TrainReport>, f64)> {
+fn load_checkpoint(
+    settings: &AnalyzeSettings,
+    progress: &dyn Progress,
+) -> Result<(Net, Option<TrainReport>, f64)> {
     let t = Instant::now();
+    let _stage = StageGuard::begin(progress, "load checkpoint", 0);
     let net = load_net(&settings.checkpoint)?;
     let meta = run_metadata(&settings.checkpoint)?;
     Ok((net, meta, t.elapsed().as_secs_f64()))
 }
 
-/// [`analyze`], with the loading stages put first in the report.
+/// [`analyze`], with the loading stages (seconds to load the checkpoint and,
+/// when this call loaded it, the data) put first in the report.
 fn finish_report(
     net: &Net,
     data: &TrainData,
     settings: &AnalyzeSettings,
     meta: Option<TrainReport>,
-    load_checkpoint_s: f64,
-    load_data_s: Option<f64>,
+    (load_checkpoint_s, load_data_s): (f64, Option<f64>),
+    progress: &dyn Progress,
 ) -> Result<AnalyzeReport> {
-    let mut report = analyze(net, data, settings, meta.as_ref())?;
+    let mut report = analyze(net, data, settings, meta.as_ref(), progress)?;
     let mut first = vec![Stage {
         name: "load checkpoint".into(),
         seconds: load_checkpoint_s,
@@ -213,12 +234,15 @@ fn finish_report(
 }
 
 /// Analyses `net` (its linear layer `settings.layer`) on `data`: the loss
-/// and batch size from `settings`, else from `meta` (the run's `run.json`).
+/// and batch size from `settings`, else from `meta` (the run's `run.json`);
+/// progress: gathering the factors, then the stages of
+/// [`analyze_layer`].
 pub fn analyze(
     net: &Net,
     data: &TrainData,
     settings: &AnalyzeSettings,
     meta: Option<&TrainReport>,
+    progress: &dyn Progress,
 ) -> Result<AnalyzeReport> {
     let spec = net.spec();
     data.validate(spec.classes)?;
@@ -294,12 +318,14 @@ pub fn analyze(
     } else {
         net
     };
+    let stage = StageGuard::begin(progress, "gather factors: forward + D_p (autograd)", 0);
     let factors = gather_layer(net, data, &idx, &layer, loss, settings.chunk)?;
+    drop(stage);
     let gather = Stage {
         name: "forward + D_p (autograd)".into(),
         seconds: t.elapsed().as_secs_f64(),
     };
-    let mut analysis = analyze_layer(&factors, &layer_settings)?;
+    let mut analysis = analyze_layer(&factors, &layer_settings, progress)?;
     analysis.stages.insert(0, gather);
     let source = format!("the data ({})", data.name);
     if let Some(a) =

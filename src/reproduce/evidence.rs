@@ -199,7 +199,7 @@ pub fn table1_lines(records: &Path, configs: &Path) -> Result<(Line, Line), Repr
         return Ok((Line::unchecked(why.clone()), Line::unchecked(why)));
     }
     let settings = report_settings(out, configs, TableId::One, seeds)?;
-    let p = plan(&settings)?;
+    let p = plan(&settings, &crate::progress::Silent)?;
     let rows = table_rows(
         &settings.published,
         &p.rows,
@@ -256,7 +256,6 @@ pub fn report_settings(
         data_root: None,
         threads: 1,
         command: String::new(),
-        progress: false,
         timings: false,
         report_only: true,
         min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
@@ -300,7 +299,7 @@ pub fn net_grid_lines(dir: &Path, config: &Path) -> Result<BTreeMap<String, Line
         )));
     }
     let config = NetGridConfig::load(config)?;
-    let stored = load_all(dir, &config);
+    let stored = load_all(dir, &config, &crate::progress::Silent);
     if stored.runs.is_empty() {
         return Ok(unchecked(format!(
             "no net-grid records under {}",

@@ -4,6 +4,10 @@
 //! every finished run ([`write_outputs`]: tables and results document), and
 //! `--report-only` ([`report_only`]), which renders them from the stored
 //! records alone. Pure Rust: the training loop is `run` (feature `torch`).
+//!
+//! Progress: reading the stored records is a stage with a step per (row,
+//! seed) of the grid; `--report-only` adds a stage `report` of one step
+//! (tables and results document written).
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +19,7 @@ use super::shard::Shard;
 use super::{write_atomic, ReproduceError};
 use crate::claims::grid::GridJudgement;
 use crate::loss::Loss;
+use crate::progress::{Progress, StageGuard};
 use crate::published::Published;
 
 /// Everything one `reproduce` call needs.
@@ -44,8 +49,6 @@ pub struct ReproduceSettings {
     pub threads: i32,
     /// The command line, for the results document.
     pub command: String,
-    /// Print one line per run on stderr.
-    pub progress: bool,
     /// Write the wall-time column in the tables.
     pub timings: bool,
     /// Train nothing: render the tables and the results document from the
@@ -137,8 +140,9 @@ pub struct Plan {
 }
 
 /// Validates `s`, selects and resolves the rows, and sorts every (row, seed)
-/// into a reused record or a run to do.
-pub fn plan(s: &ReproduceSettings) -> Result<Plan, ReproduceError> {
+/// into a reused record or a run to do; progress: a stage `stored records`
+/// with a step per (row, seed).
+pub fn plan(s: &ReproduceSettings, progress: &dyn Progress) -> Result<Plan, ReproduceError> {
     s.validate()?;
     let rows = s.selected_rows();
     if rows.is_empty() {
@@ -164,13 +168,22 @@ pub fn plan(s: &ReproduceSettings) -> Result<Plan, ReproduceError> {
     let runs = configs
         .iter()
         .flat_map(|c| (0..s.seeds as u64).map(move |seed| (c, seed)));
+    let stage = StageGuard::begin(progress, "stored records", (configs.len() * s.seeds) as u64);
     for (position, (c, seed)) in runs.enumerate() {
-        match stored_record(&record_path(&s.out, &c.row, seed), c, s.table) {
-            Some(rec) => records.push(rec),
-            None if s.report_only || !s.shard.takes(position) => {}
-            None => todo.push((c.clone(), seed)),
-        }
+        let found = match stored_record(&record_path(&s.out, &c.row, seed), c, s.table) {
+            Some(rec) => {
+                records.push(rec);
+                "stored"
+            }
+            None if s.report_only || !s.shard.takes(position) => "none",
+            None => {
+                todo.push((c.clone(), seed));
+                "to run"
+            }
+        };
+        stage.step(&format!("{} seed {seed}: {found}", c.row.id()));
     }
+    drop(stage);
     Ok(Plan {
         rows,
         configs,
@@ -203,13 +216,23 @@ pub fn finish(
 }
 
 /// `--report-only`: trains nothing; rewrites the tables and the results
-/// document from the stored records and reports on them.
-pub fn report_only(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceError> {
-    let plan = plan(&ReproduceSettings {
-        report_only: true,
-        ..s.clone()
-    })?;
+/// document from the stored records and reports on them (progress: the
+/// stored records, then `report`).
+pub fn report_only(
+    s: &ReproduceSettings,
+    progress: &dyn Progress,
+) -> Result<ReproduceReport, ReproduceError> {
+    let plan = plan(
+        &ReproduceSettings {
+            report_only: true,
+            ..s.clone()
+        },
+        progress,
+    )?;
+    let stage = StageGuard::begin(progress, "report", 1);
     write_outputs(s, &plan.rows, &plan.configs, &plan.records)?;
+    stage.step("tables and results document written");
+    drop(stage);
     let reused = plan.records.len();
     Ok(finish(s, &plan.rows, plan.records, 0, reused))
 }

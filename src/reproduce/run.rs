@@ -10,6 +10,10 @@
 //! (`table<N>.md`, `table<N>.csv`) and the results document are rewritten
 //! ([`super::grid::write_outputs`]), so an interrupted grid leaves a
 //! consistent partial report.
+//!
+//! Progress: the stored records ([`super::grid::plan`]), then a stage `train
+//! and analyse` of two steps per run to do (trained, analysed), reported by
+//! every worker as it gets there.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -27,6 +31,7 @@ use super::record::{
 use super::ReproduceError;
 use crate::loss::Loss;
 use crate::memory::process_cpu_seconds;
+use crate::progress::{Progress, Silent, StageGuard};
 use crate::spec::Model;
 use crate::torch::dataset::{load_data, DataSettings};
 use crate::torch::model::{Arch, ModelSpec, Net};
@@ -49,12 +54,14 @@ pub fn arch_of(c: &RunConfig) -> Arch {
     }
 }
 
-/// Trains and analyses one run (no files).
+/// Trains and analyses one run (no files); `step` is told when the network
+/// is trained and when its layer is analysed.
 pub fn run_one(
     config: &RunConfig,
     seed: u64,
     data_root: Option<&Path>,
     threads: i32,
+    step: &dyn Fn(&str),
 ) -> Result<RunRecord, ReproduceError> {
     let t0 = Instant::now();
     let cpu0 = process_cpu_seconds();
@@ -85,10 +92,16 @@ pub fn run_one(
         checkpoint_every: 0,
         out_dir: None,
         init: Default::default(),
-        progress: false,
     };
-    let tr = train(&mut net, &data, &ts)?;
+    // The run is one step of the grid's stage: its own stages stay silent.
+    let tr = train(&mut net, &data, &ts, &Silent)?;
     let train_s = t1.elapsed().as_secs_f64();
+    let last = tr.epochs.last();
+    step(&format!(
+        "{} seed {seed}: trained, accuracy {:.3}, {train_s:.0} s",
+        config.row.id(),
+        last.map_or(f64::NAN, |e| e.accuracy)
+    ));
     let t2 = Instant::now();
     let cpu2 = process_cpu_seconds();
     let settings = AnalyzeSettings {
@@ -103,8 +116,18 @@ pub fn run_one(
         pair_seed: seed,
         ..AnalyzeSettings::default()
     };
-    let an = analyze(&net, &data, &settings, None)?.analysis;
+    let an = analyze(&net, &data, &settings, None, &Silent)?.analysis;
     let analyze_s = t2.elapsed().as_secs_f64();
+    let fitted = |g: &crate::layer::Fit| {
+        g.as_ref()
+            .map_or("-".to_string(), |f| format!("{:.3}", f.gamma))
+    };
+    step(&format!(
+        "{} seed {seed}: analysed, gamma {}, gamma_awd {}, {analyze_s:.0} s",
+        config.row.id(),
+        fitted(&an.gamma),
+        fitted(&an.gamma_awd)
+    ));
     let cpu3 = process_cpu_seconds();
     let delta = |a: Option<f64>, b: Option<f64>| b.zip(a).map(|(b, a)| b - a);
     let fit = FitSummary::of;
@@ -167,14 +190,17 @@ struct Shared {
 }
 
 /// Runs (or reuses) every selected row and seed, and writes the records, the
-/// tables and the results document.
-pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceError> {
+/// tables and the results document; progress as in the module doc.
+pub fn reproduce(
+    s: &ReproduceSettings,
+    progress: &dyn Progress,
+) -> Result<ReproduceReport, ReproduceError> {
     let Plan {
         rows,
         configs,
         records,
         todo,
-    } = plan(s)?;
+    } = plan(s, progress)?;
     let reused = records.len();
     let total = todo.len();
     let shared = Mutex::new(Shared {
@@ -182,34 +208,30 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
         ran: 0,
         error: None,
     });
-    let queue = Mutex::new(todo.into_iter().enumerate());
+    let queue = Mutex::new(todo.into_iter());
     write_outputs(s, &rows, &configs, &lock(&shared).records)?;
+    // No stage when every run is stored.
+    let stage =
+        (total > 0).then(|| StageGuard::begin(progress, "train and analyse", 2 * total as u64));
+    let step = |message: &str| {
+        if let Some(stage) = &stage {
+            stage.step(message);
+        }
+    };
     std::thread::scope(|scope| {
         for _ in 0..s.jobs.min(total.max(1)) {
             scope.spawn(|| loop {
                 if lock(&shared).error.is_some() {
                     return;
                 }
-                let Some((i, (config, seed))) = lock(&queue).next() else {
+                let Some((config, seed)) = lock(&queue).next() else {
                     return;
                 };
-                let result = run_one(&config, seed, s.data_root.as_deref(), s.threads)
+                let result = run_one(&config, seed, s.data_root.as_deref(), s.threads, &step)
                     .and_then(|rec| save_record(&s.out, &rec).map(|()| rec));
                 let mut sh = lock(&shared);
                 match result {
                     Ok(rec) => {
-                        if s.progress {
-                            eprintln!(
-                                "[{}/{total}] {} seed {seed}: train acc {:.3}, gamma {}, gamma_awd {}, train {:.0} s, analyze {:.0} s",
-                                i + 1,
-                                config.row.id(),
-                                rec.train.accuracy,
-                                rec.gamma().map_or("-".into(), |g| format!("{g:.3}")),
-                                rec.gamma_awd().map_or("-".into(), |g| format!("{g:.3}")),
-                                rec.timings.train_s,
-                                rec.timings.analyze_s
-                            );
-                        }
                         sh.records.push(rec);
                         sh.ran += 1;
                         if let Err(e) = write_outputs(s, &rows, &configs, &sh.records) {
@@ -227,6 +249,7 @@ pub fn reproduce(s: &ReproduceSettings) -> Result<ReproduceReport, ReproduceErro
             });
         }
     });
+    drop(stage);
     let sh = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(e) = sh.error {
         return Err(e);

@@ -23,11 +23,12 @@ use super::{Result, TchContext, TorchError};
 use crate::linalg::seeded_stream;
 use crate::loss::Loss;
 use crate::memory::MemoryBudget;
+use crate::progress::{Progress, StageGuard};
 use crate::spec::Model;
 
 /// Settings of one SGD run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "StoredTrainSettings")]
 pub struct TrainSettings {
     /// Loss function.
     pub loss: Loss,
@@ -43,12 +44,45 @@ pub struct TrainSettings {
     pub checkpoint_every: usize,
     /// Output directory for checkpoints and `run.json` (None: no files).
     pub out_dir: Option<PathBuf>,
-    /// Show a progress bar on stderr.
-    pub progress: bool,
     /// The initial draw of the weights (omitted from `run.json` when it is
     /// the default).
     #[serde(default, skip_serializing_if = "crate::spec::Init::is_default")]
     pub init: crate::spec::Init,
+}
+
+/// [`TrainSettings`] as stored in a `run.json`: also the `progress` switch
+/// that earlier versions wrote there (progress is no longer a setting of the
+/// run but a [`Progress`] receiver of the call), read and ignored so that
+/// their runs stay readable and reusable.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredTrainSettings {
+    loss: Loss,
+    lr: f64,
+    batch_size: usize,
+    epochs: usize,
+    seed: u64,
+    checkpoint_every: usize,
+    out_dir: Option<PathBuf>,
+    #[serde(default)]
+    init: crate::spec::Init,
+    #[serde(default, rename = "progress")]
+    _progress: Option<bool>,
+}
+
+impl From<StoredTrainSettings> for TrainSettings {
+    fn from(s: StoredTrainSettings) -> Self {
+        TrainSettings {
+            loss: s.loss,
+            lr: s.lr,
+            batch_size: s.batch_size,
+            epochs: s.epochs,
+            seed: s.seed,
+            checkpoint_every: s.checkpoint_every,
+            out_dir: s.out_dir,
+            init: s.init,
+        }
+    }
 }
 
 impl Default for TrainSettings {
@@ -61,7 +95,6 @@ impl Default for TrainSettings {
             seed: 0,
             checkpoint_every: 0,
             out_dir: None,
-            progress: true,
             init: crate::spec::Init::FanIn,
         }
     }
@@ -168,8 +201,9 @@ pub fn default_arch(model: Model, chw: (usize, usize, usize)) -> Arch {
 }
 
 /// Loads the data, builds the model (seeded), trains it and writes the
-/// checkpoints and `run.json` (with the data settings, for `analyze`).
-pub fn run_train(s: &RunTrainSettings) -> Result<TrainReport> {
+/// checkpoints and `run.json` (with the data settings, for `analyze`);
+/// progress as in [`train`].
+pub fn run_train(s: &RunTrainSettings, progress: &dyn Progress) -> Result<TrainReport> {
     let data = load_data(&s.data)?;
     let arch = s
         .arch
@@ -185,7 +219,7 @@ pub fn run_train(s: &RunTrainSettings) -> Result<TrainReport> {
     // before it spends time.
     let heldout = load_heldout(&s.data)?;
     let mut net = Net::new_with_init(&spec, s.train.seed, Kind::Float, s.train.init)?;
-    let mut report = train(&mut net, &data, &s.train)?;
+    let mut report = train(&mut net, &data, &s.train, progress)?;
     report.data_settings = Some(s.data.clone());
     if let Some(h) = heldout {
         let x = net.input_view(&h.images_tensor(net.kind())?, h.chw)?;
@@ -318,7 +352,14 @@ pub fn check_train_memory(
 }
 
 /// Trains `net` in place on `data`, returning per-epoch statistics.
-pub fn train(net: &mut Net, data: &TrainData, settings: &TrainSettings) -> Result<TrainReport> {
+/// Progress: one stage `train` of `epochs x batches` steps, a step per SGD
+/// step, its message the last finished epoch's loss and accuracy.
+pub fn train(
+    net: &mut Net,
+    data: &TrainData,
+    settings: &TrainSettings,
+    progress: &dyn Progress,
+) -> Result<TrainReport> {
     settings.validate()?;
     data.validate(net.spec().classes)?;
     check_train_memory(net.spec(), data.len(), data.chw, settings.batch_size)?;
@@ -342,22 +383,15 @@ pub fn train(net: &mut Net, data: &TrainData, settings: &TrainSettings) -> Resul
     }];
     let mut checkpoints = Vec::new();
     let batches = n.div_ceil(settings.batch_size);
-    let bar = if settings.progress {
-        let bar = indicatif::ProgressBar::new((settings.epochs * batches) as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] epoch {msg} ({pos}/{len} steps, eta {eta})",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let stage = StageGuard::begin(progress, "train", (settings.epochs * batches) as u64);
+    // The last finished epoch's figures, shown beside the running one.
+    let mut last = format!("initial loss {l0:.4}, acc {a0:.4}");
     let mut order: Vec<i64> = (0..n as i64).collect();
     for epoch in 1..=settings.epochs {
         let t0 = Instant::now();
         let mut rng = seeded_stream(settings.seed, epoch as u64);
         order.shuffle(&mut rng);
+        let status = format!("epoch {epoch}/{}, {last}", settings.epochs);
         for b in 0..batches {
             let lo = b * settings.batch_size;
             let hi = (lo + settings.batch_size).min(n);
@@ -367,21 +401,17 @@ pub fn train(net: &mut Net, data: &TrainData, settings: &TrainSettings) -> Resul
             let logits = net.forward(&xb)?;
             let l = batch_loss(&logits, &yb, settings.loss)?;
             sgd_step(net, &l, settings.lr)?;
-            bar.inc(1);
+            stage.step(&status);
         }
         let (loss, accuracy) = evaluate(net, &x, &y, settings.loss)?;
         if !loss.is_finite() {
-            bar.abandon();
             return Err(TorchError::setting(
                 "lr",
                 settings.lr,
                 format!("training diverged: loss {loss} after epoch {epoch}"),
             ));
         }
-        bar.set_message(format!(
-            "{epoch}/{}: loss {loss:.4}, acc {:.4}",
-            settings.epochs, accuracy
-        ));
+        last = format!("epoch {epoch}: loss {loss:.4}, acc {accuracy:.4}");
         epochs.push(EpochStats {
             epoch,
             loss,
@@ -396,7 +426,7 @@ pub fn train(net: &mut Net, data: &TrainData, settings: &TrainSettings) -> Resul
             }
         }
     }
-    bar.finish();
+    drop(stage);
     if let Some(dir) = &settings.out_dir {
         let p = dir.join("final.safetensors");
         net.save(&p)?;

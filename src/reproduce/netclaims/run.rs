@@ -1,6 +1,7 @@
 //! The run over a training run's checkpoints (feature `torch`): the torch
 //! tier loads each checkpoint and gathers the layer's factors, the core
-//! measures the figures, the claims decide.
+//! measures the figures, the claims decide. Progress: loading the data,
+//! then one stage with a step per checkpoint measured.
 
 use std::time::Instant;
 
@@ -13,6 +14,7 @@ use crate::layer::{
     balanced_indices, measure_checkpoint, CheckpointInfo, FigureSettings, StructureSettings,
     SuppressionSettings,
 };
+use crate::progress::{Progress, StageGuard};
 use crate::reproduce::ReproduceError;
 use crate::torch::checkpoint::{load_net, run_metadata};
 use crate::torch::curvature::gather_layer;
@@ -25,7 +27,10 @@ type Result<T, E = ReproduceError> = std::result::Result<T, E>;
 const GATHER_CHUNK: usize = 256;
 
 /// Loads the run's data and checkpoints and checks the claims.
-pub fn run_net_claims(settings: &NetClaimsSettings) -> Result<NetClaimsReport> {
+pub fn run_net_claims(
+    settings: &NetClaimsSettings,
+    progress: &dyn Progress,
+) -> Result<NetClaimsReport> {
     settings.validate()?;
     // run_metadata reads run.json beside the file it is given.
     let run = run_metadata(&settings.run_dir.join("run.json"))?.ok_or_else(|| {
@@ -45,16 +50,21 @@ pub fn run_net_claims(settings: &NetClaimsSettings) -> Result<NetClaimsReport> {
                 "run.json records no data settings: give the data set",
             )
         })?;
-    let data = load_data(&ds)?;
-    net_claims_on(settings, &run, &data)
+    let data = {
+        let _stage = StageGuard::begin(progress, "load data", 0);
+        load_data(&ds)?
+    };
+    net_claims_on(settings, &run, &data, progress)
 }
 
 /// Checks the claims on the checkpoints of `settings.run_dir` with `run`'s
-/// metadata, on `data`.
+/// metadata, on `data`; progress: a stage `checkpoints` with a step per
+/// checkpoint measured.
 pub fn net_claims_on(
     settings: &NetClaimsSettings,
     run: &TrainReport,
     data: &TrainData,
+    progress: &dyn Progress,
 ) -> Result<NetClaimsReport> {
     settings.validate()?;
     let t0 = Instant::now();
@@ -73,6 +83,7 @@ pub fn net_claims_on(
     let mut layer_name = String::new();
     let mut shape = (0, 0);
     let mut top_k = 0;
+    let stage = StageGuard::begin(progress, "checkpoints", chosen.len() as u64);
     for (ci, ck) in chosen.iter().enumerate() {
         let tc = Instant::now();
         let net = load_net(&ck.path)?;
@@ -132,6 +143,14 @@ pub fn net_claims_on(
         )?;
         let mut figures = m.figures;
         figures.seconds = tc.elapsed().as_secs_f64();
+        stage.step(&format!(
+            "epoch {}: gamma {}",
+            ck.epoch,
+            figures
+                .gamma
+                .as_ref()
+                .map_or("n/a".into(), |g| format!("{:.3}", g.gamma))
+        ));
         if m.suppression.is_some() {
             suppression = m.suppression;
         }
@@ -140,6 +159,7 @@ pub fn net_claims_on(
         shape = m.layer_shape;
         top_k = m.top_k;
     }
+    drop(stage);
     let strided = settings.wants(NetClaim::C6) || settings.wants(NetClaim::C15);
     let source = format!("the run's data ({})", data.name);
     let adjustments = [

@@ -29,6 +29,10 @@
 //! that is repeated on a widened or He-initialised network where
 //! `crate::claims::premise::repeat_pilot` says so, two top-k columns, and
 //! its own report ([`table1`]: Tables 1 and 3, C14's line).
+//!
+//! Progress: a stage per stage of the plan run (`pilot`, `train`,
+//! `analyze`) with a step per job, then the stored records (a step per
+//! family) and `report`.
 
 pub mod config;
 pub mod plan;
@@ -46,6 +50,7 @@ pub use plan::{Job, Shard, Stage};
 pub use report::net_grid_lines;
 
 use crate::claims::evidence::Line;
+use crate::progress::Progress;
 use crate::reproduce::ReproduceError;
 
 /// Settings of one `net-grid` call.
@@ -69,8 +74,6 @@ pub struct NetGridSettings {
     pub stage: Stage,
     /// Redo the analysis even where a record exists.
     pub reanalyze: bool,
-    /// Progress lines on stderr.
-    pub progress: bool,
     /// The command line quoted in `RESULTS.md`.
     pub command: String,
 }
@@ -112,10 +115,14 @@ pub struct NetGridReport {
 }
 
 /// `--report-only`: reads the records under `settings.out` and writes
-/// `RESULTS.md` (no torch, no training).
-pub fn report_only(settings: &NetGridSettings) -> Result<NetGridReport, ReproduceError> {
+/// `RESULTS.md` (no torch, no training); progress as in
+/// [`report::write_report`].
+pub fn report_only(
+    settings: &NetGridSettings,
+    progress: &dyn Progress,
+) -> Result<NetGridReport, ReproduceError> {
     let (markdown, lines, stored) =
-        report::write_report(&settings.config, &settings.out, &settings.command)?;
+        report::write_report(&settings.config, &settings.out, &settings.command, progress)?;
     Ok(NetGridReport {
         trained: 0,
         reused_runs: 0,

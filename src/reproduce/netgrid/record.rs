@@ -24,6 +24,7 @@ use super::config::{ArchNumbers, Family, NetGridConfig};
 use crate::claims::premise::{LrChoice, PilotVariant, Premise};
 use crate::claims::Status;
 use crate::loss::Loss;
+use crate::progress::{Progress, StageGuard};
 use crate::reproduce::record::{checked_body, with_checksum, Checksum, Provenance};
 use crate::reproduce::{write_atomic, ReproduceError};
 use crate::spec::{Dataset, Model};
@@ -455,14 +456,17 @@ pub struct StoredRecords {
 }
 
 /// Reads the records of `config`'s rows and seeds under `out` (pilots per
-/// family, then the rows of the family).
-pub fn load_all(out: &Path, config: &NetGridConfig) -> StoredRecords {
+/// family, then the rows of the family); progress: a stage `stored records`
+/// with a step per family (its pilot and every seed's record).
+pub fn load_all(out: &Path, config: &NetGridConfig, progress: &dyn Progress) -> StoredRecords {
     let mut s = StoredRecords {
         runs: Vec::new(),
         pilots: Vec::new(),
         skipped: Vec::new(),
     };
-    for (fi, id) in config.family_ids().into_iter().enumerate() {
+    let ids = config.family_ids();
+    let stage = StageGuard::begin(progress, "stored records", ids.len() as u64);
+    for (fi, id) in ids.into_iter().enumerate() {
         match load_checked::<PilotRecord>(&pilot_record_path(out, &id)) {
             Ok(Some(p)) => s.pilots.push(p),
             Ok(None) => {}
@@ -487,6 +491,7 @@ pub fn load_all(out: &Path, config: &NetGridConfig) -> StoredRecords {
                 }
             }
         }
+        stage.step(&id);
     }
     s
 }

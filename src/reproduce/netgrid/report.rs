@@ -19,6 +19,7 @@ use super::config::{Classes, NetGridConfig};
 use super::record::{load_all, NetRunRecord, StoredRecords};
 use crate::claims::evidence::Line;
 use crate::claims::netgrid::{key_figure, spread_text, SeedClaim, SeedEvidence, NET_GRID_CLAIMS};
+use crate::progress::{Progress, StageGuard};
 use crate::reproduce::{write_atomic, ReproduceError};
 
 /// What one analysed run contributes to the cross-seed judgement.
@@ -269,13 +270,16 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
 }
 
 /// Reads the records under `out` and writes `<out>/RESULTS.md`; returns the
-/// document and the verdict lines.
+/// document and the verdict lines. Progress: the stored records
+/// ([`load_all`]), then a stage `report` of one step.
 pub fn write_report(
     config: &NetGridConfig,
     out: &Path,
     command: &str,
+    progress: &dyn Progress,
 ) -> Result<(String, BTreeMap<String, Line>, StoredRecords), ReproduceError> {
-    let stored = load_all(out, config);
+    let stored = load_all(out, config, progress);
+    let stage = StageGuard::begin(progress, "report", 1);
     let (doc, lines) = match config.classes {
         Classes::One(_) => (
             render(config, &stored, command),
@@ -287,5 +291,7 @@ pub fn write_report(
         ),
     };
     write_atomic(&out.join("RESULTS.md"), &doc)?;
+    stage.step("RESULTS.md written");
+    drop(stage);
     Ok((doc, lines, stored))
 }

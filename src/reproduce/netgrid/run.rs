@@ -33,6 +33,7 @@ use crate::claims::premise::{
     premise_met, repeat_pilot, LrChoice, PilotOutcome, PilotRules, PilotVariant,
 };
 use crate::memory::process_cpu_seconds;
+use crate::progress::{Progress, Silent, StageGuard};
 use crate::reproduce::netclaims::{net_claims_on, NetClaim, NetClaimsSettings};
 use crate::reproduce::record::Provenance;
 use crate::reproduce::ReproduceError;
@@ -141,7 +142,6 @@ pub fn planned_settings(
             seed: p.seed,
             checkpoint_every: config.checkpoint_every(f),
             out_dir,
-            progress: false,
             init: p.variant.init,
         },
     }
@@ -202,7 +202,7 @@ pub fn read_run(dir: &Path) -> Result<TrainReport, String> {
 
 /// The run in `dir` when it is reusable for the plan (`run.json` parses,
 /// `final.safetensors` exists, spec, settings and data subset equal the
-/// plan's; `out_dir`, `progress` and the data root are ignored), else why not.
+/// plan's; `out_dir` and the data root are ignored), else why not.
 pub fn reusable_run(
     dir: &Path,
     planned: &RunTrainSettings,
@@ -288,7 +288,8 @@ fn ensure_trained(s: &NetGridSettings, fi: usize, p: &Planned) -> Result<Trained
     }
     let mut ts = planned.clone();
     ts.train.out_dir = Some(tmp.clone());
-    let report = run_train(&ts)?;
+    // A run is one step of the stage: its own progress stays silent.
+    let report = run_train(&ts, &Silent)?;
     match std::fs::rename(&tmp, &dir) {
         Ok(()) => Ok(Trained::Now(report)),
         // Another process finished the same run first: keep its directory.
@@ -482,7 +483,7 @@ fn analyse(
     // A run whose analysis fails (for example a network that died during
     // training: every activity of the layer zero) is recorded with the
     // reason and every claim unchecked, not dropped from the grid.
-    let report = net_claims_on(&settings, &run, &data);
+    let report = net_claims_on(&settings, &run, &data, &Silent);
     let cpu1 = process_cpu_seconds();
     let cv = curves(&run);
     let premise = PremiseOutcome::of(&premise_met(f.loss, &cv.accuracy, &cv.loss, &c.premise));
@@ -571,38 +572,39 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Runs `jobs` with `s.jobs` workers; stops at the first error.
+/// Runs `jobs` with `s.jobs` workers as the progress stage `name`, a step
+/// per job (no stage without jobs); stops at the first error.
 fn run_jobs(
     s: &NetGridSettings,
+    (name, progress): (&str, &dyn Progress),
     jobs: Vec<Job>,
     tally: &Mutex<Tally>,
     work: &(dyn Fn(Job) -> Result<String> + Sync),
 ) {
     let total = jobs.len();
-    let queue = Mutex::new(jobs.into_iter().enumerate());
+    if total == 0 {
+        return;
+    }
+    let stage = StageGuard::begin(progress, name, total as u64);
+    let queue = Mutex::new(jobs.into_iter());
     std::thread::scope(|scope| {
         for _ in 0..s.jobs.min(total.max(1)) {
             scope.spawn(|| loop {
                 if lock(tally).error.is_some() {
                     return;
                 }
-                let Some((i, job)) = lock(&queue).next() else {
+                let Some(job) = lock(&queue).next() else {
                     return;
                 };
                 let t = Instant::now();
                 let r = work(job);
                 let mut tl = lock(tally);
                 match r {
-                    Ok(msg) => {
-                        if s.progress {
-                            eprintln!(
-                                "[{}/{total}] {}: {msg} ({:.0} s)",
-                                i + 1,
-                                job.label(&s.config),
-                                t.elapsed().as_secs_f64()
-                            );
-                        }
-                    }
+                    Ok(msg) => stage.step(&format!(
+                        "{}: {msg} ({:.0} s)",
+                        job.label(&s.config),
+                        t.elapsed().as_secs_f64()
+                    )),
                     Err(e) => {
                         tl.error = Some(ReproduceError::Run {
                             row: job.label(&s.config),
@@ -619,8 +621,9 @@ fn run_jobs(
     });
 }
 
-/// Runs the selected stages of the plan and writes the records and `RESULTS.md`.
-pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
+/// Runs the selected stages of the plan and writes the records and
+/// `RESULTS.md`; progress as in the module doc of [`super`].
+pub fn net_grid(s: &NetGridSettings, progress: &dyn Progress) -> Result<NetGridReport> {
     s.validate()?;
     let c = &s.config;
     let tally = Mutex::new(Tally::default());
@@ -654,10 +657,30 @@ pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
             // Round after round while this call trains something: a pilot
             // job trains its rate on the family's current round.
             // A decided family's run is counted (reused) on the first pass only.
+            // A later pass runs only the jobs of a repeated round (a stage of
+            // its own); none left ends the pilot.
             let mut first = true;
             loop {
+                let pass: Vec<Job> = if first {
+                    jobs.clone()
+                } else {
+                    jobs.iter()
+                        .copied()
+                        .filter(|job| match *job {
+                            Job::Pilot { family, lr } => matches!(
+                                pilot_state(s, family),
+                                PilotState::Pending { missing, .. }
+                                    if missing.iter().any(|(m, _)| *m == lr)
+                            ),
+                            _ => false,
+                        })
+                        .collect()
+                };
+                if pass.is_empty() {
+                    break;
+                }
                 let before = lock(&tally).trained;
-                run_jobs(s, jobs.clone(), &tally, &|job| match job {
+                run_jobs(s, ("pilot", progress), pass, &tally, &|job| match job {
                     Job::Pilot { family, lr } => match pilot_state(s, family) {
                         PilotState::Decided(_) if !first => Ok("pilot decided".into()),
                         PilotState::Decided(rec) => ensure_trained(
@@ -737,7 +760,12 @@ pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
                     .push(format!("{}: {why}", job.label(c))),
             }
         }
-        run_jobs(s, ready, &tally, &|job| {
+        let name = if stage == Stage::Train {
+            "train"
+        } else {
+            "analyze"
+        };
+        run_jobs(s, (name, progress), ready, &tally, &|job| {
             let (fi, classes, seed) = match job {
                 Job::Train {
                     family,
@@ -808,7 +836,7 @@ pub fn net_grid(s: &NetGridSettings) -> Result<NetGridReport> {
             return Err(e);
         }
     }
-    let (markdown, lines, _) = write_report(c, &s.out, &s.command)?;
+    let (markdown, lines, _) = write_report(c, &s.out, &s.command, progress)?;
     let t = tally.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(NetGridReport {
         trained: t.trained,

@@ -162,7 +162,7 @@ pub fn build(s: &ReportSettings) -> Result<Report, ReproduceError> {
     } else {
         for table in [TableId::One, TableId::Three] {
             let settings = report_settings(out.clone(), &s.evidence.configs, table, seeds)?;
-            let p = plan(&settings)?;
+            let p = plan(&settings, &crate::progress::Silent)?;
             let rows = table_rows(
                 &settings.published,
                 &p.rows,
@@ -190,7 +190,7 @@ pub fn build(s: &ReportSettings) -> Result<Report, ReproduceError> {
     if s.evidence.net_config.exists() {
         let config = NetGridConfig::load(&s.evidence.net_config)?;
         net_seeds = config.seeds.clone();
-        let stored = load_all(&records.join("net"), &config);
+        let stored = load_all(&records.join("net"), &config, &crate::progress::Silent);
         if stored.runs.is_empty() {
             missing.push(format!(
                 "no net-claims grid records under {}",
