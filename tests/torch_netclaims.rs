@@ -67,6 +67,7 @@ fn train_then_net_claims_tiny() {
             checkpoint_every: 1,
             out_dir: Some(dir.clone()),
             progress: false,
+            ..TrainSettings::default()
         };
         let run = train(&mut net, &data, &ts).unwrap();
         let settings = NetClaimsSettings {
@@ -145,6 +146,7 @@ fn net_claims_states_the_counts_it_resolved() {
         checkpoint_every: 1,
         out_dir: Some(dir.clone()),
         progress: false,
+        ..TrainSettings::default()
     };
     let run = train(&mut net, &data, &ts).unwrap();
     let base = NetClaimsSettings {

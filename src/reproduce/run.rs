@@ -29,6 +29,7 @@ use crate::loss::Loss;
 use crate::memory::process_cpu_seconds;
 use crate::spec::Model;
 use crate::torch::dataset::{load_data, DataSettings};
+use crate::torch::device::TrainDevice;
 use crate::torch::model::{Arch, ModelSpec, Net};
 use crate::torch::train::{train, TrainSettings};
 
@@ -83,6 +84,7 @@ pub fn run_one(
         epochs: config.epochs,
         seed,
         checkpoint_every: 0,
+        device: TrainDevice::Cpu,
         out_dir: None,
         progress: false,
     };

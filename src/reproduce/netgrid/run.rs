@@ -27,6 +27,7 @@ use crate::reproduce::record::Provenance;
 use crate::reproduce::ReproduceError;
 use crate::spec::Model;
 use crate::torch::dataset::{load_data, DataSettings};
+use crate::torch::device::TrainDevice;
 use crate::torch::model::{Arch, ModelSpec};
 use crate::torch::train::{run_train, EpochStats, RunTrainSettings, TrainReport, TrainSettings};
 
@@ -75,6 +76,7 @@ pub fn train_settings(
             epochs: config.epochs,
             seed,
             checkpoint_every: config.checkpoint_every,
+            device: TrainDevice::Cpu,
             out_dir,
             progress: false,
         },
@@ -135,8 +137,9 @@ pub fn read_run(dir: &Path) -> Result<TrainReport, String> {
 }
 
 /// The run in `dir` when it is reusable for the plan (`run.json` parses,
-/// `final.safetensors` exists, spec, settings and data subset equal the
-/// plan's; `out_dir`, `progress` and the data root are ignored), else why not.
+/// `final.safetensors` exists, spec, settings (the device among them) and
+/// data subset equal the plan's; `out_dir`, `progress` and the data root are
+/// ignored), else why not.
 pub fn reusable_run(
     dir: &Path,
     planned: &RunTrainSettings,
@@ -164,6 +167,7 @@ pub fn reusable_run(
         a.epochs,
         a.seed,
         a.checkpoint_every,
+        a.device,
     ) != (
         b.loss,
         b.lr,
@@ -171,6 +175,7 @@ pub fn reusable_run(
         b.epochs,
         b.seed,
         b.checkpoint_every,
+        b.device,
     ) {
         return Err(format!(
             "training settings {a:?} differ from the plan's {b:?}"
