@@ -4,19 +4,14 @@
 //! torch feature refused with exit 2 and one line naming the input.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use superlinear::data::factors::{FactorFile, FactorLoss, FactorMeta, FactorPrecision};
 use superlinear::layer::{analyze_layer, LayerFactors, LayerSettings};
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_superlinear"))
-        .args(args)
-        .output()
-        .expect("run superlinear")
-}
+use crate::util::run;
 
 /// A factor file of a random layer: ReLU-like activities, dense D_p.
 pub(crate) fn factor_file(

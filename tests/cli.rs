@@ -3,17 +3,12 @@
 //! JSON for a seed.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ndarray::Array2;
 use superlinear::data::npy::write_matrix;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_superlinear"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::util::run;
 
 fn save(dir: &Path, name: &str, m: &Array2<f64>) -> String {
     let p = dir.join(name);

@@ -14,7 +14,9 @@ use superlinear::layer::{analyze_layer, balanced_indices, LayerFactors, LayerSet
 use superlinear::linalg::{seeded_rng, sym_eig};
 use superlinear::loss::Loss;
 
-fn random_factors(
+/// Random factors of a layer: positive activities, dense `D_p`, labels
+/// cycling through the classes (shared with the uncertainty tests).
+pub(crate) fn random_factors(
     n: usize,
     out: usize,
     inn: usize,
