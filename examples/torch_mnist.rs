@@ -15,6 +15,7 @@ use superlinear::progress::Silent;
 use superlinear::reproduce::analyze::{run_analyze, AnalyzeSettings};
 use superlinear::spec::Model;
 use superlinear::torch::dataset::DataSettings;
+use superlinear::torch::device::TrainDevice;
 use superlinear::torch::train::{run_train, RunTrainSettings, TrainSettings};
 
 fn main() -> anyhow::Result<()> {
@@ -40,6 +41,7 @@ fn main() -> anyhow::Result<()> {
             epochs,
             seed: 0,
             checkpoint_every: 0,
+            device: TrainDevice::Cpu,
             out_dir: Some(out.clone()),
             init: Default::default(),
         },

@@ -4,7 +4,7 @@
 //! torch feature refused with exit 2 and one line naming the input.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -12,12 +12,7 @@ use superlinear::data::factors::{FactorFile, FactorLoss, FactorMeta, FactorPreci
 use superlinear::layer::{analyze_layer, LayerFactors, LayerSettings};
 use superlinear::progress::Silent;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_superlinear"))
-        .args(args)
-        .output()
-        .expect("run superlinear")
-}
+use crate::util::run;
 
 /// A factor file of a random layer: ReLU-like activities, dense D_p.
 pub(crate) fn factor_file(

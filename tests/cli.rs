@@ -3,17 +3,12 @@
 //! JSON for a seed.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ndarray::Array2;
 use superlinear::data::npy::write_matrix;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_superlinear"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::util::run;
 
 fn save(dir: &Path, name: &str, m: &Array2<f64>) -> String {
     let p = dir.join(name);
@@ -350,10 +345,11 @@ mod torch_commands {
         dir.display().to_string()
     }
 
-    /// Trains for one epoch through the CLI; returns the final checkpoint.
-    fn trained(data: &str, out: &Path) -> PathBuf {
+    /// Trains for one epoch through the CLI, with `extra` flags: the exit
+    /// status and output of the binary.
+    fn train_tiny(data: &str, out: &Path, extra: &[&str]) -> std::process::Output {
         let out_s = out.display().to_string();
-        let args = [
+        let mut args = vec![
             "train",
             "--data",
             data,
@@ -369,7 +365,13 @@ mod torch_commands {
             &out_s,
             "--json",
         ];
-        assert_ok_json(&run(&args));
+        args.extend_from_slice(extra);
+        run(&args)
+    }
+
+    /// Trains for one epoch through the CLI; returns the final checkpoint.
+    fn trained(data: &str, out: &Path) -> PathBuf {
+        assert_ok_json(&train_tiny(data, out, &[]));
         out.join("final.safetensors")
     }
 
@@ -403,6 +405,7 @@ mod torch_commands {
             (vec!["--lr", "fast"], "fast"),
             (vec!["--batch-size", "0"], "batch size"),
             (vec!["--dataset", "imagenet"], "imagenet"),
+            (vec!["--device", "gpu"], "gpu"),
             (vec!["--bogus"], "--bogus"),
         ];
         for (extra, mention) in cases {
@@ -435,6 +438,91 @@ mod torch_commands {
         );
         // --out missing.
         assert_bad_input(&run(&["train", "--data", &data]), "--out");
+    }
+
+    /// `run.json` of a run in `dir`, with the wall times dropped and `dir`
+    /// written as `OUT`: what two runs of one seed must share.
+    fn run_json_without_times(dir: &Path) -> serde_json::Value {
+        fn drop_seconds(v: &mut serde_json::Value) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    m.remove("seconds");
+                    m.values_mut().for_each(drop_seconds);
+                }
+                serde_json::Value::Array(a) => a.iter_mut().for_each(drop_seconds),
+                _ => {}
+            }
+        }
+        let text = std::fs::read_to_string(dir.join("run.json")).unwrap();
+        let text = text.replace(&dir.display().to_string(), "OUT");
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        drop_seconds(&mut v);
+        v
+    }
+
+    /// `--device cpu` is the default: the same checkpoints byte for byte and
+    /// the same `run.json` (up to wall times and the output directory), with
+    /// the device recorded as `cpu` in both.
+    #[test]
+    fn torch_train_device_cpu_equals_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = tiny_mnist(dir.path());
+        let (default, cpu) = (dir.path().join("default"), dir.path().join("cpu"));
+        let every = ["--checkpoint-every", "1"];
+        let a = assert_ok_json(&train_tiny(&data, &default, &every));
+        let b = assert_ok_json(&train_tiny(
+            &data,
+            &cpu,
+            &[&every[..], &["--device", "cpu"]].concat(),
+        ));
+        assert_eq!(a["settings"]["device"], "cpu", "{a}");
+        assert_eq!(b["settings"]["device"], "cpu", "{b}");
+        for name in ["epoch-0001.safetensors", "final.safetensors"] {
+            let (x, y) = (
+                std::fs::read(default.join(name)).unwrap(),
+                std::fs::read(cpu.join(name)).unwrap(),
+            );
+            assert!(
+                x == y,
+                "{name} differs between the default and --device cpu"
+            );
+        }
+        let (ra, rb) = (
+            run_json_without_times(&default),
+            run_json_without_times(&cpu),
+        );
+        assert_eq!(ra["settings"]["device"], "cpu");
+        assert_eq!(ra, rb);
+    }
+
+    /// `--device cuda`: where libtorch sees no GPU (a CPU-only libtorch) the
+    /// run is refused with exit 2 and one line naming the flag and the
+    /// reason, before anything is written; where it sees one, the run trains
+    /// and its checkpoint loads on the CPU like any other, with the device
+    /// recorded in `run.json`.
+    #[test]
+    fn torch_train_device_cuda_needs_a_gpu() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = tiny_mnist(dir.path());
+        let out = dir.path().join("cuda");
+        let o = train_tiny(&data, &out, &["--device", "cuda"]);
+        if tch::Cuda::is_available() {
+            let v = assert_ok_json(&o);
+            assert_eq!(v["settings"]["device"], "cuda", "{v}");
+            let net = superlinear::torch::model::Net::load(
+                &out.join("final.safetensors"),
+                tch::Kind::Float,
+            )
+            .unwrap();
+            assert_eq!(net.device(), tch::Device::Cpu);
+            assert_eq!(run_json_without_times(&out)["settings"]["device"], "cuda");
+        } else {
+            assert_bad_input(&o, "--device cuda");
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains("without CUDA or no GPU is visible"), "{err}");
+            assert!(!out.exists(), "a refused run wrote {}", out.display());
+        }
     }
 
     #[test]

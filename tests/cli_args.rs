@@ -467,6 +467,7 @@ fn flags(sub: &str, files: &Files) -> Vec<Flag> {
             flag("--cnn-pool-side", &["1", "2", "0"]),
             flag("--cnn-hidden", &["3", "0"]),
             flag("--out", &[&files.path("out/train")]),
+            flag("--device", &["cpu", "cuda", "garbage"]),
             flag("--threads", &["1", "2"]),
             switch("--json"),
         ],

@@ -9,6 +9,8 @@ use std::process::Command;
 use serde_json::Value;
 use superlinear::error::or_error::has_result_tags;
 
+use crate::util::copy_dir;
+
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Runs the binary in the repository root; exit 0 or 1 (a verdict) expected.
@@ -63,19 +65,6 @@ fn enum_like(v: &Value) -> Option<String> {
         Value::Array(items) => items.iter().find_map(enum_like),
         Value::String(s) if camel(s) => Some(format!("value {s:?}")),
         _ => None,
-    }
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let p = e.unwrap().path();
-        let to = dst.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &to);
-        } else {
-            std::fs::copy(&p, &to).unwrap();
-        }
     }
 }
 

@@ -12,20 +12,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use superlinear::reproduce::record::{checked_body, with_checksum, Checksum};
 
-const OUTPUTS: &[&str] = &["table1.md", "table1.csv", "R.md"];
+use crate::util::copy_dir;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), t).unwrap();
-        }
-    }
-}
+const OUTPUTS: &[&str] = &["table1.md", "table1.csv", "R.md"];
 
 fn command(out: &Path) -> Command {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -15,7 +15,9 @@ use superlinear::linalg::{seeded_rng, sym_eig};
 use superlinear::loss::Loss;
 use superlinear::progress::Silent;
 
-fn random_factors(
+/// Random factors of a layer: positive activities, dense `D_p`, labels
+/// cycling through the classes (shared with the uncertainty tests).
+pub(crate) fn random_factors(
     n: usize,
     out: usize,
     inn: usize,

@@ -419,7 +419,7 @@ mod torch_progress {
             seed: 1,
             checkpoint_every: 1,
             out_dir: Some(dir.path().to_path_buf()),
-            init: Default::default(),
+            ..TrainSettings::default()
         };
         let rec = Recorder::default();
         let run = train(&mut net, &data, &settings, &rec).unwrap();

@@ -3,31 +3,10 @@
 //! and the same judgements, the exit code follows the judgements, and
 //! training without the feature `torch` is refused as bad input.
 
+use crate::util::{copy_dir, run};
 use std::path::Path;
-use std::process::{Command, Output};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_superlinear"))
-        .args(args)
-        .current_dir(REPO)
-        .output()
-        .unwrap()
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let p = e.unwrap().path();
-        let to = dst.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &to);
-        } else {
-            std::fs::copy(&p, &to).unwrap();
-        }
-    }
-}
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))

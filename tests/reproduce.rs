@@ -3,7 +3,7 @@
 //! training) as an insta snapshot, resumability, and bad input (exit 2).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use superlinear::progress::Silent;
 use superlinear::published::Published;
@@ -14,7 +14,7 @@ use superlinear::reproduce::render::{table_markdown, RenderOptions};
 use superlinear::reproduce::run::reproduce;
 use superlinear::reproduce::shard::Shard;
 
-use crate::util::shared_data;
+use crate::util::{run, shared_data};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -172,14 +172,6 @@ fn torch_reproduce_mnist_mlp_k3_snapshot_and_resume() {
     // Figures rounded to 2 decimals (the table's own rounding).
     let table = table_markdown(&first.rows, TableId::One, RenderOptions { timings: false });
     insta::assert_snapshot!("reproduce_mnist_mlp_k3_one_seed", table);
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_superlinear"))
-        .args(args)
-        .current_dir(REPO)
-        .output()
-        .unwrap()
 }
 
 fn assert_bad_input(out: &Output, mentions: &str) {

@@ -410,7 +410,7 @@ fn train_then_analyze_tiny() {
         seed: 3,
         checkpoint_every: 20,
         out_dir: Some(dir.clone()),
-        init: Default::default(),
+        ..TrainSettings::default()
     };
     let report = train(&mut net, &data, &settings, &Silent).unwrap();
     assert_eq!(report.epochs.len(), 61);
@@ -516,4 +516,32 @@ fn train_then_analyze_tiny() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("loss"), "{err}");
+}
+
+/// A `run.json` written before the training device was recorded (no
+/// `settings.device`) reads as a CPU run; the device round-trips by name.
+#[test]
+fn torch_run_json_without_device_reads_as_cpu() {
+    use superlinear::torch::device::TrainDevice;
+    let cuda = TrainSettings {
+        device: TrainDevice::Cuda,
+        ..TrainSettings::default()
+    };
+    let mut v = serde_json::to_value(&cuda).unwrap();
+    assert_eq!(v["device"], "cuda");
+    let back: TrainSettings = serde_json::from_value(v.clone()).unwrap();
+    assert_eq!(back, cuda);
+    v.as_object_mut().unwrap().remove("device");
+    let old: TrainSettings = serde_json::from_value(v).unwrap();
+    assert_eq!(old.device, TrainDevice::Cpu);
+    assert_eq!(
+        old,
+        TrainSettings {
+            device: TrainDevice::Cpu,
+            ..cuda
+        }
+    );
+    assert_eq!("cpu".parse::<TrainDevice>().unwrap(), TrainDevice::Cpu);
+    let err = "gpu".parse::<TrainDevice>().unwrap_err().to_string();
+    assert!(err.contains("gpu") && err.contains("cpu, cuda"), "{err}");
 }

@@ -67,7 +67,7 @@ fn train_then_net_claims_tiny() {
             seed: 1,
             checkpoint_every: 1,
             out_dir: Some(dir.clone()),
-            init: Default::default(),
+            ..TrainSettings::default()
         };
         let run = train(&mut net, &data, &ts, &Silent).unwrap();
         let settings = NetClaimsSettings {
@@ -145,7 +145,7 @@ fn net_claims_states_the_counts_it_resolved() {
         seed: 2,
         checkpoint_every: 1,
         out_dir: Some(dir.clone()),
-        init: Default::default(),
+        ..TrainSettings::default()
     };
     let run = train(&mut net, &data, &ts, &Silent).unwrap();
     let base = NetClaimsSettings {

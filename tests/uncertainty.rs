@@ -12,39 +12,19 @@ use rand_distr::{Distribution, StandardNormal};
 use superlinear::claims::c15::power_law_visible;
 use superlinear::claims::net::NetThresholds;
 use superlinear::fit::{fit_gamma, FitRule};
-use superlinear::kron::{KronCurvature, LayerSamples};
+use superlinear::kron::KronCurvature;
 use superlinear::layer::uncertainty::{gamma_curve, k_grid, quadratic_curvature};
 use superlinear::layer::{
-    analyze_layer, gamma_uncertainty, LayerFactors, LayerSettings, SampleProjections,
-    UncertaintySettings,
+    analyze_layer, gamma_uncertainty, LayerSettings, SampleProjections, UncertaintySettings,
 };
 use superlinear::linalg::{seeded_rng, sym_eig};
 use superlinear::loss::Loss;
 use superlinear::progress::Silent;
 
-fn random_factors(n: usize, out: usize, inn: usize, k: usize, seed: u64) -> LayerFactors {
-    let mut rng = seeded_rng(seed);
-    let mut g = || rng.random_range(-1.0..1.0f64);
-    let acts = Mat::from_fn(n, inn, |_, _| 0.1 + g().abs());
-    let logits = Mat::from_fn(n, k, |_, _| 2.0 * g());
-    let jacobians = (0..n).map(|_| Mat::from_fn(k, out, |_, _| g())).collect();
-    let weights = Mat::from_fn(out, inn, |_, _| g());
-    let labels = (0..n).map(|p| p % k).collect();
-    LayerFactors {
-        layer: "synthetic".into(),
-        samples: LayerSamples {
-            acts,
-            jacobians,
-            logits,
-            labels,
-            loss: Loss::CrossEntropy,
-        },
-        weights,
-    }
-}
+use crate::layer::random_factors;
 
 fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
+    crate::util::rel_diff(a, b, f64::MIN_POSITIVE)
 }
 
 fn small() -> UncertaintySettings {
@@ -59,7 +39,7 @@ fn small() -> UncertaintySettings {
 #[test]
 fn per_sample_route_reproduces_the_analysis() {
     let (n, out, inn, top, batch) = (60, 4, 5, 12, 3);
-    let f = random_factors(n, out, inn, 3, 11);
+    let f = random_factors(n, out, inn, 3, Loss::CrossEntropy, 11);
     let settings = LayerSettings {
         top_k: top,
         batch_size: batch,

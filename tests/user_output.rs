@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ndarray::Array2;
 use ndarray_npy::WriteNpyExt;
@@ -16,14 +16,7 @@ use superlinear::data::factors::FactorLoss;
 use superlinear::exit;
 
 use crate::analyze_factors::factor_file;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_superlinear"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run superlinear")
-}
+use crate::util::run;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

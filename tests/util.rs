@@ -117,3 +117,27 @@ cnn_channels = [2, 4]
 cnn_pool_side = 1
 cnn_hidden = 4
 "#;
+
+/// Runs the `superlinear` binary with `args` in the crate root (where the
+/// default paths of the commands point).
+pub fn run(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_superlinear"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run superlinear")
+}
+
+/// Copies the directory tree `src` to `dst` (created).
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let p = e.unwrap().path();
+        let to = dst.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &to);
+        } else {
+            std::fs::copy(&p, &to).unwrap();
+        }
+    }
+}

@@ -4,40 +4,28 @@
 //! claim table and the status fields of `theory/claims.toml`
 //! ([`superlinear::reproduce::claim_docs`]). Exit code: `superlinear::exit`.
 
-use std::path::PathBuf;
-
 use anyhow::{bail, Result};
 use clap::Args;
 
 use superlinear::claims::evidence::Line;
-use superlinear::claims::CheckSettings;
 use superlinear::reproduce::claim_docs::write_documents;
-use superlinear::reproduce::config::RUNS_DIR;
-use superlinear::reproduce::evidence::{
-    claims_evidence, EvidenceReport, EvidenceSettings, RECORDS_DIR,
-};
-use superlinear::reproduce::netgrid::NETGRID_TOML;
+use superlinear::reproduce::evidence::{claims_evidence, EvidenceReport, EvidenceSettings};
+
+use super::shared::{ChecksArgs, RecordsArgs};
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("seed", |a| a.help("Master seed of the synthetic checks (as `verify`)")),
+    mut_arg("cases", |a| a.help("Random cases each synthetic property check draws (as `verify`)"))
+)]
 pub struct ClaimsArgs {
-    /// Master seed of the synthetic checks (as `verify`).
-    #[arg(long, default_value_t = CheckSettings::default().seed)]
-    pub seed: u64,
-    /// Random cases each synthetic property check draws (as `verify`).
-    #[arg(long, default_value_t = CheckSettings::default().cases)]
-    pub cases: usize,
+    #[command(flatten)]
+    pub checks: ChecksArgs,
     /// Only this claim (e.g. C9).
     #[arg(long)]
     pub claim: Option<String>,
-    /// Directory of the committed records (`reduced/runs/`, `net/`).
-    #[arg(long, default_value = RECORDS_DIR)]
-    pub records: PathBuf,
-    /// Directory of the Table 1 grid's run configs.
-    #[arg(long, default_value = RUNS_DIR)]
-    pub configs: PathBuf,
-    /// The net-claims grid's config (its families and seeds).
-    #[arg(long, default_value = NETGRID_TOML)]
-    pub net_config: PathBuf,
+    #[command(flatten)]
+    pub sources: RecordsArgs,
     /// Print JSON (schema_version, provenance, settings, both lines per claim).
     #[arg(long)]
     pub json: bool,
@@ -51,25 +39,19 @@ pub struct ClaimsArgs {
 }
 
 pub fn run(args: ClaimsArgs) -> Result<i32> {
-    let checks = CheckSettings::new(args.seed, args.cases)?;
+    let checks = args.checks.settings()?;
     if args.write {
         let defaults = EvidenceSettings::default();
         if args.claim.is_some()
             || checks.seed != defaults.checks.seed
             || checks.cases != defaults.checks.cases
-            || args.records != defaults.records
-            || args.net_config != defaults.net_config
+            || args.sources.records != defaults.records
+            || args.sources.net_config != defaults.net_config
         {
             bail!("--write: the documents are generated at the default --seed, --cases and --records for every claim; drop --claim and those flags");
         }
     }
-    let settings = EvidenceSettings {
-        checks,
-        only: args.claim,
-        records: args.records,
-        configs: args.configs,
-        net_config: args.net_config,
-    };
+    let settings = args.sources.evidence(checks, args.claim);
     let report = claims_evidence(&settings)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -16,6 +16,7 @@ mod netgrid;
 mod progress;
 mod report;
 mod reproduce;
+mod shared;
 #[cfg(feature = "torch")]
 mod torch;
 mod verify;

@@ -69,12 +69,7 @@ pub fn run(args: NetGridArgs) -> Result<i32> {
     super::existing("config", &args.config)?;
     let config = NetGridConfig::load(&args.config)?;
     let stage = Stage::parse(&args.stage)?;
-    let shard = args
-        .shard
-        .as_deref()
-        .map(Shard::parse)
-        .transpose()?
-        .unwrap_or(Shard::ALL);
+    let shard = Shard::of_flag(args.shard.as_deref())?;
     if args.jobs == 0 {
         return Err(ReproduceError::setting("jobs", 0, "must be at least 1").into());
     }

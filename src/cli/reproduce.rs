@@ -94,12 +94,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         anyhow::bail!("--threads {}: must be at least 1", args.threads);
     }
     let table = TableId::parse(&args.table)?;
-    let shard = args
-        .shard
-        .as_deref()
-        .map(Shard::parse)
-        .transpose()?
-        .unwrap_or(Shard::ALL);
+    let shard = Shard::of_flag(args.shard.as_deref())?;
     let scale = Scale::parse(&args.scale)?;
     let rows = RowFilter::parse(&args.rows)?;
     super::existing("configs", &args.configs)?;

@@ -11,6 +11,7 @@ use superlinear::exit;
 use superlinear::loss::Loss;
 use superlinear::spec::{Dataset, Model};
 use superlinear::torch::dataset::DataSettings;
+use superlinear::torch::device::TrainDevice;
 use superlinear::torch::model::Arch;
 use superlinear::torch::train::{run_train, RunTrainSettings, TrainSettings};
 
@@ -79,6 +80,10 @@ pub struct TrainArgs {
     /// Output directory for checkpoints and run.json.
     #[arg(long)]
     pub out: PathBuf,
+    /// Where SGD runs: cpu, or cuda (the first GPU; not bitwise reproducible).
+    /// Checkpoints and the analysis stay on the CPU.
+    #[arg(long, default_value = "cpu", value_parser = named::<TrainDevice>(TrainDevice::ALL.map(TrainDevice::short)))]
+    pub device: TrainDevice,
     /// libtorch threads (1 avoids OpenMP spinning on a busy 2-core machine).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     pub threads: i32,
@@ -123,6 +128,7 @@ pub fn train(args: TrainArgs) -> Result<i32> {
             epochs: args.epochs,
             seed: args.seed,
             checkpoint_every: args.checkpoint_every,
+            device: args.device,
             out_dir: Some(args.out),
             init: Default::default(),
         },
@@ -176,12 +182,16 @@ fn summary(report: &superlinear::torch::train::TrainReport) -> String {
         report.data, report.samples, report.spec.classes
     ));
     out.push_str(&format!(
-        "  SGD        loss {}, learning rate {}, batch size {}, {} epochs, seed {}\n",
+        "  SGD        loss {}, learning rate {}, batch size {}, {} epochs, seed {}{}\n",
         s.loss.short(),
         s.lr,
         s.batch_size,
         s.epochs,
-        s.seed
+        s.seed,
+        match s.device {
+            TrainDevice::Cpu => "",
+            TrainDevice::Cuda => ", on the GPU (cuda)",
+        }
     ));
     if let Some(last) = report.epochs.last() {
         out.push_str(&format!(

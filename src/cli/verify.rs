@@ -6,16 +6,14 @@ use anyhow::Result;
 use clap::Args;
 
 use superlinear::claims::report::{render_table, to_json, Provenance};
-use superlinear::claims::{exit_code, run_all, CheckSettings};
+use superlinear::claims::{exit_code, run_all};
+
+use super::shared::ChecksArgs;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Master seed: the same seed gives the same figures.
-    #[arg(long, default_value_t = CheckSettings::default().seed)]
-    pub seed: u64,
-    /// Random cases (ensembles, rotations) each property check draws.
-    #[arg(long, default_value_t = CheckSettings::default().cases)]
-    pub cases: usize,
+    #[command(flatten)]
+    pub checks: ChecksArgs,
     /// Run only this claim (e.g. C9).
     #[arg(long)]
     pub claim: Option<String>,
@@ -31,7 +29,7 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs) -> Result<i32> {
-    let settings = CheckSettings::new(args.seed, args.cases)?;
+    let settings = args.checks.settings()?;
     let rows = run_all(&settings, args.claim.as_deref())?;
     if args.json {
         let value = to_json(&rows, &settings, &Provenance::current(), !args.no_timings);

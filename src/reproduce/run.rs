@@ -34,6 +34,7 @@ use crate::memory::process_cpu_seconds;
 use crate::progress::{Progress, Silent, StageGuard};
 use crate::spec::Model;
 use crate::torch::dataset::{load_data, DataSettings};
+use crate::torch::device::TrainDevice;
 use crate::torch::model::{Arch, ModelSpec, Net};
 use crate::torch::train::{train, TrainSettings};
 
@@ -90,6 +91,7 @@ pub fn run_one(
         epochs: config.epochs,
         seed,
         checkpoint_every: 0,
+        device: TrainDevice::Cpu,
         out_dir: None,
         init: Default::default(),
     };

@@ -35,6 +35,12 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
+    /// The shard a `--shard` flag names ([`Shard::parse`]), the whole plan
+    /// ([`Shard::ALL`]) without the flag.
+    pub fn of_flag(flag: Option<&str>) -> Result<Self, ReproduceError> {
+        flag.map_or(Ok(Shard::ALL), Shard::parse)
+    }
+
     /// Whether the job at `position` in the plan belongs to this shard.
     pub fn takes(self, position: usize) -> bool {
         position % self.count == self.index - 1

@@ -9,6 +9,10 @@
 //! of `sum_p f_{p,k}` gives row `k` of every `D_p` at once (samples do not
 //! interact: no batch norm). For the paper's layers `D_p = W_next diag(m_p)`
 //! with the ReLU mask `m_p`; autograd covers any linear layer of the net.
+//!
+//! The gathering runs on the CPU: a net or inputs on a GPU (a run trained
+//! with `--device cuda`) are copied to the CPU first, so the factors do not
+//! depend on the training device's kernels.
 
 use faer::Mat;
 use tch::{Kind, Tensor};
@@ -20,10 +24,11 @@ use crate::kron::LayerSamples;
 use crate::layer::LayerFactors;
 use crate::loss::Loss;
 
-/// Copies a tensor into a row-major f64 vector.
+/// Copies a tensor (on any device) into a row-major f64 vector.
 pub fn tensor_to_f64(t: &Tensor, what: &str) -> Result<Vec<f64>> {
     let flat = t
         .f_detach()
+        .and_then(|t| t.f_to_device(tch::Device::Cpu))
         .and_then(|t| t.f_to_kind(Kind::Double))
         .and_then(|t| t.f_contiguous())
         .and_then(|t| t.f_flatten(0, -1))
@@ -32,7 +37,8 @@ pub fn tensor_to_f64(t: &Tensor, what: &str) -> Result<Vec<f64>> {
 }
 
 /// `a_p`, `D_p` and logits of layer `layer` for the inputs `x` (already shaped
-/// by [`Net::input_view`]) with labels in `0..K`, in chunks of `chunk` samples.
+/// by [`Net::input_view`]) with labels in `0..K`, in chunks of `chunk` samples,
+/// on the CPU (module doc).
 pub fn layer_samples(
     net: &Net,
     layer: &str,
@@ -41,6 +47,15 @@ pub fn layer_samples(
     loss: Loss,
     chunk: usize,
 ) -> Result<LayerSamples> {
+    let cpu = tch::Device::Cpu;
+    let on_cpu;
+    let net = if net.device() == cpu {
+        net
+    } else {
+        on_cpu = net.to_device(cpu)?;
+        &on_cpu
+    };
+    let x = &x.f_to_device(cpu).ctx("inputs to the CPU")?;
     let n = x.size().first().cloned().unwrap_or(0) as usize;
     if n != labels.len() {
         return Err(TorchError::Data {

@@ -19,6 +19,8 @@
 //!   logits and the weights W of a linear layer `z = W a`
 //!   ([`crate::layer::LayerFactors`]; `h_p = A_p (x) a_p a_p^T`, exact for
 //!   these networks).
+//! - [`device`]: where SGD runs, the CPU (default) or a CUDA GPU; the
+//!   checkpoints and the analysis stay on the CPU.
 //! - [`dispatch`]: the CPU code paths of libtorch, MKL and oneDNN pinned to
 //!   AVX2 (when the CPU has it) so that training is bitwise the same for any
 //!   thread count and on any AVX2 machine.
@@ -26,6 +28,7 @@
 pub mod checkpoint;
 pub mod curvature;
 pub mod dataset;
+pub mod device;
 pub mod model;
 pub mod train;
 
@@ -51,6 +54,9 @@ pub enum TorchError {
         value: String,
         reason: String,
     },
+    /// A training device libtorch cannot use.
+    #[error("--device {device}: {reason}")]
+    Device { device: String, reason: String },
     /// Data that does not fit the model or the request.
     #[error("{input}: {reason}")]
     Data { input: String, reason: String },

@@ -388,11 +388,20 @@ impl Net {
 
     /// A copy with every weight converted to `kind` (e.g. Double for exact checks).
     pub fn to_kind(&self, kind: Kind) -> Result<Net> {
+        self.map_weights(|w| w.f_to_kind(kind))
+    }
+
+    /// A copy with `f` applied to every (detached) weight, each result a
+    /// fresh leaf with gradients.
+    fn map_weights(
+        &self,
+        f: impl Fn(&Tensor) -> std::result::Result<Tensor, tch::TchError>,
+    ) -> Result<Net> {
         let weights = self
             .weights
             .iter()
             .map(|(n, w)| {
-                let t = w.f_detach().and_then(|t| t.f_to_kind(kind)).ctx(n)?;
+                let t = w.f_detach().and_then(|t| f(&t)).ctx(n)?;
                 Ok((n.clone(), t.f_set_requires_grad(true).ctx(n)?))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -400,6 +409,21 @@ impl Net {
             spec: self.spec.clone(),
             weights,
         })
+    }
+
+    /// The device of the weights (all on one: [`Net::new`] and [`Net::load`]
+    /// build on the CPU, [`Net::to_device`] moves every weight).
+    pub fn device(&self) -> tch::Device {
+        self.weights
+            .first()
+            .map(|(_, w)| w.device())
+            .unwrap_or(tch::Device::Cpu)
+    }
+
+    /// A copy with every weight on `device`: the same values and kind, each
+    /// a fresh leaf with gradients.
+    pub fn to_device(&self, device: tch::Device) -> Result<Net> {
+        self.map_weights(|w| w.f_to_device(device))
     }
 
     /// The element kind of the weights.
@@ -549,12 +573,20 @@ impl Net {
     }
 
     /// Writes the weights as a safetensors file with the documented names,
-    /// crash-safely (a temporary file renamed over `path`).
+    /// crash-safely (a temporary file renamed over `path`). Weights on a GPU
+    /// are copied to the CPU first: the file is the same on every device.
     pub fn save(&self, path: &Path) -> Result<()> {
         let named: Vec<(String, Tensor)> = self
             .weights
             .iter()
-            .map(|(n, w)| Ok((n.clone(), w.f_detach().ctx(n)?.f_contiguous().ctx(n)?)))
+            .map(|(n, w)| {
+                let t = w
+                    .f_detach()
+                    .and_then(|t| t.f_to_device(tch::Device::Cpu))
+                    .and_then(|t| t.f_contiguous())
+                    .ctx(n)?;
+                Ok((n.clone(), t))
+            })
             .collect::<Result<_>>()?;
         let io = |e: &dyn std::fmt::Display| TorchError::Io {
             path: path.display().to_string(),

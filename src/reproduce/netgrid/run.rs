@@ -39,6 +39,7 @@ use crate::reproduce::record::Provenance;
 use crate::reproduce::ReproduceError;
 use crate::spec::Model;
 use crate::torch::dataset::{load_data, DataSettings};
+use crate::torch::device::TrainDevice;
 use crate::torch::model::{Arch, ModelSpec};
 use crate::torch::train::{run_train, EpochStats, RunTrainSettings, TrainReport, TrainSettings};
 
@@ -141,6 +142,7 @@ pub fn planned_settings(
             epochs: config.epochs(f),
             seed: p.seed,
             checkpoint_every: config.checkpoint_every(f),
+            device: TrainDevice::Cpu,
             out_dir,
             init: p.variant.init,
         },
@@ -201,8 +203,9 @@ pub fn read_run(dir: &Path) -> Result<TrainReport, String> {
 }
 
 /// The run in `dir` when it is reusable for the plan (`run.json` parses,
-/// `final.safetensors` exists, spec, settings and data subset equal the
-/// plan's; `out_dir` and the data root are ignored), else why not.
+/// `final.safetensors` exists, spec, settings (the device among them) and
+/// data subset equal the plan's; `out_dir`, `progress` and the data root are
+/// ignored), else why not.
 pub fn reusable_run(
     dir: &Path,
     planned: &RunTrainSettings,
@@ -231,6 +234,7 @@ pub fn reusable_run(
         a.seed,
         a.checkpoint_every,
         a.init,
+        a.device,
     ) != (
         b.loss,
         b.lr,
@@ -239,6 +243,7 @@ pub fn reusable_run(
         b.seed,
         b.checkpoint_every,
         b.init,
+        b.device,
     ) {
         return Err(format!(
             "training settings {a:?} differ from the plan's {b:?}"
