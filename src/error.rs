@@ -4,6 +4,7 @@
 
 use thiserror::Error;
 
+pub mod nan_null;
 pub mod or_error;
 
 /// Result alias used across the library.

@@ -127,3 +127,47 @@ fn torch_net_grid_trains_analyses_and_resumes() {
     assert_eq!((again.reused_runs, again.reused_records), (6, 4));
     assert_eq!(again.lines, r.lines);
 }
+
+/// A pilot rate whose training diverges (the loss not finite) is an outcome
+/// of the pilot, never chosen, and does not stop the grid; its run is
+/// stored with the diverged epoch and reused on a second call.
+#[test]
+fn torch_net_grid_pilot_survives_a_diverging_rate() {
+    let Some(data) = shared_data() else {
+        eprintln!("skipped: no shared data (SUPERLINEAR_DATA)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path(), &data);
+    let text = TINY
+        .replace("lr_candidates = [0.1, 0.03]", "lr_candidates = [0.1, 1e30]")
+        .replace("seeds = [0, 1]", "seeds = [0]");
+    let ce_only = &text[..text.rfind("[[family]]").unwrap()];
+    s.config = NetGridConfig::parse(ce_only, "tiny.toml").unwrap();
+    let r = net_grid(&s, &Silent).unwrap();
+    assert_eq!(r.trained, 2, "{:?}", r.skipped);
+    let pilot: PilotRecord = load_checked(&pilot_record_path(&s.out, "mnist-mlp-ce"))
+        .unwrap()
+        .unwrap();
+    let wild = pilot.candidates.iter().find(|c| c.lr == 1e30).unwrap();
+    assert!(!wild.loss.is_finite(), "{wild:?}");
+    assert_eq!(pilot.choice.as_ref().unwrap().lr, 0.1);
+    let wild_dir = std::fs::read_dir(s.work.join("mnist-mlp-ce"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("lr-1000")
+        })
+        .unwrap();
+    let run: superlinear::torch::train::TrainReport =
+        serde_json::from_str(&std::fs::read_to_string(wild_dir.join("seed-0/run.json")).unwrap())
+            .unwrap();
+    assert_eq!(run.diverged, Some(1));
+    let e = run.divergence().unwrap_err().to_string();
+    assert!(e.contains("lr") && e.contains("diverged"), "{e}");
+    let again = net_grid(&s, &Silent).unwrap();
+    assert_eq!((again.trained, again.reused_runs), (0, 2));
+}

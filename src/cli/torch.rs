@@ -136,6 +136,7 @@ pub fn train(args: TrainArgs) -> Result<i32> {
     settings.train.validate()?;
     let progress = super::progress::reporter(args.json);
     let report = run_train(&settings, progress.as_ref())?;
+    report.divergence()?;
     if args.json {
         super::json::print(super::json::TRAIN, &report)?;
     } else {

@@ -97,6 +97,7 @@ pub fn run_one(
     };
     // The run is one step of the grid's stage: its own stages stay silent.
     let tr = train(&mut net, &data, &ts, &Silent)?;
+    tr.divergence()?;
     let train_s = t1.elapsed().as_secs_f64();
     let last = tr.epochs.last();
     step(&format!(

@@ -141,9 +141,12 @@ impl TrainSettings {
 pub struct EpochStats {
     /// 1-based epoch number.
     pub epoch: usize,
-    /// Mean training loss.
+    /// Mean training loss (non-finite where training diverged, stored as
+    /// `null`).
+    #[serde(with = "crate::error::nan_null")]
     pub loss: f64,
     /// Training accuracy in [0, 1].
+    #[serde(with = "crate::error::nan_null")]
     pub accuracy: f64,
     /// Wall-clock seconds of the epoch (SGD steps and evaluation).
     pub seconds: f64,
@@ -173,6 +176,29 @@ pub struct TrainReport {
     /// data has any.
     #[serde(default)]
     pub heldout: Option<HeldOutStats>,
+    /// The epoch after which the training loss was not finite, where
+    /// training stopped (its statistics are the last of `epochs`; the
+    /// checkpoints hold the diverged weights). A grid records such a run as
+    /// an outcome; [`TrainReport::divergence`] turns it into an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<usize>,
+}
+
+impl TrainReport {
+    /// `Err` naming the learning rate when the run diverged.
+    pub fn divergence(&self) -> Result<()> {
+        match self.diverged {
+            None => Ok(()),
+            Some(epoch) => {
+                let loss = self.epochs.last().map_or(f64::NAN, |e| e.loss);
+                Err(TorchError::setting(
+                    "lr",
+                    self.settings.lr,
+                    format!("training diverged: loss {loss} after epoch {epoch}"),
+                ))
+            }
+        }
+    }
 }
 
 /// Loss and accuracy of the final network on held-out samples.
@@ -182,9 +208,11 @@ pub struct HeldOutStats {
     pub data: String,
     /// Number of samples.
     pub samples: usize,
-    /// Mean loss.
+    /// Mean loss (non-finite after a diverged run, stored as `null`).
+    #[serde(with = "crate::error::nan_null")]
     pub loss: f64,
     /// Accuracy in [0, 1].
+    #[serde(with = "crate::error::nan_null")]
     pub accuracy: f64,
 }
 
@@ -427,6 +455,7 @@ fn sgd(
     }];
     let mut checkpoints = Vec::new();
     let batches = n.div_ceil(settings.batch_size);
+    let mut diverged = None;
     let stage = StageGuard::begin(progress, "train", (settings.epochs * batches) as u64);
     // The last finished epoch's figures, shown beside the running one.
     let mut last = format!("initial loss {l0:.4}, acc {a0:.4}");
@@ -450,13 +479,6 @@ fn sgd(
             stage.step(&status);
         }
         let (loss, accuracy) = evaluate(net, &x, &y, settings.loss)?;
-        if !loss.is_finite() {
-            return Err(TorchError::setting(
-                "lr",
-                settings.lr,
-                format!("training diverged: loss {loss} after epoch {epoch}"),
-            ));
-        }
         last = format!("epoch {epoch}: loss {loss:.4}, acc {accuracy:.4}");
         epochs.push(EpochStats {
             epoch,
@@ -464,6 +486,12 @@ fn sgd(
             accuracy,
             seconds: t0.elapsed().as_secs_f64(),
         });
+        if !loss.is_finite() {
+            // Nothing after a non-finite loss is training: stop, and keep
+            // the epoch in the report ([`TrainReport::diverged`]).
+            diverged = Some(epoch);
+            break;
+        }
         if let Some(dir) = &settings.out_dir {
             if settings.checkpoint_every > 0 && epoch % settings.checkpoint_every == 0 {
                 let p = dir.join(format!("epoch-{epoch:04}.safetensors"));
@@ -488,6 +516,7 @@ fn sgd(
         seconds: start.elapsed().as_secs_f64(),
         data_settings: None,
         heldout: None,
+        diverged,
     };
     if let Some(dir) = &settings.out_dir {
         write_json(&dir.join("run.json"), &report)?;

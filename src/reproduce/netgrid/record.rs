@@ -44,45 +44,7 @@ fn untagged_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<serde_json::
     Ok(v)
 }
 
-/// f64 fields stored with non-finite values as `null` (read back as NaN).
-pub mod nan_null {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serialises a non-finite value as `null`.
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        if v.is_finite() {
-            s.serialize_f64(*v)
-        } else {
-            s.serialize_none()
-        }
-    }
-
-    /// Reads `null` as NaN.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
-    }
-}
-
-/// Vectors of f64 stored with non-finite values as `null`.
-pub mod nan_null_vec {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    /// Serialises non-finite entries as `null`.
-    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
-        v.iter()
-            .map(|x| x.is_finite().then_some(*x))
-            .collect::<Vec<_>>()
-            .serialize(s)
-    }
-
-    /// Reads `null` entries as NaN.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-        Ok(Vec::<Option<f64>>::deserialize(d)?
-            .into_iter()
-            .map(|x| x.unwrap_or(f64::NAN))
-            .collect())
-    }
-}
+pub use crate::error::nan_null::{self, vec as nan_null_vec};
 
 /// The resolved config of one analysed run (a stored record with another
 /// config is redone).

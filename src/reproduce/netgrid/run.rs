@@ -173,6 +173,8 @@ struct LenientRun {
     data_settings: Option<DataSettings>,
     #[serde(default)]
     heldout: Option<crate::torch::train::HeldOutStats>,
+    #[serde(default)]
+    diverged: Option<usize>,
 }
 
 /// Reads a run's `run.json` (a non-finite loss, stored as `null`, reads as NaN).
@@ -198,6 +200,7 @@ pub fn read_run(dir: &Path) -> Result<TrainReport, String> {
         checkpoints: r.checkpoints,
         seconds: r.seconds.unwrap_or(f64::NAN),
         data_settings: r.data_settings,
+        diverged: r.diverged,
         heldout: r.heldout,
     })
 }
