@@ -18,7 +18,7 @@ use superlinear::reproduce::netgrid::record::{
     CheckpointSummary, ClaimSummary, Curves, NetRunConfig, NetRunRecord, NetTimings,
     PilotCandidate, PilotRecord, PremiseOutcome, SCHEMA_VERSION,
 };
-use superlinear::reproduce::netgrid::{report_only, NetGridConfig, NetGridSettings};
+use superlinear::reproduce::netgrid::{report_only, NetGridConfig};
 use superlinear::reproduce::record::Provenance;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -316,18 +316,12 @@ fn report_only_writes_results_from_hand_built_records() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("net");
     write_hand_built(&out, &c);
-    let settings = NetGridSettings {
-        config: c.clone(),
-        out: out.clone(),
-        work: dir.path().join("work"),
-        data_root: None,
-        jobs: 1,
-        threads: 1,
-        shard: Shard::ALL,
-        stage: Stage::All,
-        reanalyze: false,
-        command: "superlinear net-grid --report-only".into(),
-    };
+    let settings = crate::util::grid_settings(
+        c.clone(),
+        &out,
+        &dir.path().join("work"),
+        "superlinear net-grid --report-only",
+    );
     let r = report_only(&settings, &Silent).unwrap();
     // Family 1 fails on 3 scored seeds: a counterexample, named.
     let c6 = &r.lines["C6"];
@@ -438,18 +432,12 @@ fn committed_records_and_results_stay_byte_identical() {
         }
     }
     assert_eq!(n, 8 * 4);
-    let settings = NetGridSettings {
-        config: c.clone(),
-        out: out.clone(),
-        work: dir.path().join("work"),
-        data_root: None,
-        jobs: 1,
-        threads: 1,
-        shard: Shard::ALL,
-        stage: Stage::All,
-        reanalyze: false,
-        command: "superlinear net-grid --config experiments/netgrid.toml".into(),
-    };
+    let settings = crate::util::grid_settings(
+        c.clone(),
+        &out,
+        &dir.path().join("work"),
+        "superlinear net-grid --config experiments/netgrid.toml",
+    );
     let r = report_only(&settings, &Silent).unwrap();
     let committed_doc = std::fs::read_to_string(src.join("RESULTS.md")).unwrap();
     assert!(

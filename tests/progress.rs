@@ -13,7 +13,7 @@ use superlinear::progress::Progress;
 use superlinear::reproduce::aggregate::TableId;
 use superlinear::reproduce::config::RUNS_DIR;
 use superlinear::reproduce::evidence::report_settings;
-use superlinear::reproduce::netgrid::{NetGridConfig, NetGridSettings, Shard, Stage};
+use superlinear::reproduce::netgrid::{NetGridConfig, NetGridSettings};
 
 use crate::analyze_factors::factor_file;
 use superlinear::data::factors::FactorLoss;
@@ -245,18 +245,12 @@ fn reproduce_report_only_reports_records_then_report() {
 
 fn netgrid_settings(out: &Path) -> NetGridSettings {
     let config = NetGridConfig::load(&Path::new(REPO).join("experiments/netgrid.toml")).unwrap();
-    NetGridSettings {
+    crate::util::grid_settings(
         config,
-        out: out.to_path_buf(),
-        work: out.join("work"),
-        data_root: None,
-        jobs: 1,
-        threads: 1,
-        shard: Shard::ALL,
-        stage: Stage::All,
-        reanalyze: false,
-        command: "superlinear net-grid --report-only".into(),
-    }
+        out,
+        &out.join("work"),
+        "superlinear net-grid --report-only",
+    )
 }
 
 /// `net-grid --report-only` on a copy of the committed records: a step per

@@ -229,18 +229,12 @@ fn record(
 }
 
 fn settings(c: &NetGridConfig, out: &Path) -> NetGridSettings {
-    NetGridSettings {
-        config: c.clone(),
-        out: out.to_path_buf(),
-        work: out.join("work"),
-        data_root: None,
-        jobs: 1,
-        threads: 1,
-        shard: Shard::ALL,
-        stage: Stage::All,
-        reanalyze: false,
-        command: "superlinear net-grid --config table1-v2.toml --report-only".into(),
-    }
+    crate::util::grid_settings(
+        c.clone(),
+        out,
+        &out.join("work"),
+        "superlinear net-grid --config table1-v2.toml --report-only",
+    )
 }
 
 #[test]

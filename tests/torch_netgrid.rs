@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use superlinear::progress::Silent;
-use superlinear::reproduce::netgrid::plan::{Shard, Stage};
 use superlinear::reproduce::netgrid::record::{
     load_checked, pilot_record_path, run_record_path, NetRunRecord, PilotRecord,
 };
@@ -48,16 +47,14 @@ widths = [16, 12]
 
 fn settings(root: &Path, data: &Path) -> NetGridSettings {
     NetGridSettings {
-        config: NetGridConfig::parse(TINY, "tiny.toml").unwrap(),
-        out: root.join("net"),
-        work: root.join("work"),
         data_root: Some(data.to_path_buf()),
         jobs: 2,
-        threads: 1,
-        shard: Shard::ALL,
-        stage: Stage::All,
-        reanalyze: false,
-        command: "superlinear net-grid --config tiny.toml".into(),
+        ..crate::util::grid_settings(
+            NetGridConfig::parse(TINY, "tiny.toml").unwrap(),
+            &root.join("net"),
+            &root.join("work"),
+            "superlinear net-grid --config tiny.toml",
+        )
     }
 }
 

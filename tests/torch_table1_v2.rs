@@ -10,7 +10,6 @@ use std::path::Path;
 
 use superlinear::claims::premise::PilotVariant;
 use superlinear::progress::Silent;
-use superlinear::reproduce::netgrid::plan::{Shard, Stage};
 use superlinear::reproduce::netgrid::record::{
     load_checked, pilot_record_path, run_record_path, NetRunRecord, PilotRecord,
 };
@@ -57,16 +56,14 @@ widths = [16, 12]
 
 fn settings(root: &Path, data: &Path) -> NetGridSettings {
     NetGridSettings {
-        config: NetGridConfig::parse(TINY_V2, "tiny-v2.toml").unwrap(),
-        out: root.join("v2"),
-        work: root.join("work"),
         data_root: Some(data.to_path_buf()),
         jobs: 2,
-        threads: 1,
-        shard: Shard::ALL,
-        stage: Stage::All,
-        reanalyze: false,
-        command: "superlinear net-grid --config tiny-v2.toml".into(),
+        ..crate::util::grid_settings(
+            NetGridConfig::parse(TINY_V2, "tiny-v2.toml").unwrap(),
+            &root.join("v2"),
+            &root.join("work"),
+            "superlinear net-grid --config tiny-v2.toml",
+        )
     }
 }
 

@@ -141,3 +141,27 @@ pub fn copy_dir(src: &Path, dst: &Path) {
         }
     }
 }
+
+/// `net-grid` settings for the tests: records under `out`, training runs
+/// under `work`, the whole plan with one job and one libtorch thread, no
+/// data root; `command` is what the report names.
+pub fn grid_settings(
+    config: superlinear::reproduce::netgrid::NetGridConfig,
+    out: &Path,
+    work: &Path,
+    command: &str,
+) -> superlinear::reproduce::netgrid::NetGridSettings {
+    use superlinear::reproduce::netgrid::plan::{Shard, Stage};
+    superlinear::reproduce::netgrid::NetGridSettings {
+        config,
+        out: out.to_path_buf(),
+        work: work.to_path_buf(),
+        data_root: None,
+        jobs: 1,
+        threads: 1,
+        shard: Shard::ALL,
+        stage: Stage::All,
+        reanalyze: false,
+        command: command.into(),
+    }
+}

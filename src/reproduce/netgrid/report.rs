@@ -254,19 +254,25 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
             }
         }
     }
-    not_scored.extend(
+    not_scored_list(&mut s, not_scored, stored);
+    s
+}
+
+/// The closing list of a grid's report: `items`, then every unreadable
+/// record, one bullet each ("None." when empty).
+pub(super) fn not_scored_list(s: &mut String, mut items: Vec<String>, stored: &StoredRecords) {
+    items.extend(
         stored
             .skipped
             .iter()
             .map(|e| format!("unreadable record: {e}")),
     );
-    if not_scored.is_empty() {
+    if items.is_empty() {
         let _ = writeln!(s, "None.");
     }
-    for n in &not_scored {
+    for n in &items {
         let _ = writeln!(s, "- {n}");
     }
-    s
 }
 
 /// Reads the records under `out` and writes `<out>/RESULTS.md`; returns the

@@ -338,17 +338,6 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
         }
     }
     let _ = writeln!(s, "\n## Rows not scored\n");
-    not_scored.extend(
-        stored
-            .skipped
-            .iter()
-            .map(|e| format!("unreadable record: {e}")),
-    );
-    if not_scored.is_empty() {
-        let _ = writeln!(s, "None.");
-    }
-    for n in &not_scored {
-        let _ = writeln!(s, "- {n}");
-    }
+    super::report::not_scored_list(&mut s, not_scored, stored);
     s
 }
