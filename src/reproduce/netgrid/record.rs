@@ -417,6 +417,25 @@ pub struct StoredRecords {
     pub skipped: Vec<String>,
 }
 
+impl StoredRecords {
+    /// The closing list of a grid's report: `items`, then every unreadable
+    /// record, one bullet each ("None." when empty).
+    pub fn write_not_scored(&self, s: &mut String, mut items: Vec<String>) {
+        use std::fmt::Write as _;
+        items.extend(
+            self.skipped
+                .iter()
+                .map(|e| format!("unreadable record: {e}")),
+        );
+        if items.is_empty() {
+            let _ = writeln!(s, "None.");
+        }
+        for n in &items {
+            let _ = writeln!(s, "- {n}");
+        }
+    }
+}
+
 /// Reads the records of `config`'s rows and seeds under `out` (pilots per
 /// family, then the rows of the family); progress: a stage `stored records`
 /// with a step per family (its pilot and every seed's record).

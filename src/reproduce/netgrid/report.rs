@@ -254,25 +254,8 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
             }
         }
     }
-    not_scored_list(&mut s, not_scored, stored);
+    stored.write_not_scored(&mut s, not_scored);
     s
-}
-
-/// The closing list of a grid's report: `items`, then every unreadable
-/// record, one bullet each ("None." when empty).
-pub(super) fn not_scored_list(s: &mut String, mut items: Vec<String>, stored: &StoredRecords) {
-    items.extend(
-        stored
-            .skipped
-            .iter()
-            .map(|e| format!("unreadable record: {e}")),
-    );
-    if items.is_empty() {
-        let _ = writeln!(s, "None.");
-    }
-    for n in &items {
-        let _ = writeln!(s, "- {n}");
-    }
 }
 
 /// Reads the records under `out` and writes `<out>/RESULTS.md`; returns the

@@ -338,6 +338,6 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
         }
     }
     let _ = writeln!(s, "\n## Rows not scored\n");
-    super::report::not_scored_list(&mut s, not_scored, stored);
+    stored.write_not_scored(&mut s, not_scored);
     s
 }
