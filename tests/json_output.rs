@@ -146,12 +146,7 @@ fn analyze_factors_prints_versioned_json_with_failures_as_error_objects() {
 #[test]
 fn report_only_commands_print_versioned_json() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("reduced");
-    copy_dir(
-        &Path::new(REPO).join("experiments/results/reduced/runs"),
-        &out.join("runs"),
-    );
-    let results = dir.path().join("RESULTS.md");
+    let (out, results) = crate::util::reduced_records_copy(dir.path());
     let v = json_of(&[
         "reproduce",
         "--table",

@@ -206,26 +206,13 @@ fn a_refused_analysis_closes_its_stage() {
     assert_eq!(rec.names(), ["factor A_p"]);
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let p = e.unwrap().path();
-        let to = dst.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &to);
-        } else {
-            std::fs::copy(&p, &to).unwrap();
-        }
-    }
-}
-
 /// `reproduce --report-only` on a copy of the committed records: a step per
 /// (row, seed) read, then the report.
 #[test]
 fn reproduce_report_only_reports_records_then_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reduced");
-    copy_dir(
+    crate::util::copy_dir(
         &Path::new(REPO).join("experiments/results/reduced/runs"),
         &out.join("runs"),
     );
@@ -259,7 +246,7 @@ fn netgrid_settings(out: &Path) -> NetGridSettings {
 fn net_grid_report_only_reports_records_then_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("net");
-    copy_dir(&Path::new(REPO).join("experiments/results/net"), &out);
+    crate::util::copy_dir(&Path::new(REPO).join("experiments/results/net"), &out);
     let settings = netgrid_settings(&out);
     let rec = Recorder::default();
     let report = superlinear::reproduce::netgrid::report_only(&settings, &rec).unwrap();
@@ -336,12 +323,7 @@ fn analyze_factors_with_captured_stderr_draws_no_bar() {
 #[test]
 fn report_only_commands_with_captured_stderr_draw_no_bar() {
     let dir = tempfile::tempdir().unwrap();
-    let reduced = dir.path().join("reduced");
-    copy_dir(
-        &Path::new(REPO).join("experiments/results/reduced/runs"),
-        &reduced.join("runs"),
-    );
-    let results = dir.path().join("RESULTS.md");
+    let (reduced, results) = crate::util::reduced_records_copy(dir.path());
     let out = run(&[
         "reproduce",
         "--table",
@@ -363,7 +345,7 @@ fn report_only_commands_with_captured_stderr_draw_no_bar() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 runs trained now"));
 
     let net = dir.path().join("net");
-    copy_dir(&Path::new(REPO).join("experiments/results/net"), &net);
+    crate::util::copy_dir(&Path::new(REPO).join("experiments/results/net"), &net);
     let out = run(&["net-grid", "--report-only", "--out", net.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_no_bar(&out, "net-grid --report-only");

@@ -142,6 +142,18 @@ pub fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
+/// A copy of the committed Table 1 run records under `dir/reduced/runs`:
+/// the output directory and a results path in `dir` for
+/// `reproduce --table 1 --scale reduced --report-only`.
+pub fn reduced_records_copy(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let out = dir.join("reduced");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/results/reduced/runs"),
+        &out.join("runs"),
+    );
+    (out, dir.join("RESULTS.md"))
+}
+
 /// `net-grid` settings for the tests: records under `out`, training runs
 /// under `work`, the whole plan with one job and one libtorch thread, no
 /// data root; `command` is what the report names.
