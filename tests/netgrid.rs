@@ -115,7 +115,7 @@ fn bad_configs_are_rejected_naming_the_key() {
 fn shards_partition_the_plan() {
     let c = committed();
     let all = plan(&c);
-    assert_eq!(all.len(), 8 * 4 + 8 * 2 + 8 * 3);
+    assert_eq!(all.len(), 8 * 4 + 8 * 3 + 8 * 3);
     assert!(matches!(all[0], Job::Pilot { family: 0, lr } if lr == 0.01));
     for n in 1..=5 {
         let mut seen = vec![0usize; all.len()];

@@ -13,6 +13,9 @@ use superlinear::claims::evidence::Status;
 use superlinear::claims::premise::{LrChoice, PilotVariant};
 use superlinear::progress::Silent;
 use superlinear::reproduce::netgrid::config::{Classes, TABLE1_V2_TOML};
+use superlinear::reproduce::netgrid::ledger::{
+    load_ledger, pilot_ledger_path, record_pilot_run, PilotLedgerEntry, PilotRunPlan,
+};
 use superlinear::reproduce::netgrid::plan::{plan, select, Job, Shard, Stage};
 use superlinear::reproduce::netgrid::record::{
     run_record_path, save_checked, CheckpointSummary, Curves, NetRunConfig, NetRunRecord,
@@ -83,13 +86,13 @@ fn table1_v2_config_holds_the_preregistered_numbers() {
     assert_eq!(f(0).arch_widened(1).widths, vec![100, 50]);
     assert_eq!(f(4).arch_widened(2).widths, vec![200, 200, 50]);
     assert_eq!(f(6).arch_widened(1).widths, vec![16, 32, 64]);
-    // The plan: 32 pilot runs, the further runs of 24 rows (the K = 10 row's
-    // seed 0 is the pilot's run), 96 analyses.
+    // The plan: 32 pilot runs, every run of 24 rows (the K = 10 row's
+    // seed 0 is the pilot's run, reused when on disk), 96 analyses.
     let all = plan(&c);
     assert_eq!(select(&c, Stage::Pilot, Shard::ALL).len(), 32);
-    assert_eq!(select(&c, Stage::Train, Shard::ALL).len(), 8 * 3 + 16 * 4);
+    assert_eq!(select(&c, Stage::Train, Shard::ALL).len(), 24 * 4);
     assert_eq!(select(&c, Stage::Analyze, Shard::ALL).len(), 96);
-    assert!(!all.iter().any(|j| matches!(
+    assert!(all.iter().any(|j| matches!(
         j,
         Job::Train {
             classes: 10,
@@ -360,4 +363,77 @@ fn table1_v2_report_without_records_says_not_run_and_gives_no_verdict() {
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["lines"]["C14"]["status"], "insufficient evidence");
+}
+
+/// The pilot ledger keys a run by its whole training plan: a second record
+/// of the same plan adds nothing, another per-class count, width or rate is
+/// another run, and a ledger of another family or with a broken checksum is
+/// refused by its path.
+#[test]
+fn pilot_ledger_matches_runs_by_their_whole_plan() {
+    let c = v2();
+    let f = &c.family[5];
+    assert_eq!(f.id(), "cifar10-mlp-mse");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let plan = PilotRunPlan::of(&c, f, PilotVariant::default(), 0.1);
+    assert_eq!(
+        (plan.classes, plan.per_class, plan.epochs, plan.seed),
+        (10, 5000, 100, 0)
+    );
+    assert_eq!(plan.data_dir.as_deref(), Some("cifar10-full"));
+    let entry = |plan: PilotRunPlan| PilotLedgerEntry {
+        plan,
+        curves: Curves {
+            accuracy: vec![0.1, 0.5, f64::NAN],
+            loss: vec![2.3, 1.0, f64::NAN],
+        },
+        diverged: Some(2),
+        seconds: 12.5,
+    };
+    assert!(load_ledger(out, &f.id()).unwrap().runs.is_empty());
+    record_pilot_run(out, &f.id(), entry(plan.clone())).unwrap();
+    record_pilot_run(out, &f.id(), entry(plan.clone())).unwrap();
+    let l = load_ledger(out, &f.id()).unwrap();
+    assert_eq!(l.runs.len(), 1);
+    let e = l.find(&plan).unwrap();
+    assert!(e.curves.accuracy[2].is_nan() && e.diverged == Some(2));
+    let wider = PilotRunPlan::of(
+        &c,
+        f,
+        PilotVariant {
+            widen: 1,
+            ..PilotVariant::default()
+        },
+        0.1,
+    );
+    assert_eq!(wider.arch.widths, vec![100, 100, 50]);
+    let mut fewer = plan.clone();
+    fewer.per_class = 400;
+    for other in [
+        wider,
+        fewer,
+        PilotRunPlan::of(&c, f, PilotVariant::default(), 0.3),
+    ] {
+        assert!(l.find(&other).is_none(), "{other:?}");
+    }
+    // Another family's file under this family's path.
+    let path = pilot_ledger_path(out, "mnist-mlp-ce");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::copy(pilot_ledger_path(out, &f.id()), &path).unwrap();
+    let e = load_ledger(out, "mnist-mlp-ce").unwrap_err().to_string();
+    assert!(
+        e.contains("pilot-runs.json") && e.contains("cifar10-mlp-mse"),
+        "{e}"
+    );
+    // A torn file is neither used nor overwritten.
+    let own = pilot_ledger_path(out, &f.id());
+    let text = std::fs::read_to_string(&own)
+        .unwrap()
+        .replace("12.5", "13.5");
+    std::fs::write(&own, &text).unwrap();
+    let e = load_ledger(out, &f.id()).unwrap_err().to_string();
+    assert!(e.contains("checksum"), "{e}");
+    assert!(record_pilot_run(out, &f.id(), entry(plan)).is_err());
+    assert_eq!(std::fs::read_to_string(&own).unwrap(), text);
 }

@@ -69,15 +69,16 @@ fn torch_net_grid_trains_analyses_and_resumes() {
     // Two workers report the steps of each stage.
     let progress = crate::progress::Recorder::default();
     let r = net_grid(&s, &progress).unwrap();
-    // 2 families x 2 rates pilot + 2 further seeds.
-    assert_eq!((r.trained, r.reused_runs), (6, 0), "{:?}", r.skipped);
+    // 2 families x 2 rates pilot + 2 further seeds; the train stage reuses
+    // each family's pilot run at the chosen rate as its seed 0.
+    assert_eq!((r.trained, r.reused_runs), (6, 2), "{:?}", r.skipped);
     assert_eq!((r.analysed, r.reused_records), (4, 0), "{:?}", r.skipped);
     assert_eq!(
         progress.names(),
         ["pilot", "train", "analyze", "stored records", "report"]
     );
     let totals: Vec<u64> = progress.whole().iter().map(|r| r.total).collect();
-    assert_eq!(totals, [4, 2, 4, 2, 1]);
+    assert_eq!(totals, [4, 4, 4, 2, 1]);
     for fam in ["mnist-mlp-ce", "mnist-mlp-mse"] {
         let pilot: PilotRecord = load_checked(&pilot_record_path(&s.out, fam))
             .unwrap()
@@ -121,7 +122,7 @@ fn torch_net_grid_trains_analyses_and_resumes() {
     // Second call: everything reused, nothing trained or analysed.
     let again = net_grid(&s, &Silent).unwrap();
     assert_eq!((again.trained, again.analysed), (0, 0));
-    assert_eq!((again.reused_runs, again.reused_records), (6, 4));
+    assert_eq!((again.reused_runs, again.reused_records), (8, 4));
     assert_eq!(again.lines, r.lines);
 }
 
@@ -166,5 +167,5 @@ fn torch_net_grid_pilot_survives_a_diverging_rate() {
     let e = run.divergence().unwrap_err().to_string();
     assert!(e.contains("lr") && e.contains("diverged"), "{e}");
     let again = net_grid(&s, &Silent).unwrap();
-    assert_eq!((again.trained, again.reused_runs), (0, 2));
+    assert_eq!((again.trained, again.reused_runs), (0, 3));
 }

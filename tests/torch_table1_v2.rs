@@ -3,13 +3,16 @@
 //! no run can meet, so that the pilot (at K = 10) is repeated once on the
 //! widened network and then decides by its fallback; the chosen rate and
 //! network serve K = 3; every row is analysed with both top-k columns; the
-//! report is written; a second call redoes nothing. Also: He-uniform
+//! report is written; a second call redoes nothing, nor does a third with
+//! the training directories deleted (the pilot ledger and the records
+//! carry it). Also: He-uniform
 //! initialisation draws within its bound.
 
 use std::path::Path;
 
 use superlinear::claims::premise::PilotVariant;
 use superlinear::progress::Silent;
+use superlinear::reproduce::netgrid::ledger::load_ledger;
 use superlinear::reproduce::netgrid::record::{
     load_checked, pilot_record_path, run_record_path, NetRunRecord, PilotRecord,
 };
@@ -135,10 +138,11 @@ fn torch_table1_v2_pilot_widens_trains_analyses_reports_and_resumes() {
             }
         }
     }
-    // Pilot rounds, then K = 10 seed 1 and K = 3 seeds 0, 1 per family.
+    // Pilot rounds, then K = 10 seed 1 and K = 3 seeds 0, 1 per family;
+    // the train stage reuses each family's pilot run (K = 10 seed 0).
     assert_eq!(
         (r.trained, r.reused_runs),
-        (pilot_runs + 6, 0),
+        (pilot_runs + 6, 2),
         "{:?}",
         r.skipped
     );
@@ -165,6 +169,37 @@ fn torch_table1_v2_pilot_widens_trains_analyses_reports_and_resumes() {
         std::fs::read_to_string(s.out.join("RESULTS.md")).unwrap(),
         doc
     );
+
+    // A new machine: the training directories are gone, the records stay.
+    // The pilot resumes from its ledger and no run is trained again.
+    let pilots: Vec<String> = ["mnist-mlp-ce", "mnist-mlp-mse"]
+        .iter()
+        .map(|f| std::fs::read_to_string(pilot_record_path(&s.out, f)).unwrap())
+        .collect();
+    let mut ledger_runs = 0;
+    for fam in ["mnist-mlp-ce", "mnist-mlp-mse"] {
+        let l = load_ledger(&s.out, fam).unwrap();
+        assert!(l.runs.iter().all(|e| e.curves.accuracy.len() == 3));
+        ledger_runs += l.runs.len();
+    }
+    assert_eq!(ledger_runs, pilot_runs);
+    std::fs::remove_dir_all(&s.work).unwrap();
+    let fresh = net_grid(&s, &Silent).unwrap();
+    assert_eq!(
+        (fresh.trained, fresh.reused_runs, fresh.analysed),
+        (0, 0, 0),
+        "{:?}",
+        fresh.skipped
+    );
+    assert_eq!(fresh.reused_records, 8);
+    assert_eq!(fresh.lines, r.lines);
+    for (f, before) in ["mnist-mlp-ce", "mnist-mlp-mse"].iter().zip(&pilots) {
+        assert_eq!(
+            &std::fs::read_to_string(pilot_record_path(&s.out, f)).unwrap(),
+            before
+        );
+    }
+    assert!(!s.work.exists() || std::fs::read_dir(&s.work).unwrap().next().is_none());
 }
 
 #[test]

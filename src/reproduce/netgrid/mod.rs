@@ -7,8 +7,13 @@
 //! 1. **pilot**: each family trained with the pilot seed at every candidate
 //!    rate; the rate is chosen by the rule of `crate::claims::premise`
 //!    (lowest final loss among runs meeting the premise, else highest final
-//!    accuracy) and recorded in `<out>/<family>/pilot.json`;
-//! 2. **train**: the further seeds at the chosen rate;
+//!    accuracy) and recorded in `<out>/<family>/pilot.json`; every pilot
+//!    run's curves go to the family's ledger (`<out>/<family>/pilot-runs.json`,
+//!    [`ledger`]), from which a pilot resumes where its training
+//!    directories are gone;
+//! 2. **train**: the further seeds at the chosen rate (and the pilot's own
+//!    run at the chosen rate where it is not on disk); a run whose analysis
+//!    record is stored is not trained again;
 //! 3. **analyze**: `crate::reproduce::netclaims` on every checkpoint of each
 //!    chosen-rate run (stride 1, all four claims, `analyze_samples` samples,
 //!    top-k `top_k`, default thresholds, matched-pair seed = the run's seed),
@@ -35,6 +40,7 @@
 //! family) and `report`.
 
 pub mod config;
+pub mod ledger;
 pub mod plan;
 pub mod record;
 pub mod report;

@@ -2,7 +2,7 @@
 //! shards. Order: the pilot (every family at every candidate rate with the
 //! pilot seed, at the pilot's K), then the further runs of every row (family
 //! x K, at the rate the pilot chose; the pilot's own run is seed 0 of the
-//! pilot-K row), then the analysis of every row and seed. A shard `I/N`
+//! pilot-K row, reused where it is on disk), then the analysis of every row and seed. A shard `I/N`
 //! takes the jobs whose index in that order is `I - 1` modulo `N`, so the
 //! shards partition the plan. A pilot job trains its rate on the network of
 //! the family's current pilot round (a repeated round, widened or
@@ -17,7 +17,7 @@ use crate::reproduce::ReproduceError;
 pub enum Stage {
     /// Seed-0 runs at every candidate rate.
     Pilot,
-    /// Further seeds at the chosen rate.
+    /// Every seed at the chosen rate (the pilot's run reused).
     Train,
     /// The analysis of every family and seed.
     Analyze,
@@ -119,10 +119,8 @@ pub fn plan(config: &NetGridConfig) -> Vec<Job> {
             .iter()
             .map(move |&lr| Job::Pilot { family, lr })
     });
-    let pilot_k = config.pilot_classes();
     let train = config.rows().into_iter().flat_map(move |r| {
-        let from = usize::from(r.classes == pilot_k);
-        config.seeds[from..].iter().map(move |&seed| Job::Train {
+        config.seeds.iter().map(move |&seed| Job::Train {
             family: r.family,
             classes: r.classes,
             seed,

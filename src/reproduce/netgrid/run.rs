@@ -21,6 +21,7 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use super::config::{run_dir, Family, NetGridConfig};
+use super::ledger::{load_ledger, record_pilot_run, PilotLedgerEntry, PilotRunPlan};
 use super::plan::{select, Job, Stage};
 use super::record::{
     load_checked, pilot_record_path, run_record_path, save_checked, stored_run_record,
@@ -318,6 +319,16 @@ fn curves(run: &TrainReport) -> Curves {
     }
 }
 
+/// The pilot candidate at `lr` from its training curves.
+fn candidate(lr: f64, cv: &Curves, f: &Family, c: &NetGridConfig) -> PilotCandidate {
+    PilotCandidate {
+        lr,
+        accuracy: cv.accuracy.last().copied().unwrap_or(f64::NAN),
+        loss: cv.loss.last().copied().unwrap_or(f64::NAN),
+        premise: PremiseOutcome::of(&premise_met(f.loss, &cv.accuracy, &cv.loss, &c.premise)),
+    }
+}
+
 /// Where a family's pilot stands.
 enum PilotState {
     /// Every round complete: the record of the pilot.
@@ -343,12 +354,14 @@ fn pilot_rules(c: &NetGridConfig, f: &Family) -> PilotRules {
     }
 }
 
-/// Walks the pilot rounds of family `fi` over the runs on disk.
+/// Walks the pilot rounds of family `fi` over the runs on disk and the
+/// family's ledger (a run on disk missing from the ledger is added to it).
 fn pilot_state(s: &NetGridSettings, fi: usize) -> PilotState {
     let c = &s.config;
     let f = &c.family[fi];
     let seed = c.pilot_seed();
     let rules = pilot_rules(c, f);
+    let ledger = load_ledger(&s.out, &f.id());
     let mut variant = PilotVariant::default();
     let mut rounds: Vec<PilotRound> = Vec::new();
     loop {
@@ -364,22 +377,30 @@ fn pilot_state(s: &NetGridSettings, fi: usize) -> PilotState {
             };
             let dir = planned_dir(&s.work, c, fi, &p);
             let planned = planned_settings(c, &p, None, None);
+            let plan = PilotRunPlan::of(c, f, variant, lr);
             match reusable_run(&dir, &planned, p.classes) {
                 Ok(run) => {
                     let cv = curves(&run);
-                    cands.push(PilotCandidate {
-                        lr,
-                        accuracy: cv.accuracy.last().copied().unwrap_or(f64::NAN),
-                        loss: cv.loss.last().copied().unwrap_or(f64::NAN),
-                        premise: PremiseOutcome::of(&premise_met(
-                            f.loss,
-                            &cv.accuracy,
-                            &cv.loss,
-                            &c.premise,
-                        )),
-                    })
+                    if ledger.as_ref().is_ok_and(|l| l.find(&plan).is_none()) {
+                        // A ledger that cannot be written leaves the run on
+                        // disk as the evidence; the pilot goes on from it.
+                        let _ = record_pilot_run(
+                            &s.out,
+                            &f.id(),
+                            PilotLedgerEntry {
+                                plan,
+                                curves: cv.clone(),
+                                diverged: run.diverged,
+                                seconds: run.seconds,
+                            },
+                        );
+                    }
+                    cands.push(candidate(lr, &cv, f, c));
                 }
-                Err(why) => missing.push((lr, format!("{}: {why}", dir.display()))),
+                Err(why) => match ledger.as_ref().ok().and_then(|l| l.find(&plan)) {
+                    Some(e) => cands.push(candidate(lr, &e.curves, f, c)),
+                    None => missing.push((lr, format!("{}: {why}", dir.display()))),
+                },
             }
         }
         if !missing.is_empty() {
@@ -691,18 +712,20 @@ pub fn net_grid(s: &NetGridSettings, progress: &dyn Progress) -> Result<NetGridR
                 run_jobs(s, ("pilot", progress), pass, &tally, &|job| match job {
                     Job::Pilot { family, lr } => match pilot_state(s, family) {
                         PilotState::Decided(_) if !first => Ok("pilot decided".into()),
-                        PilotState::Decided(rec) => ensure_trained(
-                            s,
-                            family,
-                            &Planned {
+                        PilotState::Decided(rec) => {
+                            let p = Planned {
                                 family: &c.family[family],
                                 classes: c.pilot_classes(),
                                 variant: rec.variant,
                                 lr,
                                 seed: c.pilot_seed(),
-                            },
-                        )
-                        .map(train_msg),
+                            };
+                            if planned_dir(&s.work, c, family, &p).exists() {
+                                ensure_trained(s, family, &p).map(train_msg)
+                            } else {
+                                Ok("pilot decided from its ledger".into())
+                            }
+                        }
                         PilotState::Pending { variant, missing } => {
                             if !missing.iter().any(|(m, _)| *m == lr) {
                                 return Ok("trained; round waits for other rates".into());
@@ -798,7 +821,18 @@ pub fn net_grid(s: &NetGridSettings, progress: &dyn Progress) -> Result<NetGridR
                 seed,
             };
             match job {
-                Job::Train { .. } => ensure_trained(s, fi, &planned_run).map(train_msg),
+                Job::Train { .. } => {
+                    // A run whose analysis is stored is not trained again.
+                    let path = run_record_path(&s.out, &c.row_id(fi, classes), seed);
+                    let planned = NetRunConfig::for_row(c, f, classes, &choice, variant);
+                    if !s.reanalyze
+                        && !planned_dir(&s.work, c, fi, &planned_run).exists()
+                        && stored_run_record(&path, &planned).is_some()
+                    {
+                        return Ok("not trained: its analysis record is stored".into());
+                    }
+                    ensure_trained(s, fi, &planned_run).map(train_msg)
+                }
                 _ => {
                     let path = run_record_path(&s.out, &c.row_id(fi, classes), seed);
                     let planned = NetRunConfig::for_row(c, f, classes, &choice, variant);
