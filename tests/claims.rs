@@ -10,7 +10,10 @@ use superlinear::claims::{registry, run_all, Catalogue, CheckSettings, Status};
 use superlinear::reproduce::claim_docs::{
     readme_block, rendered, rewrite_catalogue, splice_readme, BEGIN, END, REGENERATE,
 };
-use superlinear::reproduce::evidence::{claims_evidence, EvidenceSettings};
+use superlinear::reproduce::evidence::{
+    claims_evidence, net_grid_lines, EvidenceSettings, NET_GRID_CLAIMS, NET_K3_TOML,
+};
+use superlinear::reproduce::netgrid::NETGRID_TOML;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_superlinear"))
@@ -273,12 +276,28 @@ fn claims_command_exit_codes_and_json() {
     assert_eq!(v["claims"][0]["derivation"]["status"], "verified");
     assert_eq!(v["claims"][0]["networks"]["status"], "unchecked");
     assert!(!String::from_utf8_lossy(&ok.stdout).contains("\"Ok\""));
-    // C14 on the committed grid: a counterexample, exit 1.
+    // C14 on the committed Table 1 records: exit 1 exactly when a line is
+    // a counterexample, the text naming the grid's source and status.
     let c14 = bin().args(["claims", "--claim", "C14"]).output().unwrap();
     let text = String::from_utf8_lossy(&c14.stdout);
-    assert_eq!(c14.status.code(), Some(1), "{text}");
+    let json = bin()
+        .args(["claims", "--claim", "C14", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let net = v["claims"][0]["networks"]["status"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let failed =
+        net == "counterexample" || v["claims"][0]["derivation"]["status"] == "counterexample";
+    assert_eq!(c14.status.code(), Some(i32::from(failed)), "{text}");
     assert!(text.contains("Sec. 4, Table 1, Table 3, App. B"), "{text}");
-    assert!(text.contains("networks    counterexample"), "{text}");
+    assert!(text.contains(&format!("networks    {net}")), "{text}");
+    assert!(
+        text.contains("net-grid --config experiments/table1-v2.toml"),
+        "{text}"
+    );
     for args in [
         vec!["claims", "--claim", "C99"],
         vec!["claims", "--cases", "0"],
@@ -292,4 +311,58 @@ fn claims_command_exit_codes_and_json() {
             "{args:?}"
         );
     }
+}
+
+/// The K = 3 net grid joins the K = 10 grid's networks lines, each of its
+/// families judged as its own (`<data>-<model>-k3-<loss>`, so that C13's
+/// CE-vs-MSE pairing finds them); without its config nothing of it appears.
+#[test]
+fn k3_net_grid_joins_the_networks_lines_as_its_own_families() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let net = (
+        repo.join("experiments/results/net"),
+        repo.join(NETGRID_TOML),
+    );
+    let k3 = (
+        repo.join("experiments/results/net-k3"),
+        repo.join(NET_K3_TOML),
+    );
+    let both = net_grid_lines(&[net.clone(), k3]).unwrap();
+    let alone = net_grid_lines(&[net.clone()]).unwrap();
+    let missing = net_grid_lines(&[net, (repo.join("net-k3"), repo.join("no-such.toml"))]).unwrap();
+    assert_eq!(alone, missing);
+    for id in NET_GRID_CLAIMS {
+        assert!(
+            both[id].summary.contains("of 10 families"),
+            "{id}: {}",
+            both[id].summary
+        );
+        assert!(
+            alone[id].summary.contains("of 8 families"),
+            "{id}: {}",
+            alone[id].summary
+        );
+        assert!(
+            !alone[id].details.iter().any(|d| d.contains("-k3-")),
+            "{id}"
+        );
+        for fam in ["mnist-mlp-k3-ce", "mnist-mlp-k3-mse"] {
+            assert!(
+                both[id]
+                    .details
+                    .iter()
+                    .any(|d| d.starts_with(&format!("{fam}: "))),
+                "{id}: {:?}",
+                both[id].details
+            );
+        }
+    }
+    assert!(
+        both["C13"]
+            .details
+            .iter()
+            .any(|d| d.starts_with("mnist-mlp-k3 CE vs MSE entanglement: ")),
+        "{:?}",
+        both["C13"].details
+    );
 }

@@ -8,7 +8,7 @@ use superlinear::claims::c14::{
 };
 use superlinear::claims::c9::{judge_grid_fits, NetFit};
 use superlinear::claims::evidence::exit_code;
-use superlinear::claims::grid::{grid_line, GridJudgement};
+use superlinear::claims::grid::GridJudgement;
 use superlinear::claims::Status;
 use superlinear::loss::Loss;
 use superlinear::reproduce::render::judgements_markdown;
@@ -194,38 +194,4 @@ fn judgements_render_with_the_results_document_words() {
          - 1 <= gamma <= 2 (C9 on real networks; every run's gamma and gamma_awd): **unchecked** (0/0 fits hold)\n"
     );
     assert_eq!(exit_code(js.iter().map(|j| j.status)), 1);
-}
-
-#[test]
-fn grid_line_folds_the_judgements_of_a_claim() {
-    let not_scored = vec!["MNIST CNN K=6 MSE seed 0 (acc 0.170)".to_string()];
-    // Every statement held: verified, the runs below the premise listed.
-    let held = grid_line(&judge_grid(&paper_like()), &not_scored, "runs");
-    assert_eq!(held.status, Status::Verified, "{held:?}");
-    assert!(
-        held.details.last().unwrap().contains("not scored"),
-        "{held:?}"
-    );
-    assert_eq!(held.source, "runs");
-    // One broken statement makes the line a counterexample naming the row.
-    let mut rows = paper_like();
-    rows[2].gamma = Some(0.983);
-    let broken = grid_line(&judge_grid(&rows), &[], "runs");
-    assert_eq!(broken.status, Status::Counterexample);
-    assert!(
-        broken.summary.starts_with("2 of 4 statements broken"),
-        "{}",
-        broken.summary
-    );
-    assert!(
-        broken.details[0].contains("CIFAR-10 CNN K=10 CE gamma 0.983"),
-        "{broken:?}"
-    );
-    // Runs exist but none met the premise: not reproduced; nothing at all: unchecked.
-    let none = grid_line(&judge_grid(&[]), &not_scored, "runs");
-    assert_eq!(none.status, Status::NotReproduced);
-    assert_eq!(
-        grid_line(&judge_grid(&[]), &[], "runs").status,
-        Status::Unchecked
-    );
 }

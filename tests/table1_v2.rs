@@ -261,10 +261,37 @@ fn table1_v2_report_scores_premise_seeds_only_and_lists_rows_not_reproduced() {
     // CE K=10: one premise seed only: not reproduced.
     save(0, 10, 0, true, 0.7, 0.8);
     save(0, 10, 1, false, 0.6, 0.6);
-    // MSE K=10: no record: not run.
+    // MSE K=10: no record: not run; its family's pilot is under way (one
+    // rate on the configured network, one diverged on the widened one).
+    let entry = |widen: u32, lr: f64, acc: f64, diverged: Option<usize>| PilotLedgerEntry {
+        plan: PilotRunPlan::of(
+            &c,
+            &c.family[1],
+            PilotVariant {
+                widen,
+                ..PilotVariant::default()
+            },
+            lr,
+        ),
+        curves: Curves {
+            accuracy: vec![0.1, acc],
+            loss: vec![2.3, 1.0],
+        },
+        diverged,
+        seconds: 900.0,
+    };
+    record_pilot_run(&out, "mnist-mlp-mse", entry(0, 0.1, 0.62, None)).unwrap();
+    record_pilot_run(&out, "mnist-mlp-mse", entry(1, 0.3, 0.1, Some(1))).unwrap();
     let r = report_only(&settings(&c, &out), &Silent).unwrap();
+    // Every statement holds on the scored rows, but a row not run could
+    // still break one: insufficient evidence, never verified.
     let line = &r.lines["C14"];
-    assert_eq!(line.status, Status::Verified, "{line:?}");
+    assert_eq!(line.status, Status::InsufficientEvidence, "{line:?}");
+    assert!(
+        line.details.iter().all(|d| d.ends_with("verified")),
+        "{line:?}"
+    );
+    assert_eq!(r.lines["C9"].status, Status::InsufficientEvidence);
     assert!(
         line.summary
             .contains("2 of 4 rows scored, 1 not reproduced, 1 not run"),
@@ -297,6 +324,17 @@ fn table1_v2_report_scores_premise_seeds_only_and_lists_rows_not_reproduced() {
     );
     assert!(
         doc.contains("- mnist-mlp-mse-k10: not run (no analysis record)"),
+        "{doc}"
+    );
+    assert!(
+        doc.contains(&format!(
+            "- mnist-mlp-mse: pilot under way, no rate chosen yet; network as configured: 1 of {n} rates trained (lr 0.1: acc 0.6200); network PilotVariant {{ widen: 1, init: FanIn }}: 1 of {n} rates trained (lr 0.3: diverged)",
+            n = c.lr_candidates.len()
+        )),
+        "{doc}"
+    );
+    assert!(
+        doc.contains("CPU-hours in these records: pilot training 0.50 (2 runs)"),
         "{doc}"
     );
     // The CE K=10 gamma 0.7 would break "CE gamma > 1" had it been scored.

@@ -35,9 +35,11 @@
 //! empirical reading `1 <= mean gamma <= 2` ([`gamma_in_one_two`]), each
 //! listed with the seed spread (mean +- sample std, n) of the rows it
 //! checked. [`seeded_line`] folds them: `counterexample` when a statement is
-//! broken, `verified` when all five were checked and held, `not reproduced`
-//! when rows ran but none was scored, `insufficient evidence` otherwise
-//! (nothing run, or a statement with no scored row).
+//! broken, `verified` when all five were checked and held and every row ran
+//! (a row not run could still break one), `not reproduced` when every row
+//! ran but none was scored, `insufficient evidence` otherwise (rows not run,
+//! or a statement with no scored row). [`seeded_c9_line`] folds the fifth
+//! statement alone the same way: C9's networks line.
 
 use crate::claims::evidence::{Line, Status};
 use crate::claims::grid::GridJudgement;
@@ -155,6 +157,9 @@ pub fn awd_close_to_gamma(rows: &[GridRow]) -> GridJudgement {
     )
 }
 
+/// The statement of [`gamma_in_one_two`].
+pub const IN_ONE_TWO: &str = "1 <= gamma <= 2";
+
 /// 1 <= mean gamma <= 2 in every row (C9's empirical reading on Table 1).
 pub fn gamma_in_one_two(rows: &[GridRow]) -> GridJudgement {
     let (mut n, mut f) = (0, Vec::new());
@@ -166,7 +171,7 @@ pub fn gamma_in_one_two(rows: &[GridRow]) -> GridJudgement {
             }
         }
     }
-    GridJudgement::decide("C14", "1 <= gamma <= 2", "rows", n, f)
+    GridJudgement::decide("C14", IN_ONE_TWO, "rows", n, f)
 }
 
 /// Seeds of a row that must meet the premise for the row to be scored.
@@ -310,6 +315,25 @@ pub fn judge_seeded(rows: &[SeededRow]) -> Vec<SeededJudgement> {
 
 /// C14's line over the seeded grid (module doc); `source` names the records.
 pub fn seeded_line(judgements: &[SeededJudgement], rows: &[SeededRow], source: &str) -> Line {
+    fold("C14 at the premise", judgements, rows, source)
+}
+
+/// C9's empirical reading over the seeded grid: the fifth statement of
+/// [`judge_seeded`] (`1 <= mean gamma <= 2` on every scored row), folded as
+/// [`seeded_line`] folds all five.
+pub fn seeded_c9_line(judgements: &[SeededJudgement], rows: &[SeededRow], source: &str) -> Line {
+    let fifth: Vec<SeededJudgement> = judgements
+        .iter()
+        .filter(|j| j.judgement.statement == IN_ONE_TWO)
+        .cloned()
+        .collect();
+    let mut line = fold("C9 on Table 1 at the premise", &fifth, rows, source);
+    line.details
+        .extend(fifth.iter().flat_map(|j| j.spread.clone()));
+    line
+}
+
+fn fold(what: &str, judgements: &[SeededJudgement], rows: &[SeededRow], source: &str) -> Line {
     let count = |st: RowStanding| rows.iter().filter(|r| r.standing() == st).count();
     let (scored, not_rep, not_run) = (
         count(RowStanding::Scored),
@@ -323,12 +347,13 @@ pub fn seeded_line(judgements: &[SeededJudgement], rows: &[SeededRow], source: &
     let status = if !broken.is_empty() {
         Status::Counterexample
     } else if scored > 0
+        && not_run == 0
         && judgements
             .iter()
             .all(|j| j.judgement.status == Status::Verified)
     {
         Status::Verified
-    } else if scored == 0 && not_rep > 0 {
+    } else if scored == 0 && not_rep > 0 && not_run == 0 {
         Status::NotReproduced
     } else {
         Status::InsufficientEvidence
@@ -346,7 +371,7 @@ pub fn seeded_line(judgements: &[SeededJudgement], rows: &[SeededRow], source: &
     let mut line = Line::new(
         status,
         format!(
-            "C14 at the premise: {scored} of {} rows scored, {not_rep} not reproduced, {not_run} not run; {}",
+            "{what}: {scored} of {} rows scored, {not_rep} not reproduced, {not_run} not run; {}",
             rows.len(),
             held.join("; ")
         ),
@@ -462,5 +487,71 @@ mod tests {
         let failed = vec![row("A CE", "A", Loss::CrossEntropy, 4, &[1.2], &[1.2])];
         let l = seeded_line(&judge_seeded(&failed), &failed, "x");
         assert_eq!(l.status, Status::NotReproduced);
+    }
+
+    /// Statements that hold on the scored rows of a grid with rows not run
+    /// are not a verdict (a row not run could break them); a statement
+    /// broken on a scored row is one. C9's line folds the fifth alone.
+    #[test]
+    fn rows_not_run_leave_holding_statements_insufficient() {
+        let mut rows = vec![
+            row(
+                "A CE",
+                "A",
+                Loss::CrossEntropy,
+                4,
+                &[1.3, 1.32],
+                &[1.31, 1.3],
+            ),
+            row(
+                "A MSE",
+                "A",
+                Loss::SoftmaxMse,
+                4,
+                &[1.02, 1.04],
+                &[1.05, 1.06],
+            ),
+            row("B CE", "B", Loss::CrossEntropy, 0, &[], &[]),
+        ];
+        let j = judge_seeded(&rows);
+        assert!(j.iter().all(|x| x.judgement.status == Status::Verified));
+        let l = seeded_line(&j, &rows, "x");
+        assert_eq!(l.status, Status::InsufficientEvidence);
+        assert!(l
+            .summary
+            .contains("2 of 3 rows scored, 0 not reproduced, 1 not run"));
+        let c9 = seeded_c9_line(&j, &rows, "x");
+        assert_eq!(c9.status, Status::InsufficientEvidence);
+        assert!(
+            c9.summary
+                .starts_with("C9 on Table 1 at the premise: 2 of 3"),
+            "{}",
+            c9.summary
+        );
+        assert!(c9.summary.contains("1 <= gamma <= 2 2/2"), "{}", c9.summary);
+        assert_eq!(c9.details.len(), 3, "{:?}", c9.details);
+        rows.pop();
+        assert_eq!(
+            seeded_c9_line(&judge_seeded(&rows), &rows, "x").status,
+            Status::Verified
+        );
+        rows.push(row(
+            "B CE",
+            "B",
+            Loss::CrossEntropy,
+            4,
+            &[2.3, 2.4],
+            &[2.3, 2.4],
+        ));
+        rows.push(row("C CE", "C", Loss::CrossEntropy, 0, &[], &[]));
+        let j = judge_seeded(&rows);
+        let c9 = seeded_c9_line(&j, &rows, "x");
+        assert_eq!(c9.status, Status::Counterexample);
+        assert!(
+            c9.details[0].contains("B CE gamma 2.350"),
+            "{:?}",
+            c9.details
+        );
+        assert_eq!(seeded_line(&j, &rows, "x").status, Status::Counterexample);
     }
 }

@@ -47,6 +47,8 @@ pub fn run(args: ClaimsArgs) -> Result<i32> {
             || checks.cases != defaults.checks.cases
             || args.sources.records != defaults.records
             || args.sources.net_config != defaults.net_config
+            || args.sources.table1_config != defaults.table1_config
+            || args.sources.net_k3_config != defaults.net_k3_config
         {
             bail!("--write: the documents are generated at the default --seed, --cases and --records for every claim; drop --claim and those flags");
         }

@@ -11,8 +11,8 @@ use clap::Args;
 
 use superlinear::claims::CheckSettings;
 use superlinear::reproduce::config::RUNS_DIR;
-use superlinear::reproduce::evidence::{EvidenceSettings, RECORDS_DIR};
-use superlinear::reproduce::netgrid::NETGRID_TOML;
+use superlinear::reproduce::evidence::{EvidenceSettings, NET_K3_TOML, RECORDS_DIR};
+use superlinear::reproduce::netgrid::{NETGRID_TOML, TABLE1_V2_TOML};
 
 /// `--seed` and `--cases` of the synthetic checks.
 #[derive(Debug, Args)]
@@ -32,11 +32,12 @@ impl ChecksArgs {
     }
 }
 
-/// `--records`, `--configs` and `--net-config`: the committed records and
+/// `--records`, `--configs`, `--net-config` and `--table1-config`: the
+/// committed records and
 /// the grids' configs the networks' lines are judged from.
 #[derive(Debug, Args)]
 pub struct RecordsArgs {
-    /// Directory of the committed records (`reduced/runs/`, `net/`).
+    /// Directory of the committed records (`table1-v2/`, `net/`, `net-k3/`).
     #[arg(long, default_value = RECORDS_DIR)]
     pub records: PathBuf,
     /// Directory of the Table 1 grid's run configs.
@@ -45,6 +46,13 @@ pub struct RecordsArgs {
     /// The net-claims grid's config (its families and seeds).
     #[arg(long, default_value = NETGRID_TOML)]
     pub net_config: PathBuf,
+    /// Table 1 at the premise: its config (rows and seeds; records under
+    /// `<records>/table1-v2/`).
+    #[arg(long, default_value = TABLE1_V2_TOML)]
+    pub table1_config: PathBuf,
+    /// The net-claims grid at K = 3 (records under `<records>/net-k3/`).
+    #[arg(long, default_value = NET_K3_TOML)]
+    pub net_k3_config: PathBuf,
 }
 
 impl RecordsArgs {
@@ -57,6 +65,8 @@ impl RecordsArgs {
             records: self.records,
             configs: self.configs,
             net_config: self.net_config,
+            table1_config: self.table1_config,
+            net_k3_config: self.net_k3_config,
         }
     }
 }

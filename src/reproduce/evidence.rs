@@ -7,12 +7,13 @@
 //!   on networks.
 //! - **networks**: the premise and the empirical statement on trained
 //!   networks, judged from the committed records under `--records`
-//!   (default `experiments/results`): C14's four statements and C9's
-//!   `1 <= gamma <= 2` on every finite fit from the Table 1 grid
-//!   (`reduced/runs/`, aggregated as `reproduce --report-only` does, runs
-//!   below their training-accuracy premise listed and not scored, judged by
-//!   `crate::claims::c14`, `crate::claims::c9` and folded into one line by
-//!   `crate::claims::grid::grid_line`); C6, C7, C13, C15 from the net-claims
+//!   (default `experiments/results`): C14's five statements and C9's
+//!   `1 <= gamma <= 2` from Table 1 at the paper's premise (grid v2,
+//!   `table1-v2/` under the config `--table1-config`, default
+//!   `experiments/table1-v2.toml`: rows scored on their premise seeds, rows
+//!   below it not reproduced, rows without records not run, judged by
+//!   `crate::claims::c14::judge_seeded`, as `net-grid --report-only` writes
+//!   them in its RESULTS.md); C6, C7, C13, C15 from the net-claims
 //!   grid records under `net/` ([`net_grid_lines`]); every other claim is
 //!   `unchecked` with the reason it has no network line.
 //!
@@ -26,15 +27,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::aggregate::{judgements, scored, table_rows, TableId, DEFAULT_MIN_TRAIN_PROGRESS};
+use super::aggregate::{TableId, DEFAULT_MIN_TRAIN_PROGRESS};
 use super::config::{ConfigSet, RowFilter, Scale};
-use super::grid::{plan, ReproduceSettings};
+use super::grid::ReproduceSettings;
 use super::netgrid::config::NetGridConfig;
 use super::netgrid::record::load_all;
 use super::shard::Shard;
 use super::ReproduceError;
 use crate::claims::evidence::{exit_code, Line, Status};
-use crate::claims::grid::grid_line;
 use crate::claims::report::Provenance;
 use crate::claims::{registry, run_all, Catalogue, CheckSettings, ClaimKind};
 use crate::published::Published;
@@ -55,12 +55,17 @@ pub struct EvidenceSettings {
     pub checks: CheckSettings,
     /// Only this claim (an id such as `C9`), or every claim.
     pub only: Option<String>,
-    /// Directory of the committed records (`reduced/runs/`, `net/`).
+    /// Directory of the committed records (`table1-v2/`, `net/`, `net-k3/`).
     pub records: PathBuf,
     /// Directory of the Table 1 grid's run configs.
     pub configs: PathBuf,
     /// The net-claims grid's config (`experiments/netgrid.toml`).
     pub net_config: PathBuf,
+    /// Table 1 at the premise: its config (`experiments/table1-v2.toml`).
+    pub table1_config: PathBuf,
+    /// The net-claims grid at K = 3 (`experiments/netgrid-k3.toml`; records
+    /// under `net-k3/`, its families judged as `<data>-<model>-k3-<loss>`).
+    pub net_k3_config: PathBuf,
 }
 
 impl Default for EvidenceSettings {
@@ -71,6 +76,8 @@ impl Default for EvidenceSettings {
             records: PathBuf::from(RECORDS_DIR),
             configs: PathBuf::from(super::config::RUNS_DIR),
             net_config: PathBuf::from(super::netgrid::NETGRID_TOML),
+            table1_config: PathBuf::from(super::netgrid::TABLE1_V2_TOML),
+            net_k3_config: PathBuf::from(NET_K3_TOML),
         }
     }
 }
@@ -119,11 +126,14 @@ pub fn claims_evidence(s: &EvidenceSettings) -> Result<EvidenceReport, Reproduce
     let catalogue = Catalogue::builtin()?;
     let wants_table1 = rows.iter().any(|r| r.id == "C9" || r.id == "C14");
     let (c14, c9) = if wants_table1 {
-        table1_lines(&s.records, &s.configs)?
+        table1_lines(&s.records.join(TABLE1_DIR), &s.table1_config)?
     } else {
         (Line::unchecked(""), Line::unchecked(""))
     };
-    let mut net = net_grid_lines(&s.records.join("net"), &s.net_config)?;
+    let mut net = net_grid_lines(&[
+        (s.records.join("net"), s.net_config.clone()),
+        (s.records.join(NET_K3_DIR), s.net_k3_config.clone()),
+    ])?;
     let checks = registry();
     let mut claims = Vec::new();
     for r in &rows {
@@ -187,50 +197,25 @@ pub fn no_network_line(id: &str) -> &'static str {
     }
 }
 
-/// C14's and C9's network lines from the Table 1 grid under
-/// `records/reduced/runs` (module doc); both `unchecked` when it holds no
-/// record.
-pub fn table1_lines(records: &Path, configs: &Path) -> Result<(Line, Line), ReproduceError> {
-    let out = records.join(Scale::Reduced.name());
-    let runs = out.join("runs");
-    let seeds = max_seed(&runs).map_or(0, |s| s as usize + 1);
-    if seeds == 0 {
-        let why = format!("no Table 1 grid records under {}", runs.display());
-        return Ok((Line::unchecked(why.clone()), Line::unchecked(why)));
+/// Where grid v2's records live under the records directory.
+pub const TABLE1_DIR: &str = "table1-v2";
+
+/// C14's and C9's network lines from Table 1 at the premise: the records
+/// under `dir` of the grid `config` (module doc); both `unchecked`, with
+/// the reason, when the config is missing or no record exists.
+pub fn table1_lines(dir: &Path, config: &Path) -> Result<(Line, Line), ReproduceError> {
+    let unchecked = |why: String| Ok((Line::unchecked(why.clone()), Line::unchecked(why)));
+    if !config.exists() {
+        return unchecked(format!("no Table 1 grid config at {}", config.display()));
     }
-    let settings = report_settings(out, configs, TableId::One, seeds)?;
-    let p = plan(&settings, &crate::progress::Silent)?;
-    let rows = table_rows(
-        &settings.published,
-        &p.rows,
-        &p.records,
-        TableId::One,
-        settings.min_train_progress,
-    );
-    let judged = judgements(&rows, &scored(&p.records, settings.min_train_progress));
-    let not_scored: Vec<String> = rows
-        .iter()
-        .flat_map(|r| {
-            r.below_floor
-                .iter()
-                .map(move |b| format!("{} {b}", r.row.label()))
-        })
-        .collect();
-    let source = format!(
-        "{} ({} records; superlinear reproduce --table 1 --scale reduced --seeds {seeds} --report-only)",
-        runs.display(),
-        p.records.len()
-    );
-    let of = |claim: &str| -> Vec<_> {
-        judged
-            .iter()
-            .filter(|j| j.claim == claim)
-            .cloned()
-            .collect()
-    };
+    let config = NetGridConfig::load(config)?;
+    let stored = load_all(dir, &config, &crate::progress::Silent);
+    if stored.runs.is_empty() {
+        return unchecked(format!("no Table 1 grid records under {}", dir.display()));
+    }
     Ok((
-        grid_line(&of("C14"), &not_scored, &source),
-        grid_line(&of("C9"), &not_scored, &source),
+        super::netgrid::table1::c14_line(&config, &stored),
+        super::netgrid::table1::c9_line(&config, &stored),
     ))
 }
 
@@ -281,35 +266,67 @@ pub fn max_seed(runs: &Path) -> Option<u64> {
         .max()
 }
 
-/// The network lines of the net-claims grid's claims from its records under
-/// `dir`, judged by `crate::claims::netgrid` over the families and seeds of
-/// `config` (`experiments/netgrid.toml`). Without a config or records every
-/// line is `unchecked`, with the reason.
-pub fn net_grid_lines(dir: &Path, config: &Path) -> Result<BTreeMap<String, Line>, ReproduceError> {
+/// The K = 3 net-claims grid's config.
+pub const NET_K3_TOML: &str = "experiments/netgrid-k3.toml";
+
+/// Where its records live under the records directory.
+pub const NET_K3_DIR: &str = "net-k3";
+
+/// The network lines of the net-claims grid's claims from the records of
+/// each `(dir, config)` grid (the K = 10 grid first), judged together by
+/// `crate::claims::netgrid` over every family and seed: a family of a grid
+/// at another K than the first's counts as its own family
+/// `<data>-<model>-k<K>-<loss>`.
+/// A grid whose config is missing adds nothing (the first's absence makes
+/// every line `unchecked`, with the reason); without records every line is
+/// `unchecked`.
+pub fn net_grid_lines(
+    grids: &[(PathBuf, PathBuf)],
+) -> Result<BTreeMap<String, Line>, ReproduceError> {
     let unchecked = |why: String| {
         NET_GRID_CLAIMS
             .iter()
             .map(|id| (id.to_string(), Line::unchecked(why.clone())))
             .collect()
     };
-    if !config.exists() {
-        return Ok(unchecked(format!(
-            "no net-grid config at {}",
-            config.display()
-        )));
+    let (mut runs, mut families, mut first_k) = (Vec::new(), Vec::new(), None);
+    for (i, (dir, config)) in grids.iter().enumerate() {
+        if !config.exists() {
+            if i == 0 {
+                return Ok(unchecked(format!(
+                    "no net-grid config at {}",
+                    config.display()
+                )));
+            }
+            continue;
+        }
+        let config = NetGridConfig::load(config)?;
+        let k = config.pilot_classes();
+        let first = *first_k.get_or_insert(k);
+        // `<data>-<model>-k<K>-<loss>`: C13's CE-vs-MSE pairing reads the
+        // loss from the suffix.
+        let label = |id: &str| match id.rsplit_once('-') {
+            Some((head, loss)) if k != first => format!("{head}-k{k}-{loss}"),
+            _ => id.to_string(),
+        };
+        let stored = load_all(dir, &config, &crate::progress::Silent);
+        families.extend(config.family_ids().iter().map(|id| label(id)));
+        runs.extend(stored.runs.into_iter().map(|mut r| {
+            r.config.family = label(&r.config.family);
+            r
+        }));
     }
-    let config = NetGridConfig::load(config)?;
-    let stored = load_all(dir, &config, &crate::progress::Silent);
-    if stored.runs.is_empty() {
+    if runs.is_empty() {
         return Ok(unchecked(format!(
             "no net-grid records under {}",
-            dir.display()
+            grids
+                .iter()
+                .map(|(d, _)| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" or ")
         )));
     }
-    Ok(super::netgrid::net_grid_lines(
-        &stored.runs,
-        &config.family_ids(),
-    ))
+    Ok(super::netgrid::net_grid_lines(&runs, &families))
 }
 
 /// The statuses of the two lines of every claim, by id.

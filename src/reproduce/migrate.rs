@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::netgrid::ledger::PilotLedger;
 use super::netgrid::record::{NetRunRecord, PilotRecord, SCHEMA_VERSION};
 use super::record::{checked_body, with_checksum, Checksum, RunRecord, RUN_SCHEMA_VERSION};
 use super::{write_atomic, ReproduceError};
@@ -32,6 +33,8 @@ pub enum RecordKind {
     NetRun,
     /// A `net-grid` pilot record.
     Pilot,
+    /// A `net-grid` pilot ledger.
+    PilotLedger,
     /// The coupling-null grid.
     Grid,
     /// A figure record (`analyze --plot`).
@@ -62,6 +65,8 @@ fn kind_of(v: &Value) -> Option<RecordKind> {
         Some(RecordKind::NetRun)
     } else if has("candidates") {
         Some(RecordKind::Pilot)
+    } else if has("runs") && has("family") {
+        Some(RecordKind::PilotLedger)
     } else if has("analyze") && has("train") {
         Some(RecordKind::Run)
     } else if has("points") && has("settings") {
@@ -154,7 +159,7 @@ pub fn migrate_record(path: &Path, write: bool) -> Result<Migration, ReproduceEr
     let tags_removed = strip_legacy_tags(&mut expected);
     let version = match kind {
         RecordKind::Run => RUN_SCHEMA_VERSION,
-        RecordKind::NetRun | RecordKind::Pilot => SCHEMA_VERSION,
+        RecordKind::NetRun | RecordKind::Pilot | RecordKind::PilotLedger => SCHEMA_VERSION,
         RecordKind::Grid => GRID_SCHEMA_VERSION,
         RecordKind::Figure => FIGURE_SCHEMA_VERSION,
     };
@@ -166,6 +171,9 @@ pub fn migrate_record(path: &Path, write: bool) -> Result<Migration, ReproduceEr
             &mut r.schema_version
         })?,
         RecordKind::Pilot => through(path, &body, version, |r: &mut PilotRecord| {
+            &mut r.schema_version
+        })?,
+        RecordKind::PilotLedger => through(path, &body, version, |r: &mut PilotLedger| {
             &mut r.schema_version
         })?,
         RecordKind::Grid => through(path, &body, version, |r: &mut GridResults| {

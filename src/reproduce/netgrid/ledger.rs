@@ -144,3 +144,19 @@ pub fn record_pilot_run(
     ledger.runs.push(entry);
     save_checked(&pilot_ledger_path(out, family), &ledger)
 }
+
+/// The ledgers of `config`'s families under `out`, in family order (a
+/// family without one is absent), and the files that could not be read
+/// (path: reason).
+pub fn load_ledgers(out: &Path, config: &NetGridConfig) -> (Vec<PilotLedger>, Vec<String>) {
+    let (mut ledgers, mut skipped) = (Vec::new(), Vec::new());
+    for id in config.family_ids() {
+        if pilot_ledger_path(out, &id).is_file() {
+            match load_ledger(out, &id) {
+                Ok(l) => ledgers.push(l),
+                Err(e) => skipped.push(e.to_string()),
+            }
+        }
+    }
+    (ledgers, skipped)
+}

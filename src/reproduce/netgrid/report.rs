@@ -84,7 +84,7 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
     let _ = writeln!(
         s,
         "Written by `{command}` from the records beside this file; do not edit. \
-         Settings (`experiments/netgrid.toml`): K = {}, {} images per class, {} epochs, \
+         Settings (the command's config, `experiments/netgrid.toml` by default): K = {}, {} images per class, {} epochs, \
          a checkpoint every {}, learning rates {:?} (pilot on seed {}), seeds {:?}, \
          analysis on {} samples with top-k {} at every checkpoint.\n",
         config.pilot_classes(),
@@ -94,7 +94,9 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
         config.lr_candidates,
         config.pilot_seed(),
         config.seeds,
-        config.analyze_samples,
+        config
+            .analyze_samples
+            .min(config.pilot_classes() * config.per_class),
         config.top_k.unwrap_or(0)
     );
     let lines = net_grid_lines(&stored.runs, &families);
@@ -275,8 +277,16 @@ pub fn write_report(
             net_grid_lines(&stored.runs, &config.family_ids()),
         ),
         Classes::List(_) => (
-            super::table1::render(config, &stored, command),
-            BTreeMap::from([("C14".to_string(), super::table1::c14_line(config, &stored))]),
+            super::table1::render(
+                config,
+                &stored,
+                &super::ledger::load_ledgers(out, config),
+                command,
+            ),
+            BTreeMap::from([
+                ("C14".to_string(), super::table1::c14_line(config, &stored)),
+                ("C9".to_string(), super::table1::c9_line(config, &stored)),
+            ]),
         ),
     };
     write_atomic(&out.join("RESULTS.md"), &doc)?;

@@ -23,8 +23,9 @@
 use std::fmt::Write as _;
 
 use super::config::NetGridConfig;
+use super::ledger::PilotLedger;
 use super::record::{NetRunRecord, StoredRecords};
-use crate::claims::c14::{judge_seeded, seeded_line, RowStanding, SeededRow};
+use crate::claims::c14::{judge_seeded, seeded_c9_line, seeded_line, RowStanding, SeededRow};
 use crate::claims::evidence::Line;
 use crate::loss::Loss;
 use crate::published::Published;
@@ -114,8 +115,20 @@ pub fn c14_line(config: &NetGridConfig, stored: &StoredRecords) -> Line {
     seeded_line(&judge_seeded(&seeded), &seeded, SOURCE)
 }
 
+/// C9's empirical reading over the grid's records (`1 <= gamma <= 2` on
+/// the scored rows, `crate::claims::c14::seeded_c9_line`).
+pub fn c9_line(config: &NetGridConfig, stored: &StoredRecords) -> Line {
+    let seeded: Vec<SeededRow> = rows(config, stored).into_iter().map(|r| r.seeded).collect();
+    seeded_c9_line(&judge_seeded(&seeded), &seeded, SOURCE)
+}
+
 /// The results document of a grid over several K.
-pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> String {
+pub fn render(
+    config: &NetGridConfig,
+    stored: &StoredRecords,
+    (ledgers, unreadable): &(Vec<PilotLedger>, Vec<String>),
+    command: &str,
+) -> String {
     let published = Published::builtin().ok();
     let views = rows(config, stored);
     let seeded: Vec<SeededRow> = views.iter().map(|v| v.seeded.clone()).collect();
@@ -308,7 +321,7 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
     for f in &config.family {
         match stored.pilots.iter().find(|p| p.family == f.id()) {
             None => {
-                let _ = writeln!(s, "- {}: no pilot record yet", f.id());
+                let _ = writeln!(s, "- {}: {}", f.id(), pilot_progress(config, f, ledgers));
             }
             Some(p) => {
                 let chosen = match (&p.choice, &p.no_choice) {
@@ -337,7 +350,106 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
             }
         }
     }
+    let _ = writeln!(s, "\n## Compute\n");
+    let _ = writeln!(s, "{}", compute(config, stored, ledgers));
     let _ = writeln!(s, "\n## Rows not scored\n");
+    not_scored.extend(
+        unreadable
+            .iter()
+            .map(|e| format!("unreadable pilot ledger: {e}")),
+    );
     stored.write_not_scored(&mut s, not_scored);
     s
+}
+
+/// An undecided pilot from its ledger: the rounds seen so far, each with the
+/// final training accuracy of every rate trained.
+fn pilot_progress(
+    config: &NetGridConfig,
+    f: &super::config::Family,
+    ledgers: &[PilotLedger],
+) -> String {
+    let Some(l) = ledgers.iter().find(|l| l.family == f.id()) else {
+        return "no pilot run yet".into();
+    };
+    let mut variants: Vec<crate::claims::premise::PilotVariant> = Vec::new();
+    for e in &l.runs {
+        if !variants.contains(&e.plan.variant) {
+            variants.push(e.plan.variant);
+        }
+    }
+    let rounds: Vec<String> = variants
+        .iter()
+        .map(|v| {
+            let rates: Vec<String> = config
+                .lr_candidates
+                .iter()
+                .filter_map(|&lr| {
+                    let plan = super::ledger::PilotRunPlan::of(config, f, *v, lr);
+                    let e = l.find(&plan)?;
+                    let acc = e.curves.accuracy.last().copied().unwrap_or(f64::NAN);
+                    Some(if e.diverged.is_some() {
+                        format!("lr {lr}: diverged")
+                    } else {
+                        format!("lr {lr}: acc {acc:.4}")
+                    })
+                })
+                .collect();
+            format!(
+                "network {}: {} of {} rates trained ({})",
+                if v.is_default() {
+                    "as configured".to_string()
+                } else {
+                    format!("{v:?}")
+                },
+                rates.len(),
+                config.lr_candidates.len(),
+                rates.join(", ")
+            )
+        })
+        .collect();
+    format!("pilot under way, no rate chosen yet; {}", rounds.join("; "))
+}
+
+/// The CPU time of the records: pilot training (the ledgers), the further
+/// training and the analyses (the run records), against the budget of the
+/// preregistration. Training runs single-threaded, so its wall time is its
+/// CPU time; the analysis CPU time is the process's own.
+fn compute(config: &NetGridConfig, stored: &StoredRecords, ledgers: &[PilotLedger]) -> String {
+    let pilot: f64 = ledgers
+        .iter()
+        .flat_map(|l| &l.runs)
+        .map(|e| e.seconds)
+        .filter(|x| x.is_finite())
+        .sum();
+    let pilot_runs: usize = ledgers.iter().map(|l| l.runs.len()).sum();
+    // The pilot's own run is seed 0 of the pilot-K row: counted once, above.
+    let further: Vec<&NetRunRecord> = stored
+        .runs
+        .iter()
+        .filter(|r| {
+            !(r.config.classes == config.pilot_classes() && r.seed() == config.pilot_seed())
+        })
+        .collect();
+    let train: f64 = further
+        .iter()
+        .filter_map(|r| r.timings.train_s)
+        .filter(|x| x.is_finite())
+        .sum();
+    let analysis: f64 = stored
+        .runs
+        .iter()
+        .map(|r| r.timings.analyze_cpu_s.unwrap_or(r.timings.analyze_s))
+        .filter(|x| x.is_finite())
+        .sum();
+    let h = |x: f64| x / 3600.0;
+    format!(
+        "CPU-hours in these records: pilot training {:.2} ({pilot_runs} runs), further training {:.2} ({} runs), analysis {:.2} ({} runs); total {:.2}.",
+        h(pilot),
+        h(train),
+        further.len(),
+        h(analysis),
+        stored.runs.len(),
+        h(pilot + train + analysis)
+    )
 }
