@@ -334,7 +334,7 @@ fn table1_v2_report_scores_premise_seeds_only_and_lists_rows_not_reproduced() {
         "{doc}"
     );
     assert!(
-        doc.contains("CPU-hours in these records: pilot training 0.50 (2 runs)"),
+        doc.contains("total 0.50") && doc.contains("pilot training 0.50 (2 runs)"),
         "{doc}"
     );
     // The CE K=10 gamma 0.7 would break "CE gamma > 1" had it been scored.

@@ -411,10 +411,11 @@ fn pilot_progress(
     format!("pilot under way, no rate chosen yet; {}", rounds.join("; "))
 }
 
-/// The CPU time of the records: pilot training (the ledgers), the further
-/// training and the analyses (the run records), against the budget of the
-/// preregistration. Training runs single-threaded, so its wall time is its
-/// CPU time; the analysis CPU time is the process's own.
+/// The time the records hold: pilot training (the ledgers), the further
+/// training and the analyses (the run records). An upper bound of the CPU
+/// time: training runs single-threaded, so its wall time is at most its
+/// CPU time plus what other processes took from it; an analysis records its
+/// process's CPU time, which includes a parallel job's.
 fn compute(config: &NetGridConfig, stored: &StoredRecords, ledgers: &[PilotLedger]) -> String {
     let pilot: f64 = ledgers
         .iter()
@@ -444,7 +445,7 @@ fn compute(config: &NetGridConfig, stored: &StoredRecords, ledgers: &[PilotLedge
         .sum();
     let h = |x: f64| x / 3600.0;
     format!(
-        "CPU-hours in these records: pilot training {:.2} ({pilot_runs} runs), further training {:.2} ({} runs), analysis {:.2} ({} runs); total {:.2}.",
+        "Hours in these records (an upper bound of the CPU time: single-threaded training's wall time, and each analysis's process CPU time, which counts a parallel job's too): pilot training {:.2} ({pilot_runs} runs), further training {:.2} ({} runs), analysis {:.2} ({} runs); total {:.2}.",
         h(pilot),
         h(train),
         further.len(),
