@@ -475,3 +475,34 @@ fn pilot_ledger_matches_runs_by_their_whole_plan() {
     assert!(record_pilot_run(out, &f.id(), entry(plan)).is_err());
     assert_eq!(std::fs::read_to_string(&own).unwrap(), text);
 }
+
+/// The committed RESULTS.md of grid v2 and of the K = 3 net grid are what
+/// their committed records (run records, pilots, pilot ledgers) produce.
+#[test]
+fn committed_results_are_what_the_committed_records_produce() {
+    for (config, dir) in [
+        (
+            "experiments/table1-v2.toml",
+            "experiments/results/table1-v2",
+        ),
+        ("experiments/netgrid-k3.toml", "experiments/results/net-k3"),
+    ] {
+        let c = NetGridConfig::load(&Path::new(REPO).join(config)).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        crate::util::copy_dir(&Path::new(REPO).join(dir), &out);
+        let settings = crate::util::grid_settings(
+            c,
+            &out,
+            &tmp.path().join("work"),
+            &format!("superlinear net-grid --config {config}"),
+        );
+        let r = report_only(&settings, &Silent).unwrap();
+        let committed =
+            std::fs::read_to_string(Path::new(REPO).join(dir).join("RESULTS.md")).unwrap();
+        assert!(
+            r.markdown == committed,
+            "{dir}/RESULTS.md differs from its records; regenerate with `superlinear net-grid --config {config} --report-only`"
+        );
+    }
+}

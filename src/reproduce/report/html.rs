@@ -182,7 +182,7 @@ pub fn page(r: &Report) -> String {
     }
 
     h.push_str("<h2 id=\"table1\">Table 1: published beside measured</h2>\n");
-    h.push_str("<p>The reduced grid's records (<code>experiments/results/reduced/runs</code>), aggregated as <code>superlinear reproduce --table 1 --scale reduced --report-only</code> does; published numbers from <code>experiments/published.toml</code>.</p>\n");
+    h.push_str("<p>The first Table 1 grid's records (<code>experiments/results/reduced/runs</code>: one shared learning rate, the CIFAR rows trained below the premise), aggregated as <code>superlinear reproduce --table 1 --scale reduced --report-only</code> does; published numbers from <code>experiments/published.toml</code>. C14's and C9's verdict lines above are judged on Table 1 at the paper's premise instead (<code>experiments/results/table1-v2/RESULTS.md</code>, written by <code>superlinear net-grid --config experiments/table1-v2.toml</code>).</p>\n");
     h.push_str(&table(&r.table1, TableId::One));
     h.push_str("<h2 id=\"table3\">Table 3: published beside measured</h2>\n");
     h.push_str(&table(&r.table3, TableId::Three));
