@@ -40,6 +40,8 @@ struct RowView<'a> {
     classes: usize,
     runs: Vec<&'a NetRunRecord>,
     seeded: SeededRow,
+    /// The same row at the second top-k column (Table 2's absolute k).
+    second: SeededRow,
 }
 
 fn ms(v: &[f64]) -> String {
@@ -91,28 +93,75 @@ fn rows<'a>(config: &NetGridConfig, stored: &'a StoredRecords) -> Vec<RowView<'a
                 f.model.published_name(),
                 row.classes
             );
+            let second = |g: fn(&super::record::SecondK) -> Option<f64>| -> Vec<f64> {
+                met.iter()
+                    .filter_map(|r| r.last_checkpoint()?.second_k.as_ref().and_then(g))
+                    .filter(|x| x.is_finite())
+                    .collect()
+            };
+            let seeded = SeededRow {
+                label: format!("{setting} {}", loss_name(f.loss)),
+                setting,
+                loss: f.loss,
+                runs: runs.len(),
+                gamma: last(|c| c.gamma),
+                gamma_awd: last(|c| c.gamma_awd),
+                premise_seeds: met.len(),
+            };
             RowView {
                 fi: row.family,
                 classes: row.classes,
-                seeded: SeededRow {
-                    label: format!("{setting} {}", loss_name(f.loss)),
-                    setting,
-                    loss: f.loss,
-                    runs: runs.len(),
-                    gamma: last(|c| c.gamma),
-                    gamma_awd: last(|c| c.gamma_awd),
-                    premise_seeds: met.len(),
+                second: SeededRow {
+                    gamma: second(|x| x.gamma),
+                    gamma_awd: second(|x| x.gamma_awd),
+                    ..seeded.clone()
                 },
+                seeded,
                 runs,
             }
         })
         .collect()
 }
 
-/// C14's line over the grid's records.
+/// C14's line over the grid's records, judged on the primary column; its
+/// last detail is the k-sensitivity (the statements at Table 2's k).
 pub fn c14_line(config: &NetGridConfig, stored: &StoredRecords) -> Line {
-    let seeded: Vec<SeededRow> = rows(config, stored).into_iter().map(|r| r.seeded).collect();
-    seeded_line(&judge_seeded(&seeded), &seeded, SOURCE)
+    let views = rows(config, stored);
+    let seeded: Vec<SeededRow> = views.iter().map(|r| r.seeded.clone()).collect();
+    let mut line = seeded_line(&judge_seeded(&seeded), &seeded, SOURCE);
+    if let Some(k) = k_sensitivity(config, &views) {
+        line.details.push(k);
+    }
+    line
+}
+
+/// The five statements on the scored rows' second column (Table 2's
+/// absolute k), not judged: how the verdict moves with top-k. None when the
+/// grid has one column or no scored row has a second-column fit.
+fn k_sensitivity(config: &NetGridConfig, views: &[RowView]) -> Option<String> {
+    if !config.top_k_paper {
+        return None;
+    }
+    let second: Vec<SeededRow> = views.iter().map(|r| r.second.clone()).collect();
+    let j = judge_seeded(&second);
+    if j.iter().all(|x| x.judgement.checked == 0) {
+        return None;
+    }
+    let held: Vec<String> = j
+        .iter()
+        .map(|x| {
+            format!(
+                "{} {}/{}",
+                x.judgement.statement,
+                x.judgement.held(),
+                x.judgement.checked
+            )
+        })
+        .collect();
+    Some(format!(
+        "k-sensitivity (not judged): at Table 2's absolute k the same rows give {}",
+        held.join("; ")
+    ))
 }
 
 /// C9's empirical reading over the grid's records (`1 <= gamma <= 2` on
@@ -134,6 +183,7 @@ pub fn render(
     let seeded: Vec<SeededRow> = views.iter().map(|v| v.seeded.clone()).collect();
     let judgements = judge_seeded(&seeded);
     let line = seeded_line(&judgements, &seeded, SOURCE);
+    let k_sens = k_sensitivity(config, &views);
     let mut s = String::new();
     let _ = writeln!(s, "# Tables 1 and 3 at the paper's premise\n");
     let _ = writeln!(
@@ -164,6 +214,9 @@ pub fn render(
         for sp in &j.spread {
             let _ = writeln!(s, "  - {sp}");
         }
+    }
+    if let Some(k) = &k_sens {
+        let _ = writeln!(s, "- {k}");
     }
     let _ = writeln!(
         s,
@@ -196,12 +249,6 @@ pub fn render(
                 )
             })
             .collect();
-        let second = |g: fn(&super::record::SecondK) -> Option<f64>| -> Vec<f64> {
-            met.iter()
-                .filter_map(|r| r.last_checkpoint()?.second_k.as_ref().and_then(g))
-                .filter(|x| x.is_finite())
-                .collect()
-        };
         let publ = published.as_ref().and_then(|p| {
             p.table1.iter().find(|t| {
                 t.dataset == f.dataset.published_name()
@@ -272,8 +319,8 @@ pub fn render(
             ms(&v.seeded.gamma),
             ms(&v.seeded.gamma_awd),
             k2.map_or("n/a".into(), |k| k.to_string()),
-            ms(&second(|x| x.gamma)),
-            ms(&second(|x| x.gamma_awd)),
+            ms(&v.second.gamma),
+            ms(&v.second.gamma_awd),
             pub_text(pg),
             pub_text(pga),
             if cis.is_empty() { "n/a".into() } else { cis.join("; ") },
