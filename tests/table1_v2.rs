@@ -333,7 +333,7 @@ fn table1_v2_report_scores_premise_seeds_only_and_lists_rows_not_reproduced() {
     );
     assert!(
         doc.contains(&format!(
-            "- mnist-mlp-mse: pilot under way, no rate chosen yet; network as configured: 1 of {n} rates trained (lr 0.1: acc 0.6200); network PilotVariant {{ widen: 1, init: FanIn }}: 1 of {n} rates trained (lr 0.3: diverged)",
+            "- mnist-mlp-mse: pilot under way, no rate chosen yet; network as configured: 1 of {n} rates trained (lr 0.1: acc 0.6200); network widths doubled once: 1 of {n} rates trained (lr 0.3: diverged)",
             n = c.lr_candidates.len()
         )),
         "{doc}"

@@ -211,6 +211,25 @@ impl PilotVariant {
         *self == PilotVariant::default()
     }
 
+    /// In words: `as configured`, or the widenings and/or the He-uniform
+    /// initialisation (`widths doubled once, He-uniform initialisation`).
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        match self.widen {
+            0 => {}
+            1 => parts.push("widths doubled once".to_string()),
+            n => parts.push(format!("widths doubled {n} times")),
+        }
+        if self.init == Init::HeUniform {
+            parts.push("He-uniform initialisation".into());
+        }
+        if parts.is_empty() {
+            "as configured".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
     /// `""` for the default, else `-wide<n>` and/or `-he` (directory names).
     pub fn suffix(&self) -> String {
         let mut s = String::new();

@@ -387,12 +387,20 @@ pub fn render(
                     if p.variant.is_default() {
                         "as configured".to_string()
                     } else {
-                        format!("{:?} (deviation from the configured network)", p.variant)
+                        format!(
+                            "{} (deviation from the configured network)",
+                            p.variant.describe()
+                        )
                     },
                     cands.join(", ")
                 );
                 for r in &p.rounds {
-                    let _ = writeln!(s, "  - round on {:?}: {}", r.variant, r.repeated_because);
+                    let _ = writeln!(
+                        s,
+                        "  - round on the network {}: {}",
+                        r.variant.describe(),
+                        r.repeated_because
+                    );
                 }
             }
         }
@@ -444,11 +452,7 @@ fn pilot_progress(
                 .collect();
             format!(
                 "network {}: {} of {} rates trained ({})",
-                if v.is_default() {
-                    "as configured".to_string()
-                } else {
-                    format!("{v:?}")
-                },
+                v.describe(),
                 rates.len(),
                 config.lr_candidates.len(),
                 rates.join(", ")
