@@ -328,7 +328,7 @@ fn k3_net_grid_joins_the_networks_lines_as_its_own_families() {
         repo.join(NET_K3_TOML),
     );
     let both = net_grid_lines(&[net.clone(), k3]).unwrap();
-    let alone = net_grid_lines(&[net.clone()]).unwrap();
+    let alone = net_grid_lines(std::slice::from_ref(&net)).unwrap();
     let missing = net_grid_lines(&[net, (repo.join("net-k3"), repo.join("no-such.toml"))]).unwrap();
     assert_eq!(alone, missing);
     for id in NET_GRID_CLAIMS {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{ArchNumbers, Family, NetGridConfig};
 use super::record::{load_checked, nan_null, save_checked, Curves, SCHEMA_VERSION};
-use crate::claims::premise::PilotVariant;
+use crate::claims::premise::{premise_met, PilotOutcome, PilotRules, PilotVariant};
 use crate::loss::Loss;
 use crate::reproduce::ReproduceError;
 use crate::spec::Dataset;
@@ -159,4 +159,34 @@ pub fn load_ledgers(out: &Path, config: &NetGridConfig) -> (Vec<PilotLedger>, Ve
         }
     }
     (ledgers, skipped)
+}
+
+/// The repetition rules of family `f` under `config`: widenings up to
+/// `widen_max`, He-uniform initialisation for a softmax-MSE CNN at chance.
+pub fn pilot_rules(config: &NetGridConfig, f: &Family) -> PilotRules {
+    PilotRules {
+        widen_max: config.widen_max,
+        he_init_applies: config.he_init_chance_margin.is_some()
+            && f.model == crate::spec::Model::Cnn
+            && f.loss == Loss::SoftmaxMse,
+        chance_margin: config.he_init_chance_margin.unwrap_or(0.0),
+        classes: config.pilot_classes(),
+    }
+}
+
+impl PilotLedgerEntry {
+    /// The run's outcome under the premise of `config`: the pilot's input.
+    pub fn outcome(&self, config: &NetGridConfig) -> (PilotOutcome, Result<(), String>) {
+        let c = &self.curves;
+        let premise = premise_met(self.plan.loss, &c.accuracy, &c.loss, &config.premise);
+        (
+            PilotOutcome {
+                lr: self.plan.lr,
+                accuracy: c.accuracy.last().copied().unwrap_or(f64::NAN),
+                loss: c.loss.last().copied().unwrap_or(f64::NAN),
+                premise_met: premise.is_ok(),
+            },
+            premise,
+        )
+    }
 }

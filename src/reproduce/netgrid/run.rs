@@ -21,7 +21,7 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use super::config::{run_dir, Family, NetGridConfig};
-use super::ledger::{load_ledger, record_pilot_run, PilotLedgerEntry, PilotRunPlan};
+use super::ledger::{load_ledger, pilot_rules, record_pilot_run, PilotLedgerEntry, PilotRunPlan};
 use super::plan::{select, Job, Stage};
 use super::record::{
     load_checked, pilot_record_path, run_record_path, save_checked, stored_run_record,
@@ -30,9 +30,7 @@ use super::record::{
 };
 use super::report::write_report;
 use super::{NetGridReport, NetGridSettings};
-use crate::claims::premise::{
-    premise_met, repeat_pilot, LrChoice, PilotOutcome, PilotRules, PilotVariant,
-};
+use crate::claims::premise::{premise_met, repeat_pilot, LrChoice, PilotOutcome, PilotVariant};
 use crate::memory::process_cpu_seconds;
 use crate::progress::{Progress, Silent, StageGuard};
 use crate::reproduce::netclaims::{net_claims_on, NetClaim, NetClaimsSettings};
@@ -340,18 +338,6 @@ enum PilotState {
         /// The rates not trained yet, with the reason.
         missing: Vec<(f64, String)>,
     },
-}
-
-/// The repetition rules of family `fi` under the config.
-fn pilot_rules(c: &NetGridConfig, f: &Family) -> PilotRules {
-    PilotRules {
-        widen_max: c.widen_max,
-        he_init_applies: c.he_init_chance_margin.is_some()
-            && f.model == Model::Cnn
-            && f.loss == crate::loss::Loss::SoftmaxMse,
-        chance_margin: c.he_init_chance_margin.unwrap_or(0.0),
-        classes: c.pilot_classes(),
-    }
 }
 
 /// Walks the pilot rounds of family `fi` over the runs on disk and the

@@ -418,7 +418,9 @@ pub fn render(
 }
 
 /// An undecided pilot from its ledger: the rounds seen so far, each with the
-/// final training accuracy of every rate trained.
+/// final training accuracy of every rate trained (and the premise's reason
+/// where the accuracy passed its threshold but the premise failed), and for
+/// a complete round the rule that repeated it.
 fn pilot_progress(
     config: &NetGridConfig,
     f: &super::config::Family,
@@ -433,25 +435,37 @@ fn pilot_progress(
             variants.push(e.plan.variant);
         }
     }
+    let rules = super::ledger::pilot_rules(config, f);
     let rounds: Vec<String> = variants
         .iter()
         .map(|v| {
-            let rates: Vec<String> = config
+            let entries: Vec<&super::ledger::PilotLedgerEntry> = config
                 .lr_candidates
                 .iter()
-                .filter_map(|&lr| {
-                    let plan = super::ledger::PilotRunPlan::of(config, f, *v, lr);
-                    let e = l.find(&plan)?;
-                    let acc = e.curves.accuracy.last().copied().unwrap_or(f64::NAN);
-                    Some(if e.diverged.is_some() {
-                        format!("lr {lr}: diverged")
-                    } else {
-                        format!("lr {lr}: acc {acc:.4}")
-                    })
+                .filter_map(|&lr| l.find(&super::ledger::PilotRunPlan::of(config, f, *v, lr)))
+                .collect();
+            let outcomes: Vec<_> = entries.iter().map(|e| e.outcome(config)).collect();
+            let rates: Vec<String> = entries
+                .iter()
+                .zip(&outcomes)
+                .map(|(e, (o, premise))| match (e.diverged, premise) {
+                    (Some(_), _) => format!("lr {}: diverged", o.lr),
+                    (None, Err(why)) if !why.contains("final training accuracy") => {
+                        format!("lr {}: acc {:.4}, {why}", o.lr, o.accuracy)
+                    }
+                    _ => format!("lr {}: acc {:.4}", o.lr, o.accuracy),
                 })
                 .collect();
+            let repeated = if entries.len() == config.lr_candidates.len() {
+                let round: Vec<_> = outcomes.iter().map(|(o, _)| *o).collect();
+                crate::claims::premise::repeat_pilot(&round, *v, &rules)
+                    .map(|(_, why)| format!("; {why}"))
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
             format!(
-                "network {}: {} of {} rates trained ({})",
+                "network {}: {} of {} rates trained ({}){repeated}",
                 v.describe(),
                 rates.len(),
                 config.lr_candidates.len(),
