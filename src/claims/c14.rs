@@ -418,9 +418,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn rows_below_two_premise_seeds_are_not_scored() {
-        let rows = vec![
+    /// A CE row and its MSE row, both scored, every statement holding.
+    fn scored_pair() -> [SeededRow; 2] {
+        [
             row(
                 "A CE",
                 "A",
@@ -429,8 +429,6 @@ mod tests {
                 &[1.3, 1.32],
                 &[1.31, 1.3],
             ),
-            // One premise seed at gamma 0.5 would break CE > 1: not scored.
-            row("B CE", "B", Loss::CrossEntropy, 4, &[0.5], &[0.5]),
             row(
                 "A MSE",
                 "A",
@@ -439,6 +437,17 @@ mod tests {
                 &[1.02, 1.04],
                 &[1.05, 1.06],
             ),
+        ]
+    }
+
+    #[test]
+    fn rows_below_two_premise_seeds_are_not_scored() {
+        let [a_ce, a_mse] = scored_pair();
+        let rows = vec![
+            a_ce,
+            // One premise seed at gamma 0.5 would break CE > 1: not scored.
+            row("B CE", "B", Loss::CrossEntropy, 4, &[0.5], &[0.5]),
+            a_mse,
         ];
         assert_eq!(rows[1].standing(), RowStanding::NotReproduced);
         let j = judge_seeded(&rows);
@@ -494,25 +503,8 @@ mod tests {
     /// broken on a scored row is one. C9's line folds the fifth alone.
     #[test]
     fn rows_not_run_leave_holding_statements_insufficient() {
-        let mut rows = vec![
-            row(
-                "A CE",
-                "A",
-                Loss::CrossEntropy,
-                4,
-                &[1.3, 1.32],
-                &[1.31, 1.3],
-            ),
-            row(
-                "A MSE",
-                "A",
-                Loss::SoftmaxMse,
-                4,
-                &[1.02, 1.04],
-                &[1.05, 1.06],
-            ),
-            row("B CE", "B", Loss::CrossEntropy, 0, &[], &[]),
-        ];
+        let mut rows = scored_pair().to_vec();
+        rows.push(row("B CE", "B", Loss::CrossEntropy, 0, &[], &[]));
         let j = judge_seeded(&rows);
         assert!(j.iter().all(|x| x.judgement.status == Status::Verified));
         let l = seeded_line(&j, &rows, "x");
