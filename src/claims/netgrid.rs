@@ -95,6 +95,10 @@ pub struct SeedEvidence {
     /// C13's entanglement correlation at the last checkpoint (mean over the
     /// top-k), when measured and finite.
     pub entanglement: Option<f64>,
+    /// gamma's uncertainty at the last checkpoint, as text: the bootstrap
+    /// interval and the gamma(k) curve's ends (its k-sensitivity); listed
+    /// per scored seed under C15, the claim about gamma.
+    pub gamma_uncertainty: Option<String>,
 }
 
 /// `mean +- std (n = ..)` of the finite values, or "n/a".
@@ -180,6 +184,18 @@ pub fn family_line(claim: &str, family: &str, runs: &[&SeedEvidence]) -> (Status
         key_figure_label(claim),
         spread_text(&keys)
     );
+    if claim == "C15" {
+        let per_seed: Vec<String> = scored
+            .iter()
+            .filter_map(|r| Some(format!("{}: {}", r.seed, r.gamma_uncertainty.as_ref()?)))
+            .collect();
+        if !per_seed.is_empty() {
+            line.push_str(&format!(
+                "; gamma at the last checkpoint per seed (95% bootstrap CI; gamma(k)): {}",
+                per_seed.join("; ")
+            ));
+        }
+    }
     if !unscored.is_empty() {
         line.push_str(&format!("; {}", unscored.join("; ")));
     }
@@ -373,7 +389,29 @@ mod tests {
             .into_iter()
             .collect(),
             entanglement: None,
+            gamma_uncertainty: None,
         }
+    }
+
+    /// C15's family line lists each scored seed's bootstrap interval and
+    /// gamma(k) ends; other claims' lines and unscored seeds do not.
+    #[test]
+    fn c15_lines_carry_each_seeds_interval_and_k_sensitivity() {
+        let with = |seed: u64, premise: bool| SeedEvidence {
+            gamma_uncertainty: Some(format!(
+                "[1.{seed}0, 1.{seed}5]; 1.0 (k 50) to 1.{seed} (k 500)"
+            )),
+            ..run("f", seed, premise, Status::Verified)
+        };
+        let runs = [with(1, true), with(2, true), with(3, false)];
+        let r: Vec<&SeedEvidence> = runs.iter().collect();
+        let (_, line) = family_line("C15", "f", &r);
+        assert!(
+            line.contains("per seed (95% bootstrap CI; gamma(k)): 1: [1.10, 1.15]; 1.0 (k 50) to 1.1 (k 500); 2: [1.20, 1.25]"),
+            "{line}"
+        );
+        assert!(!line.contains("[1.30"), "{line}");
+        assert!(!family_line("C6", "f", &r).1.contains("bootstrap"));
     }
 
     fn family_status(runs: &[SeedEvidence]) -> Status {

@@ -289,7 +289,8 @@ pub fn net_grid_lines(
             .map(|id| (id.to_string(), Line::unchecked(why.clone())))
             .collect()
     };
-    let (mut runs, mut families, mut first_k) = (Vec::new(), Vec::new(), None);
+    let (mut runs, mut families, mut first_k, mut sources) =
+        (Vec::new(), Vec::new(), None, Vec::new());
     for (i, (dir, config)) in grids.iter().enumerate() {
         if !config.exists() {
             if i == 0 {
@@ -310,6 +311,15 @@ pub fn net_grid_lines(
             _ => id.to_string(),
         };
         let stored = load_all(dir, &config, &crate::progress::Silent);
+        sources.push(format!(
+            "{}/<family>/seed-<s>.json{}",
+            dir.display(),
+            if k == first {
+                String::new()
+            } else {
+                format!(" (families -k{k}-)")
+            }
+        ));
         families.extend(config.family_ids().iter().map(|id| label(id)));
         runs.extend(stored.runs.into_iter().map(|mut r| {
             r.config.family = label(&r.config.family);
@@ -326,7 +336,11 @@ pub fn net_grid_lines(
                 .join(" or ")
         )));
     }
-    Ok(super::netgrid::net_grid_lines(&runs, &families))
+    Ok(super::netgrid::net_grid_lines(
+        &runs,
+        &families,
+        &sources.join(" and "),
+    ))
 }
 
 /// The statuses of the two lines of every claim, by id.

@@ -54,18 +54,32 @@ pub fn evidence(r: &NetRunRecord) -> SeedEvidence {
             .and_then(|c| c.pointer("/structure/entanglement_mean"))
             .and_then(serde_json::Value::as_f64)
             .filter(|v| v.is_finite()),
+        gamma_uncertainty: {
+            let (ci, curve) = r.uncertainty_cells();
+            (ci != "n/a" || curve != "n/a").then(|| format!("{ci}; {curve}"))
+        },
     }
 }
 
-/// The verdict line of each claim (C6, C7, C13, C15) over the grid's
-/// records; `families` lists every family of the grid.
-pub fn net_grid_lines(records: &[NetRunRecord], families: &[String]) -> BTreeMap<String, Line> {
+/// The verdict line of each claim of the net grid over its records;
+/// `families` lists every family of the grid, `source` names the records.
+pub fn net_grid_lines(
+    records: &[NetRunRecord],
+    families: &[String],
+    source: &str,
+) -> BTreeMap<String, Line> {
     let ev: Vec<SeedEvidence> = records.iter().map(evidence).collect();
-    crate::claims::netgrid::net_grid_lines(
-        &ev,
-        families,
-        "experiments/results/net/<family>/seed-<s>.json",
-    )
+    crate::claims::netgrid::net_grid_lines(&ev, families, source)
+}
+
+/// Where a grid's records live, as its report and lines name them: the
+/// config's `out`, or the default.
+pub fn records_source(config: &NetGridConfig) -> String {
+    let out = config
+        .out
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from(super::config::DEFAULT_OUT));
+    format!("{}/<family>/seed-<s>.json", out.display())
 }
 
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
@@ -99,7 +113,7 @@ pub fn render(config: &NetGridConfig, stored: &StoredRecords, command: &str) -> 
             .min(config.pilot_classes() * config.per_class),
         config.top_k.unwrap_or(0)
     );
-    let lines = net_grid_lines(&stored.runs, &families);
+    let lines = net_grid_lines(&stored.runs, &families, &records_source(config));
     let _ = writeln!(s, "## Verdicts over the grid\n");
     let _ = writeln!(s, "| claim | status | summary |\n|---|---|---|");
     for claim in NET_GRID_CLAIMS {
@@ -274,7 +288,7 @@ pub fn write_report(
     let (doc, lines) = match config.classes {
         Classes::One(_) => (
             render(config, &stored, command),
-            net_grid_lines(&stored.runs, &config.family_ids()),
+            net_grid_lines(&stored.runs, &config.family_ids(), &records_source(config)),
         ),
         Classes::List(_) => (
             super::table1::render(
