@@ -195,6 +195,9 @@ pub struct SeededRow {
     pub gamma_awd: Vec<f64>,
     /// Seeds that met the premise.
     pub premise_seeds: usize,
+    /// The 95% bootstrap interval of gamma of each premise seed (over
+    /// samples), where computed.
+    pub gamma_ci: Vec<(f64, f64)>,
 }
 
 /// Where a row of the seeded grid stands.
@@ -239,6 +242,24 @@ fn spread(v: &[f64]) -> String {
     }
 }
 
+/// gamma's seed spread with the envelope of the seeds' bootstrap intervals.
+fn gamma_text(r: &SeededRow) -> String {
+    let lo = r.gamma_ci.iter().map(|c| c.0).fold(f64::INFINITY, f64::min);
+    let hi = r
+        .gamma_ci
+        .iter()
+        .map(|c| c.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if lo.is_finite() && hi.is_finite() {
+        format!(
+            "{}, seeds' 95% bootstrap intervals within [{lo:.3}, {hi:.3}]",
+            spread(&r.gamma)
+        )
+    } else {
+        spread(&r.gamma)
+    }
+}
+
 /// One statement of [`judge_seeded`] with the seed spread of the rows it checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeededJudgement {
@@ -269,7 +290,7 @@ pub fn judge_seeded(rows: &[SeededRow]) -> Vec<SeededJudgement> {
                         spread(&r.gamma_awd)
                     )
                 } else {
-                    format!("{}: gamma {}", r.label, spread(&r.gamma))
+                    format!("{}: gamma {}", r.label, gamma_text(r))
                 }
             })
             .collect()
@@ -415,20 +436,24 @@ mod tests {
             gamma: g.to_vec(),
             gamma_awd: ga.to_vec(),
             premise_seeds: g.len(),
+            gamma_ci: Vec::new(),
         }
     }
 
     /// A CE row and its MSE row, both scored, every statement holding.
     fn scored_pair() -> [SeededRow; 2] {
         [
-            row(
-                "A CE",
-                "A",
-                Loss::CrossEntropy,
-                4,
-                &[1.3, 1.32],
-                &[1.31, 1.3],
-            ),
+            SeededRow {
+                gamma_ci: vec![(1.2, 1.35), (1.25, 1.4)],
+                ..row(
+                    "A CE",
+                    "A",
+                    Loss::CrossEntropy,
+                    4,
+                    &[1.3, 1.32],
+                    &[1.31, 1.3],
+                )
+            },
             row(
                 "A MSE",
                 "A",
@@ -458,10 +483,13 @@ mod tests {
         );
         assert_eq!(j[0].judgement.checked, 1);
         assert!(
-            j[0].spread[0].contains("1.310 +- 0.014 (n = 2)"),
+            j[0].spread[0].contains(
+                "1.310 +- 0.014 (n = 2), seeds' 95% bootstrap intervals within [1.200, 1.400]"
+            ),
             "{:?}",
             j[0].spread
         );
+        assert!(!j[1].spread[0].contains("bootstrap"), "{:?}", j[1].spread);
         let line = seeded_line(&j, &rows, "x");
         assert_eq!(line.status, Status::Verified);
         assert!(line

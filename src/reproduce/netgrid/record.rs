@@ -279,9 +279,17 @@ impl NetRunRecord {
         self.claims.iter().find(|c| c.claim == id)
     }
 
-    /// The last checkpoint's bootstrap interval of gamma (over samples, basis
-    /// fixed) and its k-sensitivity (gamma at the smallest and the largest k of
-    /// the gamma(k) curve), read from the stored net-claims report.
+    /// The last checkpoint's 95% bootstrap interval of gamma (over samples,
+    /// basis fixed), read from the stored net-claims report.
+    pub fn gamma_ci(&self) -> Option<(f64, f64)> {
+        let u = self.net_claims["checkpoints"].as_array()?.last()?;
+        let ci = &u["gamma_uncertainty"]["bootstrap"]["gamma_ci"];
+        Some((ci[0].as_f64()?, ci[1].as_f64()?)).filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
+    }
+
+    /// The last checkpoint's bootstrap interval of gamma and its
+    /// k-sensitivity (gamma at the smallest and the largest k of the gamma(k)
+    /// curve), as text.
     pub fn uncertainty_cells(&self) -> (String, String) {
         let r = self;
         let u = r.net_claims["checkpoints"]
@@ -291,10 +299,9 @@ impl NetRunRecord {
         let Some(u) = u else {
             return ("n/a".into(), "n/a".into());
         };
-        let ci = &u["bootstrap"]["gamma_ci"];
-        let ci = match (ci[0].as_f64(), ci[1].as_f64()) {
-            (Some(lo), Some(hi)) => format!("[{lo:.3}, {hi:.3}]"),
-            _ => "n/a".into(),
+        let ci = match self.gamma_ci() {
+            Some((lo, hi)) => format!("[{lo:.3}, {hi:.3}]"),
+            None => "n/a".into(),
         };
         let curve = u["curve"].as_array().filter(|c| !c.is_empty());
         let point = |p: &serde_json::Value| {

@@ -107,6 +107,7 @@ fn rows<'a>(config: &NetGridConfig, stored: &'a StoredRecords) -> Vec<RowView<'a
                 gamma: last(|c| c.gamma),
                 gamma_awd: last(|c| c.gamma_awd),
                 premise_seeds: met.len(),
+                gamma_ci: met.iter().filter_map(|r| r.gamma_ci()).collect(),
             };
             RowView {
                 fi: row.family,
@@ -114,6 +115,7 @@ fn rows<'a>(config: &NetGridConfig, stored: &'a StoredRecords) -> Vec<RowView<'a
                 second: SeededRow {
                     gamma: second(|x| x.gamma),
                     gamma_awd: second(|x| x.gamma_awd),
+                    gamma_ci: Vec::new(),
                     ..seeded.clone()
                 },
                 seeded,
