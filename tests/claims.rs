@@ -366,3 +366,85 @@ fn k3_net_grid_joins_the_networks_lines_as_its_own_families() {
         both["C13"].details
     );
 }
+
+/// Every gamma-based networks verdict of the net grid (C6, C7, C13, C15)
+/// lists, in its family line, each scored seed with a 95% bootstrap interval
+/// and gamma(k) ends; and the homogenised gamma_awd(k) that C13's text
+/// recomputes from the stored diagonals ends at the stored fit.
+#[test]
+fn gamma_verdicts_on_networks_carry_each_scored_seeds_interval_and_k_sensitivity() {
+    use superlinear::progress::Silent;
+    use superlinear::reproduce::netgrid::record::load_all;
+    use superlinear::reproduce::netgrid::NetGridConfig;
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (dir, toml) = (
+        repo.join("experiments/results/net"),
+        repo.join(NETGRID_TOML),
+    );
+    let config = NetGridConfig::load(&toml).unwrap();
+    let stored = load_all(&dir, &config, &Silent);
+    assert!(stored.skipped.is_empty(), "{:?}", stored.skipped);
+    let lines = net_grid_lines(&[(dir, toml)]).unwrap();
+    let interval = |s: &str| {
+        s.match_indices('[')
+            .filter(|(i, _)| {
+                let t = &s[i + 1..];
+                t.split(']').next().is_some_and(|x| {
+                    let v: Vec<&str> = x.split(", ").collect();
+                    v.len() == 2 && v.iter().all(|n| n.parse::<f64>().is_ok())
+                })
+            })
+            .count()
+    };
+    let mut checked = 0;
+    for claim in ["C6", "C7", "C13", "C15"] {
+        for fam in config.family_ids() {
+            let scored: Vec<u64> = stored
+                .runs
+                .iter()
+                .filter(|r| r.config.family == fam && r.premise.met)
+                .map(|r| r.seed())
+                .collect();
+            if scored.is_empty() {
+                continue;
+            }
+            let line = lines[claim]
+                .details
+                .iter()
+                .find(|d| d.starts_with(&format!("{fam}: ")))
+                .unwrap_or_else(|| panic!("{claim} {fam}: no family line"));
+            let tail = line
+                .split(" per seed: ")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{claim} {fam}: no per-seed uncertainty in {line}"));
+            for s in &scored {
+                assert!(
+                    tail.contains(&format!("{s}: ")),
+                    "{claim} {fam} seed {s}: {tail}"
+                );
+            }
+            assert!(interval(tail) >= scored.len(), "{claim} {fam}: {tail}");
+            assert!(
+                tail.matches(" (k ").count() >= 2 * scored.len(),
+                "{claim} {fam}: gamma(k) ends missing in {tail}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16, "{checked} family lines checked");
+    for r in &stored.runs {
+        let Some(text) = r.claim_uncertainty().remove("C13") else {
+            continue;
+        };
+        let stored_after = r.net_claims["suppression"]["homogenized"]["gamma_awd"]["gamma"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            text.ends_with(&format!("to {stored_after:.3}"))
+                || text.contains(&format!("to {stored_after:.3} (k ")),
+            "{} seed {}: {text} (stored {stored_after:.3})",
+            r.config.family,
+            r.seed()
+        );
+    }
+}

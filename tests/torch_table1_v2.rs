@@ -12,7 +12,7 @@ use std::path::Path;
 
 use superlinear::claims::premise::PilotVariant;
 use superlinear::progress::Silent;
-use superlinear::reproduce::netgrid::ledger::load_ledger;
+use superlinear::reproduce::netgrid::ledger::{load_ledger, pilot_ledger_path as ledger_path};
 use superlinear::reproduce::netgrid::record::{
     load_checked, pilot_record_path, run_record_path, NetRunRecord, PilotRecord,
 };
@@ -200,6 +200,16 @@ fn torch_table1_v2_pilot_widens_trains_analyses_reports_and_resumes() {
         );
     }
     assert!(!s.work.exists() || std::fs::read_dir(&s.work).unwrap().next().is_none());
+
+    // A torn ledger is neither used nor overwritten: the pilot retrains its
+    // round, and the job that cannot write the run to it fails by its path.
+    let torn = ledger_path(&s.out, "mnist-mlp-ce");
+    let text = std::fs::read_to_string(&torn).unwrap();
+    let cut = &text[..text.len() / 2];
+    std::fs::write(&torn, cut).unwrap();
+    let err = net_grid(&s, &Silent).unwrap_err().to_string();
+    assert!(err.contains("pilot-runs.json"), "{err}");
+    assert_eq!(std::fs::read_to_string(&torn).unwrap(), cut);
 }
 
 #[test]

@@ -72,6 +72,15 @@ pub fn key_figure_label(claim: &str) -> &'static str {
     }
 }
 
+/// What a claim's per-seed uncertainty text ([`SeedEvidence::uncertainty`])
+/// lists, as its family line introduces it.
+pub fn uncertainty_label(claim: &str) -> &'static str {
+    match claim {
+        "C15" => "gamma at the last checkpoint (95% bootstrap CI over samples; gamma(k))",
+        _ => "the exponents judged (95% bootstrap CI over samples, basis fixed; gamma(k) ends)",
+    }
+}
+
 /// One claim's outcome on one seed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedClaim {
@@ -95,10 +104,12 @@ pub struct SeedEvidence {
     /// C13's entanglement correlation at the last checkpoint (mean over the
     /// top-k), when measured and finite.
     pub entanglement: Option<f64>,
-    /// gamma's uncertainty at the last checkpoint, as text: the bootstrap
-    /// interval and the gamma(k) curve's ends (its k-sensitivity); listed
-    /// per scored seed under C15, the claim about gamma.
-    pub gamma_uncertainty: Option<String>,
+    /// By claim (C6, C7, C13, C15): what the claim's exponents rest on at
+    /// the last checkpoint, as text: each fitted gamma with its bootstrap
+    /// interval over samples and its k-sensitivity (the gamma(k) curve's
+    /// ends) where the record holds them, and which it cannot bound; listed
+    /// per scored seed in the claim's family line ([`uncertainty_label`]).
+    pub uncertainty: BTreeMap<String, String>,
 }
 
 /// `mean +- std (n = ..)` of the finite values, or "n/a".
@@ -184,17 +195,16 @@ pub fn family_line(claim: &str, family: &str, runs: &[&SeedEvidence]) -> (Status
         key_figure_label(claim),
         spread_text(&keys)
     );
-    if claim == "C15" {
-        let per_seed: Vec<String> = scored
-            .iter()
-            .filter_map(|r| Some(format!("{}: {}", r.seed, r.gamma_uncertainty.as_ref()?)))
-            .collect();
-        if !per_seed.is_empty() {
-            line.push_str(&format!(
-                "; gamma at the last checkpoint per seed (95% bootstrap CI; gamma(k)): {}",
-                per_seed.join("; ")
-            ));
-        }
+    let per_seed: Vec<String> = scored
+        .iter()
+        .filter_map(|r| Some(format!("{}: {}", r.seed, r.uncertainty.get(claim)?)))
+        .collect();
+    if !per_seed.is_empty() {
+        line.push_str(&format!(
+            "; {} per seed: {}",
+            uncertainty_label(claim),
+            per_seed.join("; ")
+        ));
     }
     if !unscored.is_empty() {
         line.push_str(&format!("; {}", unscored.join("; ")));
@@ -389,7 +399,7 @@ mod tests {
             .into_iter()
             .collect(),
             entanglement: None,
-            gamma_uncertainty: None,
+            uncertainty: BTreeMap::new(),
         }
     }
 
@@ -398,16 +408,21 @@ mod tests {
     #[test]
     fn c15_lines_carry_each_seeds_interval_and_k_sensitivity() {
         let with = |seed: u64, premise: bool| SeedEvidence {
-            gamma_uncertainty: Some(format!(
-                "[1.{seed}0, 1.{seed}5]; 1.0 (k 50) to 1.{seed} (k 500)"
-            )),
+            uncertainty: [(
+                "C15".to_string(),
+                format!("[1.{seed}0, 1.{seed}5]; 1.0 (k 50) to 1.{seed} (k 500)"),
+            )]
+            .into_iter()
+            .collect(),
             ..run("f", seed, premise, Status::Verified)
         };
         let runs = [with(1, true), with(2, true), with(3, false)];
         let r: Vec<&SeedEvidence> = runs.iter().collect();
         let (_, line) = family_line("C15", "f", &r);
         assert!(
-            line.contains("per seed (95% bootstrap CI; gamma(k)): 1: [1.10, 1.15]; 1.0 (k 50) to 1.1 (k 500); 2: [1.20, 1.25]"),
+            line.contains(
+                "gamma(k)) per seed: 1: [1.10, 1.15]; 1.0 (k 50) to 1.1 (k 500); 2: [1.20, 1.25]"
+            ),
             "{line}"
         );
         assert!(!line.contains("[1.30"), "{line}");

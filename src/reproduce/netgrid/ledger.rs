@@ -17,8 +17,8 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::config::{ArchNumbers, Family, NetGridConfig};
-use super::record::{load_checked, nan_null, save_checked, Curves, SCHEMA_VERSION};
-use crate::claims::premise::{premise_met, PilotOutcome, PilotRules, PilotVariant};
+use super::record::{load_checked, nan_null, save_checked, Curves, PilotCandidate, SCHEMA_VERSION};
+use crate::claims::premise::{PilotRules, PilotVariant};
 use crate::loss::Loss;
 use crate::reproduce::ReproduceError;
 use crate::spec::Dataset;
@@ -175,18 +175,8 @@ pub fn pilot_rules(config: &NetGridConfig, f: &Family) -> PilotRules {
 }
 
 impl PilotLedgerEntry {
-    /// The run's outcome under the premise of `config`: the pilot's input.
-    pub fn outcome(&self, config: &NetGridConfig) -> (PilotOutcome, Result<(), String>) {
-        let c = &self.curves;
-        let premise = premise_met(self.plan.loss, &c.accuracy, &c.loss, &config.premise);
-        (
-            PilotOutcome {
-                lr: self.plan.lr,
-                accuracy: c.accuracy.last().copied().unwrap_or(f64::NAN),
-                loss: c.loss.last().copied().unwrap_or(f64::NAN),
-                premise_met: premise.is_ok(),
-            },
-            premise,
-        )
+    /// The run as a pilot candidate under the premise of `config`.
+    pub fn candidate(&self, config: &NetGridConfig) -> PilotCandidate {
+        PilotCandidate::from_curves(self.plan.lr, &self.curves, self.plan.loss, &config.premise)
     }
 }

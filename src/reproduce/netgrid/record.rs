@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::config::{ArchNumbers, Family, NetGridConfig};
-use crate::claims::premise::{LrChoice, PilotVariant, Premise};
+use crate::claims::premise::{premise_met, LrChoice, PilotOutcome, PilotVariant, Premise};
 use crate::claims::Status;
 use crate::loss::Loss;
 use crate::progress::{Progress, StageGuard};
@@ -287,6 +287,87 @@ impl NetRunRecord {
         Some((ci[0].as_f64()?, ci[1].as_f64()?)).filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
     }
 
+    /// The last checkpoint's 95% bootstrap interval of gamma_awd (Eq. 15,
+    /// C_iso / sigma^2; over samples, basis fixed), read from the stored
+    /// net-claims report.
+    pub fn gamma_awd_ci(&self) -> Option<(f64, f64)> {
+        let u = self.net_claims["checkpoints"].as_array()?.last()?;
+        let ci = &u["gamma_uncertainty"]["bootstrap"]["gamma_awd_ci"];
+        Some((ci[0].as_f64()?, ci[1].as_f64()?)).filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
+    }
+
+    /// What each gamma-based verdict of this run (C6, C7, C13, C15) rests
+    /// on, by claim, as text: the fitted exponents with their 95% bootstrap
+    /// interval over samples where the record holds one, and their
+    /// k-sensitivity where the record holds the per-direction values. A
+    /// figure the record cannot bound is named as such, never left out.
+    pub fn claim_uncertainty(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let last = self.net_claims["checkpoints"]
+            .as_array()
+            .and_then(|c| c.last());
+        let Some(last) = last else {
+            return out;
+        };
+        let ci_text = |c: Option<(f64, f64)>| {
+            c.map_or("no interval".into(), |(lo, hi)| {
+                format!("[{lo:.3}, {hi:.3}]")
+            })
+        };
+        let fitted = |v: &serde_json::Value| v["gamma"].as_f64().filter(|g| g.is_finite());
+        let (ci, curve) = self.uncertainty_cells();
+        if ci != "n/a" || curve != "n/a" {
+            out.insert("C15".to_string(), format!("{ci}; {curve}"));
+        }
+        let k = last["gamma_uncertainty"]["primary_k"].as_u64();
+        let at_k = k.map_or(String::new(), |k| format!(" (k {k})"));
+        let pairs = &last["pairs"];
+        let gamma_eq2 = format!("gamma (Eq. 2) on those directions {ci}, gamma(k) {curve}");
+        if let (Some(gi), Some(gd)) = (fitted(&pairs["gamma_term1"]), fitted(&pairs["gamma_delta"]))
+        {
+            out.insert(
+                "C6".to_string(),
+                format!(
+                    "gamma_I {gi:.3} and gamma_Dg {gd:.3}{at_k}, fits only (no interval); {gamma_eq2}"
+                ),
+            );
+        }
+        if let (Some(gi), Some(gs)) = (fitted(&pairs["gamma_term1"]), fitted(&pairs["gamma_iso"])) {
+            out.insert(
+                "C7".to_string(),
+                format!(
+                    "gamma_iso {gs:.3} {}{at_k}, gamma_I {gi:.3} fit only (no interval); {gamma_eq2}",
+                    ci_text(self.gamma_awd_ci())
+                ),
+            );
+        }
+        let sup = &self.net_claims["suppression"];
+        if let (Some(before), Some(after)) = (
+            fitted(&sup["before"]),
+            fitted(&sup["homogenized"]["gamma_awd"]),
+        ) {
+            let diag = |name: &str| -> Vec<f64> {
+                sup["homogenized"][name]
+                    .as_array()
+                    .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+                    .unwrap_or_default()
+            };
+            let (h, s2) = (diag("h_diag"), diag("second_diag"));
+            let d = self.net_claims["layer_shape"].as_array().map_or(0, |a| {
+                a.iter().filter_map(|x| x.as_u64()).product::<u64>() as usize
+            });
+            let curve = homogenised_curve(&h, &s2, d);
+            out.insert(
+                "C13".to_string(),
+                format!(
+                    "gamma_awd {before:.3} {}{at_k} -> {after:.3} homogenised (no interval: its per-sample spectra are not recorded), gamma_awd(k) after {curve}",
+                    ci_text(self.gamma_awd_ci())
+                ),
+            );
+        }
+        out
+    }
+
     /// The last checkpoint's bootstrap interval of gamma and its
     /// k-sensitivity (gamma at the smallest and the largest k of the gamma(k)
     /// curve), as text.
@@ -317,6 +398,24 @@ impl NetRunRecord {
     }
 }
 
+/// gamma_awd(k) of the homogenised diagonals (`H_ii`, `S_ii` over H's
+/// top-k directions in H's order), at the ends of the gamma(k) grid of
+/// `crate::layer::uncertainty`, with the analysis' floor rule for a layer
+/// of `d` weights.
+fn homogenised_curve(h: &[f64], s2: &[f64], d: usize) -> String {
+    use crate::layer::uncertainty::{gamma_curve, UncertaintySettings};
+    if h.len() != s2.len() || h.len() < 3 {
+        return "n/a".into();
+    }
+    let rule = crate::fit::FitRule::default_for(h.len(), d.max(h.len()));
+    let curve = gamma_curve(h, s2, &rule, &UncertaintySettings::default());
+    let point = |g: &crate::layer::GammaAtK| g.gamma.map(|x| format!("{x:.3} (k {})", g.k));
+    match (curve.first().and_then(point), curve.last().and_then(point)) {
+        (Some(a), Some(b)) => format!("{a} to {b}"),
+        _ => "n/a".into(),
+    }
+}
+
 /// One candidate rate of the pilot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PilotCandidate {
@@ -330,6 +429,30 @@ pub struct PilotCandidate {
     pub loss: f64,
     /// Premise outcome.
     pub premise: PremiseOutcome,
+}
+
+impl PilotCandidate {
+    /// The candidate at `lr` from its training curves: the final accuracy
+    /// and loss, and the premise of `premise` for `loss` (the rule of
+    /// `crate::claims::premise`).
+    pub fn from_curves(lr: f64, cv: &Curves, loss: Loss, premise: &Premise) -> Self {
+        PilotCandidate {
+            lr,
+            accuracy: cv.accuracy.last().copied().unwrap_or(f64::NAN),
+            loss: cv.loss.last().copied().unwrap_or(f64::NAN),
+            premise: PremiseOutcome::of(&premise_met(loss, &cv.accuracy, &cv.loss, premise)),
+        }
+    }
+
+    /// What the repetition rule reads of it.
+    pub fn outcome(&self) -> PilotOutcome {
+        PilotOutcome {
+            lr: self.lr,
+            accuracy: self.accuracy,
+            loss: self.loss,
+            premise_met: self.premise.met,
+        }
+    }
 }
 
 /// The pilot of one family and the rate it chose.

@@ -54,10 +54,7 @@ pub fn evidence(r: &NetRunRecord) -> SeedEvidence {
             .and_then(|c| c.pointer("/structure/entanglement_mean"))
             .and_then(serde_json::Value::as_f64)
             .filter(|v| v.is_finite()),
-        gamma_uncertainty: {
-            let (ci, curve) = r.uncertainty_cells();
-            (ci != "n/a" || curve != "n/a").then(|| format!("{ci}; {curve}"))
-        },
+        uncertainty: r.claim_uncertainty(),
     }
 }
 

@@ -310,20 +310,32 @@ fn ensure_trained(s: &NetGridSettings, fi: usize, p: &Planned) -> Result<Trained
     }
 }
 
+/// A pilot run of family `fi` ([`ensure_trained`]), its curves then written
+/// to the family's ledger before the job reports it (a ledger that cannot
+/// be written fails the job: the run would not survive its machine).
+fn ensure_pilot_trained(s: &NetGridSettings, fi: usize, p: &Planned) -> Result<Trained> {
+    let t = ensure_trained(s, fi, p)?;
+    let run = match &t {
+        Trained::Now(r) | Trained::Reused(r) => r,
+    };
+    let f = &s.config.family[fi];
+    record_pilot_run(
+        &s.out,
+        &f.id(),
+        PilotLedgerEntry {
+            plan: PilotRunPlan::of(&s.config, f, p.variant, p.lr),
+            curves: curves(run),
+            diverged: run.diverged,
+            seconds: run.seconds,
+        },
+    )?;
+    Ok(t)
+}
+
 fn curves(run: &TrainReport) -> Curves {
     Curves {
         accuracy: run.epochs.iter().map(|e| e.accuracy).collect(),
         loss: run.epochs.iter().map(|e| e.loss).collect(),
-    }
-}
-
-/// The pilot candidate at `lr` from its training curves.
-fn candidate(lr: f64, cv: &Curves, f: &Family, c: &NetGridConfig) -> PilotCandidate {
-    PilotCandidate {
-        lr,
-        accuracy: cv.accuracy.last().copied().unwrap_or(f64::NAN),
-        loss: cv.loss.last().copied().unwrap_or(f64::NAN),
-        premise: PremiseOutcome::of(&premise_met(f.loss, &cv.accuracy, &cv.loss, &c.premise)),
     }
 }
 
@@ -341,7 +353,7 @@ enum PilotState {
 }
 
 /// Walks the pilot rounds of family `fi` over the runs on disk and the
-/// family's ledger (a run on disk missing from the ledger is added to it).
+/// family's ledger (read only: the pilot job writes the ledger).
 fn pilot_state(s: &NetGridSettings, fi: usize) -> PilotState {
     let c = &s.config;
     let f = &c.family[fi];
@@ -365,26 +377,14 @@ fn pilot_state(s: &NetGridSettings, fi: usize) -> PilotState {
             let planned = planned_settings(c, &p, None, None);
             let plan = PilotRunPlan::of(c, f, variant, lr);
             match reusable_run(&dir, &planned, p.classes) {
-                Ok(run) => {
-                    let cv = curves(&run);
-                    if ledger.as_ref().is_ok_and(|l| l.find(&plan).is_none()) {
-                        // A ledger that cannot be written leaves the run on
-                        // disk as the evidence; the pilot goes on from it.
-                        let _ = record_pilot_run(
-                            &s.out,
-                            &f.id(),
-                            PilotLedgerEntry {
-                                plan,
-                                curves: cv.clone(),
-                                diverged: run.diverged,
-                                seconds: run.seconds,
-                            },
-                        );
-                    }
-                    cands.push(candidate(lr, &cv, f, c));
-                }
+                Ok(run) => cands.push(PilotCandidate::from_curves(
+                    lr,
+                    &curves(&run),
+                    f.loss,
+                    &c.premise,
+                )),
                 Err(why) => match ledger.as_ref().ok().and_then(|l| l.find(&plan)) {
-                    Some(e) => cands.push(candidate(lr, &e.curves, f, c)),
+                    Some(e) => cands.push(e.candidate(c)),
                     None => missing.push((lr, format!("{}: {why}", dir.display()))),
                 },
             }
@@ -392,15 +392,7 @@ fn pilot_state(s: &NetGridSettings, fi: usize) -> PilotState {
         if !missing.is_empty() {
             return PilotState::Pending { variant, missing };
         }
-        let outcomes: Vec<PilotOutcome> = cands
-            .iter()
-            .map(|c| PilotOutcome {
-                lr: c.lr,
-                accuracy: c.accuracy,
-                loss: c.loss,
-                premise_met: c.premise.met,
-            })
-            .collect();
+        let outcomes: Vec<PilotOutcome> = cands.iter().map(PilotCandidate::outcome).collect();
         match repeat_pilot(&outcomes, variant, &rules) {
             Some((next, why)) => {
                 rounds.push(PilotRound {
@@ -707,7 +699,7 @@ pub fn net_grid(s: &NetGridSettings, progress: &dyn Progress) -> Result<NetGridR
                                 seed: c.pilot_seed(),
                             };
                             if planned_dir(&s.work, c, family, &p).exists() {
-                                ensure_trained(s, family, &p).map(train_msg)
+                                ensure_pilot_trained(s, family, &p).map(train_msg)
                             } else {
                                 Ok("pilot decided from its ledger".into())
                             }
@@ -716,7 +708,7 @@ pub fn net_grid(s: &NetGridSettings, progress: &dyn Progress) -> Result<NetGridR
                             if !missing.iter().any(|(m, _)| *m == lr) {
                                 return Ok("trained; round waits for other rates".into());
                             }
-                            ensure_trained(
+                            ensure_pilot_trained(
                                 s,
                                 family,
                                 &Planned {

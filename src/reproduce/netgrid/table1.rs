@@ -126,14 +126,14 @@ fn rows<'a>(config: &NetGridConfig, stored: &'a StoredRecords) -> Vec<RowView<'a
 }
 
 /// C14's line over the grid's records, judged on the primary column; its
-/// last detail is the k-sensitivity (the statements at Table 2's k).
+/// last details are the top-k rule and the k-sensitivity (the statements
+/// at Table 2's k).
 pub fn c14_line(config: &NetGridConfig, stored: &StoredRecords) -> Line {
     let views = rows(config, stored);
     let seeded: Vec<SeededRow> = views.iter().map(|r| r.seeded.clone()).collect();
     let mut line = seeded_line(&judge_seeded(&seeded), &seeded, SOURCE);
-    if let Some(k) = k_sensitivity(config, &views) {
-        line.details.push(k);
-    }
+    line.details.extend(top_k_rule(&views));
+    line.details.extend(k_sensitivity(config, &views));
     line
 }
 
@@ -167,10 +167,91 @@ fn k_sensitivity(config: &NetGridConfig, views: &[RowView]) -> Option<String> {
 }
 
 /// C9's empirical reading over the grid's records (`1 <= gamma <= 2` on
-/// the scored rows, `crate::claims::c14::seeded_c9_line`).
+/// the scored rows, `crate::claims::c14::seeded_c9_line`), with the top-k
+/// rule of each scored row and the reading at Table 2's absolute k (its
+/// k-sensitivity, not judged) as its last details.
 pub fn c9_line(config: &NetGridConfig, stored: &StoredRecords) -> Line {
-    let seeded: Vec<SeededRow> = rows(config, stored).into_iter().map(|r| r.seeded).collect();
-    seeded_c9_line(&judge_seeded(&seeded), &seeded, SOURCE)
+    let views = rows(config, stored);
+    let seeded: Vec<SeededRow> = views.iter().map(|r| r.seeded.clone()).collect();
+    let mut line = seeded_c9_line(&judge_seeded(&seeded), &seeded, SOURCE);
+    line.details.extend(c9_k_sensitivity(config, &views));
+    line
+}
+
+/// The top-k values of a row's premise seeds, `a/b` when they differ:
+/// the judged column's, or Table 2's absolute k (`second`).
+fn row_ks(v: &RowView, second: bool) -> String {
+    let mut k: Vec<usize> = v
+        .runs
+        .iter()
+        .filter(|r| r.premise.met)
+        .filter_map(|r| {
+            if second {
+                r.last_checkpoint()?.second_k.as_ref().map(|x| x.k)
+            } else {
+                Some(r.config.top_k)
+            }
+        })
+        .collect();
+    k.sort_unstable();
+    k.dedup();
+    k.iter().map(usize::to_string).collect::<Vec<_>>().join("/")
+}
+
+fn scored_views<'v, 'a>(views: &'v [RowView<'a>]) -> Vec<&'v RowView<'a>> {
+    views
+        .iter()
+        .filter(|v| v.seeded.standing() == RowStanding::Scored)
+        .collect()
+}
+
+/// The top-k rule of the judged column and each scored row's k (None
+/// without a scored row).
+fn top_k_rule(views: &[RowView]) -> Option<String> {
+    let scored = scored_views(views);
+    (!scored.is_empty()).then(|| {
+        format!(
+            "top-k (judged column: the paper's k/N ratio, round(k_paper N / N_paper), at least 3): {}",
+            scored
+                .iter()
+                .map(|v| format!("{} k {}", v.seeded.label, row_ks(v, false)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// The top-k rule and, with a second column, the fifth statement and each
+/// scored row's gamma at Table 2's k (not judged).
+fn c9_k_sensitivity(config: &NetGridConfig, views: &[RowView]) -> Vec<String> {
+    let mut out: Vec<String> = top_k_rule(views).into_iter().collect();
+    if !config.top_k_paper {
+        return out;
+    }
+    let second: Vec<SeededRow> = views.iter().map(|r| r.second.clone()).collect();
+    if let Some(j) = judge_seeded(&second)
+        .into_iter()
+        .find(|j| j.judgement.statement == crate::claims::c14::IN_ONE_TWO)
+        .filter(|j| j.judgement.checked > 0)
+    {
+        out.push(format!(
+            "k-sensitivity (not judged): at Table 2's absolute k, {} {}/{}: {}",
+            j.judgement.statement,
+            j.judgement.held(),
+            j.judgement.checked,
+            scored_views(views)
+                .iter()
+                .map(|v| format!(
+                    "{} gamma {} (k {})",
+                    v.seeded.label,
+                    ms(&v.second.gamma),
+                    row_ks(v, true)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
 }
 
 /// The results document of a grid over several K.
@@ -446,20 +527,20 @@ fn pilot_progress(
                 .iter()
                 .filter_map(|&lr| l.find(&super::ledger::PilotRunPlan::of(config, f, *v, lr)))
                 .collect();
-            let outcomes: Vec<_> = entries.iter().map(|e| e.outcome(config)).collect();
+            let cands: Vec<_> = entries.iter().map(|e| e.candidate(config)).collect();
             let rates: Vec<String> = entries
                 .iter()
-                .zip(&outcomes)
-                .map(|(e, (o, premise))| match (e.diverged, premise) {
+                .zip(&cands)
+                .map(|(e, o)| match (e.diverged, &o.premise.reason) {
                     (Some(_), _) => format!("lr {}: diverged", o.lr),
-                    (None, Err(why)) if !why.contains("final training accuracy") => {
+                    (None, Some(why)) if !why.contains("final training accuracy") => {
                         format!("lr {}: acc {:.4}, {why}", o.lr, o.accuracy)
                     }
                     _ => format!("lr {}: acc {:.4}", o.lr, o.accuracy),
                 })
                 .collect();
             let repeated = if entries.len() == config.lr_candidates.len() {
-                let round: Vec<_> = outcomes.iter().map(|(o, _)| *o).collect();
+                let round: Vec<_> = cands.iter().map(|o| o.outcome()).collect();
                 crate::claims::premise::repeat_pilot(&round, *v, &rules)
                     .map(|(_, why)| format!("; {why}"))
                     .unwrap_or_default()
