@@ -152,6 +152,15 @@ fn table1_v2_bad_configs_are_rejected_naming_the_key() {
         |t| t.replacen("per_class = 850", "per_class = 850\nwidth = 3", 1),
         "width",
     );
+    rejects(
+        |t| t.replace("cpu_hours = 5.0", "cpu_hours = -1.0"),
+        "budget.cpu_hours",
+    );
+    rejects(
+        |t| t.replace("unrecorded_cpu_hours = 1.78", "unrecorded_cpu_hours = nan"),
+        "budget.unrecorded_cpu_hours",
+    );
+    rejects(|t| t.replace("[budget]", "[budget]\nhours = 2"), "hours");
 }
 
 /// Two families (MNIST MLP CE and MSE) at K = 3 and 10.
@@ -327,8 +336,12 @@ fn table1_v2_report_scores_premise_seeds_only_and_lists_rows_not_reproduced() {
         doc.contains("- mnist-mlp-ce-k10: not reproduced (1 of 2 seeds met the premise, 2 needed; seed 1: final training accuracy 0.9000 < 0.99)"),
         "{doc}"
     );
+    // Within the budget (0.50 recorded + 1.78 unrecorded of 5): not run yet,
+    // with the family's pilot as it stands.
+    let not_run = "- mnist-mlp-mse-k10: not run yet: its family's pilot is undecided after 2 round(s), 2 runs: best final training accuracy 0.6200 (lr 0.1), final training accuracy 0.6200 < 0.95";
+    assert!(doc.contains(not_run), "{doc}");
     assert!(
-        doc.contains("- mnist-mlp-mse-k10: not run (no analysis record)"),
+        doc.contains("Budget: 5.00 CPU-hours; spent 2.28: within the budget."),
         "{doc}"
     );
     assert!(
@@ -358,6 +371,23 @@ fn table1_v2_report_scores_premise_seeds_only_and_lists_rows_not_reproduced() {
         "{doc}"
     );
 
+    // A budget the records and the unrecorded hours exceed: spent, and the
+    // row not run says so.
+    let mut tight = c.clone();
+    tight.budget.as_mut().unwrap().cpu_hours = 2.0;
+    let r = report_only(&settings(&tight, &out), &Silent).unwrap();
+    assert!(
+        r.markdown
+            .contains("Budget: 2.00 CPU-hours; spent 2.28: the budget is spent"),
+        "{}",
+        r.markdown
+    );
+    assert!(
+        r.markdown.contains("- mnist-mlp-mse-k10: not run: the CPU budget is spent (see Compute); its family's pilot is undecided after 2 round(s)"),
+        "{}",
+        r.markdown
+    );
+
     // A scored MSE row far from 1 is a counterexample.
     save(1, 3, 2, true, 1.5, 1.5);
     save(1, 3, 3, true, 1.5, 1.5);
@@ -379,7 +409,9 @@ fn table1_v2_report_without_records_says_not_run_and_gives_no_verdict() {
         .contains("0 of 24 rows scored, 0 not reproduced, 24 not run"));
     assert_eq!(r.markdown.matches("| not run |").count(), 24);
     assert_eq!(
-        r.markdown.matches(": not run (no analysis record)").count(),
+        r.markdown
+            .matches(": not run yet: its family's pilot has no run")
+            .count(),
         24
     );
     assert!(!r.markdown.contains("verified") && !r.markdown.contains("counterexample"));

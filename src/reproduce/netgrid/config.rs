@@ -203,8 +203,29 @@ pub struct NetGridConfig {
     pub claims: Option<Vec<String>>,
     /// The premise thresholds.
     pub premise: Premise,
+    /// The CPU budget the report measures the records against (absent:
+    /// none stated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
     /// The families, in plan order.
     pub family: Vec<Family>,
+}
+
+/// `[budget]`: the grid's CPU budget and the CPU time spent on it that no
+/// record holds (work lost with its machine and run again). When the
+/// records' hours plus `unrecorded_cpu_hours` reach `cpu_hours`, the report
+/// says the budget is spent and gives every row not analysed that reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// CPU-hours allowed.
+    pub cpu_hours: f64,
+    /// CPU-hours spent outside the records.
+    #[serde(default)]
+    pub unrecorded_cpu_hours: f64,
+    /// What the unrecorded hours were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unrecorded_why: Option<String>,
 }
 
 impl NetGridConfig {
@@ -284,6 +305,20 @@ impl NetGridConfig {
             }
             if self.lr_candidates[..i].contains(&lr) {
                 return bad("lr_candidates", format!("{lr} repeated"));
+            }
+        }
+        if let Some(b) = &self.budget {
+            if !(b.cpu_hours.is_finite() && b.cpu_hours > 0.0) {
+                return bad(
+                    "budget.cpu_hours",
+                    format!("{} must be positive and finite", b.cpu_hours),
+                );
+            }
+            if !(b.unrecorded_cpu_hours.is_finite() && b.unrecorded_cpu_hours >= 0.0) {
+                return bad(
+                    "budget.unrecorded_cpu_hours",
+                    format!("{} must be finite and not negative", b.unrecorded_cpu_hours),
+                );
             }
         }
         if self.analyze_samples < 4 {

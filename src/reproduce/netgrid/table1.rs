@@ -311,6 +311,7 @@ pub fn render(
         s,
         "| row | layer | N | premise met (final accuracies) | k (ratio) | gamma | gamma_awd | k (paper) | gamma | gamma_awd | published gamma | published gamma_awd | gamma 95% CI per seed | gamma(k) per seed | standing |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
+    let (compute_text, budget_spent) = compute(config, stored, ledgers);
     let mut not_scored = Vec::new();
     for v in &views {
         let f = &config.family[v.fi];
@@ -368,7 +369,10 @@ pub fn render(
         let standing = match v.seeded.standing() {
             RowStanding::Scored => "scored".to_string(),
             RowStanding::NotRun => {
-                not_scored.push(format!("{id}: not run (no analysis record)"));
+                not_scored.push(format!(
+                    "{id}: {}",
+                    not_run_reason(config, f, stored, ledgers, budget_spent)
+                ));
                 "not run".into()
             }
             RowStanding::NotReproduced => {
@@ -489,7 +493,7 @@ pub fn render(
         }
     }
     let _ = writeln!(s, "\n## Compute\n");
-    let _ = writeln!(s, "{}", compute(config, stored, ledgers));
+    let _ = writeln!(s, "{compute_text}");
     let _ = writeln!(s, "\n## Rows not scored\n");
     not_scored.extend(
         unreadable
@@ -563,8 +567,14 @@ fn pilot_progress(
 /// training and the analyses (the run records). An upper bound of the CPU
 /// time: training runs single-threaded, so its wall time is at most its
 /// CPU time plus what other processes took from it; an analysis records its
-/// process's CPU time, which includes a parallel job's.
-fn compute(config: &NetGridConfig, stored: &StoredRecords, ledgers: &[PilotLedger]) -> String {
+/// process's CPU time, which includes a parallel job's. With a `[budget]`,
+/// the hours no record holds are added and the sum is measured against it;
+/// the flag says whether the budget is spent.
+fn compute(
+    config: &NetGridConfig,
+    stored: &StoredRecords,
+    ledgers: &[PilotLedger],
+) -> (String, bool) {
     let pilot: f64 = ledgers
         .iter()
         .flat_map(|l| &l.runs)
@@ -592,13 +602,92 @@ fn compute(config: &NetGridConfig, stored: &StoredRecords, ledgers: &[PilotLedge
         .filter(|x| x.is_finite())
         .sum();
     let h = |x: f64| x / 3600.0;
-    format!(
-        "Hours in these records (an upper bound of the CPU time: single-threaded training's wall time, and each analysis's process CPU time, which counts a parallel job's too): pilot training {:.2} ({pilot_runs} runs), further training {:.2} ({} runs), analysis {:.2} ({} runs); total {:.2}.",
+    let recorded = h(pilot + train + analysis);
+    let mut text = format!(
+        "Hours in these records (an upper bound of the CPU time: single-threaded training's wall time, and each analysis's process CPU time, which counts a parallel job's too): pilot training {:.2} ({pilot_runs} runs), further training {:.2} ({} runs), analysis {:.2} ({} runs); total {recorded:.2}.",
         h(pilot),
         h(train),
         further.len(),
         h(analysis),
         stored.runs.len(),
-        h(pilot + train + analysis)
-    )
+    );
+    let Some(b) = &config.budget else {
+        return (text, false);
+    };
+    let spent = recorded + b.unrecorded_cpu_hours;
+    let is_spent = spent >= b.cpu_hours;
+    if b.unrecorded_cpu_hours > 0.0 {
+        let _ = write!(
+            text,
+            " Spent outside these records: {:.2}{}.",
+            b.unrecorded_cpu_hours,
+            b.unrecorded_why
+                .as_deref()
+                .map_or(String::new(), |w| format!(" ({w})"))
+        );
+    }
+    let _ = write!(
+        text,
+        " Budget: {:.2} CPU-hours; spent {spent:.2}: {}.",
+        b.cpu_hours,
+        if is_spent {
+            "the budget is spent, so the rows not analysed stay not run (amendment 7 of the preregistration)"
+        } else {
+            "within the budget"
+        }
+    );
+    (text, is_spent)
+}
+
+/// Why a row with no analysis record was not run: the budget when it is
+/// spent, with its family's pilot as it stands (the best final training
+/// accuracy its ledger holds, or the chosen rate).
+fn not_run_reason(
+    config: &NetGridConfig,
+    f: &super::config::Family,
+    stored: &StoredRecords,
+    ledgers: &[PilotLedger],
+    budget_spent: bool,
+) -> String {
+    let pilot = match stored.pilots.iter().find(|p| p.family == f.id()) {
+        Some(p) if p.choice.is_some() => {
+            "its family's pilot chose a rate, its runs were not analysed".to_string()
+        }
+        Some(_) => "its family's pilot chose no rate".to_string(),
+        None => {
+            let entries: Vec<&super::ledger::PilotLedgerEntry> = ledgers
+                .iter()
+                .filter(|l| l.family == f.id())
+                .flat_map(|l| &l.runs)
+                .collect();
+            let rounds = {
+                let mut v: Vec<_> = entries.iter().map(|e| e.plan.variant).collect();
+                v.dedup();
+                v.len()
+            };
+            let best = entries
+                .iter()
+                .map(|e| e.candidate(config))
+                .filter(|c| c.accuracy.is_finite())
+                .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy));
+            match best {
+                Some(c) => format!(
+                    "its family's pilot is undecided after {rounds} round(s), {} runs: best final training accuracy {:.4} (lr {}){}",
+                    entries.len(),
+                    c.accuracy,
+                    c.lr,
+                    c.premise
+                        .reason
+                        .as_deref()
+                        .map_or(String::new(), |r| format!(", {r}"))
+                ),
+                None => "its family's pilot has no run".to_string(),
+            }
+        }
+    };
+    if budget_spent {
+        format!("not run: the CPU budget is spent (see Compute); {pilot}")
+    } else {
+        format!("not run yet: {pilot}")
+    }
 }
