@@ -188,6 +188,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         superlinear::reproduce::report::sources::table1_figures(
             &report.rows,
             &scored,
+            &out.join("runs").display().to_string(),
             &mut figures,
             &mut missing,
         );
