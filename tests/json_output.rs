@@ -1,7 +1,8 @@
 //! Every command's `--json` output parses, opens with `schema_version` and
 //! holds no Rust enum tag (`"Ok"`/`"Err"` keys); the commands that need
 //! libtorch are checked in the torch tier's modules. Every committed JSON
-//! file under `experiments/` and `theory/` is free of those tags too.
+//! file under `experiments/`, `theory/` and the test fixtures is free of
+//! those tags too.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -146,8 +147,9 @@ fn analyze_factors_prints_versioned_json_with_failures_as_error_objects() {
 #[test]
 fn report_only_commands_print_versioned_json() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, results) = crate::util::reduced_records_copy(dir.path());
-    let v = json_of(&[
+    let (out, results) = crate::util::fixture_records_copy(dir.path());
+    let flags = crate::util::fixture_flags();
+    let mut args = vec![
         "reproduce",
         "--table",
         "1",
@@ -159,9 +161,12 @@ fn report_only_commands_print_versioned_json() {
         out.to_str().unwrap(),
         "--results",
         results.to_str().unwrap(),
-    ]);
+    ];
+    args.extend(flags.iter().map(String::as_str));
+    let v = json_of(&args);
     assert_eq!(v["table"], 1);
-    assert!(!v["rows"].as_array().unwrap().is_empty());
+    assert_eq!(v["reused"], 6, "{v}");
+    assert_eq!(v["rows"].as_array().unwrap().len(), 3, "{v}");
     assert!(!v["judgements"].as_array().unwrap().is_empty());
     let net = dir.path().join("net");
     copy_dir(&Path::new(REPO).join("experiments/results/net"), &net);
@@ -189,10 +194,12 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn committed_json_holds_no_result_tags_and_every_record_is_versioned() {
     let mut files = Vec::new();
-    for d in ["experiments", "theory"] {
+    for d in ["experiments", "theory", crate::util::FIXTURE_RECORDS] {
+        let before = files.len();
         json_files(&Path::new(REPO).join(d), &mut files);
+        assert!(files.len() > before, "no JSON file under {d}");
     }
-    assert!(files.len() > 100, "{} JSON files found", files.len());
+    assert!(files.len() > 50, "{} JSON files found", files.len());
     for f in &files {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(f).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
@@ -204,7 +211,7 @@ fn committed_json_holds_no_result_tags_and_every_record_is_versioned() {
 fn committed_records_rewrite_to_themselves() {
     use superlinear::reproduce::migrate::migrate_record;
     let mut files = Vec::new();
-    for d in ["experiments", "theory"] {
+    for d in ["experiments", "theory", crate::util::FIXTURE_RECORDS] {
         json_files(&Path::new(REPO).join(d), &mut files);
     }
     for f in &files {

@@ -1,5 +1,6 @@
 //! Faults injected into writes: `superlinear reproduce --report-only` on a
-//! copy of the committed records is SIGKILLed at seeded random points; every
+//! copy of the fixture's run records (`tests/fixtures/reproduce-records`) is
+//! SIGKILLed at seeded random points; every
 //! file it writes (tables, CSV, results document) must then be either absent,
 //! the old text, or the whole new text of an uninterrupted run, never torn;
 //! a torn or edited record is rerun, not trusted.
@@ -12,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use superlinear::reproduce::record::{checked_body, with_checksum, Checksum};
 
-use crate::util::copy_dir;
+use crate::util::{copy_dir, fixture_records};
 
 const OUTPUTS: &[&str] = &["table1.md", "table1.csv", "R.md"];
 
@@ -28,6 +29,7 @@ fn command(out: &Path) -> Command {
         "--report-only",
     ])
     .arg("--no-timings")
+    .args(crate::util::fixture_flags())
     .arg("--configs")
     .arg(root.join("experiments/runs"))
     .arg("--out")
@@ -42,9 +44,8 @@ fn command(out: &Path) -> Command {
 
 #[test]
 fn killed_report_never_leaves_a_torn_file() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let reference = tempfile::tempdir().unwrap();
-    copy_dir(&root.join("experiments/results/reduced"), reference.path());
+    copy_dir(&fixture_records(), reference.path());
     let t0 = Instant::now();
     let status = command(reference.path()).status().unwrap();
     let full = t0.elapsed();
@@ -61,7 +62,7 @@ fn killed_report_never_leaves_a_torn_file() {
     let (mut killed, mut complete, mut absent) = (0, 0, 0);
     for _ in 0..12 {
         let work = tempfile::tempdir().unwrap();
-        copy_dir(&root.join("experiments/results/reduced"), work.path());
+        copy_dir(&fixture_records(), work.path());
         for n in OUTPUTS {
             let _ = std::fs::remove_file(work.path().join(n));
         }
@@ -92,15 +93,14 @@ fn killed_report_never_leaves_a_torn_file() {
 
 #[test]
 fn torn_or_edited_record_is_refused_legacy_accepted() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let runs = root.join("experiments/results/reduced/runs");
+    let runs = fixture_records().join("runs");
     let row = std::fs::read_dir(&runs).unwrap().next().unwrap().unwrap();
     let stored = std::fs::read_to_string(row.path().join("seed-0.json")).unwrap();
-    // The committed records carry a checksum; a legacy record is the same
+    // The fixture's records carry a checksum; a legacy record is the same
     // text without it.
     let legacy = match checked_body(&stored) {
         Checksum::Valid(b) | Checksum::Legacy(b) => format!("{}\n", b.trim_end()),
-        Checksum::Mismatch => panic!("committed record {} is torn", row.path().display()),
+        Checksum::Mismatch => panic!("fixture record {} is torn", row.path().display()),
     };
     assert!(matches!(checked_body(&legacy), Checksum::Legacy(_)));
     let body = legacy.trim_end().to_string();

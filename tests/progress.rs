@@ -10,9 +10,9 @@ use std::sync::Mutex;
 
 use superlinear::layer::{analyze_layer, LayerFactors, LayerSettings, UncertaintySettings};
 use superlinear::progress::Progress;
-use superlinear::reproduce::aggregate::TableId;
-use superlinear::reproduce::config::RUNS_DIR;
-use superlinear::reproduce::evidence::report_settings;
+use superlinear::reproduce::aggregate::{TableId, DEFAULT_MIN_TRAIN_PROGRESS};
+use superlinear::reproduce::config::{ConfigSet, RowFilter, Scale, RUNS_DIR};
+use superlinear::reproduce::grid::ReproduceSettings;
 use superlinear::reproduce::netgrid::{NetGridConfig, NetGridSettings};
 
 use crate::analyze_factors::factor_file;
@@ -206,22 +206,35 @@ fn a_refused_analysis_closes_its_stage() {
     assert_eq!(rec.names(), ["factor A_p"]);
 }
 
-/// `reproduce --report-only` on a copy of the committed records: a step per
+/// `reproduce --report-only` on a copy of the fixture's records: a step per
 /// (row, seed) read, then the report.
 #[test]
 fn reproduce_report_only_reports_records_then_report() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("reduced");
-    crate::util::copy_dir(
-        &Path::new(REPO).join("experiments/results/reduced/runs"),
-        &out.join("runs"),
-    );
-    let seeds = 4;
-    let settings =
-        report_settings(out, &Path::new(REPO).join(RUNS_DIR), TableId::One, seeds).unwrap();
+    let (out, _) = crate::util::fixture_records_copy(dir.path());
+    let seeds = crate::util::FIXTURE_SEEDS;
+    let settings = ReproduceSettings {
+        table: TableId::One,
+        scale: Scale::Reduced,
+        rows: RowFilter::parse(crate::util::FIXTURE_ROWS).unwrap(),
+        seeds,
+        jobs: 1,
+        out,
+        results_md: None,
+        configs: ConfigSet::load(&Path::new(REPO).join(RUNS_DIR)).unwrap(),
+        published: superlinear::published::Published::builtin().unwrap(),
+        data_root: None,
+        threads: 1,
+        command: String::new(),
+        timings: false,
+        report_only: true,
+        min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
+        lr_override: None,
+        shard: superlinear::reproduce::shard::Shard::ALL,
+    };
     let rec = Recorder::default();
     let report = superlinear::reproduce::grid::report_only(&settings, &rec).unwrap();
-    assert!(report.reused > 0, "no committed record read");
+    assert_eq!(report.reused, 6, "the fixture's six records");
     assert_eq!(rec.names(), ["stored records", "report"]);
     assert_eq!(
         rec.get("stored records").total,
@@ -323,8 +336,9 @@ fn analyze_factors_with_captured_stderr_draws_no_bar() {
 #[test]
 fn report_only_commands_with_captured_stderr_draw_no_bar() {
     let dir = tempfile::tempdir().unwrap();
-    let (reduced, results) = crate::util::reduced_records_copy(dir.path());
-    let out = run(&[
+    let (records, results) = crate::util::fixture_records_copy(dir.path());
+    let flags = crate::util::fixture_flags();
+    let mut args = vec![
         "reproduce",
         "--table",
         "1",
@@ -332,10 +346,12 @@ fn report_only_commands_with_captured_stderr_draw_no_bar() {
         "reduced",
         "--report-only",
         "--out",
-        reduced.to_str().unwrap(),
+        records.to_str().unwrap(),
         "--results",
         results.to_str().unwrap(),
-    ]);
+    ];
+    args.extend(flags.iter().map(String::as_str));
+    let out = run(&args);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
     assert!(
         out.stderr.is_empty(),

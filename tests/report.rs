@@ -3,7 +3,8 @@
 //! input gives a well-formed SVG with finite coordinates, a NaN gives a
 //! typed error, the same data gives the same bytes; the page is well-formed,
 //! every figure it references exists and is an SVG, its numbers are the
-//! records', and a rebuild is byte-identical.
+//! records' (Tables 1 and 3 those of grid v2's records), and a rebuild is
+//! byte-identical.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -296,19 +297,37 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// The mean and sample std of a row's gamma over the records under `runs/row`.
-fn row_gamma(row: &str) -> (f64, f64) {
-    let dir = Path::new("experiments/results/reduced/runs").join(row);
-    let mut g = Vec::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap();
-        g.push(v["analyze"]["gamma"]["gamma"].as_f64().unwrap());
-    }
+/// The mean and sample std, as the tables print them.
+fn mean_std_cell(g: &[f64]) -> String {
     let n = g.len() as f64;
     let m = g.iter().sum::<f64>() / n;
     let s = (g.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    (m, s)
+    format!("{m:.3} +- {s:.3}")
+}
+
+/// The records of grid v2's row `row` that met the premise, read as JSON.
+fn premise_records(row: &str) -> Vec<serde_json::Value> {
+    let dir = Path::new("experiments/results/table1-v2").join(row);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(
+                &std::fs::read_to_string(e.unwrap().path()).unwrap(),
+            )
+            .unwrap()
+        })
+        .filter(|v| v["premise"]["met"].as_bool().unwrap())
+        .collect()
+}
+
+/// The page's table row of `id` (the line holding its first cell).
+fn page_row<'a>(page: &'a str, id: &str) -> &'a str {
+    let cell = format!("<tr><td>{id}</td>");
+    page.lines()
+        .find(|l| l.starts_with(&cell))
+        .unwrap_or_else(|| panic!("no row {id} on the page"))
 }
 
 #[test]
@@ -342,6 +361,7 @@ fn report_page_is_well_formed_complete_faithful_and_reproducible() {
         "figures/mnist-mlp-ce-seed0-gamma-k.svg",
         "figures/mnist-mlp-ce-seed0-coupling-heatmap.svg",
         "figures/table1-gamma.svg",
+        "figures/table1-gamma-awd.svg",
         "figures/c9-interval.svg",
         "figures/c15-training-mnist-mlp-ce.svg",
         "figures/c6-terms-mnist-mlp-ce.svg",
@@ -365,25 +385,79 @@ fn report_page_is_well_formed_complete_faithful_and_reproducible() {
             assert!(page.contains(l.status.as_str()));
         }
     }
-    // Table 1 numbers equal the records'.
-    for (row, label) in [
-        (
-            "mnist-mlp-k10-ce",
-            "<td>MNIST</td><td>MLP</td><td>10</td><td>CE</td>",
-        ),
-        (
-            "mnist-mlp-k3-mse",
-            "<td>MNIST</td><td>MLP</td><td>3</td><td>MSE</td>",
-        ),
-    ] {
-        let (m, sd) = row_gamma(row);
-        let cell = format!("<td>{m:.2} +- {sd:.2}</td>");
-        let line = page
-            .lines()
-            .find(|l| l.contains(label))
-            .unwrap_or_else(|| panic!("no row {label}"));
-        assert!(line.contains(&cell), "{row}: {cell} not in {line}");
+    // Tables 1 and 3 are grid v2's: each row's gamma and gamma_awd (last
+    // checkpoint, primary column) over the seeds that met the premise, read
+    // from the records here; a row with fewer than two such seeds shows no
+    // measured value and is listed with its reason.
+    let config = superlinear::reproduce::netgrid::NetGridConfig::load(Path::new(
+        superlinear::reproduce::netgrid::TABLE1_V2_TOML,
+    ))
+    .unwrap();
+    let (mut scored, mut listed) = (0, 0);
+    for row in config.rows() {
+        let id = config.row_id(row.family, row.classes);
+        let met = premise_records(&id);
+        let line = page_row(&page, &id);
+        let last = |v: &serde_json::Value, f: &str| {
+            v["checkpoints"].as_array().unwrap().last().unwrap()[f]
+                .as_f64()
+                .unwrap()
+        };
+        if met.len() >= 2 {
+            scored += 1;
+            for f in ["gamma", "gamma_awd"] {
+                let g: Vec<f64> = met.iter().map(|v| last(v, f)).collect();
+                let cell = format!("<td>{}</td>", mean_std_cell(&g));
+                assert!(line.contains(&cell), "{id} {f}: {cell} not in {line}");
+            }
+            assert!(line.ends_with("<td>scored</td></tr>"), "{line}");
+            if id.contains("-mse-") {
+                let t: Vec<f64> = met
+                    .iter()
+                    .map(|v| {
+                        v["net_claims"]["checkpoints"]
+                            .as_array()
+                            .unwrap()
+                            .last()
+                            .unwrap()["pairs"]["gamma_term12"]["gamma"]
+                            .as_f64()
+                            .unwrap()
+                    })
+                    .collect();
+                let t3 = page_row(&page[page.find("id=\"table3\"").unwrap()..], &id);
+                let cell = format!("<td>{id}</td><td>{}</td>", mean_std_cell(&t));
+                assert!(t3.contains(&cell), "Table 3 {id}: {cell} not in {t3}");
+            }
+        } else {
+            listed += 1;
+            assert!(
+                line.ends_with("<td>not run</td></tr>")
+                    || line.ends_with("<td>not reproduced</td></tr>"),
+                "{line}"
+            );
+            assert!(page.contains(&format!("<li>{id}: not ")), "{id} not listed");
+        }
     }
+    assert!(
+        scored > 0 && scored + listed == config.rows().len(),
+        "{scored} scored, {listed} listed"
+    );
+    for f in ["table1-gamma", "table1-gamma-awd", "c9-interval"] {
+        let fig = report
+            .figures
+            .iter()
+            .find(|x| x.file == format!("{f}.svg"))
+            .unwrap();
+        assert!(
+            fig.caption.contains("experiments/results/table1-v2/"),
+            "{}",
+            fig.caption
+        );
+    }
+    assert!(
+        !page.contains("results/reduced"),
+        "the page draws from grid v2 only"
+    );
     // The README's copy of the central figure is the one the report draws.
     let readme_copy = "experiments/results/figures/mnist-mlp-ce-seed0-central-loglog.svg";
     assert_eq!(

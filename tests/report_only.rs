@@ -1,9 +1,11 @@
 //! `superlinear reproduce --report-only` in every build (it needs no torch):
-//! the committed run records re-render the committed tables byte for byte
-//! and the same judgements, the exit code follows the judgements, and
-//! training without the feature `torch` is refused as bad input.
+//! on the fixture's run records (`tests/fixtures/reproduce-records`) it
+//! renders the same bytes twice, its tables hold the records' rows and
+//! numbers, a run at chance is listed and not scored, the exit code follows
+//! the judgements, and training without the feature `torch` is refused as
+//! bad input.
 
-use crate::util::{copy_dir, run};
+use crate::util::{fixture_flags, fixture_records, fixture_records_copy, run};
 use std::path::Path;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -19,49 +21,104 @@ fn judgements_section(doc: &str) -> &str {
     &doc[start..end]
 }
 
+/// Mean +- sample std of the figure at `pointer` over the fixture's records
+/// of `row`, as the tables print it.
+fn fixture_mean(row: &str, pointer: &str) -> String {
+    let dir = fixture_records().join("runs").join(row);
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let rec: serde_json::Value = serde_json::from_str(&read(&e.unwrap().path())).unwrap();
+        v.push(rec.pointer(pointer).and_then(|x| x.as_f64()).unwrap());
+    }
+    assert_eq!(v.len(), 2, "{row}");
+    let n = v.len() as f64;
+    let m = v.iter().sum::<f64>() / n;
+    let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    format!("{m:.2} +- {sd:.2}")
+}
+
+/// The table line of `row` (its first cells).
+fn line<'a>(table: &'a str, row: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.starts_with(row))
+        .unwrap_or_else(|| panic!("no row {row:?} in\n{table}"))
+}
+
 #[test]
-fn report_only_rerenders_the_committed_tables() {
-    let committed = Path::new(REPO).join("experiments/results/reduced");
+fn report_only_renders_the_records_reproducibly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("reduced");
-    copy_dir(&committed.join("runs"), &out.join("runs"));
+    let (out, results) = fixture_records_copy(dir.path());
     for table in ["1", "3"] {
-        let results = dir.path().join(format!("RESULTS-table{table}.md"));
-        let o = run(&[
-            "reproduce",
-            "--table",
-            table,
-            "--scale",
-            "reduced",
-            "--report-only",
-            "--quiet",
-            "--out",
-            &out.display().to_string(),
-            "--results",
-            &results.display().to_string(),
-        ]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        // The committed grid breaks C14's statements: exit 1, not 2.
-        assert_eq!(o.status.code(), Some(1), "table {table}: {err}");
-        for name in [format!("table{table}.md"), format!("table{table}.csv")] {
-            assert_eq!(
-                read(&out.join(&name)),
-                read(&committed.join(&name)),
-                "{name}"
-            );
-        }
-        let want = if table == "1" {
-            read(&Path::new(REPO).join("experiments/RESULTS.md"))
-        } else {
-            read(&committed.join("RESULTS-table3.md"))
+        let names = [format!("table{table}.md"), format!("table{table}.csv")];
+        let render = || {
+            let flags = fixture_flags();
+            let mut args = vec![
+                "reproduce",
+                "--table",
+                table,
+                "--scale",
+                "reduced",
+                "--report-only",
+                "--quiet",
+                "--out",
+                out.to_str().unwrap(),
+                "--results",
+                results.to_str().unwrap(),
+            ];
+            args.extend(flags.iter().map(String::as_str));
+            let o = run(&args);
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+            // Table 3 reads the MSE records with Term II only: the run at
+            // chance was analysed without it.
+            let reused = if table == "1" { 6 } else { 2 };
+            let want = format!("0 runs trained now, {reused} reused");
+            assert!(stdout.contains(&want), "{stdout}");
+            let mut files: Vec<String> = names.iter().map(|n| read(&out.join(n))).collect();
+            files.push(read(&results));
+            (o.status.code(), err, files)
         };
+        let (code, err, first) = render();
+        // The exit code follows the judgements: 1 when one is a counterexample.
+        let broken = judgements_section(&first[2]).contains("**counterexample**");
         assert_eq!(
-            judgements_section(&read(&results)),
-            judgements_section(&want),
-            "table {table}"
+            code,
+            Some(if broken { 1 } else { 0 }),
+            "table {table}: {err}"
         );
-        let stdout = String::from_utf8_lossy(&o.stdout);
-        assert!(stdout.contains("0 runs trained now"), "{stdout}");
+        let (code2, _, second) = render();
+        assert_eq!(code2, code);
+        assert_eq!(first, second, "table {table}: a second rendering differs");
+
+        let md = &first[0];
+        let mse = line(md, "| MNIST | MLP | 3 | MSE | 2 |");
+        let gamma = fixture_mean("mnist-mlp-k3-mse", "/analyze/gamma/gamma");
+        assert!(
+            mse.contains(&format!("| {gamma} |")),
+            "{gamma} not in {mse}"
+        );
+        // The run at chance is listed, not scored.
+        let chance = line(md, "| MNIST | CNN | 10 | MSE |");
+        assert!(chance.contains("| 0"), "{chance}");
+        if table == "1" {
+            let ce = line(md, "| MNIST | MLP | 3 | CE | 2 |");
+            let gamma = fixture_mean("mnist-mlp-k3-ce", "/analyze/gamma/gamma");
+            assert!(ce.contains(&format!("| {gamma} |")), "{gamma} not in {ce}");
+            assert_eq!(md.lines().filter(|l| l.starts_with("| MNIST")).count(), 3);
+            assert!(first[2].contains(
+                "MNIST CNN K=10 MSE (floor 0.550): seed 0 (acc 0.100), seed 1 (acc 0.100)"
+            ));
+        } else {
+            let t3 = fixture_mean("mnist-mlp-k3-mse", "/analyze/term2/gamma_term12/gamma");
+            assert!(mse.contains(&format!("| {t3} |")), "{t3} not in {mse}");
+            assert_eq!(md.lines().filter(|l| l.starts_with("| MNIST")).count(), 2);
+        }
+        // The CSV holds the same rows.
+        assert_eq!(
+            first[1].lines().filter(|l| l.starts_with("MNIST,")).count(),
+            md.lines().filter(|l| l.starts_with("| MNIST")).count()
+        );
     }
 }
 

@@ -383,7 +383,7 @@ fn table1_v2_report_scores_premise_seeds_only_and_lists_rows_not_reproduced() {
         r.markdown
     );
     assert!(
-        r.markdown.contains("- mnist-mlp-mse-k10: not run: the CPU budget is spent (see Compute); its family's pilot is undecided after 2 round(s)"),
+        r.markdown.contains("- mnist-mlp-mse-k10: not run: the CPU budget is spent (RESULTS.md, Compute); its family's pilot is undecided after 2 round(s)"),
         "{}",
         r.markdown
     );

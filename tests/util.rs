@@ -142,15 +142,40 @@ pub fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
-/// A copy of the committed Table 1 run records under `dir/reduced/runs`:
-/// the output directory and a results path in `dir` for
-/// `reproduce --table 1 --scale reduced --report-only`.
-pub fn reduced_records_copy(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let out = dir.join("reduced");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/results/reduced/runs"),
-        &out.join("runs"),
-    );
+/// The run records the `reproduce --report-only` tests read
+/// (`tests/fixtures/reproduce-records/README.md`): seeds 0 and 1 of
+/// [`FIXTURE_ROWS`].
+pub const FIXTURE_RECORDS: &str = "tests/fixtures/reproduce-records";
+
+/// The rows of the fixture, as `--rows` selects them: MNIST MLP K = 3 (CE and
+/// MSE, scored) and MNIST CNN K = 10 MSE (at chance, not scored).
+pub const FIXTURE_ROWS: &str = "mnist-mlp-k3,mnist-cnn-k10-mse";
+
+/// Seeds per row of the fixture.
+pub const FIXTURE_SEEDS: usize = 2;
+
+/// The fixture's directory.
+pub fn fixture_records() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE_RECORDS)
+}
+
+/// The `reproduce --report-only` flags that select the fixture's rows and
+/// seeds.
+pub fn fixture_flags() -> Vec<String> {
+    vec![
+        "--rows".into(),
+        FIXTURE_ROWS.into(),
+        "--seeds".into(),
+        FIXTURE_SEEDS.to_string(),
+    ]
+}
+
+/// A copy of the fixture's run records under `dir/records/runs`: the output
+/// directory and a results path in `dir` for `reproduce --table 1 --scale
+/// reduced --report-only` with [`fixture_flags`].
+pub fn fixture_records_copy(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let out = dir.join("records");
+    copy_dir(&fixture_records().join("runs"), &out.join("runs"));
     (out, dir.join("RESULTS.md"))
 }
 

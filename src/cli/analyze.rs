@@ -461,7 +461,7 @@ fn render(source: &str, r: &LayerReport) -> String {
     let k = r.h_diag.len();
     if 4 * k > r.samples {
         s.push_str(&format!(
-            "caution: top-k {k} is more than a quarter of the {} samples; at fixed top-k gamma falls as N grows (MNIST MLP K = 10, CE: 1.54 at N = 2000, 1.20 at N = 8500, experiments/results/reduced/NOTES.md): use --samples 0 (every sample) to compare with the paper\n",
+            "caution: top-k {k} is more than a quarter of the {} samples; at fixed top-k gamma falls as N grows (MNIST MLP K = 10, CE: 1.54 at N = 2000, 1.20 at N = 8500): use --samples 0 (every sample) to compare with the paper\n",
             r.samples
         ));
     }

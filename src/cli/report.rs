@@ -14,7 +14,7 @@ use super::shared::{ChecksArgs, RecordsArgs};
 
 #[derive(Debug, Args)]
 #[command(
-    mut_arg("records", |a| a.help("Directory of the committed records (`reduced/runs/`, `net/`, `figures/`)")),
+    mut_arg("records", |a| a.help("Directory of the committed records (`table1-v2/`, `net/`, `net-k3/`, `figures/`)")),
     mut_arg("net_config", |a| a.help("The net-claims grid's config")),
     mut_arg("seed", |a| a.help("Master seed of the synthetic checks (as `claims`)")),
     mut_arg("cases", |a| a.help("Random cases each synthetic property check draws (as `claims`)"))

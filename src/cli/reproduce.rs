@@ -79,7 +79,7 @@ pub struct ReproduceArgs {
     #[arg(long, default_value_t = DEFAULT_MIN_TRAIN_PROGRESS)]
     pub min_train_progress: f64,
     /// Learning rate for every selected row instead of the configs' shared one
-    /// (side runs: use with a separate --out, e.g. experiments/results/sweep-lr-0.01).
+    /// (side runs: use with an --out of their own, e.g. --out sweep-0.01).
     #[arg(long)]
     pub lr: Option<f64>,
     /// Train only shard I of N (`1/4`, ...): run j of the (row, seed) plan
@@ -188,6 +188,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<i32> {
         superlinear::reproduce::report::sources::table1_figures(
             &report.rows,
             &scored,
+            &out.join("runs").display().to_string(),
             &mut figures,
             &mut missing,
         );

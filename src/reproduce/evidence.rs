@@ -27,17 +27,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::aggregate::{TableId, DEFAULT_MIN_TRAIN_PROGRESS};
-use super::config::{ConfigSet, RowFilter, Scale};
-use super::grid::ReproduceSettings;
 use super::netgrid::config::NetGridConfig;
 use super::netgrid::record::load_all;
-use super::shard::Shard;
 use super::ReproduceError;
 use crate::claims::evidence::{exit_code, Line, Status};
 use crate::claims::report::Provenance;
 use crate::claims::{registry, run_all, Catalogue, CheckSettings, ClaimKind};
-use crate::published::Published;
 
 /// Version of the `claims --json` schema; bumped when a field changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -217,53 +212,6 @@ pub fn table1_lines(dir: &Path, config: &Path) -> Result<(Line, Line), Reproduce
         super::netgrid::table1::c14_line(&config, &stored),
         super::netgrid::table1::c9_line(&config, &stored),
     ))
-}
-
-/// The settings of `reproduce --report-only` for `table` over `seeds`
-/// seeds of the records under `out` (the grid's directory, e.g.
-/// `records/reduced`).
-pub fn report_settings(
-    out: PathBuf,
-    configs: &Path,
-    table: TableId,
-    seeds: usize,
-) -> Result<ReproduceSettings, ReproduceError> {
-    Ok(ReproduceSettings {
-        table,
-        scale: Scale::Reduced,
-        rows: RowFilter::parse("all")?,
-        seeds,
-        jobs: 1,
-        out,
-        results_md: None,
-        configs: ConfigSet::load(configs)?,
-        published: Published::builtin()?,
-        data_root: None,
-        threads: 1,
-        command: String::new(),
-        timings: false,
-        report_only: true,
-        min_train_progress: DEFAULT_MIN_TRAIN_PROGRESS,
-        lr_override: None,
-        shard: Shard::ALL,
-    })
-}
-
-/// The largest `N` of the `*/seed-N.json` files under `runs`, if any.
-pub fn max_seed(runs: &Path) -> Option<u64> {
-    let rows = std::fs::read_dir(runs).ok()?;
-    rows.filter_map(|e| e.ok())
-        .filter_map(|row| std::fs::read_dir(row.path()).ok())
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("seed-")?
-                .strip_suffix(".json")?
-                .parse::<u64>()
-                .ok()
-        })
-        .max()
 }
 
 /// The K = 3 net-claims grid's config.

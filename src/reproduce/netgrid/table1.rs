@@ -19,6 +19,9 @@
 //! and of `sigma^2 E[h^2] + C_II` (the second reading), read from the
 //! matched-pair figures of the last checkpoint (analysed with C6), beside
 //! the published MSE exponent with Term II.
+//!
+//! The rows of both tables ([`table1_rows`], [`table3_rows`]) are the
+//! `report` page's Tables 1 and 3 as well (`crate::reproduce::report`).
 
 use std::fmt::Write as _;
 
@@ -28,7 +31,7 @@ use super::record::{NetRunRecord, StoredRecords};
 use crate::claims::c14::{judge_seeded, seeded_c9_line, seeded_line, RowStanding, SeededRow};
 use crate::claims::evidence::Line;
 use crate::loss::Loss;
-use crate::published::Published;
+use crate::published::{MeanStd, Published};
 use crate::stats::mean_std;
 
 /// Where C14's line over this grid reads from.
@@ -254,6 +257,261 @@ fn c9_k_sensitivity(config: &NetGridConfig, views: &[RowView]) -> Vec<String> {
     out
 }
 
+/// The columns of Table 1 ([`Table1Row::cells`]), as the results document
+/// prints them.
+pub const TABLE1_HEADER: [&str; 15] = [
+    "row",
+    "layer",
+    "N",
+    "premise met (final accuracies)",
+    "k (ratio)",
+    "gamma",
+    "gamma_awd",
+    "k (paper)",
+    "gamma",
+    "gamma_awd",
+    "published gamma",
+    "published gamma_awd",
+    "gamma 95% CI per seed",
+    "gamma(k) per seed",
+    "standing",
+];
+
+/// The columns of [`TABLE1_HEADER`] with the primary top-k column (the
+/// paper's ratio) beside the published values, without the second column
+/// and the per-seed uncertainty.
+pub const TABLE1_PRIMARY: [usize; 10] = [0, 1, 2, 3, 4, 5, 6, 10, 11, 14];
+
+/// The columns of Table 3 ([`table3_rows`]).
+pub const TABLE3_HEADER: [&str; 4] = [
+    "row",
+    "Term I + II",
+    "sigma^2 E[h^2] + Term II",
+    "published (Term II kept)",
+];
+
+/// What Table 3's exponents are.
+pub const TABLE3_TEXT: &str = "Exponent of `C_I+II` (Term I + II, first reading) and of `sigma^2 E[h^2] + C_II` (second reading) at the last checkpoint, mean +- std over the premise seeds of the scored rows.";
+
+/// One row of Table 1 as the results document reports it.
+#[derive(Debug, Clone)]
+pub struct Table1Row {
+    /// The row id, e.g. `mnist-mlp-ce-k3`.
+    pub id: String,
+    /// The primary column over the premise seeds (label `MNIST MLP K=3 CE`,
+    /// gamma and gamma_awd per premise seed, standing).
+    pub seeded: SeededRow,
+    /// The published gamma and gamma_awd.
+    pub published: (Option<MeanStd>, Option<MeanStd>),
+    /// The cells, in the order of [`TABLE1_HEADER`].
+    pub cells: Vec<String>,
+    /// Why the row is not scored (not run, or not reproduced with each
+    /// seed's reason); None when scored.
+    pub not_scored: Option<String>,
+}
+
+impl Table1Row {
+    /// The row's standing.
+    pub fn standing(&self) -> RowStanding {
+        self.seeded.standing()
+    }
+}
+
+/// The published row of `(f, classes)`.
+fn published_row<'a>(
+    published: Option<&'a Published>,
+    f: &super::config::Family,
+    classes: usize,
+) -> Option<&'a crate::published::Table1Row> {
+    published?.table1.iter().find(|t| {
+        t.dataset == f.dataset.published_name()
+            && t.model == f.model.published_name()
+            && t.classes == classes
+    })
+}
+
+/// Table 1 of the grid, row by row (module doc); a row not run gives the
+/// reason of [`not_run_reason`] from the pilot `ledgers` and the budget.
+pub fn table1_rows(
+    config: &NetGridConfig,
+    stored: &StoredRecords,
+    ledgers: &[PilotLedger],
+) -> Vec<Table1Row> {
+    let published = Published::builtin().ok();
+    let budget_spent = compute(config, stored, ledgers).1;
+    rows(config, stored)
+        .into_iter()
+        .map(|v| {
+            let f = &config.family[v.fi];
+            let id = config.row_id(v.fi, v.classes);
+            let (k1, k2) = config.top_ks(f, v.classes).unwrap_or((0, None));
+            let met: Vec<&&NetRunRecord> = v.runs.iter().filter(|r| r.premise.met).collect();
+            let accs: Vec<String> = v
+                .runs
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}{}",
+                        r.curves
+                            .accuracy
+                            .last()
+                            .filter(|a| a.is_finite())
+                            .map_or("n/a".into(), |a| format!("{a:.3}")),
+                        if r.premise.met { "" } else { " (not met)" }
+                    )
+                })
+                .collect();
+            let (pg, pga) = match (published_row(published.as_ref(), f, v.classes), f.loss) {
+                (Some(p), Loss::CrossEntropy) => (Some(p.ce_gamma), Some(p.ce_gamma_awd)),
+                (Some(p), Loss::SoftmaxMse) => (Some(p.mse_gamma), Some(p.mse_gamma_awd)),
+                _ => (None, None),
+            };
+            let pub_text = |m: Option<MeanStd>| {
+                m.map_or("n/a".into(), |m| format!("{:.2} +- {:.2}", m.mean, m.std))
+            };
+            let (cis, curves): (Vec<String>, Vec<String>) = met
+                .iter()
+                .map(|r| {
+                    let (ci, curve) = r.uncertainty_cells();
+                    (
+                        format!("{}: {ci}", r.seed()),
+                        format!("{}: {curve}", r.seed()),
+                    )
+                })
+                .unzip();
+            let layer = v
+                .runs
+                .first()
+                .map(|r| {
+                    let a = &r.config.arch;
+                    format!("{:?} {:?}{}", a.model, a.widths, r.config.variant.suffix())
+                })
+                .unwrap_or_else(|| "n/a".into());
+            let (standing, not_scored) = match v.seeded.standing() {
+                RowStanding::Scored => ("scored", None),
+                RowStanding::NotRun => (
+                    "not run",
+                    Some(format!(
+                        "{id}: {}",
+                        not_run_reason(config, f, stored, ledgers, budget_spent)
+                    )),
+                ),
+                RowStanding::NotReproduced => {
+                    let reasons: Vec<String> = v
+                        .runs
+                        .iter()
+                        .filter_map(|r| {
+                            r.premise
+                                .reason
+                                .as_ref()
+                                .map(|why| format!("seed {}: {why}", r.seed()))
+                        })
+                        .collect();
+                    (
+                        "not reproduced",
+                        Some(format!(
+                            "{id}: not reproduced ({} of {} seeds met the premise, {} needed; {})",
+                            met.len(),
+                            v.runs.len(),
+                            crate::claims::c14::MIN_PREMISE_SEEDS,
+                            reasons.join("; ")
+                        )),
+                    )
+                }
+            };
+            let or_na = |v: Vec<String>| {
+                if v.is_empty() {
+                    "n/a".into()
+                } else {
+                    v.join("; ")
+                }
+            };
+            let cells = vec![
+                id.clone(),
+                layer,
+                config.samples(f, v.classes).to_string(),
+                format!(
+                    "{}/{} ({})",
+                    met.len(),
+                    config.seeds.len(),
+                    if accs.is_empty() {
+                        "none".into()
+                    } else {
+                        accs.join(", ")
+                    }
+                ),
+                k1.to_string(),
+                ms(&v.seeded.gamma),
+                ms(&v.seeded.gamma_awd),
+                k2.map_or("n/a".into(), |k| k.to_string()),
+                ms(&v.second.gamma),
+                ms(&v.second.gamma_awd),
+                pub_text(pg),
+                pub_text(pga),
+                or_na(cis),
+                or_na(curves),
+                standing.into(),
+            ];
+            Table1Row {
+                id,
+                seeded: v.seeded,
+                published: (pg, pga),
+                cells,
+                not_scored,
+            }
+        })
+        .collect()
+}
+
+/// Table 3 of the grid: one row of cells ([`TABLE3_HEADER`]) per MSE row,
+/// the two readings' exponents where the row is scored.
+pub fn table3_rows(config: &NetGridConfig, stored: &StoredRecords) -> Vec<Vec<String>> {
+    let published = Published::builtin().ok();
+    rows(config, stored)
+        .iter()
+        .filter(|v| v.seeded.loss == Loss::SoftmaxMse)
+        .map(|v| {
+            let f = &config.family[v.fi];
+            let (a, b) = if v.seeded.standing() == RowStanding::Scored {
+                let of = |name: &str| -> Vec<f64> {
+                    v.runs
+                        .iter()
+                        .filter(|r| r.premise.met)
+                        .filter_map(|r| pair_gamma(r, name))
+                        .collect()
+                };
+                (ms(&of("gamma_term12")), ms(&of("gamma_iso_term2")))
+            } else {
+                ("not scored".into(), "not scored".into())
+            };
+            vec![
+                config.row_id(v.fi, v.classes),
+                a,
+                b,
+                published_row(published.as_ref(), f, v.classes)
+                    .map_or("n/a".into(), |p| format!("{:.2}", p.table3_mse_gamma_term2)),
+            ]
+        })
+        .collect()
+}
+
+/// A markdown table of `header` and `rows` into `s`.
+fn markdown_table<'a>(
+    s: &mut String,
+    header: &[&str],
+    rows: impl Iterator<Item = &'a Vec<String>>,
+) {
+    let _ = writeln!(
+        s,
+        "| {} |\n|{}",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    for r in rows {
+        let _ = writeln!(s, "| {} |", r.join(" | "));
+    }
+}
+
 /// The results document of a grid over several K.
 pub fn render(
     config: &NetGridConfig,
@@ -261,7 +519,6 @@ pub fn render(
     (ledgers, unreadable): &(Vec<PilotLedger>, Vec<String>),
     command: &str,
 ) -> String {
-    let published = Published::builtin().ok();
     let views = rows(config, stored);
     let seeded: Vec<SeededRow> = views.iter().map(|v| v.seeded.clone()).collect();
     let judgements = judge_seeded(&seeded);
@@ -307,150 +564,11 @@ pub fn render(
         crate::claims::c14::MIN_PREMISE_SEEDS
     );
     let _ = writeln!(s, "## Table 1\n");
-    let _ = writeln!(
-        s,
-        "| row | layer | N | premise met (final accuracies) | k (ratio) | gamma | gamma_awd | k (paper) | gamma | gamma_awd | published gamma | published gamma_awd | gamma 95% CI per seed | gamma(k) per seed | standing |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
-    let (compute_text, budget_spent) = compute(config, stored, ledgers);
-    let mut not_scored = Vec::new();
-    for v in &views {
-        let f = &config.family[v.fi];
-        let id = config.row_id(v.fi, v.classes);
-        let (k1, k2) = config.top_ks(f, v.classes).unwrap_or((0, None));
-        let met: Vec<&&NetRunRecord> = v.runs.iter().filter(|r| r.premise.met).collect();
-        let accs: Vec<String> = v
-            .runs
-            .iter()
-            .map(|r| {
-                format!(
-                    "{}{}",
-                    r.curves
-                        .accuracy
-                        .last()
-                        .filter(|a| a.is_finite())
-                        .map_or("n/a".into(), |a| format!("{a:.3}")),
-                    if r.premise.met { "" } else { " (not met)" }
-                )
-            })
-            .collect();
-        let publ = published.as_ref().and_then(|p| {
-            p.table1.iter().find(|t| {
-                t.dataset == f.dataset.published_name()
-                    && t.model == f.model.published_name()
-                    && t.classes == v.classes
-            })
-        });
-        let (pg, pga) = match (publ, f.loss) {
-            (Some(p), Loss::CrossEntropy) => (Some(p.ce_gamma), Some(p.ce_gamma_awd)),
-            (Some(p), Loss::SoftmaxMse) => (Some(p.mse_gamma), Some(p.mse_gamma_awd)),
-            _ => (None, None),
-        };
-        let pub_text = |m: Option<crate::published::MeanStd>| {
-            m.map_or("n/a".into(), |m| format!("{:.2} +- {:.2}", m.mean, m.std))
-        };
-        let (cis, curves): (Vec<String>, Vec<String>) = met
-            .iter()
-            .map(|r| {
-                let (ci, curve) = r.uncertainty_cells();
-                (
-                    format!("{}: {ci}", r.seed()),
-                    format!("{}: {curve}", r.seed()),
-                )
-            })
-            .unzip();
-        let layer = v
-            .runs
-            .first()
-            .map(|r| {
-                let a = &r.config.arch;
-                format!("{:?} {:?}{}", a.model, a.widths, r.config.variant.suffix())
-            })
-            .unwrap_or_else(|| "n/a".into());
-        let standing = match v.seeded.standing() {
-            RowStanding::Scored => "scored".to_string(),
-            RowStanding::NotRun => {
-                not_scored.push(format!(
-                    "{id}: {}",
-                    not_run_reason(config, f, stored, ledgers, budget_spent)
-                ));
-                "not run".into()
-            }
-            RowStanding::NotReproduced => {
-                let reasons: Vec<String> = v
-                    .runs
-                    .iter()
-                    .filter_map(|r| {
-                        r.premise
-                            .reason
-                            .as_ref()
-                            .map(|why| format!("seed {}: {why}", r.seed()))
-                    })
-                    .collect();
-                not_scored.push(format!(
-                    "{id}: not reproduced ({} of {} seeds met the premise, {} needed; {})",
-                    met.len(),
-                    v.runs.len(),
-                    crate::claims::c14::MIN_PREMISE_SEEDS,
-                    reasons.join("; ")
-                ));
-                "not reproduced".into()
-            }
-        };
-        let _ = writeln!(
-            s,
-            "| {id} | {layer} | {} | {}/{} ({}) | {k1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {standing} |",
-            config.samples(f, v.classes),
-            met.len(),
-            config.seeds.len(),
-            if accs.is_empty() { "none".into() } else { accs.join(", ") },
-            ms(&v.seeded.gamma),
-            ms(&v.seeded.gamma_awd),
-            k2.map_or("n/a".into(), |k| k.to_string()),
-            ms(&v.second.gamma),
-            ms(&v.second.gamma_awd),
-            pub_text(pg),
-            pub_text(pga),
-            if cis.is_empty() { "n/a".into() } else { cis.join("; ") },
-            if curves.is_empty() { "n/a".into() } else { curves.join("; ") },
-        );
-    }
+    let table1 = table1_rows(config, stored, ledgers);
+    markdown_table(&mut s, &TABLE1_HEADER, table1.iter().map(|r| &r.cells));
     let _ = writeln!(s, "\n## Table 3 (Eq. 58) on the MSE rows\n");
-    let _ = writeln!(
-        s,
-        "Exponent of `C_I+II` (Term I + II, first reading) and of `sigma^2 E[h^2] + C_II` (second reading) at the last checkpoint, mean +- std over the premise seeds of the scored rows.\n"
-    );
-    let _ = writeln!(
-        s,
-        "| row | Term I + II | sigma^2 E[h^2] + Term II | published (Term II kept) |\n|---|---|---|---|"
-    );
-    for v in views.iter().filter(|v| v.seeded.loss == Loss::SoftmaxMse) {
-        let f = &config.family[v.fi];
-        let id = config.row_id(v.fi, v.classes);
-        let publ = published.as_ref().and_then(|p| {
-            p.table1.iter().find(|t| {
-                t.dataset == f.dataset.published_name()
-                    && t.model == f.model.published_name()
-                    && t.classes == v.classes
-            })
-        });
-        let (a, b) = if v.seeded.standing() == RowStanding::Scored {
-            let of = |name: &str| -> Vec<f64> {
-                v.runs
-                    .iter()
-                    .filter(|r| r.premise.met)
-                    .filter_map(|r| pair_gamma(r, name))
-                    .collect()
-            };
-            (ms(&of("gamma_term12")), ms(&of("gamma_iso_term2")))
-        } else {
-            ("not scored".into(), "not scored".into())
-        };
-        let _ = writeln!(
-            s,
-            "| {id} | {a} | {b} | {} |",
-            publ.map_or("n/a".into(), |p| format!("{:.2}", p.table3_mse_gamma_term2))
-        );
-    }
+    let _ = writeln!(s, "{TABLE3_TEXT}\n");
+    markdown_table(&mut s, &TABLE3_HEADER, table3_rows(config, stored).iter());
     let _ = writeln!(s, "\n## Pilots\n");
     for f in &config.family {
         match stored.pilots.iter().find(|p| p.family == f.id()) {
@@ -493,8 +611,9 @@ pub fn render(
         }
     }
     let _ = writeln!(s, "\n## Compute\n");
-    let _ = writeln!(s, "{compute_text}");
+    let _ = writeln!(s, "{}", compute(config, stored, ledgers).0);
     let _ = writeln!(s, "\n## Rows not scored\n");
+    let mut not_scored: Vec<String> = table1.into_iter().filter_map(|r| r.not_scored).collect();
     not_scored.extend(
         unreadable
             .iter()
@@ -686,7 +805,7 @@ fn not_run_reason(
         }
     };
     if budget_spent {
-        format!("not run: the CPU budget is spent (see Compute); {pilot}")
+        format!("not run: the CPU budget is spent (RESULTS.md, Compute); {pilot}")
     } else {
         format!("not run yet: {pilot}")
     }

@@ -4,11 +4,13 @@
 //! and 3 published beside measured, and what could not be drawn. No script,
 //! no stylesheet or font from the network, no timestamp.
 
+use super::sources::TABLE1_V2_RECORDS;
 use super::Report;
 use crate::claims::evidence::Line;
 use crate::claims::Status;
-use crate::reproduce::aggregate::{TableId, TableRow};
-use crate::reproduce::render::{table_cells, RenderOptions};
+use crate::reproduce::netgrid::table1::{
+    TABLE1_HEADER, TABLE1_PRIMARY, TABLE3_HEADER, TABLE3_TEXT,
+};
 
 /// `s` with `&`, `<`, `>` and `"` escaped.
 pub fn escape(s: &str) -> String {
@@ -67,22 +69,44 @@ fn line(name: &str, l: &Line) -> String {
     h
 }
 
-fn table(rows: &[TableRow], id: TableId) -> String {
-    let (header, cells) = table_cells(rows, id, RenderOptions { timings: false });
+fn table<'a>(header: &[&str], rows: impl Iterator<Item = Vec<&'a str>>) -> String {
     let mut h = String::from("<table>\n<tr>");
     for c in header {
         h.push_str(&format!("<th>{}</th>", escape(c)));
     }
     h.push_str("</tr>\n");
-    for r in cells {
+    for r in rows {
         h.push_str("<tr>");
         for c in r {
-            h.push_str(&format!("<td>{}</td>", escape(&c)));
+            h.push_str(&format!("<td>{}</td>", escape(c)));
         }
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
     h
+}
+
+/// `s` escaped, with its `code` spans (between backticks) as `<code>`.
+fn with_code(s: &str) -> String {
+    escape(s)
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `v` comma-separated.
+fn list(v: &[u64]) -> String {
+    v.iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The page.
@@ -119,14 +143,9 @@ pub fn page(r: &Report) -> String {
     h.push_str(&row(
         "seeds",
         escape(&format!(
-            "Table 1 grid: {} per row; net-claims grid: {}",
-            r.seeds.0,
-            r.seeds
-                .1
-                .iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "Table 1 at the premise: {}; net-claims grid: {}",
+            list(&r.seeds.0),
+            list(&r.seeds.1)
         )),
     ));
     let mut whats: Vec<&str> = r.sources.iter().map(|s| s.what.as_str()).collect();
@@ -181,11 +200,40 @@ pub fn page(r: &Report) -> String {
         h.push_str("</section>\n");
     }
 
-    h.push_str("<h2 id=\"table1\">Table 1: published beside measured</h2>\n");
-    h.push_str("<p>The first Table 1 grid's records (<code>experiments/results/reduced/runs</code>: one shared learning rate, the CIFAR rows trained below the premise), aggregated as <code>superlinear reproduce --table 1 --scale reduced --report-only</code> does; published numbers from <code>experiments/published.toml</code>. C14's and C9's verdict lines above are judged on Table 1 at the paper's premise instead (<code>experiments/results/table1-v2/RESULTS.md</code>, written by <code>superlinear net-grid --config experiments/table1-v2.toml</code>).</p>\n");
-    h.push_str(&table(&r.table1, TableId::One));
-    h.push_str("<h2 id=\"table3\">Table 3: published beside measured</h2>\n");
-    h.push_str(&table(&r.table3, TableId::Three));
+    h.push_str(
+        "<h2 id=\"table1\">Table 1 at the paper's premise: published beside measured</h2>\n",
+    );
+    h.push_str(&format!("<p>Grid v2's records (<code>{TABLE1_V2_RECORDS}</code>, written by <code>superlinear net-grid --config experiments/table1-v2.toml</code>; rules in <code>theory/table1-v2-preregistration.md</code>), the rows of its <code>RESULTS.md</code>, from which C14's and C9's verdict lines above are judged: per row, the seeds meeting the premise with their final training accuracies, and over them the mean +- std of gamma and gamma_awd at the last checkpoint in the primary top-k column (the paper's ratio k/N applied to the row's N); published numbers from <code>experiments/published.toml</code>. The second top-k column (the paper's absolute k), each seed's bootstrap interval and gamma(k) are in <code>{TABLE1_V2_RECORDS}RESULTS.md</code>. A row is scored when at least {} of its seeds meet the premise.</p>\n", crate::claims::c14::MIN_PREMISE_SEEDS));
+    let header: Vec<&str> = TABLE1_PRIMARY.iter().map(|&i| TABLE1_HEADER[i]).collect();
+    h.push_str(&table(
+        &header,
+        r.table1.iter().map(|row| {
+            TABLE1_PRIMARY
+                .iter()
+                .map(|&i| row.cells[i].as_str())
+                .collect()
+        }),
+    ));
+    if !r.not_scored.is_empty() {
+        h.push_str("<p>Rows not scored (the published value only):</p>\n<ul>\n");
+        for n in &r.not_scored {
+            h.push_str(&format!("<li>{}</li>\n", escape(n)));
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str(
+        "<h2 id=\"table3\">Table 3 (Eq. 58) on the MSE rows: published beside measured</h2>\n",
+    );
+    h.push_str(&format!(
+        "<p>{} From grid v2's records (<code>{TABLE1_V2_RECORDS}</code>), as its <code>RESULTS.md</code> has it.</p>\n",
+        with_code(TABLE3_TEXT)
+    ));
+    h.push_str(&table(
+        &TABLE3_HEADER,
+        r.table3
+            .iter()
+            .map(|row| row.iter().map(String::as_str).collect()),
+    ));
     if !r.missing.is_empty() {
         h.push_str("<h2 id=\"missing\">Not drawn</h2>\n<ul>\n");
         for m in &r.missing {

@@ -6,12 +6,16 @@
 //!   nothing is judged here);
 //! - each claim's figures ([`crate::plot`]) and key numbers (the lines'
 //!   summaries and details);
-//! - Tables 1 and 3, published beside measured, in the columns of
-//!   `reproduce --report-only` ([`super::render::table_cells`]);
+//! - Tables 1 and 3 at the paper's premise (grid v2), published beside
+//!   measured, with the rows and figures of its `RESULTS.md`
+//!   ([`super::netgrid::table1`]): Table 1 in the primary top-k column, the
+//!   rows not scored listed with the reason, Table 3 with both readings of
+//!   Eq. 58;
 //! - provenance: the build that rendered the page, the git commits recorded
 //!   in the records drawn from, the seeds and the settings.
 //!
-//! Sources: the Table 1 grid (`records/reduced/runs`, C14, C9), the
+//! Sources: Table 1 at the premise (`records/table1-v2` under the config
+//! `experiments/table1-v2.toml`, C14, C9), the
 //! net-claims grid (`records/net`, C15 over training, C6), the coupling-null
 //! grid (`theory/coupling-null.json`, C3, C4) and the figure records
 //! (`records/figures/*.json`, [`crate::plot::record`]: the central figure,
@@ -29,14 +33,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::aggregate::{scored, table_rows, TableId, TableRow};
-use super::evidence::{
-    claims_evidence, max_seed, report_settings, EvidenceReport, EvidenceSettings,
-};
-use super::grid::plan;
+use super::evidence::{claims_evidence, EvidenceReport, EvidenceSettings, TABLE1_DIR};
 use super::netgrid::config::NetGridConfig;
 use super::netgrid::record::{load_all, NetRunRecord};
-use super::record::RunRecord;
+use super::netgrid::table1::{table1_rows, table3_rows, Table1Row};
 use super::ReproduceError;
 use crate::plot::record::FigureRecord;
 
@@ -93,16 +93,19 @@ pub struct RecordSource {
 pub struct Report {
     /// Both verdict lines of every claim.
     pub evidence: EvidenceReport,
-    /// Table 1, published beside measured.
-    pub table1: Vec<TableRow>,
-    /// Table 3, published beside measured.
-    pub table3: Vec<TableRow>,
+    /// Table 1 at the premise, published beside measured (grid v2's rows).
+    pub table1: Vec<Table1Row>,
+    /// Table 3 on grid v2's MSE rows, both readings of Eq. 58
+    /// ([`crate::reproduce::netgrid::table1::TABLE3_HEADER`]).
+    pub table3: Vec<Vec<String>>,
+    /// Grid v2's rows not scored, with the reason, and its unreadable records.
+    pub not_scored: Vec<String>,
     /// The figures, in page order.
     pub figures: Vec<Figure>,
     /// The records drawn from and their commits.
     pub sources: Vec<RecordSource>,
-    /// Seeds of the Table 1 grid and of the net-claims grid.
-    pub seeds: (usize, Vec<u64>),
+    /// Seeds of Table 1 at the premise and of the net-claims grid.
+    pub seeds: (Vec<u64>, Vec<u64>),
     /// Sources that were missing or figures that could not be drawn.
     pub missing: Vec<String>,
 }
@@ -150,39 +153,43 @@ pub fn build(s: &ReportSettings) -> Result<Report, ReproduceError> {
         sources::record_figures(stem, rec, &mut figures)?;
     }
 
-    // Table 1 and 3 grid.
-    let out = records.join("reduced");
-    let seeds = max_seed(&out.join("runs")).map_or(0, |s| s as usize + 1);
-    let (mut table1, mut table3, mut runs) = (Vec::new(), Vec::new(), Vec::<RunRecord>::new());
-    if seeds == 0 {
-        missing.push(format!(
-            "no Table 1 grid records under {}",
-            out.join("runs").display()
-        ));
-    } else {
-        for table in [TableId::One, TableId::Three] {
-            let settings = report_settings(out.clone(), &s.evidence.configs, table, seeds)?;
-            let p = plan(&settings, &crate::progress::Silent)?;
-            let rows = table_rows(
-                &settings.published,
-                &p.rows,
-                &p.records,
-                table,
-                settings.min_train_progress,
+    // Table 1 at the premise (grid v2): Tables 1 and 3.
+    let (mut table1, mut table3, mut not_scored, mut table1_seeds) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let dir = records.join(TABLE1_DIR);
+    if s.evidence.table1_config.exists() {
+        let config = NetGridConfig::load(&s.evidence.table1_config)?;
+        let stored = load_all(&dir, &config, &crate::progress::Silent);
+        if stored.runs.is_empty() {
+            missing.push(format!("no Table 1 grid records under {}", dir.display()));
+        } else {
+            table1_seeds = config.seeds.clone();
+            let (ledgers, unreadable) = super::netgrid::ledger::load_ledgers(&dir, &config);
+            table1 = table1_rows(&config, &stored, &ledgers);
+            table3 = table3_rows(&config, &stored);
+            not_scored = table1.iter().filter_map(|r| r.not_scored.clone()).collect();
+            not_scored.extend(
+                unreadable
+                    .iter()
+                    .map(|e| format!("unreadable pilot ledger: {e}")),
             );
-            if table == TableId::One {
-                table1 = rows;
-                runs = p.records;
-            } else {
-                table3 = rows;
-            }
+            not_scored.extend(
+                stored
+                    .skipped
+                    .iter()
+                    .map(|e| format!("unreadable record: {e}")),
+            );
+            sources.extend(commits(
+                "Table 1 grid v2 (table1-v2/*/seed-*.json)",
+                stored.runs.iter().map(|r| commit_of(&r.provenance)),
+            ));
+            sources::table1_v2_figures(&table1, &mut figures, &mut missing);
         }
-        sources.extend(commits(
-            "Table 1 grid (reduced/runs)",
-            runs.iter().map(|r| commit_of(&r.provenance)),
+    } else {
+        missing.push(format!(
+            "no Table 1 grid config at {}",
+            s.evidence.table1_config.display()
         ));
-        let kept = scored(&runs, super::aggregate::DEFAULT_MIN_TRAIN_PROGRESS);
-        sources::table1_figures(&table1, &kept, &mut figures, &mut missing);
     }
 
     // The net-claims grid.
@@ -235,9 +242,10 @@ pub fn build(s: &ReportSettings) -> Result<Report, ReproduceError> {
         evidence,
         table1,
         table3,
+        not_scored,
         figures,
         sources,
-        seeds: (seeds, net_seeds),
+        seeds: (table1_seeds, net_seeds),
         missing,
     })
 }

@@ -1,5 +1,6 @@
-//! The report's figures from each kind of committed record: the Table 1
-//! grid (C14 published beside measured, C9's interval), the figure records
+//! The report's figures from each kind of committed record: Table 1 at the
+//! premise (grid v2; C14 published beside measured, C9's interval; the same
+//! figures of a `reproduce` grid for `reproduce --plot`), the figure records
 //! (central figure, gamma(k), heatmap), the net-claims grid (C15 over
 //! training, C6) and the coupling-null grid (C3, C4). Figures only, drawn
 //! by [`crate::plot`]; nothing here judges.
@@ -9,12 +10,16 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Figure;
+use crate::claims::c14::RowStanding;
 use crate::plot::record::FigureRecord;
 use crate::plot::{interval, null_grid, table1, terms, training};
-use crate::reproduce::aggregate::TableRow;
+use crate::published::MeanStd;
+use crate::reproduce::aggregate::{Compared, TableRow};
 use crate::reproduce::netgrid::record::NetRunRecord;
+use crate::reproduce::netgrid::table1::Table1Row;
 use crate::reproduce::record::RunRecord;
 use crate::reproduce::ReproduceError;
+use crate::stats::mean_std;
 
 fn fig(file: String, claims: &[&str], caption: String, svg: String) -> Figure {
     Figure {
@@ -25,43 +30,93 @@ fn fig(file: String, claims: &[&str], caption: String, svg: String) -> Figure {
     }
 }
 
-/// C14's Table 1 figures and C9's interval figure.
-pub fn table1_figures(
-    rows: &[TableRow],
-    scored: &[RunRecord],
+/// A mean and standard deviation, where there is one.
+pub type Spread = Option<(f64, f64)>;
+
+/// One row of a Table 1 grid as its figures draw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridRowFigures {
+    /// Row label.
+    pub label: String,
+    /// The paper's gamma and gamma_awd (mean, std).
+    pub published: (Spread, Spread),
+    /// Ours over the scored seeds (mean, std); None when not scored.
+    pub measured: (Spread, Spread),
+    /// gamma of each scored seed.
+    pub gamma: Vec<f64>,
+    /// gamma_awd of each scored seed.
+    pub gamma_awd: Vec<f64>,
+}
+
+/// C14's Table 1 figures (`table1-gamma.svg`, `table1-gamma-awd.svg`) and
+/// C9's interval figure (`c9-interval.svg`) of a grid's rows; `grid` names
+/// the grid and its records in the captions, `unscored` says where the
+/// rows without a scored seed are listed.
+pub fn grid_figures(
+    rows: &[GridRowFigures],
+    grid: &str,
+    unscored: &str,
     figures: &mut Vec<Figure>,
     missing: &mut Vec<String>,
 ) {
-    let label = |r: &TableRow| r.row.label();
+    type Pick = fn(&GridRowFigures) -> (Spread, Spread);
     for (what, file, pick) in [
         (
             "gamma",
             "table1-gamma.svg",
-            (|r: &TableRow| r.gamma) as fn(&TableRow) -> crate::reproduce::aggregate::Compared,
+            (|r: &GridRowFigures| (r.published.0, r.measured.0)) as Pick,
         ),
-        ("gamma_awd", "table1-gamma-awd.svg", |r: &TableRow| {
-            r.gamma_awd
+        ("gamma_awd", "table1-gamma-awd.svg", |r: &GridRowFigures| {
+            (r.published.1, r.measured.1)
         }),
     ] {
         let data: Vec<table1::Row> = rows
             .iter()
             .map(|r| table1::Row {
-                label: label(r),
-                published: pick(r).published.map(|m| (m.mean, m.std)),
-                measured: pick(r).measured,
+                label: r.label.clone(),
+                published: pick(r).0,
+                measured: pick(r).1,
             })
             .collect();
         match table1::render(&format!("Table 1: {what}, published and measured"), what, &data) {
             Ok(svg) => figures.push(fig(
                 file.into(),
                 &["C14"],
-                format!("Table 1, {what}: the paper's mean +- std (grey) beside ours over the scored seeds (blue), per row of the reduced grid (experiments/results/reduced/runs). Rows without a scored seed show the published value only."),
+                format!("Table 1, {what}: the paper's mean +- std (grey) beside ours over the scored seeds (blue), per row of {grid}. Rows without a scored seed show the published value only{unscored}."),
                 svg,
             )),
             Err(e) => missing.push(format!("{file}: {e}")),
         }
     }
     let fits: Vec<interval::RowFits> = rows
+        .iter()
+        .map(|r| interval::RowFits {
+            label: r.label.clone(),
+            gamma: r.gamma.clone(),
+            gamma_awd: r.gamma_awd.clone(),
+        })
+        .collect();
+    match interval::render("C9: every finite-fit exponent against [1, 2]", &fits) {
+        Ok(svg) => figures.push(fig(
+            "c9-interval.svg".into(),
+            &["C9"],
+            format!("Theorem 5.1 bounds the exponent between 1 and 2 (C9): each dot is one scored seed's gamma (blue) or gamma_awd (orange) of {grid}; the green band is [1, 2]."),
+            svg,
+        )),
+        Err(e) => missing.push(format!("c9-interval.svg: {e}")),
+    }
+}
+
+/// [`grid_figures`] of a `reproduce` grid: its table rows and scored run
+/// records; `records` names where they are read from.
+pub fn table1_figures(
+    rows: &[TableRow],
+    scored: &[RunRecord],
+    records: &str,
+    figures: &mut Vec<Figure>,
+    missing: &mut Vec<String>,
+) {
+    let rows: Vec<GridRowFigures> = rows
         .iter()
         .map(|r| {
             let of = |f: fn(&RunRecord) -> Option<f64>| -> Vec<f64> {
@@ -71,23 +126,57 @@ pub fn table1_figures(
                     .filter_map(f)
                     .collect()
             };
-            interval::RowFits {
-                label: label(r),
+            let publ = |c: Compared| c.published.map(|m| (m.mean, m.std));
+            GridRowFigures {
+                label: r.row.label(),
+                published: (publ(r.gamma), publ(r.gamma_awd)),
+                measured: (r.gamma.measured, r.gamma_awd.measured),
                 gamma: of(RunRecord::gamma),
                 gamma_awd: of(RunRecord::gamma_awd),
             }
         })
         .collect();
-    match interval::render("C9: every finite-fit exponent against [1, 2]", &fits) {
-        Ok(svg) => figures.push(fig(
-            "c9-interval.svg".into(),
-            &["C9"],
-            "Theorem 5.1 bounds the exponent between 1 and 2 (C9): each dot is one scored seed's gamma (blue) or gamma_awd (orange) of the reduced Table 1 grid; the green band is [1, 2].".into(),
-            svg,
-        )),
-        Err(e) => missing.push(format!("c9-interval.svg: {e}")),
-    }
+    grid_figures(
+        &rows,
+        &format!("the reproduce grid ({records})"),
+        "",
+        figures,
+        missing,
+    );
 }
+
+/// [`grid_figures`] of Table 1 at the premise (grid v2): the primary top-k
+/// column (the paper's ratio k/N) over the premise seeds of the scored
+/// rows; a row not scored shows the published value only.
+pub fn table1_v2_figures(rows: &[Table1Row], figures: &mut Vec<Figure>, missing: &mut Vec<String>) {
+    let unscored = rows.iter().filter(|r| r.not_scored.is_some()).count();
+    let rows: Vec<GridRowFigures> = rows
+        .iter()
+        .map(|r| {
+            let scored = r.standing() == RowStanding::Scored;
+            let seeds = |v: &Vec<f64>| if scored { v.clone() } else { Vec::new() };
+            let measured = |v: &[f64]| mean_std(v).filter(|_| scored);
+            let publ = |m: Option<MeanStd>| m.map(|m| (m.mean, m.std));
+            GridRowFigures {
+                label: r.seeded.label.clone(),
+                published: (publ(r.published.0), publ(r.published.1)),
+                measured: (measured(&r.seeded.gamma), measured(&r.seeded.gamma_awd)),
+                gamma: seeds(&r.seeded.gamma),
+                gamma_awd: seeds(&r.seeded.gamma_awd),
+            }
+        })
+        .collect();
+    grid_figures(
+        &rows,
+        &format!("Table 1 at the paper's premise (grid v2, {TABLE1_V2_RECORDS}; primary top-k column, the paper's ratio k/N)"),
+        &format!(" ({unscored} rows, listed with the reason under Table 1)"),
+        figures,
+        missing,
+    );
+}
+
+/// Where grid v2's records are, as captions name them.
+pub const TABLE1_V2_RECORDS: &str = "experiments/results/table1-v2/";
 
 /// The central figure, gamma(k) and the heatmap of one figure record.
 pub(super) fn record_figures(
