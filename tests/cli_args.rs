@@ -256,7 +256,6 @@ fn flags(sub: &str, files: &Files) -> Vec<Flag> {
             flag("--cases", &["1", "2"]),
             flag("--claim", &["C2", "C99", "c2", "C14"]),
             flag("--records", &["experiments/results", "/nonexistent"]),
-            flag("--configs", &["experiments/runs", "/nonexistent"]),
             switch("--json"),
             switch("--details"),
             switch("--write"),

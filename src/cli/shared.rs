@@ -10,7 +10,6 @@ use anyhow::Result;
 use clap::Args;
 
 use superlinear::claims::CheckSettings;
-use superlinear::reproduce::config::RUNS_DIR;
 use superlinear::reproduce::evidence::{EvidenceSettings, NET_K3_TOML, RECORDS_DIR};
 use superlinear::reproduce::netgrid::{NETGRID_TOML, TABLE1_V2_TOML};
 
@@ -32,17 +31,14 @@ impl ChecksArgs {
     }
 }
 
-/// `--records`, `--configs`, `--net-config` and `--table1-config`: the
-/// committed records and
-/// the grids' configs the networks' lines are judged from.
+/// `--records`, `--net-config`, `--table1-config` and `--net-k3-config`:
+/// the committed records and the grids' configs the networks' lines are
+/// judged from.
 #[derive(Debug, Args)]
 pub struct RecordsArgs {
     /// Directory of the committed records (`table1-v2/`, `net/`, `net-k3/`).
     #[arg(long, default_value = RECORDS_DIR)]
     pub records: PathBuf,
-    /// Directory of the Table 1 grid's run configs.
-    #[arg(long, default_value = RUNS_DIR)]
-    pub configs: PathBuf,
     /// The net-claims grid's config (its families and seeds).
     #[arg(long, default_value = NETGRID_TOML)]
     pub net_config: PathBuf,
@@ -63,7 +59,6 @@ impl RecordsArgs {
             checks,
             only,
             records: self.records,
-            configs: self.configs,
             net_config: self.net_config,
             table1_config: self.table1_config,
             net_k3_config: self.net_k3_config,

@@ -52,8 +52,6 @@ pub struct EvidenceSettings {
     pub only: Option<String>,
     /// Directory of the committed records (`table1-v2/`, `net/`, `net-k3/`).
     pub records: PathBuf,
-    /// Directory of the Table 1 grid's run configs.
-    pub configs: PathBuf,
     /// The net-claims grid's config (`experiments/netgrid.toml`).
     pub net_config: PathBuf,
     /// Table 1 at the premise: its config (`experiments/table1-v2.toml`).
@@ -69,7 +67,6 @@ impl Default for EvidenceSettings {
             checks: CheckSettings::default(),
             only: None,
             records: PathBuf::from(RECORDS_DIR),
-            configs: PathBuf::from(super::config::RUNS_DIR),
             net_config: PathBuf::from(super::netgrid::NETGRID_TOML),
             table1_config: PathBuf::from(super::netgrid::TABLE1_V2_TOML),
             net_k3_config: PathBuf::from(NET_K3_TOML),
