@@ -148,22 +148,8 @@ fn analyze_factors_prints_versioned_json_with_failures_as_error_objects() {
 fn report_only_commands_print_versioned_json() {
     let dir = tempfile::tempdir().unwrap();
     let (out, results) = crate::util::fixture_records_copy(dir.path());
-    let flags = crate::util::fixture_flags();
-    let mut args = vec![
-        "reproduce",
-        "--table",
-        "1",
-        "--scale",
-        "reduced",
-        "--report-only",
-        "--json",
-        "--out",
-        out.to_str().unwrap(),
-        "--results",
-        results.to_str().unwrap(),
-    ];
-    args.extend(flags.iter().map(String::as_str));
-    let v = json_of(&args);
+    let args = crate::util::fixture_report_only("1", &out, &results, &["--json"]);
+    let v = json_of(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(v["table"], 1);
     assert_eq!(v["reused"], 6, "{v}");
     assert_eq!(v["rows"].as_array().unwrap().len(), 3, "{v}");

@@ -337,21 +337,8 @@ fn analyze_factors_with_captured_stderr_draws_no_bar() {
 fn report_only_commands_with_captured_stderr_draw_no_bar() {
     let dir = tempfile::tempdir().unwrap();
     let (records, results) = crate::util::fixture_records_copy(dir.path());
-    let flags = crate::util::fixture_flags();
-    let mut args = vec![
-        "reproduce",
-        "--table",
-        "1",
-        "--scale",
-        "reduced",
-        "--report-only",
-        "--out",
-        records.to_str().unwrap(),
-        "--results",
-        results.to_str().unwrap(),
-    ];
-    args.extend(flags.iter().map(String::as_str));
-    let out = run(&args);
+    let args = crate::util::fixture_report_only("1", &records, &results, &[]);
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
     assert!(
         out.stderr.is_empty(),

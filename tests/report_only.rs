@@ -5,7 +5,7 @@
 //! the judgements, and training without the feature `torch` is refused as
 //! bad input.
 
-use crate::util::{fixture_flags, fixture_records, fixture_records_copy, run};
+use crate::util::{fixture_records, fixture_records_copy, fixture_report_only, run};
 use std::path::Path;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -52,22 +52,8 @@ fn report_only_renders_the_records_reproducibly() {
     for table in ["1", "3"] {
         let names = [format!("table{table}.md"), format!("table{table}.csv")];
         let render = || {
-            let flags = fixture_flags();
-            let mut args = vec![
-                "reproduce",
-                "--table",
-                table,
-                "--scale",
-                "reduced",
-                "--report-only",
-                "--quiet",
-                "--out",
-                out.to_str().unwrap(),
-                "--results",
-                results.to_str().unwrap(),
-            ];
-            args.extend(flags.iter().map(String::as_str));
-            let o = run(&args);
+            let args = fixture_report_only(table, &out, &results, &["--quiet"]);
+            let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
             let err = String::from_utf8_lossy(&o.stderr).into_owned();
             let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
             // Table 3 reads the MSE records with Term II only: the run at

@@ -170,6 +170,32 @@ pub fn fixture_flags() -> Vec<String> {
     ]
 }
 
+/// `reproduce --table <table> --scale reduced --report-only <extra>` over
+/// the fixture copy in `out` (results document `results`), with
+/// [`fixture_flags`].
+pub fn fixture_report_only(table: &str, out: &Path, results: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "reproduce",
+        "--table",
+        table,
+        "--scale",
+        "reduced",
+        "--report-only",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| a.to_string())
+    .collect();
+    args.extend([
+        "--out".to_string(),
+        out.display().to_string(),
+        "--results".to_string(),
+        results.display().to_string(),
+    ]);
+    args.extend(fixture_flags());
+    args
+}
+
 /// A copy of the fixture's run records under `dir/records/runs`: the output
 /// directory and a results path in `dir` for `reproduce --table 1 --scale
 /// reduced --report-only` with [`fixture_flags`].
