@@ -448,3 +448,35 @@ fn gamma_verdicts_on_networks_carry_each_scored_seeds_interval_and_k_sensitivity
         );
     }
 }
+
+/// The K = 3 net grid's records carry the matched-pair bootstrap: C6's and
+/// C7's family lines give, per scored seed, the interval of the difference
+/// each verdict compares and gamma_I(k).
+#[test]
+fn k3_pair_verdicts_carry_the_interval_of_the_difference_they_judge() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let k3 = (
+        repo.join("experiments/results/net-k3"),
+        repo.join(NET_K3_TOML),
+    );
+    let lines = net_grid_lines(&[k3]).unwrap();
+    for (claim, diff) in [
+        ("C6", "gamma_I - gamma_Dg ["),
+        ("C7", "gamma_I - gamma_iso ["),
+    ] {
+        for fam in ["mnist-mlp-ce", "mnist-mlp-mse"] {
+            let line = lines[claim]
+                .details
+                .iter()
+                .find(|d| d.starts_with(&format!("{fam}: ")))
+                .unwrap_or_else(|| panic!("{claim} {fam}"));
+            assert_eq!(line.matches(diff).count(), 3, "{claim} {fam}: {line}");
+            assert_eq!(
+                line.matches("gamma_I(k) ").count(),
+                3,
+                "{claim} {fam}: {line}"
+            );
+            assert!(!line.contains("no interval"), "{claim} {fam}: {line}");
+        }
+    }
+}

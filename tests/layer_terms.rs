@@ -295,3 +295,68 @@ fn zero_activity_samples_are_skipped_and_counted() {
     };
     assert!(measure(&layer, identity(eng.d()).as_ref(), 3).is_err());
 }
+
+/// The per-sample values `measure_keeping` returns average to the moments
+/// `measure` fits (to n * eps), and the pair bootstrap's intervals hold the
+/// exponents fitted on those moments; its differences are taken within a
+/// replicate, so identical inputs give a zero-width difference; mismatched
+/// shapes are refused by name.
+#[test]
+fn pair_bootstrap_intervals_hold_the_fitted_exponents() {
+    use superlinear::fit::{fit_gamma, FitRule};
+    use superlinear::layer::pair_bootstrap::pair_bootstrap;
+    use superlinear::layer::terms::measure_keeping;
+    use superlinear::layer::uncertainty::UncertaintySettings;
+    let s = synthetic(60, 4, 6, 3, 0.3, Loss::CrossEntropy, 11);
+    let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
+    let layer = paired(&s, &eng);
+    let eig = superlinear::linalg::sym_eig(eng.hessian().as_ref(), "H").unwrap();
+    let k = 12;
+    let v = eig.vectors.subcols(0, k);
+    let plain = measure(&layer, v, 7).unwrap();
+    let (m, ps) = measure_keeping(&layer, v, 7).unwrap();
+    assert_eq!(m, plain);
+    let nu = ps.h.nrows();
+    assert_eq!(nu, m.used);
+    let tol = 1e3 * nu as f64 * f64::EPSILON;
+    let mean = |x: &Mat<f64>, i: usize| (0..nu).map(|p| x[(p, i)]).sum::<f64>() / nu as f64;
+    let d = &m.directions;
+    for i in 0..k {
+        for (got, want) in [
+            (mean(&ps.h, i), d.first[i]),
+            (mean(&ps.term1_sq, i), d.c_term1[i]),
+            (mean(&ps.delta_sq, i), d.c_delta[i]),
+            (mean(&ps.second, i), d.second[i]),
+        ] {
+            assert!(
+                (got - want).abs() <= tol * want.abs().max(1e-300),
+                "{i}: {got} vs {want}"
+            );
+        }
+    }
+    let rule = FitRule::default_for(k, eng.d());
+    let settings = UncertaintySettings::default();
+    let b = pair_bootstrap(&ps, k, &rule, &settings, faer::Par::Seq).unwrap();
+    let g1 = fit_gamma(&d.first, &d.c_term1, &rule).unwrap().gamma;
+    let gd = fit_gamma(&d.first, &d.c_delta, &rule).unwrap().gamma;
+    let gi = fit_gamma(&d.first, &d.second, &rule).unwrap().gamma;
+    let inside = |(lo, hi): (f64, f64), x: f64| lo <= x && x <= hi && lo < hi;
+    assert!(inside(b.gamma_term1_ci, g1), "{b:?} {g1}");
+    assert!(inside(b.gamma_delta_ci, gd), "{b:?} {gd}");
+    assert!(inside(b.gamma_iso_ci, gi), "{b:?} {gi}");
+    assert!(inside(b.term1_minus_delta_ci, g1 - gd), "{b:?}");
+    assert!(inside(b.term1_minus_iso_ci, g1 - gi), "{b:?}");
+    assert_eq!(
+        b,
+        pair_bootstrap(&ps, k, &rule, &settings, faer::Par::Seq).unwrap()
+    );
+    // Term I against itself: every replicate's difference is exactly 0.
+    let mut same = ps.clone();
+    same.delta_sq = same.term1_sq.clone();
+    let z = pair_bootstrap(&same, k, &rule, &settings, faer::Par::Seq).unwrap();
+    assert_eq!(z.term1_minus_delta_ci, (0.0, 0.0));
+    let mut bad = ps.clone();
+    bad.second = Mat::zeros(nu, k - 1);
+    let e = pair_bootstrap(&bad, k, &rule, &settings, faer::Par::Seq).unwrap_err();
+    assert!(e.to_string().contains("s_pi"), "{e}");
+}

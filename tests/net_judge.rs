@@ -85,6 +85,12 @@ fn pairs(term2_share: f64, residual1: f64, gamma_term1: Fit, gamma_iso: Fit) -> 
         entanglement_mean: 0.4,
         entanglement_top10: 0.6,
         isotropy: isotropy(),
+        bootstrap: Err(superlinear::error::Failure::new(
+            "NotMeasured",
+            "not in this test",
+        )),
+        gamma_term1_curve: Vec::new(),
+        gamma_delta_curve: Vec::new(),
     }
 }
 

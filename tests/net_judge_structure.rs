@@ -63,6 +63,12 @@ fn pairs() -> PairFigures {
             dw_mean_abs_cos: 0.0,
             dw_mean_abs_cos_random: 0.0,
         },
+        bootstrap: Err(superlinear::error::Failure::new(
+            "NotMeasured",
+            "not in this test",
+        )),
+        gamma_term1_curve: Vec::new(),
+        gamma_delta_curve: Vec::new(),
     }
 }
 

@@ -18,6 +18,10 @@
 //!   cross terms dropped) and `C_iso = sigma^2 E[h^2]`, their relative
 //!   differences `a_i / b_i - 1`, the batch cross terms
 //!   `(B - 1) E[T1.v]^2 / E[(T1.v)^2]` (Eq. 62-63) and the isotropy figures.
+//! - For C6 and C7's exponents: gamma_I(k) and gamma_Dg(k), and the bootstrap
+//!   over samples of gamma_I, gamma_Dg, gamma_iso and the differences the
+//!   verdicts compare ([`super::pair_bootstrap`]; the per-sample values it
+//!   resamples take `32 N k` bytes while the pairs are measured).
 //! - C13 (Sec. 5.3, App. B.3), when asked for: Eq. 24-27 with the configured
 //!   thresholds ([`super::suppress`]), the tails-only run (every principal
 //!   mode kept, tails scaled by a factor) and the mean-replaced run (q = 0,
@@ -35,10 +39,13 @@ use super::factors::LayerFactors;
 use super::halves::match_halves;
 use super::halves::PairedLayer;
 use super::isotropy::Isotropy;
+use super::pair_bootstrap::{pair_bootstrap, PairBootstrap};
 use super::structure::{measure_structure, StructureFigures, StructureSettings};
 use super::suppress::{median, suppress_layer, KronSuppression};
-use super::terms::measure;
-use super::uncertainty::{gamma_uncertainty_of, GammaUncertainty, UncertaintySettings};
+use super::terms::measure_keeping;
+use super::uncertainty::{
+    gamma_curve, gamma_uncertainty_of, GammaAtK, GammaUncertainty, UncertaintySettings,
+};
 use crate::error::Result;
 use crate::fit::{fit_gamma, FitRule, GammaFit};
 use crate::kron::KronCurvature;
@@ -155,6 +162,15 @@ pub struct PairFigures {
     pub entanglement_top10: f64,
     /// Isotropy figures.
     pub isotropy: Isotropy,
+    /// Sample-bootstrap intervals of gamma_I, gamma_Dg, gamma_iso and of
+    /// the differences C6 and C7 compare ([`super::pair_bootstrap`]).
+    #[serde(with = "crate::error::or_error")]
+    pub bootstrap: std::result::Result<PairBootstrap, crate::error::Failure>,
+    /// gamma_I(k) and local slopes (k-sensitivity; grid of
+    /// [`super::uncertainty::gamma_curve`]).
+    pub gamma_term1_curve: Vec<GammaAtK>,
+    /// gamma_Dg(k) and local slopes.
+    pub gamma_delta_curve: Vec<GammaAtK>,
 }
 
 impl PairFigures {
@@ -194,6 +210,12 @@ impl PairFigures {
             entanglement_mean: f64::NAN,
             entanglement_top10: f64::NAN,
             isotropy: Isotropy::not_measured(),
+            bootstrap: Err(crate::error::Failure::new(
+                "NotMeasured",
+                "matched pairs not measured (only C6, C7 and C13 need them)",
+            )),
+            gamma_term1_curve: Vec::new(),
+            gamma_delta_curve: Vec::new(),
         }
     }
 }
@@ -388,7 +410,10 @@ pub fn measure_checkpoint(
             weights: factors.weights.as_ref(),
             partner: &pairs.partner,
         };
-        let m = measure(&layer_in, v, settings.chunk)?;
+        let (m, per_sample) = measure_keeping(&layer_in, v, settings.chunk)?;
+        let bootstrap = pair_bootstrap(&per_sample, k, &rule, &settings.uncertainty, par)
+            .map_err(crate::error::Failure::from);
+        drop(per_sample);
         let dm = &m.directions;
         let sigma2 = m.isotropy.sigma2;
         let iso: Vec<f64> = dm.second.iter().map(|s| s * sigma2).collect();
@@ -439,6 +464,9 @@ pub fn measure_checkpoint(
             entanglement_mean: mean_finite(&ent),
             entanglement_top10: mean_finite(&ent[..ent.len().min(10)]),
             isotropy: m.isotropy.clone(),
+            bootstrap,
+            gamma_term1_curve: gamma_curve(&h_diag, &dm.c_term1, &rule, &settings.uncertainty),
+            gamma_delta_curve: gamma_curve(&h_diag, &dm.c_delta, &rule, &settings.uncertainty),
         };
         (pf, dm.second.clone())
     } else {

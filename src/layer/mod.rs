@@ -43,6 +43,7 @@ pub mod factors;
 pub mod figures;
 pub mod halves;
 pub mod isotropy;
+pub mod pair_bootstrap;
 pub mod structure;
 pub mod suppress;
 pub mod terms;

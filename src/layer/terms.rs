@@ -150,6 +150,44 @@ pub fn measure(
     vectors: MatRef<'_, f64>,
     chunk: usize,
 ) -> Result<PairedMeasurement> {
+    measure_inner(layer, vectors, chunk, false).map(|(m, _)| m)
+}
+
+/// [`measure`], keeping the per-sample values the moments average
+/// ([`PairSamples`], `32 N k` bytes more) for the bootstrap of
+/// [`super::pair_bootstrap`].
+pub fn measure_keeping(
+    layer: &PairedLayer<'_>,
+    vectors: MatRef<'_, f64>,
+    chunk: usize,
+) -> Result<(PairedMeasurement, PairSamples)> {
+    let (m, ps) = measure_inner(layer, vectors, chunk, true)?;
+    let ps = ps.ok_or_else(|| Error::empty("per-sample pair values", "not kept"))?;
+    Ok((m, ps))
+}
+
+/// Per used sample p (rows, in sample order) and direction i (columns): the
+/// values whose means are [`DirectionMoments`]' `first` (`h_pi`), the
+/// squares of `Term I . v_i` and `Dg . v_i`, and `s_pi = v_i^T h_p^2 v_i`
+/// (`second`).
+#[derive(Debug, Clone)]
+pub struct PairSamples {
+    /// `h_pi = sum_j lambda_pj (u_pj . v_i)^2`.
+    pub h: Mat<f64>,
+    /// `(Term I . v_i)^2`.
+    pub term1_sq: Mat<f64>,
+    /// `(Dg . v_i)^2`.
+    pub delta_sq: Mat<f64>,
+    /// `s_pi`.
+    pub second: Mat<f64>,
+}
+
+fn measure_inner(
+    layer: &PairedLayer<'_>,
+    vectors: MatRef<'_, f64>,
+    chunk: usize,
+    keep: bool,
+) -> Result<(PairedMeasurement, Option<PairSamples>)> {
     let eng = layer.engine;
     let (out, inn) = eng.layer_shape();
     let n = eng.n();
@@ -212,6 +250,13 @@ pub fn measure(
         entanglement: vec![None; k],
     };
     let mut overlap1 = Mat::<f64>::zeros(used.len(), k);
+    let rows_kept = if keep { used.len() } else { 0 };
+    let mut kept = PairSamples {
+        h: Mat::zeros(rows_kept, k),
+        term1_sq: Mat::zeros(rows_kept, k),
+        delta_sq: Mat::zeros(rows_kept, k),
+        second: Mat::zeros(rows_kept, k),
+    };
     let mut lambda1 = vec![0.0; used.len()];
     let mut row_of = vec![usize::MAX; n];
     for (r, &p) in used.iter().enumerate() {
@@ -266,6 +311,12 @@ pub fn measure(
             dm.c_resid1[i] += (dg - t1) * (dg - t1);
             dm.c_resid12[i] += (dg - t1 - t2) * (dg - t1 - t2);
             dm.mean_term1[i] += t1;
+            if keep {
+                kept.h[(row, i)] = f1;
+                kept.term1_sq[(row, i)] = t1 * t1;
+                kept.delta_sq[(row, i)] = dg * dg;
+                kept.second[(row, i)] = s.act_norm2 * f2;
+            }
             if r > 0 {
                 overlap1[(row, i)] = w[(0, i)] * w[(0, i)] / s.act_norm2;
             }
@@ -294,13 +345,16 @@ pub fn measure(
     }
     let full = full_space_terms(layer, &used, &left, &da)?;
     let isotropy = isotropy(layer, &used, &left, &lambda1)?;
-    Ok(PairedMeasurement {
-        used: used.len(),
-        zero_activity: n - used.len(),
-        directions: dm,
-        full,
-        isotropy,
-    })
+    Ok((
+        PairedMeasurement {
+            used: used.len(),
+            zero_activity: n - used.len(),
+            directions: dm,
+            full,
+            isotropy,
+        },
+        keep.then_some(kept),
+    ))
 }
 
 /// Frobenius second moments of the dense out x in terms.

@@ -302,7 +302,7 @@ pub fn k_grid(k_max: usize, min_k: usize, points: usize) -> Vec<usize> {
 /// Indices among the first `k` kept by `rule`'s floors relative to the
 /// largest values (the rule of [`FitRule::select`] without its ordering
 /// requirement: resampled `H*_ii` need not be descending).
-fn select_unordered(h: &[f64], c: &[f64], k: usize, rel_floor: f64) -> Vec<usize> {
+pub(crate) fn select_unordered(h: &[f64], c: &[f64], k: usize, rel_floor: f64) -> Vec<usize> {
     let hmax = h.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let cmax = c.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     (0..k.min(h.len()))
@@ -392,7 +392,7 @@ pub fn gamma_curve(
 }
 
 /// Sample multiplicities of replicate `rep` (N draws with replacement).
-fn multiplicities(n: usize, seed: u64, rep: usize) -> Vec<f64> {
+pub(crate) fn multiplicities(n: usize, seed: u64, rep: usize) -> Vec<f64> {
     let mut rng = seeded_stream(seed, rep as u64);
     let mut w = vec![0.0; n];
     for _ in 0..n {
@@ -401,7 +401,7 @@ fn multiplicities(n: usize, seed: u64, rep: usize) -> Vec<f64> {
     w
 }
 
-fn percentile_ci(mut v: Vec<f64>, level: f64) -> ((f64, f64), f64) {
+pub(crate) fn percentile_ci(mut v: Vec<f64>, level: f64) -> ((f64, f64), f64) {
     let std = mean_std(&v).map_or(f64::NAN, |(_, s)| s);
     v.sort_by(f64::total_cmp);
     let a = (1.0 - level) / 2.0;

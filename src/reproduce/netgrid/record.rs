@@ -323,23 +323,55 @@ impl NetRunRecord {
         let at_k = k.map_or(String::new(), |k| format!(" (k {k})"));
         let pairs = &last["pairs"];
         let gamma_eq2 = format!("gamma (Eq. 2) on those directions {ci}, gamma(k) {curve}");
+        let pair_ci = |name: &str| -> Option<(f64, f64)> {
+            let c = &pairs["bootstrap"][name];
+            Some((c[0].as_f64()?, c[1].as_f64()?)).filter(|(a, b)| a.is_finite() && b.is_finite())
+        };
+        let ends = |name: &str| -> Option<String> {
+            let c = pairs[name].as_array().filter(|c| !c.is_empty())?;
+            let point = |p: &serde_json::Value| {
+                Some(format!(
+                    "{:.3} (k {})",
+                    p["gamma"].as_f64()?,
+                    p["k"].as_u64()?
+                ))
+            };
+            Some(format!("{} to {}", point(c.first()?)?, point(c.last()?)?))
+        };
+        let boot = pair_ci("gamma_term1_ci").is_some();
+        let term1_k = ends("gamma_term1_curve").unwrap_or_else(|| "n/a".into());
         if let (Some(gi), Some(gd)) = (fitted(&pairs["gamma_term1"]), fitted(&pairs["gamma_delta"]))
         {
-            out.insert(
-                "C6".to_string(),
+            let text = if boot {
+                format!(
+                    "gamma_I {gi:.3} {}, gamma_Dg {gd:.3} {}, gamma_I - gamma_Dg {}{at_k}; gamma_I(k) {term1_k}, gamma_Dg(k) {}",
+                    ci_text(pair_ci("gamma_term1_ci")),
+                    ci_text(pair_ci("gamma_delta_ci")),
+                    ci_text(pair_ci("term1_minus_delta_ci")),
+                    ends("gamma_delta_curve").unwrap_or_else(|| "n/a".into())
+                )
+            } else {
                 format!(
                     "gamma_I {gi:.3} and gamma_Dg {gd:.3}{at_k}, fits only (no interval); {gamma_eq2}"
-                ),
-            );
+                )
+            };
+            out.insert("C6".to_string(), text);
         }
         if let (Some(gi), Some(gs)) = (fitted(&pairs["gamma_term1"]), fitted(&pairs["gamma_iso"])) {
-            out.insert(
-                "C7".to_string(),
+            let text = if boot {
+                format!(
+                    "gamma_iso {gs:.3} {}, gamma_I {gi:.3} {}, gamma_I - gamma_iso {}{at_k}; gamma_I(k) {term1_k}",
+                    ci_text(pair_ci("gamma_iso_ci")),
+                    ci_text(pair_ci("gamma_term1_ci")),
+                    ci_text(pair_ci("term1_minus_iso_ci")),
+                )
+            } else {
                 format!(
                     "gamma_iso {gs:.3} {}{at_k}, gamma_I {gi:.3} fit only (no interval); {gamma_eq2}",
                     ci_text(self.gamma_awd_ci())
-                ),
-            );
+                )
+            };
+            out.insert("C7".to_string(), text);
         }
         let sup = &self.net_claims["suppression"];
         if let (Some(before), Some(after)) = (
