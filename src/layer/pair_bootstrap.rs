@@ -22,13 +22,14 @@
 //! multiplicities): memory `8 R (N_u + 4 k)` bytes beyond the
 //! `32 N_u k` of the per-sample values.
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Mat, MatRef, Par};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::terms::PairSamples;
-use super::uncertainty::{multiplicities, percentile_ci, select_unordered, UncertaintySettings};
+use super::uncertainty::{
+    multiplicity_matrix, percentile_ci, replicate_means, select_unordered, UncertaintySettings,
+};
 use crate::error::{Error, Result};
 use crate::fit::{fit_power_law, FitRule};
 
@@ -84,23 +85,8 @@ pub fn pair_bootstrap(
         ));
     }
     let r = s.replicates;
-    let rows: Vec<Vec<f64>> = (0..r)
-        .into_par_iter()
-        .map(|rep| multiplicities(n, s.seed, rep))
-        .collect();
-    let w = Mat::from_fn(r, n, |rep, p| rows[rep][p]);
-    let prod = |m: MatRef<'_, f64>| {
-        let mut out = Mat::<f64>::zeros(r, kk);
-        matmul(
-            out.as_mut(),
-            Accum::Replace,
-            w.as_ref(),
-            m.subcols(0, kk),
-            1.0 / n as f64,
-            par,
-        );
-        out
-    };
+    let w = multiplicity_matrix(n, s.seed, r);
+    let prod = |m: MatRef<'_, f64>| replicate_means(w.as_ref(), m.subcols(0, kk), par);
     let (mh, m1, md, ms) = (
         prod(ps.h.as_ref()),
         prod(ps.term1_sq.as_ref()),

@@ -401,6 +401,29 @@ pub(crate) fn multiplicities(n: usize, seed: u64, rep: usize) -> Vec<f64> {
     w
 }
 
+/// The R x n multiplicities of replicates `0..r` ([`multiplicities`]).
+pub(crate) fn multiplicity_matrix(n: usize, seed: u64, r: usize) -> Mat<f64> {
+    let rows: Vec<Vec<f64>> = (0..r)
+        .into_par_iter()
+        .map(|rep| multiplicities(n, seed, rep))
+        .collect();
+    Mat::from_fn(r, n, |rep, p| rows[rep][p])
+}
+
+/// `W X / n`: each replicate's weighted column means of `x` (n x k), one GEMM.
+pub(crate) fn replicate_means(w: MatRef<'_, f64>, x: MatRef<'_, f64>, par: Par) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(w.nrows(), x.ncols());
+    matmul(
+        out.as_mut(),
+        Accum::Replace,
+        w,
+        x,
+        1.0 / x.nrows().max(1) as f64,
+        par,
+    );
+    out
+}
+
 pub(crate) fn percentile_ci(mut v: Vec<f64>, level: f64) -> ((f64, f64), f64) {
     let std = mean_std(&v).map_or(f64::NAN, |(_, s)| s);
     v.sort_by(f64::total_cmp);
@@ -428,30 +451,9 @@ pub fn bootstrap_gamma(
         ));
     }
     let r = s.replicates;
-    let w = Mat::from_fn(r, n, |_, _| 0.0);
-    let mut w = w;
-    let rows: Vec<Vec<f64>> = (0..r)
-        .into_par_iter()
-        .map(|rep| multiplicities(n, s.seed, rep))
-        .collect();
-    for (rep, row) in rows.iter().enumerate() {
-        for (p, x) in row.iter().enumerate() {
-            w[(rep, p)] = *x;
-        }
-    }
+    let w = multiplicity_matrix(n, s.seed, r);
     let sq = Mat::from_fn(n, kk, |p, i| proj.grad[(p, i)].powi(2));
-    let prod = |m: MatRef<'_, f64>| {
-        let mut out = Mat::<f64>::zeros(r, kk);
-        matmul(
-            out.as_mut(),
-            Accum::Replace,
-            w.as_ref(),
-            m.subcols(0, kk),
-            1.0 / n as f64,
-            par,
-        );
-        out
-    };
+    let prod = |m: MatRef<'_, f64>| replicate_means(w.as_ref(), m.subcols(0, kk), par);
     let mg = prod(proj.grad);
     let mg2 = prod(sq.as_ref());
     let mh = prod(proj.h);
