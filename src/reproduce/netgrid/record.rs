@@ -283,8 +283,7 @@ impl NetRunRecord {
     /// basis fixed), read from the stored net-claims report.
     pub fn gamma_ci(&self) -> Option<(f64, f64)> {
         let u = self.net_claims["checkpoints"].as_array()?.last()?;
-        let ci = &u["gamma_uncertainty"]["bootstrap"]["gamma_ci"];
-        Some((ci[0].as_f64()?, ci[1].as_f64()?)).filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
+        json_interval(&u["gamma_uncertainty"]["bootstrap"]["gamma_ci"])
     }
 
     /// The last checkpoint's 95% bootstrap interval of gamma_awd (Eq. 15,
@@ -292,8 +291,7 @@ impl NetRunRecord {
     /// net-claims report.
     pub fn gamma_awd_ci(&self) -> Option<(f64, f64)> {
         let u = self.net_claims["checkpoints"].as_array()?.last()?;
-        let ci = &u["gamma_uncertainty"]["bootstrap"]["gamma_awd_ci"];
-        Some((ci[0].as_f64()?, ci[1].as_f64()?)).filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
+        json_interval(&u["gamma_uncertainty"]["bootstrap"]["gamma_awd_ci"])
     }
 
     /// What each gamma-based verdict of this run (C6, C7, C13, C15) rests
@@ -323,21 +321,8 @@ impl NetRunRecord {
         let at_k = k.map_or(String::new(), |k| format!(" (k {k})"));
         let pairs = &last["pairs"];
         let gamma_eq2 = format!("gamma (Eq. 2) on those directions {ci}, gamma(k) {curve}");
-        let pair_ci = |name: &str| -> Option<(f64, f64)> {
-            let c = &pairs["bootstrap"][name];
-            Some((c[0].as_f64()?, c[1].as_f64()?)).filter(|(a, b)| a.is_finite() && b.is_finite())
-        };
-        let ends = |name: &str| -> Option<String> {
-            let c = pairs[name].as_array().filter(|c| !c.is_empty())?;
-            let point = |p: &serde_json::Value| {
-                Some(format!(
-                    "{:.3} (k {})",
-                    p["gamma"].as_f64()?,
-                    p["k"].as_u64()?
-                ))
-            };
-            Some(format!("{} to {}", point(c.first()?)?, point(c.last()?)?))
-        };
+        let pair_ci = |name: &str| json_interval(&pairs["bootstrap"][name]);
+        let ends = |name: &str| json_curve_ends(&pairs[name]);
         let boot = pair_ci("gamma_term1_ci").is_some();
         let term1_k = ends("gamma_term1_curve").unwrap_or_else(|| "n/a".into());
         if let (Some(gi), Some(gd)) = (fitted(&pairs["gamma_term1"]), fitted(&pairs["gamma_delta"]))
@@ -416,18 +401,27 @@ impl NetRunRecord {
             Some((lo, hi)) => format!("[{lo:.3}, {hi:.3}]"),
             None => "n/a".into(),
         };
-        let curve = u["curve"].as_array().filter(|c| !c.is_empty());
-        let point = |p: &serde_json::Value| {
-            p["k"]
-                .as_u64()
-                .zip(p["gamma"].as_f64())
-                .map(|(k, g)| format!("{g:.3} (k {k})"))
-        };
-        let curve = curve
-            .and_then(|c| Some(format!("{} to {}", point(c.first()?)?, point(c.last()?)?)))
-            .unwrap_or_else(|| "n/a".into());
+        let curve = json_curve_ends(&u["curve"]).unwrap_or_else(|| "n/a".into());
         (ci, curve)
     }
+}
+
+/// A stored `[lo, hi]` interval, when both ends are finite numbers.
+fn json_interval(c: &serde_json::Value) -> Option<(f64, f64)> {
+    Some((c[0].as_f64()?, c[1].as_f64()?)).filter(|(lo, hi)| lo.is_finite() && hi.is_finite())
+}
+
+/// `g (k k0) to g (k k1)`: the ends of a stored gamma(k) curve.
+fn json_curve_ends(curve: &serde_json::Value) -> Option<String> {
+    let c = curve.as_array().filter(|c| !c.is_empty())?;
+    let point = |p: &serde_json::Value| {
+        Some(format!(
+            "{:.3} (k {})",
+            p["gamma"].as_f64()?,
+            p["k"].as_u64()?
+        ))
+    };
+    Some(format!("{} to {}", point(c.first()?)?, point(c.last()?)?))
 }
 
 /// gamma_awd(k) of the homogenised diagonals (`H_ii`, `S_ii` over H's
