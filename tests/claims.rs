@@ -449,34 +449,51 @@ fn gamma_verdicts_on_networks_carry_each_scored_seeds_interval_and_k_sensitivity
     }
 }
 
-/// The K = 3 net grid's records carry the matched-pair bootstrap: C6's and
-/// C7's family lines give, per scored seed, the interval of the difference
-/// each verdict compares and gamma_I(k).
+/// Both net grids' records carry the bootstraps of what C6, C7 and C13
+/// judge: each scored seed's line gives the interval of the difference its
+/// verdict compares (gamma_I - gamma_Dg, gamma_I - gamma_iso, C13's shift
+/// under homogenisation) and the exponent's gamma(k), and no scored seed is
+/// left without an interval.
 #[test]
-fn k3_pair_verdicts_carry_the_interval_of_the_difference_they_judge() {
+fn net_verdicts_carry_the_interval_of_the_difference_they_judge() {
+    use superlinear::progress::Silent;
+    use superlinear::reproduce::netgrid::record::load_all;
+    use superlinear::reproduce::netgrid::NetGridConfig;
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let k3 = (
-        repo.join("experiments/results/net-k3"),
-        repo.join(NET_K3_TOML),
-    );
-    let lines = net_grid_lines(&[k3]).unwrap();
-    for (claim, diff) in [
-        ("C6", "gamma_I - gamma_Dg ["),
-        ("C7", "gamma_I - gamma_iso ["),
+    let mut checked = 0;
+    for (dir, toml) in [
+        ("experiments/results/net", NETGRID_TOML),
+        ("experiments/results/net-k3", NET_K3_TOML),
     ] {
-        for fam in ["mnist-mlp-ce", "mnist-mlp-mse"] {
-            let line = lines[claim]
-                .details
-                .iter()
-                .find(|d| d.starts_with(&format!("{fam}: ")))
-                .unwrap_or_else(|| panic!("{claim} {fam}"));
-            assert_eq!(line.matches(diff).count(), 3, "{claim} {fam}: {line}");
-            assert_eq!(
-                line.matches("gamma_I(k) ").count(),
-                3,
-                "{claim} {fam}: {line}"
-            );
-            assert!(!line.contains("no interval"), "{claim} {fam}: {line}");
+        let (dir, toml) = (repo.join(dir), repo.join(toml));
+        let config = NetGridConfig::load(&toml).unwrap();
+        let stored = load_all(&dir, &config, &Silent);
+        let lines = net_grid_lines(&[(dir, toml)]).unwrap();
+        for (claim, diff, curve) in [
+            ("C6", "gamma_I - gamma_Dg [", "gamma_I(k) "),
+            ("C7", "gamma_I - gamma_iso [", "gamma_I(k) "),
+            ("C13", "homogenised, shift ", "gamma_awd(k) after "),
+        ] {
+            for fam in config.family_ids() {
+                let scored = stored
+                    .runs
+                    .iter()
+                    .filter(|r| r.config.family == fam && r.premise.met)
+                    .count();
+                if scored == 0 {
+                    continue;
+                }
+                let line = lines[claim]
+                    .details
+                    .iter()
+                    .find(|d| d.starts_with(&format!("{fam}: ")))
+                    .unwrap_or_else(|| panic!("{claim} {fam}"));
+                assert_eq!(line.matches(diff).count(), scored, "{claim} {fam}: {line}");
+                assert_eq!(line.matches(curve).count(), scored, "{claim} {fam}: {line}");
+                assert!(!line.contains("no interval"), "{claim} {fam}: {line}");
+                checked += 1;
+            }
         }
     }
+    assert!(checked >= 3 * (4 + 2), "{checked} family lines checked");
 }

@@ -148,6 +148,79 @@ fn moments_agree_with_the_kron_engine() {
 }
 
 #[test]
+fn suppression_bootstrap_intervals_hold_the_fitted_shift() {
+    use superlinear::fit::{fit_gamma, FitRule};
+    use superlinear::layer::suppress::{
+        samples_with_thetas, suppress_layer, suppress_layer_keeping, unsuppressed_samples,
+    };
+    use superlinear::layer::suppress_bootstrap::suppression_bootstrap;
+    use superlinear::layer::uncertainty::UncertaintySettings;
+    use superlinear::suppression::SuppressionConfig;
+    let s = synthetic(80, 4, 6, 3, 0.3, Loss::CrossEntropy, 17);
+    let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();
+    let acts = s.samples.acts.as_ref();
+    let eig = eng.hessian_eig().unwrap();
+    let k = 12;
+    let v = eig.vectors.subcols(0, k);
+    let (h, second) = eng.first_second_moment_diag(v, 4).unwrap();
+    let n = eng.n();
+    // The kept per-sample values average to the moments each fit uses.
+    let before = unsuppressed_samples(&eng, acts, v).unwrap();
+    let tol = 1e3 * n as f64 * f64::EPSILON;
+    let mean = |x: &Mat<f64>, i: usize| (0..n).map(|p| x[(p, i)]).sum::<f64>() / n as f64;
+    for i in 0..k {
+        for (got, want) in [
+            (mean(&before.h, i), h[i]),
+            (mean(&before.second, i), second[i]),
+        ] {
+            assert!(
+                (got - want).abs() <= tol * want.abs(),
+                "{i}: {got} vs {want}"
+            );
+        }
+    }
+    let cfg = SuppressionConfig::default();
+    let plain = suppress_layer(&eng, acts, &cfg, k, &h, &second).unwrap();
+    let (run, after) = suppress_layer_keeping(&eng, acts, &cfg, k, &h, &second).unwrap();
+    assert_eq!(
+        run.second_diag, plain.second_diag,
+        "keeping changes no figure"
+    );
+    assert_eq!(run.h_diag, plain.h_diag);
+    for i in 0..k {
+        let got = mean(&after.h, i);
+        assert!(
+            (got - run.h_diag[i]).abs() <= tol * run.h_diag[0],
+            "{i}: {got}"
+        );
+    }
+    let rule = FitRule::default_for(k, eng.d());
+    let settings = UncertaintySettings::default();
+    let b = suppression_bootstrap(&before, &after, k, &rule, &settings, faer::Par::Seq).unwrap();
+    let g0 = fit_gamma(&h, &second, &rule).unwrap().gamma;
+    let g1 = run.gamma_awd.as_ref().unwrap().gamma;
+    let inside = |(lo, hi): (f64, f64), x: f64| lo <= x && x <= hi && lo < hi;
+    assert!(inside(b.gamma_awd_before_ci, g0), "{b:?} {g0}");
+    assert!(inside(b.gamma_awd_after_ci, g1), "{b:?} {g1}");
+    assert!(inside(b.shift_ci, g1 - g0), "{b:?} {}", g1 - g0);
+    assert_eq!(
+        b,
+        suppression_bootstrap(&before, &after, k, &rule, &settings, faer::Par::Seq).unwrap()
+    );
+    // No suppression: the same values before and after, every replicate's shift exactly 0.
+    let z = suppression_bootstrap(&before, &before, k, &rule, &settings, faer::Par::Seq).unwrap();
+    assert_eq!(z.shift_ci, (0.0, 0.0));
+    // The unmodified spectra through the generic reader give the same values.
+    let thetas: Vec<Vec<f64>> = eng.samples().iter().map(|x| x.theta.clone()).collect();
+    let again = samples_with_thetas(&eng, acts, &thetas, v, 5).unwrap();
+    assert_eq!(again.second, before.second);
+    let mut bad = after.clone();
+    bad.h = Mat::zeros(n - 1, k);
+    let e = suppression_bootstrap(&before, &bad, k, &rule, &settings, faer::Par::Seq).unwrap_err();
+    assert!(e.to_string().contains("after the suppression"), "{e}");
+}
+
+#[test]
 fn isotropy_figures_are_in_range() {
     let s = synthetic(10, 4, 6, 3, 0.4, Loss::CrossEntropy, 9);
     let eng = KronCurvature::new(&s.samples, "synthetic").unwrap();

@@ -149,6 +149,37 @@ fn shards_partition_the_plan() {
     assert!(Stage::parse("everything").is_err());
 }
 
+/// `--family` selects families by id; an id the config does not have is
+/// refused by name, with the ids it has.
+#[test]
+fn a_family_filter_runs_the_named_families_and_refuses_an_unknown_one() {
+    let c = committed();
+    let out = tempfile::tempdir().unwrap();
+    let mut s = crate::util::grid_settings(c.clone(), out.path(), out.path(), "net-grid");
+    assert!(
+        (0..8).all(|fi| s.runs_family(fi)),
+        "no filter: every family"
+    );
+    s.families = vec!["mnist-cnn-ce".into(), "cifar10-mlp-ce".into()];
+    s.validate().unwrap();
+    let runs: Vec<usize> = (0..8).filter(|&fi| s.runs_family(fi)).collect();
+    assert_eq!(runs.len(), 2);
+    assert!(runs
+        .iter()
+        .all(|&fi| s.families.contains(&c.family[fi].id())));
+    let jobs = select(&c, Stage::All, Shard::ALL);
+    assert_eq!(
+        jobs.iter().filter(|j| s.runs_family(j.family())).count(),
+        2 * (4 + 3 + 3)
+    );
+    s.families.push("mnist-resnet-ce".into());
+    let e = s.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("family") && e.contains("mnist-resnet-ce") && e.contains("cifar10-cnn-mse"),
+        "{e}"
+    );
+}
+
 fn small_config() -> NetGridConfig {
     let c = committed();
     NetGridConfig {

@@ -225,6 +225,7 @@ pub fn grid_settings(
         shard: Shard::ALL,
         stage: Stage::All,
         reanalyze: false,
+        families: Vec::new(),
         command: command.into(),
     }
 }

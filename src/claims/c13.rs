@@ -230,7 +230,7 @@ pub fn judge_net(
             return unchecked("C13 predicts for cross-entropy and softmax-MSE only");
         }
     };
-    let details = vec![
+    let mut details = vec![
         format!(
             "homogenised (q {}, stiff tail {}, background top {}, tail {}): tau {:.3e}, {} stiff, gamma_awd {:.3} -> {:.3}, H shape change median {:.3}, E[h^2] median {:.3}",
             sup.homogenized.config.q,
@@ -268,6 +268,20 @@ pub fn judge_net(
             p.entanglement_mean, p.entanglement_top10
         ),
     ];
+    details.push(match &sup.homogenized_bootstrap {
+        Ok(bs) => format!(
+            "{:.0}% bootstrap over samples ({} replicates; suppression and bases held fixed): gamma_awd [{:.3}, {:.3}] -> [{:.3}, {:.3}], shift [{:+.3}, {:+.3}]",
+            100.0 * bs.level,
+            bs.replicates,
+            bs.gamma_awd_before_ci.0,
+            bs.gamma_awd_before_ci.1,
+            bs.gamma_awd_after_ci.0,
+            bs.gamma_awd_after_ci.1,
+            bs.shift_ci.0,
+            bs.shift_ci.1
+        ),
+        Err(e) => format!("bootstrap of the shift: not computed ({e})"),
+    });
     let mut outcome = ClaimOutcome::new(
         if shape_ok && gamma_ok {
             Status::Verified

@@ -41,6 +41,10 @@ pub struct NetGridArgs {
     /// Run only the jobs of the plan with index % N == I - 1 (I/N).
     #[arg(long)]
     pub shard: Option<String>,
+    /// Run only this family (its id, e.g. mnist-mlp-ce; repeatable). The
+    /// other families' records are left as they are.
+    #[arg(long = "family")]
+    pub families: Vec<String>,
     /// pilot, train, analyze or all.
     #[arg(long, default_value = "all")]
     pub stage: String,
@@ -92,8 +96,10 @@ pub fn run(args: NetGridArgs) -> Result<i32> {
         shard,
         stage,
         reanalyze: args.reanalyze,
+        families: args.families.clone(),
         command,
     };
+    settings.validate()?;
     let progress = super::progress::reporter(args.quiet || args.json);
     let report = if args.report_only {
         report_only(&settings, progress.as_ref())?

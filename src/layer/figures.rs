@@ -25,14 +25,18 @@
 //! - C13 (Sec. 5.3, App. B.3), when asked for: Eq. 24-27 with the configured
 //!   thresholds ([`super::suppress`]), the tails-only run (every principal
 //!   mode kept, tails scaled by a factor) and the mean-replaced run (q = 0,
-//!   homogenised, tails scaled like tails-only); the entanglement
-//!   `corr(lambda_p1, (u_p1.v_i)^2)` averaged over the top-k and the top 10.
+//!   homogenised, tails scaled like tails-only); the bootstrap over samples
+//!   of gamma_awd before and after the homogenised run and of their shift
+//!   ([`super::suppress_bootstrap`]; its per-sample values take `32 N k`
+//!   bytes while it runs); the entanglement `corr(lambda_p1, (u_p1.v_i)^2)`
+//!   averaged over the top-k and the top 10.
 //! - C3, C4, C7 (Remark 3.5), C8 (Eq. 2's premise), when asked for (the
 //!   last checkpoint of `net-claims`): the structure of C in H's top-k
 //!   eigenbasis against its Haar null ([`super::structure`]).
 
 use std::path::PathBuf;
 
+use faer::MatRef;
 use serde::Serialize;
 
 use super::factors::LayerFactors;
@@ -41,7 +45,10 @@ use super::halves::PairedLayer;
 use super::isotropy::Isotropy;
 use super::pair_bootstrap::{pair_bootstrap, PairBootstrap};
 use super::structure::{measure_structure, StructureFigures, StructureSettings};
-use super::suppress::{median, suppress_layer, KronSuppression};
+use super::suppress::{
+    median, suppress_layer, suppress_layer_keeping, unsuppressed_samples, KronSuppression,
+};
+use super::suppress_bootstrap::{suppression_bootstrap, SuppressionBootstrap};
 use super::terms::measure_keeping;
 use super::uncertainty::{
     gamma_curve, gamma_uncertainty_of, GammaAtK, GammaUncertainty, UncertaintySettings,
@@ -269,6 +276,11 @@ pub struct SuppressionFigures {
     /// Sec. 5.3's reading: every principal eigenvalue replaced by the mean of
     /// all (q = 0, homogenised), tails scaled like the tails-only run.
     pub mean_replaced: KronSuppression,
+    /// Sample-bootstrap intervals of gamma_awd before and after the
+    /// homogenised run and of the shift C13 judges
+    /// ([`super::suppress_bootstrap`]).
+    #[serde(with = "crate::error::or_error")]
+    pub homogenized_bootstrap: std::result::Result<SuppressionBootstrap, crate::error::Failure>,
 }
 
 /// What the verdicts of a run are decided from (`crate::claims`).
@@ -485,7 +497,12 @@ pub fn measure_checkpoint(
     };
     let suppression = match &settings.suppression {
         Some(ss) => Some(suppression_runs(
-            &engine, factors, ss, k, &h_diag, &second, &rule,
+            &engine,
+            factors,
+            ss,
+            (v, &h_diag, &second),
+            &rule,
+            &settings.uncertainty,
         )?),
         None => None,
     };
@@ -531,14 +548,26 @@ fn suppression_runs(
     engine: &KronCurvature,
     factors: &LayerFactors,
     s: &SuppressionSettings,
-    k: usize,
-    h_diag: &[f64],
-    second: &[f64],
+    (v, h_diag, second): (MatRef<'_, f64>, &[f64], &[f64]),
     rule: &FitRule,
+    uncertainty: &UncertaintySettings,
 ) -> Result<SuppressionFigures> {
     let acts = factors.samples.acts.as_ref();
+    let k = v.ncols();
     let before = fit(h_diag, second, rule);
-    let homogenized = suppress_layer(engine, acts, &s.config, k, h_diag, second)?;
+    let (homogenized, after_samples) =
+        suppress_layer_keeping(engine, acts, &s.config, k, h_diag, second)?;
+    let before_samples = unsuppressed_samples(engine, acts, v)?;
+    let homogenized_bootstrap = suppression_bootstrap(
+        &before_samples,
+        &after_samples,
+        k,
+        rule,
+        uncertainty,
+        faer::get_global_parallelism(),
+    )
+    .map_err(crate::error::Failure::from);
+    drop((before_samples, after_samples));
     let tails_only = suppress_layer(
         engine,
         acts,
@@ -564,5 +593,6 @@ fn suppression_runs(
         homogenized,
         tails_only,
         mean_replaced,
+        homogenized_bootstrap,
     })
 }

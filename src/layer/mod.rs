@@ -46,6 +46,7 @@ pub mod isotropy;
 pub mod pair_bootstrap;
 pub mod structure;
 pub mod suppress;
+pub mod suppress_bootstrap;
 pub mod terms;
 pub mod uncertainty;
 

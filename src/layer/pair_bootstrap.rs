@@ -28,10 +28,10 @@ use serde::Serialize;
 
 use super::terms::PairSamples;
 use super::uncertainty::{
-    multiplicity_matrix, percentile_ci, replicate_means, select_unordered, UncertaintySettings,
+    multiplicity_matrix, percentile_ci, replicate_gamma, replicate_means, UncertaintySettings,
 };
 use crate::error::{Error, Result};
-use crate::fit::{fit_power_law, FitRule};
+use crate::fit::FitRule;
 
 /// The intervals of the module doc, each the percentile interval at
 /// `level` of the replicates.
@@ -96,19 +96,7 @@ pub fn pair_bootstrap(
     let fits: Vec<Result<[f64; 3]>> = (0..r)
         .into_par_iter()
         .map(|rep| {
-            let h: Vec<f64> = (0..kk).map(|i| mh[(rep, i)]).collect();
-            let gamma = |m: &Mat<f64>| -> Result<f64> {
-                let c: Vec<f64> = (0..kk).map(|i| m[(rep, i)]).collect();
-                let used = select_unordered(&h, &c, kk, rule.rel_floor);
-                let x: Vec<f64> = used.iter().map(|&i| h[i]).collect();
-                let y: Vec<f64> = used.iter().map(|&i| c[i]).collect();
-                fit_power_law(&x, &y)
-                    .map(|f| f.slope)
-                    .map_err(|e| Error::Bootstrap {
-                        rep,
-                        source: Box::new(e),
-                    })
-            };
+            let gamma = |m: &Mat<f64>| replicate_gamma(&mh, m, rep, kk, rule);
             Ok([gamma(&m1)?, gamma(&md)?, gamma(&ms)?])
         })
         .collect();

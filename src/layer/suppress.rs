@@ -97,19 +97,20 @@ pub fn hessian_with_thetas(
     Ok(Mat::from_fn(d, d, |r, c| 0.5 * (entry(r, c) + entry(c, r))))
 }
 
-/// `(v_i^T H' v_i, v_i^T E[h'_p^2] v_i)` for the columns of `vectors`.
-pub fn moments_with_thetas(
+/// Calls `f(p, i, v_i^T h'_p v_i, v_i^T h'_p^2 v_i)` for every sample with
+/// a non-empty modified spectrum and every column `i` of `vectors`.
+fn visit_with_thetas(
     engine: &KronCurvature,
     acts: MatRef<'_, f64>,
     thetas: &[Vec<f64>],
     vectors: MatRef<'_, f64>,
     chunk: usize,
-) -> Result<(Vec<f64>, Vec<f64>)> {
+    mut f: impl FnMut(usize, usize, f64, f64),
+) -> Result<()> {
     check_thetas(engine, acts, thetas)?;
     let (out, _) = engine.layer_shape();
     let k = vectors.ncols();
     let samples = engine.samples();
-    let (mut first, mut second) = (vec![0.0; k], vec![0.0; k]);
     for_each_projection(acts, None, vectors, out, chunk, |p, xp, _| {
         let t = &thetas[p];
         if t.is_empty() {
@@ -124,16 +125,64 @@ pub fn moments_with_thetas(
                 f1 += tj * w2;
                 f2 += tj * tj * w2;
             }
-            first[i] += f1;
-            second[i] += s.act_norm2 * f2;
+            f(p, i, f1, s.act_norm2 * f2);
         }
         Ok(())
+    })
+}
+
+/// `(v_i^T H' v_i, v_i^T E[h'_p^2] v_i)` for the columns of `vectors`.
+pub fn moments_with_thetas(
+    engine: &KronCurvature,
+    acts: MatRef<'_, f64>,
+    thetas: &[Vec<f64>],
+    vectors: MatRef<'_, f64>,
+    chunk: usize,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let k = vectors.ncols();
+    let (mut first, mut second) = (vec![0.0; k], vec![0.0; k]);
+    visit_with_thetas(engine, acts, thetas, vectors, chunk, |_, i, f1, f2| {
+        first[i] += f1;
+        second[i] += f2;
     })?;
     let n = engine.n() as f64;
     Ok((
         first.into_iter().map(|v| v / n).collect(),
         second.into_iter().map(|v| v / n).collect(),
     ))
+}
+
+/// The per-sample values whose means are [`moments_with_thetas`]: row `p`
+/// of `h` holds `v_i^T h'_p v_i`, of `second` `v_i^T h'_p^2 v_i` (N x k
+/// each, zero rows where `thetas[p]` is empty; memory `16 N k` bytes).
+pub fn samples_with_thetas(
+    engine: &KronCurvature,
+    acts: MatRef<'_, f64>,
+    thetas: &[Vec<f64>],
+    vectors: MatRef<'_, f64>,
+    chunk: usize,
+) -> Result<SpectralSamples> {
+    let (n, k) = (engine.n(), vectors.ncols());
+    let mut out = SpectralSamples {
+        h: Mat::zeros(n, k),
+        second: Mat::zeros(n, k),
+    };
+    visit_with_thetas(engine, acts, thetas, vectors, chunk, |p, i, f1, f2| {
+        out.h[(p, i)] = f1;
+        out.second[(p, i)] = f2;
+    })?;
+    Ok(out)
+}
+
+/// Per-sample `h_pi = v_i^T h_p v_i` and `s_pi = v_i^T h_p^2 v_i` (rows
+/// samples, columns directions): the values the suppression bootstrap
+/// ([`super::suppress_bootstrap`]) resamples.
+#[derive(Debug, Clone)]
+pub struct SpectralSamples {
+    /// `h_pi`.
+    pub h: Mat<f64>,
+    /// `s_pi`.
+    pub second: Mat<f64>,
 }
 
 /// One suppression run: what was decided and gamma_awd after it.
@@ -200,6 +249,56 @@ pub fn suppress_layer(
     before_h: &[f64],
     before_second: &[f64],
 ) -> Result<KronSuppression> {
+    suppress_inner(engine, acts, cfg, top_k, before_h, before_second, false).map(|(s, _)| s)
+}
+
+/// [`suppress_layer`], also keeping the per-sample values of H' and
+/// E[h'^2] on H''s top-k directions (the suppression bootstrap's input;
+/// memory `16 N k` bytes).
+pub fn suppress_layer_keeping(
+    engine: &KronCurvature,
+    acts: MatRef<'_, f64>,
+    cfg: &SuppressionConfig,
+    top_k: usize,
+    before_h: &[f64],
+    before_second: &[f64],
+) -> Result<(KronSuppression, SpectralSamples)> {
+    let (s, kept) = suppress_inner(engine, acts, cfg, top_k, before_h, before_second, true)?;
+    let kept = kept.ok_or_else(|| Error::empty("suppressed per-sample values", "none kept"))?;
+    Ok((s, kept))
+}
+
+/// The per-sample values of the unmodified layer on `vectors` (the
+/// suppression bootstrap's "before"; [`samples_with_thetas`] with every
+/// sample's own spectrum).
+pub fn unsuppressed_samples(
+    engine: &KronCurvature,
+    acts: MatRef<'_, f64>,
+    vectors: MatRef<'_, f64>,
+) -> Result<SpectralSamples> {
+    let thetas: Vec<Vec<f64>> = engine
+        .samples()
+        .iter()
+        .map(|s| {
+            if s.act_norm2 > 0.0 {
+                s.theta.clone()
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    samples_with_thetas(engine, acts, &thetas, vectors, 64)
+}
+
+fn suppress_inner(
+    engine: &KronCurvature,
+    acts: MatRef<'_, f64>,
+    cfg: &SuppressionConfig,
+    top_k: usize,
+    before_h: &[f64],
+    before_second: &[f64],
+    keep: bool,
+) -> Result<(KronSuppression, Option<SpectralSamples>)> {
     let spectra = kron_spectra(engine);
     let s = suppress_spectra(&spectra, cfg)?;
     let thetas: Vec<Vec<f64>> = s
@@ -220,11 +319,25 @@ pub fn suppress_layer(
     let d = engine.d();
     let k = if top_k == 0 { d } else { top_k.min(d) };
     let v = eig.vectors.subcols(0, k);
-    let (_, second) = moments_with_thetas(engine, acts, &thetas, v, 64)?;
+    let (second, kept) = if keep {
+        let kept = samples_with_thetas(engine, acts, &thetas, v, 64)?;
+        let n = engine.n() as f64;
+        let second = (0..k)
+            .map(|i| {
+                (0..kept.second.nrows())
+                    .map(|p| kept.second[(p, i)])
+                    .sum::<f64>()
+                    / n
+            })
+            .collect();
+        (second, Some(kept))
+    } else {
+        (moments_with_thetas(engine, acts, &thetas, v, 64)?.1, None)
+    };
     let h_diag = eig.values[..k].to_vec();
     let gamma_awd = fit_gamma(&h_diag, &second, &FitRule::default_for(k, d))
         .map_err(crate::error::Failure::from);
-    Ok(KronSuppression {
+    let run = KronSuppression {
         config: *cfg,
         tau: s.tau,
         stiff: s.stiff.len(),
@@ -240,7 +353,8 @@ pub fn suppress_layer(
         second_shape_change_median: median(&shape_changes(before_second, &second)),
         h_diag,
         second_diag: second,
-    })
+    };
+    Ok((run, kept))
 }
 
 pub use crate::stats::median;

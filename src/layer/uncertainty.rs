@@ -424,6 +424,29 @@ pub(crate) fn replicate_means(w: MatRef<'_, f64>, x: MatRef<'_, f64>, par: Par) 
     out
 }
 
+/// gamma of replicate `rep`: the power law of row `rep` of `mc` against
+/// row `rep` of `mh` (replicate means, [`replicate_means`]) over the
+/// directions the floor rule keeps among the first `kk`.
+pub(crate) fn replicate_gamma(
+    mh: &Mat<f64>,
+    mc: &Mat<f64>,
+    rep: usize,
+    kk: usize,
+    rule: &FitRule,
+) -> Result<f64> {
+    let h: Vec<f64> = (0..kk).map(|i| mh[(rep, i)]).collect();
+    let c: Vec<f64> = (0..kk).map(|i| mc[(rep, i)]).collect();
+    let used = select_unordered(&h, &c, kk, rule.rel_floor);
+    let x: Vec<f64> = used.iter().map(|&i| h[i]).collect();
+    let y: Vec<f64> = used.iter().map(|&i| c[i]).collect();
+    fit_power_law(&x, &y)
+        .map(|f| f.slope)
+        .map_err(|e| Error::Bootstrap {
+            rep,
+            source: Box::new(e),
+        })
+}
+
 pub(crate) fn percentile_ci(mut v: Vec<f64>, level: f64) -> ((f64, f64), f64) {
     let std = mean_std(&v).map_or(f64::NAN, |(_, s)| s);
     v.sort_by(f64::total_cmp);

@@ -80,6 +80,9 @@ pub struct NetGridSettings {
     pub stage: Stage,
     /// Redo the analysis even where a record exists.
     pub reanalyze: bool,
+    /// The families this call runs, by id (empty: every family). The
+    /// records of the others are left as they are.
+    pub families: Vec<String>,
     /// The command line quoted in `RESULTS.md`.
     pub command: String,
 }
@@ -97,7 +100,27 @@ impl NetGridSettings {
                 "must be at least 1",
             ));
         }
+        let ids = self.config.family_ids();
+        for f in &self.families {
+            if !ids.contains(f) {
+                return Err(ReproduceError::setting(
+                    "family",
+                    f,
+                    format!("not a family of the config (one of {})", ids.join(", ")),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Whether this call runs family `fi` of the config.
+    pub fn runs_family(&self, fi: usize) -> bool {
+        self.families.is_empty()
+            || self
+                .config
+                .family
+                .get(fi)
+                .is_some_and(|f| self.families.contains(&f.id()))
     }
 }
 

@@ -84,6 +84,15 @@ pub enum Job {
 }
 
 impl Job {
+    /// The family index of the job.
+    pub fn family(&self) -> usize {
+        match *self {
+            Job::Pilot { family, .. } | Job::Train { family, .. } | Job::Analyze { family, .. } => {
+                family
+            }
+        }
+    }
+
     /// A short label for progress lines.
     pub fn label(&self, config: &NetGridConfig) -> String {
         match *self {

@@ -374,13 +374,25 @@ impl NetRunRecord {
                 a.iter().filter_map(|x| x.as_u64()).product::<u64>() as usize
             });
             let curve = homogenised_curve(&h, &s2, d);
-            out.insert(
-                "C13".to_string(),
-                format!(
+            let boot = &sup["homogenized_bootstrap"];
+            let text = match (
+                json_interval(&boot["gamma_awd_before_ci"]),
+                json_interval(&boot["gamma_awd_after_ci"]),
+                json_interval(&boot["shift_ci"]),
+            ) {
+                (Some(b), Some(a), Some(shift)) => format!(
+                    "gamma_awd {before:.3} {} -> {after:.3} {} homogenised, shift {:+.3} {}{at_k}; gamma_awd(k) after {curve}",
+                    ci_text(Some(b)),
+                    ci_text(Some(a)),
+                    after - before,
+                    ci_text(Some(shift)),
+                ),
+                _ => format!(
                     "gamma_awd {before:.3} {}{at_k} -> {after:.3} homogenised (no interval: its per-sample spectra are not recorded), gamma_awd(k) after {curve}",
                     ci_text(self.gamma_awd_ci())
                 ),
-            );
+            };
+            out.insert("C13".to_string(), text);
         }
         out
     }

@@ -659,7 +659,10 @@ pub fn net_grid(s: &NetGridSettings, progress: &dyn Progress) -> Result<NetGridR
         )
     };
     for stage in stages {
-        let jobs = select(c, stage, s.shard);
+        let jobs: Vec<Job> = select(c, stage, s.shard)
+            .into_iter()
+            .filter(|j| s.runs_family(j.family()))
+            .collect();
         if stage == Stage::Pilot {
             // Round after round while this call trains something: a pilot
             // job trains its rate on the family's current round.
@@ -733,7 +736,7 @@ pub fn net_grid(s: &NetGridSettings, progress: &dyn Progress) -> Result<NetGridR
                 first = false;
             }
             // pilot.json of every family whose pilot is decided.
-            for fi in 0..c.family.len() {
+            for fi in (0..c.family.len()).filter(|&fi| s.runs_family(fi)) {
                 if let Err(why) = pilot_choice(s, fi) {
                     if s.stage == Stage::Pilot {
                         lock(&tally)
