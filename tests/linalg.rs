@@ -73,3 +73,74 @@ fn nonsymmetric_and_nan_are_errors() {
         Err(superlinear::Error::Shape { .. })
     ));
 }
+
+/// A layer whose input units are dead on every sample has exact zero rows
+/// and columns in its Hessian; the eigensolvers must still converge.
+#[test]
+fn psd_matrix_with_zero_rows_and_columns_decomposes() {
+    use superlinear::linalg::{seeded_stream, sym_eig_top};
+    let mut rng = seeded_stream(3, 0);
+    for (n, live_every) in [(300usize, 2usize), (700, 5), (1200, 7)] {
+        let live: Vec<usize> = (0..n).filter(|i| i % live_every == 0).collect();
+        let g = superlinear::linalg::gaussian_matrix(live.len(), 40, &mut rng);
+        let small = &g * g.transpose();
+        let mut a = faer::Mat::<f64>::zeros(n, n);
+        for (r, &i) in live.iter().enumerate() {
+            for (c, &j) in live.iter().enumerate() {
+                a[(i, j)] = small[(r, c)];
+            }
+        }
+        let full = sym_eig(a.as_ref(), "A").unwrap();
+        let top = sym_eig_top(a.clone(), 50, faer::Par::Seq, "A").unwrap();
+        for j in 0..50 {
+            assert!((full.values[j] - top.values[j]).abs() <= 1e-10 * full.values[0]);
+        }
+        assert!(full.values[40].abs() <= 1e-10 * full.values[0], "rank 40");
+    }
+}
+
+/// The tridiagonal form of a CNN layer's Hessian at a checkpoint where
+/// training had collapsed (2,379 of 2,560 rows exactly zero): faer's divide
+/// and conquer reports no convergence on it, its QR algorithm converges.
+/// Every route decomposes it: eigenpairs with residual at the n eps scale,
+/// the trace kept, the top of the three routes in agreement.
+#[test]
+fn a_tridiagonal_divide_and_conquer_rejects_is_decomposed() {
+    use superlinear::linalg::{sym_eig_top, sym_eigenvalues};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/eig/dead-units-tridiagonal.f64le");
+    let raw = std::fs::read(path).unwrap();
+    let v: Vec<f64> = raw
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let n = v.len() / 2;
+    assert_eq!(n, 2560);
+    let t = faer::Mat::<f64>::from_fn(n, n, |i, j| {
+        if i == j {
+            v[i]
+        } else if i == j + 1 {
+            v[n + j]
+        } else if j == i + 1 {
+            v[n + i]
+        } else {
+            0.0
+        }
+    });
+    let full = sym_eig(t.as_ref(), "T").unwrap();
+    let top = sym_eig_top(t.clone(), 10, faer::Par::Seq, "T").unwrap();
+    let values = sym_eigenvalues(t.as_ref(), "T").unwrap();
+    let norm = full.values[0].abs().max(full.values[n - 1].abs());
+    let tol = 30.0 * n as f64 * f64::EPSILON * norm;
+    let trace: f64 = (0..n).map(|i| t[(i, i)]).sum();
+    let sum: f64 = full.values.iter().sum();
+    assert!((trace - sum).abs() <= tol, "trace {trace} vs {sum}");
+    for j in 0..10 {
+        assert!((full.values[j] - top.values[j]).abs() <= tol);
+        assert!((full.values[j] - values[j]).abs() <= tol);
+        let x = top.vectors.col(j);
+        let r = &t * x - x * faer::Scale(top.values[j]);
+        assert!(r.norm_l2() <= tol, "residual of pair {j}: {}", r.norm_l2());
+    }
+    assert!(full.values.windows(2).all(|w| w[0] >= w[1]));
+}
