@@ -399,20 +399,11 @@ fn gamma_verdicts_on_networks_carry_each_scored_seeds_interval_and_k_sensitivity
     let mut checked = 0;
     for claim in ["C6", "C7", "C13", "C15"] {
         for fam in config.family_ids() {
-            let scored: Vec<u64> = stored
-                .runs
-                .iter()
-                .filter(|r| r.config.family == fam && r.premise.met)
-                .map(|r| r.seed())
-                .collect();
+            let scored = scored_seeds(&stored, &fam);
             if scored.is_empty() {
                 continue;
             }
-            let line = lines[claim]
-                .details
-                .iter()
-                .find(|d| d.starts_with(&format!("{fam}: ")))
-                .unwrap_or_else(|| panic!("{claim} {fam}: no family line"));
+            let line = family_line(&lines, claim, &fam);
             let tail = line
                 .split(" per seed: ")
                 .nth(1)
@@ -449,6 +440,32 @@ fn gamma_verdicts_on_networks_carry_each_scored_seeds_interval_and_k_sensitivity
     }
 }
 
+/// The seeds of `fam` that meet their premise.
+fn scored_seeds(
+    stored: &superlinear::reproduce::netgrid::record::StoredRecords,
+    fam: &str,
+) -> Vec<u64> {
+    stored
+        .runs
+        .iter()
+        .filter(|r| r.config.family == fam && r.premise.met)
+        .map(|r| r.seed())
+        .collect()
+}
+
+/// The family line of `fam` in `claim`'s networks line.
+fn family_line<'a>(
+    lines: &'a BTreeMap<String, superlinear::claims::evidence::Line>,
+    claim: &str,
+    fam: &str,
+) -> &'a str {
+    lines[claim]
+        .details
+        .iter()
+        .find(|d| d.starts_with(&format!("{fam}: ")))
+        .unwrap_or_else(|| panic!("{claim} {fam}: no family line"))
+}
+
 /// Both net grids' records carry the bootstraps of what C6, C7 and C13
 /// judge: each scored seed's line gives the interval of the difference its
 /// verdict compares (gamma_I - gamma_Dg, gamma_I - gamma_iso, C13's shift
@@ -475,19 +492,11 @@ fn net_verdicts_carry_the_interval_of_the_difference_they_judge() {
             ("C13", "homogenised, shift ", "gamma_awd(k) after "),
         ] {
             for fam in config.family_ids() {
-                let scored = stored
-                    .runs
-                    .iter()
-                    .filter(|r| r.config.family == fam && r.premise.met)
-                    .count();
+                let scored = scored_seeds(&stored, &fam).len();
                 if scored == 0 {
                     continue;
                 }
-                let line = lines[claim]
-                    .details
-                    .iter()
-                    .find(|d| d.starts_with(&format!("{fam}: ")))
-                    .unwrap_or_else(|| panic!("{claim} {fam}"));
+                let line = family_line(&lines, claim, &fam);
                 assert_eq!(line.matches(diff).count(), scored, "{claim} {fam}: {line}");
                 assert_eq!(line.matches(curve).count(), scored, "{claim} {fam}: {line}");
                 assert!(!line.contains("no interval"), "{claim} {fam}: {line}");

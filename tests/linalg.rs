@@ -135,9 +135,9 @@ fn a_tridiagonal_divide_and_conquer_rejects_is_decomposed() {
     let trace: f64 = (0..n).map(|i| t[(i, i)]).sum();
     let sum: f64 = full.values.iter().sum();
     assert!((trace - sum).abs() <= tol, "trace {trace} vs {sum}");
-    for j in 0..10 {
-        assert!((full.values[j] - top.values[j]).abs() <= tol);
-        assert!((full.values[j] - values[j]).abs() <= tol);
+    for (j, (&want, &got)) in full.values.iter().zip(&values).take(10).enumerate() {
+        assert!((want - top.values[j]).abs() <= tol);
+        assert!((want - got).abs() <= tol);
         let x = top.vectors.col(j);
         let r = &t * x - x * faer::Scale(top.values[j]);
         assert!(r.norm_l2() <= tol, "residual of pair {j}: {}", r.norm_l2());
